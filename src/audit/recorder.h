@@ -1,0 +1,72 @@
+// The audit recorder: I/O threads hand events to it without blocking; one
+// writer thread drains the queue in batches (group commit) into a Store.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/expected.h"
+#include "model/audit_event.h"
+
+namespace gh::audit {
+
+// Where events end up. Implementations live in store/ (SQLite today).
+class Store {
+ public:
+  virtual ~Store() = default;
+  // Writes the events atomically (one transaction); called from the writer thread only.
+  virtual Status<> write_batch(std::span<const model::AuditEvent> events) = 0;
+};
+
+struct RecorderOptions {
+  std::size_t max_batch = 1024;
+  std::chrono::milliseconds flush_interval{50};  // async loss window: at most this old
+  std::size_t max_queue = 200'000;                // past this, record() refuses
+};
+
+class Recorder {
+ public:
+  Recorder(std::unique_ptr<Store> store, RecorderOptions options = {});
+  ~Recorder();  // flushes and joins
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  // Enqueues without blocking on the store. False when the queue is full: the
+  // caller fails closed (refuses new sessions) rather than losing records.
+  [[nodiscard]] bool record(model::AuditEvent event);
+  // True while the recorder can take events (queue below its limit, store healthy).
+  bool accepting() const;
+  // Blocks until everything recorded so far is written (tests, graceful stop).
+  void flush();
+  void stop();
+
+  std::uint64_t written() const;
+  std::uint64_t failed_batches() const;
+  std::size_t queue_depth() const;
+
+ private:
+  void run();
+
+  std::unique_ptr<Store> store_;
+  RecorderOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::condition_variable drained_;
+  std::deque<model::AuditEvent> queue_;
+  std::uint64_t enqueued_ = 0;
+  std::uint64_t written_ = 0;
+  std::uint64_t failed_batches_ = 0;
+  bool stopping_ = false;
+  bool store_healthy_ = true;
+  std::thread writer_;
+};
+
+}  // namespace gh::audit

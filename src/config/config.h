@@ -1,0 +1,91 @@
+// The gateway's configuration: the YAML of shared/design/config.md, loaded,
+// `${ENV}`-substituted and validated into plain structs. A file with problems
+// is refused whole, with every problem listed with its line. Sections this
+// build does not implement are refused by name, never silently ignored.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/expected.h"
+#include "identity/verifier.h"
+#include "policy/access.h"
+
+namespace gh::config {
+
+enum class ListenerTls { kRequired, kOptional };
+
+struct Listener {
+  std::string name;
+  std::string protocol;  // "postgres"
+  std::string host;      // address to bind
+  std::uint16_t port = 0;
+  ListenerTls tls = ListenerTls::kRequired;
+  std::string cert_file;  // absolute; defaults to gateway.tls
+  std::string key_file;
+};
+
+enum class UpstreamTls { kDisable, kPrefer, kRequire, kVerifyFull };
+
+struct Credentials {
+  std::string user;
+  std::string password;  // secret: never log, print or record
+};
+
+struct Connection {
+  std::string name;
+  std::string protocol;  // "postgres"
+  std::string host;
+  std::uint16_t port = 5432;
+  std::string database;
+  UpstreamTls tls = UpstreamTls::kPrefer;
+  std::string ca_file;  // absolute; required for verify-full
+  std::chrono::milliseconds connect_timeout{10'000};
+  Credentials credentials;
+};
+
+struct Gateway {
+  std::string id = "gw-1";
+  std::string data_dir;  // absolute
+  std::string store = "sqlite";
+  std::string tls_cert;  // absolute; may be empty when no listener needs TLS
+  std::string tls_key;
+  bool audit = true;     // `audit: off` exists for pass-through benchmarks only
+  std::string log_level = "info";
+  int io_threads = 0;    // 0 = one per core
+};
+
+struct Config {
+  std::string path;  // the file it came from
+  Gateway gateway;
+  std::vector<identity::IssuerConfig> issuers;  // jwks_json already read
+  identity::VerifierOptions verifier;
+  std::vector<Listener> listeners;
+  std::vector<Connection> connections;
+  policy::AccessPolicy access;
+  std::vector<std::string> warnings;  // accepted, but worth telling the operator
+
+  const Connection* find_connection(std::string_view name) const;
+};
+
+struct Problem {
+  std::string file;
+  int line = 0;  // 1-based; 0 when the problem has no single place
+  std::string message;
+  std::string to_string() const;  // "file:line: message"
+};
+
+// Reads ${NAME} values; returns nullopt for an unset variable.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup process_env();
+
+Expected<Config, std::vector<Problem>> load_file(const std::string& path, const EnvLookup& env);
+// `path` names the text for messages and anchors relative paths (its directory).
+Expected<Config, std::vector<Problem>> load_string(const std::string& text, const std::string& path,
+                                                   const EnvLookup& env);
+
+}  // namespace gh::config

@@ -1,0 +1,82 @@
+// Token verification: signed JWTs (RFC 7519) from configured issuers, keys from
+// JWKS (RFC 7517). Pure computation over the token and the loaded keys: no
+// sockets. Thread-safe; verified tokens are cached by their SHA-256 until they
+// expire so the hot path (a pgbench -C storm) verifies a signature once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/expected.h"
+#include "model/principal.h"
+
+namespace gh::identity {
+
+struct IssuerConfig {
+  std::string name;                       // configured name (audit, logs)
+  std::string issuer;                     // exact `iss` value expected
+  std::vector<std::string> audiences;     // the token's `aud` must contain one of these
+  std::string jwks_json;                  // the JWKS document's text (the caller reads the file)
+  std::string groups_claim = "groups";    // claim holding an array of group names
+  std::chrono::seconds max_lifetime{3600};  // exp - iat may not exceed this
+};
+
+struct VerifierOptions {
+  std::chrono::seconds leeway{30};       // clock skew allowed on exp/nbf/iat; capped at 5 minutes
+  std::size_t max_token_bytes = 16 * 1024;
+  std::size_t cache_capacity = 100'000;  // verified tokens remembered
+};
+
+// Why a token was refused. `reason` is safe to show a client: it never
+// contains the token or key material.
+enum class RefusalCode {
+  kMissing,
+  kTooLarge,
+  kMalformed,           // not three base64url parts, bad base64url, bad JSON, duplicate claims
+  kAlgNone,
+  kAlgHmac,
+  kAlgUnsupported,
+  kAlgKeyMismatch,      // alg does not fit the selected key's type/curve
+  kUnknownKid,
+  kUnknownIssuer,
+  kBadSignature,
+  kExpired,
+  kNotYetValid,         // nbf in the future, or iat in the future
+  kWrongAudience,
+  kLifetimeTooLong,
+  kMissingClaim,        // sub, exp, iss absent
+  kBadClaimType,        // a claim that must be a string (or number, array of strings) is not
+};
+
+struct Refusal {
+  RefusalCode code;
+  std::string reason;
+};
+
+class TokenVerifier {
+ public:
+  // Parses every issuer's JWKS; returns every problem found (one line each).
+  static Expected<std::unique_ptr<TokenVerifier>, std::vector<std::string>> create(
+      std::vector<IssuerConfig> issuers, VerifierOptions options, const Clock& clock);
+  ~TokenVerifier();
+
+  Expected<model::Principal, Refusal> verify(std::string_view token) const;
+
+  // Cache statistics (tests, metrics).
+  std::uint64_t cache_hits() const;
+
+ private:
+  struct Impl;
+  explicit TokenVerifier(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Hex SHA-256 of a token: what audit records and logs carry instead of it.
+std::string token_hash(std::string_view token);
+
+}  // namespace gh::identity

@@ -1,0 +1,67 @@
+// Audit events: what the gateway records. Protocol-neutral so that every
+// adapter (PostgreSQL today, MySQL/SSH/HTTP later) records the same shapes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace gh::model {
+
+struct SessionStart {
+  std::string session_id;
+  std::int64_t at_us = 0;  // unix microseconds
+  std::string replica;
+  std::string subject;
+  std::vector<std::string> groups;
+  std::string issuer;
+  std::string token_hash;
+  std::string client_addr;
+  bool tls = false;
+  std::string listener;
+  std::string connection;
+  std::string protocol;
+  std::string user_label;  // what the client called itself; never trusted
+  std::string application_name;
+};
+
+struct StatementEvent {
+  std::string session_id;
+  std::int64_t seq = 0;
+  std::int64_t at_us = 0;
+  std::int64_t duration_us = 0;
+  std::string text;
+  std::string protocol_path;  // "simple" | "extended" | "function_call"
+  std::int64_t rows = -1;     // -1 when the outcome carries no row count
+  std::string outcome;        // "ok" | "error" | "skipped" | "cancelled" | "interrupted"
+  std::string command_tag;    // e.g. "SELECT 3"
+  std::string error_code;     // SQLSTATE when outcome is error
+  std::string error_message;
+};
+
+struct SessionEnd {
+  std::string session_id;
+  std::int64_t at_us = 0;
+  std::string reason;  // "client closed" | "upstream lost: …" | …
+  std::int64_t bytes_from_client = 0;
+  std::int64_t bytes_to_client = 0;
+  std::int64_t statements = 0;
+};
+
+// A connection attempt the gateway refused (bad token, no access, protocol error).
+struct ConnectionRefused {
+  std::int64_t at_us = 0;
+  std::string replica;
+  std::string client_addr;
+  std::string listener;
+  std::string connection;
+  std::string subject;     // empty when the token was not verified
+  std::string token_hash;  // empty when no token was presented
+  std::string sqlstate;
+  std::string reason;
+};
+
+using AuditEvent = std::variant<SessionStart, StatementEvent, SessionEnd, ConnectionRefused>;
+
+}  // namespace gh::model
