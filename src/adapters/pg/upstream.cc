@@ -1,0 +1,251 @@
+#include "adapters/pg/upstream.h"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <spdlog/spdlog.h>
+
+#include "net/deadline.h"
+#include "wire/pg/auth.h"
+#include "wire/pg/protocol.h"
+
+namespace gh::adapters::pg {
+
+namespace asio = boost::asio;
+namespace wire = gh::wire::pg;
+
+namespace {
+
+// Messages during upstream startup are small; anything larger is a broken server.
+constexpr std::uint32_t kMaxStartupMessage = 1 << 20;
+
+// Reads whole messages from a stream during the (small) startup exchange.
+class MessageReader {
+ public:
+  explicit MessageReader(net::Stream& s) : stream_(s) {}
+
+  struct Message {
+    std::uint8_t type;
+    std::vector<std::uint8_t> raw;  // header + body
+    Bytes body() const { return Bytes(raw).subspan(wire::Header::kSize); }
+  };
+
+  asio::awaitable<Expected<Message>> next() {
+    for (;;) {
+      auto h = wire::decode_header(Bytes(buf_.data(), len_), kMaxStartupMessage);
+      if (auto* header = std::get_if<wire::Header>(&h)) {
+        std::size_t total = header->length + 1;
+        if (len_ >= total) {
+          Message m{header->type, std::vector<std::uint8_t>(buf_.begin(), buf_.begin() + total)};
+          std::copy(buf_.begin() + total, buf_.begin() + len_, buf_.begin());
+          len_ -= total;
+          co_return m;
+        }
+        if (buf_.size() < total) buf_.resize(total);
+      } else if (auto* err = std::get_if<wire::DecodeError>(&h)) {
+        co_return unexpected("malformed message from upstream: " + err->reason);
+      }
+      if (len_ == buf_.size()) buf_.resize(buf_.size() * 2);
+      net::error_code ec;
+      std::size_t n = co_await stream_.read_some(std::span(buf_.data() + len_, buf_.size() - len_), ec);
+      if (ec) co_return unexpected("upstream closed the connection during startup: " + ec.message());
+      len_ += n;
+    }
+  }
+  std::vector<std::uint8_t> take_leftover() {
+    return std::vector<std::uint8_t>(buf_.begin(), buf_.begin() + len_);
+  }
+
+ private:
+  net::Stream& stream_;
+  std::vector<std::uint8_t> buf_ = std::vector<std::uint8_t>(8192);
+  std::size_t len_ = 0;
+};
+
+UpstreamError fail(const config::Connection& c, std::string client_part, std::string log_part) {
+  return {"gatehouse: upstream " + c.name + ": " + client_part,
+          "upstream " + c.name + " (" + c.host + ":" + std::to_string(c.port) + "): " + log_part};
+}
+
+asio::awaitable<Status<>> write(net::Stream& s, const wire::Buffer& b) {
+  net::error_code ec;
+  co_await s.write_all(b, ec);
+  if (ec) co_return unexpected("write to upstream failed: " + ec.message());
+  co_return Ok{};
+}
+
+}  // namespace
+
+Expected<UpstreamTls> make_upstream_tls(const config::Connection& c) {
+  UpstreamTls out;
+  if (c.tls == config::UpstreamTls::kDisable) return out;
+  auto ctx = net::make_client_tls(c.tls == config::UpstreamTls::kVerifyFull, c.ca_file);
+  if (!ctx) return unexpected("connection " + c.name + ": " + ctx.error());
+  out.ctx = *ctx;
+  return out;
+}
+
+asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
+    asio::any_io_executor ex, const config::Connection& c, const UpstreamTls& tls,
+    const std::vector<std::pair<std::string, std::string>>& client_params) {
+  auto socket = co_await net::dial(ex, c.host, c.port, c.connect_timeout);
+  if (!socket) co_return unexpected(fail(c, "unreachable", socket.error()));
+
+  UpstreamSession session;
+  std::unique_ptr<net::Stream> plain;
+  if (c.tls == config::UpstreamTls::kDisable) {
+    session.stream = net::make_tcp_stream(std::move(*socket));
+  } else {
+    // SSLRequest, then a one-byte answer: 'S' to go on in TLS, 'N' for plaintext.
+    // https://www.postgresql.org/docs/15/protocol-flow.html#id-1.10.6.7.12
+    wire::Buffer req;
+    wire::encode_ssl_request(req);
+    net::error_code ec;
+    co_await asio::async_write(*socket, asio::buffer(req), asio::redirect_error(asio::use_awaitable, ec));
+    std::uint8_t answer = 0;
+    if (!ec)
+      co_await asio::async_read(*socket, asio::buffer(&answer, 1), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return unexpected(fail(c, "connection lost during TLS negotiation", ec.message()));
+    if (answer == 'S') {
+      std::string verify_host = c.tls == config::UpstreamTls::kVerifyFull ? c.host : std::string();
+      auto s = co_await net::tls_handshake_client(std::move(*socket), *tls.ctx, verify_host);
+      if (!s) co_return unexpected(fail(c, "TLS failed", s.error()));
+      session.stream = std::move(*s);
+    } else if (answer == 'N' && c.tls == config::UpstreamTls::kPrefer) {
+      session.stream = net::make_tcp_stream(std::move(*socket));
+    } else if (answer == 'N') {
+      co_return unexpected(fail(c, "the server does not offer TLS, which the connection requires",
+                                "server answered N to SSLRequest"));
+    } else {
+      co_return unexpected(fail(c, "unexpected answer to TLS negotiation", "bad SSLRequest answer"));
+    }
+  }
+  net::Stream& stream = *session.stream;
+  auto* raw = session.stream.get();
+  net::Deadline deadline(ex, c.connect_timeout, [raw] { raw->close(); });
+
+  std::vector<std::pair<std::string, std::string>> params = {{"user", c.credentials.user},
+                                                             {"database", c.database}};
+  for (const auto& p : client_params) params.push_back(p);
+  wire::Buffer out;
+  wire::encode_startup_message(out, params);
+  if (auto w = co_await write(stream, out); !w) co_return unexpected(fail(c, "connection lost", w.error()));
+
+  MessageReader reader(stream);
+  std::unique_ptr<wire::ScramSha256Client> scram;
+  for (;;) {
+    auto msg = co_await reader.next();
+    if (!msg) {
+      if (deadline.fired()) co_return unexpected(fail(c, "timed out during startup", "startup timed out"));
+      co_return unexpected(fail(c, "connection lost during startup", msg.error()));
+    }
+    out.clear();
+    switch (msg->type) {
+      case 'R': {
+        auto auth = wire::parse_authentication(msg->body());
+        if (!auth) co_return unexpected(fail(c, "protocol error", "malformed Authentication message"));
+        switch (auth->code) {
+          case 0:  // AuthenticationOk
+            break;
+          case 3:  // cleartext, as the server asks (it chose; TLS per upstream.tls)
+            wire::encode_password_message(out, c.credentials.password);
+            break;
+          case 5: {
+            if (auth->data.size() != 4)
+              co_return unexpected(fail(c, "protocol error", "MD5 request without a 4-byte salt"));
+            wire::encode_password_message(
+                out, wire::md5_password_response(c.credentials.user, c.credentials.password, as_chars(auth->data)));
+            break;
+          }
+          case 10: {
+            bool offered = false;
+            for (auto m : wire::parse_sasl_mechanisms(auth->data)) offered |= (m == "SCRAM-SHA-256");
+            if (!offered)
+              co_return unexpected(fail(c, "no supported SASL mechanism", "server offers no SCRAM-SHA-256"));
+            scram = std::make_unique<wire::ScramSha256Client>(c.credentials.password);
+            wire::encode_sasl_initial_response(out, "SCRAM-SHA-256", scram->client_first());
+            break;
+          }
+          case 11: {
+            if (!scram) co_return unexpected(fail(c, "protocol error", "SASLContinue before SASL"));
+            auto final = scram->client_final(as_chars(auth->data));
+            if (!final) co_return unexpected(fail(c, "authentication failed", "SCRAM: " + final.error()));
+            wire::encode_sasl_response(out, *final);
+            break;
+          }
+          case 12: {
+            if (!scram) co_return unexpected(fail(c, "protocol error", "SASLFinal before SASL"));
+            // The server proves it knew the password too; a server that cannot is not the one configured.
+            auto ok = scram->verify_server_final(as_chars(auth->data));
+            if (!ok) co_return unexpected(fail(c, "authentication failed", "SCRAM server proof: " + ok.error()));
+            break;
+          }
+          default:
+            co_return unexpected(fail(c, "unsupported authentication method",
+                                      "authentication request code " + std::to_string(auth->code)));
+        }
+        if (!out.empty()) {
+          if (auto w = co_await write(stream, out); !w) co_return unexpected(fail(c, "connection lost", w.error()));
+        }
+        break;
+      }
+      case 'E': {
+        auto fields = wire::parse_error_fields(msg->body());
+        std::string code = fields ? std::string(fields->get('C')) : "";
+        std::string text = fields ? std::string(fields->get('M')) : "malformed error";
+        bool auth_failure = code.starts_with("28");
+        // The server's own words go to the log only: they may name the upstream role.
+        co_return unexpected(fail(c,
+                                  auth_failure ? "the gateway's credential was refused (SQLSTATE " + code + ")"
+                                               : "the server refused the session (SQLSTATE " + code + ")",
+                                  "server error " + code + ": " + text));
+      }
+      case 'S':
+        session.parameter_status.insert(session.parameter_status.end(), msg->raw.begin(), msg->raw.end());
+        break;
+      case 'K': {
+        auto k = wire::parse_backend_key_data(msg->body());
+        if (!k) co_return unexpected(fail(c, "protocol error", "malformed BackendKeyData"));
+        session.pid = k->pid;
+        session.secret = k->secret;
+        break;
+      }
+      case 'N':  // notices during startup are for the gateway, not the client
+      case 'v':  // NegotiateProtocolVersion: we ask for nothing optional
+        break;
+      case 'Z': {
+        auto st = wire::parse_ready_for_query(msg->body());
+        if (!st) co_return unexpected(fail(c, "protocol error", "malformed ReadyForQuery"));
+        session.transaction_status = *st;
+        session.leftover = reader.take_leftover();
+        deadline.cancel();
+        co_return std::move(session);
+      }
+      default:
+        co_return unexpected(fail(c, "protocol error",
+                                  std::string("unexpected message type '") + char(msg->type) + "' during startup"));
+    }
+  }
+}
+
+asio::awaitable<void> send_upstream_cancel(asio::any_io_executor ex, std::string host, std::uint16_t port,
+                                           std::int32_t pid, std::int32_t secret) {
+  auto socket = co_await net::dial(ex, host, port, std::chrono::seconds(5));
+  if (!socket) {
+    spdlog::warn("cancel: cannot reach upstream {}:{}: {}", host, port, socket.error());
+    co_return;
+  }
+  wire::Buffer req;
+  wire::encode_cancel_request(req, pid, secret);
+  net::error_code ec;
+  co_await asio::async_write(*socket, asio::buffer(req), asio::redirect_error(asio::use_awaitable, ec));
+  // The server answers a cancel by closing; wait for that so the cancel has
+  // been read before we drop the connection.
+  std::uint8_t byte;
+  net::Deadline deadline(ex, std::chrono::seconds(5), [&] { socket->close(ec); });
+  co_await socket->async_read_some(asio::buffer(&byte, 1), asio::redirect_error(asio::use_awaitable, ec));
+}
+
+}  // namespace gh::adapters::pg

@@ -1,0 +1,38 @@
+// gatehouse: the command line and the composition root — the only place that
+// names concrete backends (the SQLite store, the PostgreSQL adapter).
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "app/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"gatehouse: an identity-aware gateway for databases, hosts and APIs"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("gatehouse ") + GH_VERSION);
+
+  std::string config_path;
+  auto* serve = app.add_subcommand("serve", "run the gateway");
+  serve->add_option("--config,-c", config_path, "configuration file (YAML)")->required();
+
+  auto* check = app.add_subcommand("check", "validate a configuration file and list every problem");
+  check->add_option("--config,-c", config_path, "configuration file (YAML)")->required();
+
+  gh::app::DemoOptions demo_opts;
+  auto* demo = app.add_subcommand("demo", "start a throwaway PostgreSQL and a gateway in front of it");
+  demo->add_option("--port", demo_opts.gateway_port, "gateway listener port (0 = a free one)");
+  demo->add_option("--dir", demo_opts.dir, "work directory (default: a new temporary one)");
+  demo->add_flag("--no-wait", demo_opts.no_wait, "set up, print, and exit after a self-check (CI)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (*serve) return gh::app::run_serve(config_path);
+  if (*check) return gh::app::run_check(config_path);
+  if (*demo) return gh::app::run_demo(demo_opts);
+  return 2;
+}

@@ -1,0 +1,61 @@
+// The listeners: binds every configured listener, accepts connections and
+// hands each to the protocol handler registered for the listener's protocol,
+// on the next I/O thread. The composition root registers the handlers, so the
+// gateway names no protocol adapter itself.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/expected.h"
+#include "config/config.h"
+#include "gateway/services.h"
+#include "net/io_pool.h"
+
+namespace gh::gateway {
+
+struct ClientInfo {
+  std::string address;  // "ip:port"
+  bool loopback = false;
+  const config::Listener* listener = nullptr;
+  std::shared_ptr<boost::asio::ssl::context> tls;  // null when the listener has no TLS
+};
+
+class ProtocolHandler {
+ public:
+  virtual ~ProtocolHandler() = default;
+  // Serves one client connection until it ends. Must not throw for anything
+  // the client or upstream sends.
+  virtual boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, ClientInfo client) = 0;
+};
+
+class Server {
+ public:
+  Server(Services& services, net::IoPool& pool);
+  ~Server();
+
+  void register_handler(const std::string& protocol, std::unique_ptr<ProtocolHandler> handler);
+  // Binds every listener (all or none). Call before pool.start().
+  [[nodiscard]] Status<> start();
+  // Stops accepting; sessions in progress continue until they end.
+  void stop_accepting();
+  // "name=host:port" for each bound listener (port resolved when 0 was asked).
+  std::vector<std::string> bound() const;
+
+ private:
+  struct Bound;
+  boost::asio::awaitable<void> accept_loop(Bound& b);
+
+  Services& services_;
+  net::IoPool& pool_;
+  std::map<std::string, std::unique_ptr<ProtocolHandler>> handlers_;
+  std::vector<std::unique_ptr<Bound>> bound_;
+};
+
+}  // namespace gh::gateway
