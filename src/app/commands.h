@@ -16,4 +16,16 @@ struct DemoOptions {
 };
 int run_demo(const DemoOptions& options);
 
+// A stand-in IdP for scripts: a key and its JWKS in `dir`, and tokens signed with it.
+int run_dev_idp(const std::string& dir);
+struct DevMintOptions {
+  std::string dir;
+  std::string issuer = "https://dev-idp.gatehouse.local/";
+  std::string audience = "gatehouse";
+  std::string subject;
+  std::string groups;  // comma-separated
+  std::string ttl = "15m";
+};
+int run_dev_mint(const DevMintOptions& options);
+
 }  // namespace gh::app

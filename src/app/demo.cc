@@ -1,12 +1,195 @@
-#include "app/commands.h"
+// `gatehouse demo`: a throwaway PostgreSQL holding sample AI-agent reasoning
+// traces, a gateway in front of it, a minted agent token, and the psql
+// command to paste. Ctrl-C stops and removes everything it started.
+#include <signal.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <random>
+
+#include "app/commands.h"
+#include "testbed/idp.h"
+#include "testbed/pg_cluster.h"
+#include "testbed/process.h"
 
 namespace gh::app {
 
-int run_demo(const DemoOptions&) {
-  std::cerr << "gatehouse demo: not built yet\n";
-  return 1;
+namespace {
+
+constexpr const char* kSampleData = R"SQL(
+CREATE TABLE agents (
+  id text PRIMARY KEY,
+  owner_email text NOT NULL,
+  model text NOT NULL
+);
+CREATE TABLE traces (
+  id bigserial PRIMARY KEY,
+  agent_id text REFERENCES agents(id),
+  session_id text NOT NULL,
+  step int NOT NULL,
+  kind text NOT NULL,          -- thought | tool_call | observation | answer
+  content text NOT NULL,
+  metadata jsonb NOT NULL DEFAULT '{}',
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE customers (
+  id serial PRIMARY KEY,
+  name text, email text, phone text, card_number text, ssn text
+);
+INSERT INTO agents VALUES
+  ('support-bot', 'maria.lopez@example.com', 'gpt-class-large'),
+  ('billing-agent', 'ops-team@example.org', 'small-reasoner'),
+  ('research-agent', 'k.tanaka@example.net', 'gpt-class-large');
+INSERT INTO customers(name, email, phone, card_number, ssn) VALUES
+  ('Jane Doe', 'jane.doe@example.com', '+1 415 555 0134', '4111 1111 1111 1111', '123-45-6789'),
+  ('Omar Haddad', 'omar.h@example.org', '+44 20 7946 0958', '5500 0000 0000 0004', '234-56-7890'),
+  ('Li Wei', 'li.wei@example.net', '+86 10 5555 0199', '3400 0000 0000 009', '345-67-8901');
+INSERT INTO traces(agent_id, session_id, step, kind, content, metadata) VALUES
+  ('support-bot', 'sess-001', 1, 'thought', 'The user jane.doe@example.com says her card was charged twice. I should look up recent payments.', '{"tokens": 41}'),
+  ('support-bot', 'sess-001', 2, 'tool_call', 'sql: SELECT * FROM payments WHERE customer_email = ''jane.doe@example.com''', '{"tool": "sql"}'),
+  ('support-bot', 'sess-001', 3, 'observation', 'Two charges on card 4111 1111 1111 1111 for $42.00 at 10:01 and 10:02.', '{"rows": 2}'),
+  ('support-bot', 'sess-001', 4, 'answer', 'I found a duplicate charge and opened refund RF-2291 for you.', '{"refund": "RF-2291"}'),
+  ('billing-agent', 'sess-002', 1, 'thought', 'Monthly invoice run. Customer omar.h@example.org has IBAN GB82 WEST 1234 5698 7654 32 on file.', '{}'),
+  ('billing-agent', 'sess-002', 2, 'tool_call', 'http: POST /invoices {"customer": 2, "amount": 120.5}', '{"tool": "http"}'),
+  ('billing-agent', 'sess-002', 3, 'observation', 'Invoice INV-2026-0042 created; email queued to omar.h@example.org.', '{"status": 201}'),
+  ('research-agent', 'sess-003', 1, 'thought', 'Need the staging API key to fetch the dataset. It is AKIAIOSFODNN7EXAMPLE per the runbook.', '{"warning": "secret in reasoning"}'),
+  ('research-agent', 'sess-003', 2, 'tool_call', 'shell: curl -H "Authorization: Bearer sk_live_51Hdemo0000000000000000" https://api.example.com/v1/data', '{"tool": "shell"}'),
+  ('research-agent', 'sess-003', 3, 'observation', 'Downloaded 1,204 rows; contact for questions: +1 415 555 0134, SSN on record 123-45-6789.', '{"rows": 1204}'),
+  ('research-agent', 'sess-003', 4, 'answer', 'Summary written to report-17 (version 2.4.1, generated 2026-11-20T10:00:00Z).', '{}');
+)SQL";
+
+volatile sig_atomic_t g_stop = 0;
+void on_signal(int) { g_stop = 1; }
+
+std::string random_password() {
+  std::random_device rd;
+  const char* alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  std::string out;
+  for (int i = 0; i < 32; ++i) out += alphabet[rd() % 57];
+  return out;
+}
+
+std::string self_path() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("gatehouse") : p.string();
+}
+
+}  // namespace
+
+int run_demo(const DemoOptions& options) {
+  std::string dir = options.dir.empty() ? testbed::make_temp_dir("gatehouse-demo") : options.dir;
+  std::filesystem::create_directories(dir + "/secrets");
+  bool remove_dir = options.dir.empty();
+  std::cout << "gatehouse demo: working in " << dir << "\n";
+
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  int rc = 0;
+  try {
+    std::cout << "starting a throwaway PostgreSQL 15 with sample agent traces...\n" << std::flush;
+    auto pg = testbed::PgCluster::create(dir, {});
+    std::string password = random_password();
+    pg.sql("CREATE ROLE svc_traces LOGIN PASSWORD '" + password + "'; CREATE DATABASE traces OWNER svc_traces;");
+    pg.sql(std::string("SET ROLE svc_traces;") + kSampleData, "traces");
+    testbed::write_file(dir + "/secrets/traces.pw", password + "\n", 0600);
+
+    testbed::TestIdp idp("https://idp.demo.gatehouse.local/", "gatehouse", identity::Algorithm::kEdDSA,
+                         "demo-idp-key");
+    testbed::write_file(dir + "/idp-jwks.json", idp.jwks());
+    std::string error;
+    if (!testbed::make_self_signed_cert(dir + "/gateway.crt", dir + "/gateway.key", &error))
+      throw std::runtime_error(error);
+
+    int port = options.gateway_port ? options.gateway_port : testbed::free_port();
+    std::string config = dir + "/gatehouse.yaml";
+    testbed::write_file(config, R"(# The demo's gateway: see shared/design/config.md for every key.
+gateway:
+  id: demo
+  data_dir: ./var
+  tls: {cert: gateway.crt, key: gateway.key}
+identity:
+  issuers:
+    - name: demo-idp
+      issuer: https://idp.demo.gatehouse.local/
+      audience: gatehouse
+      jwks_file: idp-jwks.json
+      groups_claim: groups
+      max_lifetime: 1h
+listeners:
+  - name: pg
+    protocol: postgres
+    listen: 127.0.0.1:)" + std::to_string(port) + R"(
+    tls: required
+connections:
+  - name: traces
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" + std::to_string(pg.port()) + R"(, database: traces, tls: require}
+    credentials: {user: svc_traces, password_file: secrets/traces.pw}
+access:
+  - name: agents-use-traces
+    groups: [ai-agents]
+    connections: [traces]
+  - name: dba
+    groups: [dba]
+    connections: ["*"]
+)");
+    std::string log = dir + "/gatehouse.log";
+    auto gateway = testbed::Process::start({self_path(), "serve", "--config", config}, log);
+    if (!testbed::wait_for_text(log, "gatehouse listening", std::chrono::seconds(30)))
+      throw std::runtime_error("the gateway did not start:\n" + testbed::read_file(log));
+
+    std::string agent_token = idp.mint("agent-7", {"ai-agents"}, 3600);
+    std::string outsider_token = idp.mint("intern-3", {"interns"}, 3600);
+    testbed::write_file(dir + "/agent.token", agent_token, 0600);
+    testbed::write_file(dir + "/outsider.token", outsider_token, 0600);
+
+    // Prove the path works before handing it over.
+    std::map<std::string, std::string> env = {{"PGPASSWORD", agent_token}, {"PGSSLMODE", "require"}};
+    std::string target = "host=127.0.0.1 port=" + std::to_string(port) + " dbname=traces user=agent-7";
+    auto check = testbed::run({"psql", "-X", "-A", "-t", target, "-c",
+                               "SELECT count(*) || ' traces visible through the gateway as ' || current_user FROM traces"},
+                              env);
+    if (check.exit_code != 0) throw std::runtime_error("self-check through the gateway failed:\n" + check.output);
+
+    std::cout << "\n  PostgreSQL   127.0.0.1:" << pg.port() << " (its password lives only in "
+              << dir << "/secrets)\n"
+              << "  gateway      127.0.0.1:" << port << " (TLS required, log: " << log << ")\n"
+              << "  self-check   " << check.output << "\n"
+              << "Connect as the agent — its short-lived token (1h) is the password:\n\n"
+              << "  export PGPASSWORD=\"$(cat " << dir << "/agent.token)\"\n"
+              << "  psql \"host=127.0.0.1 port=" << port << " dbname=traces user=agent-7 sslmode=require\"\n\n"
+              << "Things to try:\n"
+              << "  SELECT agent_id, kind, content FROM traces ORDER BY id;\n"
+              << "  SELECT current_user;   -- the gateway's own upstream role: you never saw its password\n"
+              << "  a token for a group without access is refused:\n"
+              << "    PGPASSWORD=\"$(cat " << dir << "/outsider.token)\" psql \"host=127.0.0.1 port=" << port
+              << " dbname=traces user=intern-3 sslmode=require\"\n"
+              << "  every session and statement is in the audit store:\n"
+              << "    sqlite3 " << dir << "/var/audit.db 'SELECT subject, connection, text, outcome, rows FROM "
+                 "statements JOIN sessions ON sessions.id = session_id ORDER BY at_us'\n\n"
+              << (options.no_wait ? "--no-wait: stopping now.\n" : "Ctrl-C stops everything and removes " + dir + "\n")
+              << std::flush;
+
+    while (!options.no_wait && !g_stop) usleep(200 * 1000);
+    std::cout << "\nstopping the gateway and PostgreSQL...\n";
+    gateway.stop();
+    pg.stop();
+  } catch (const std::exception& e) {
+    std::cerr << "gatehouse demo: " << e.what() << "\n";
+    rc = 1;
+  }
+  if (remove_dir) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  std::cout << "done.\n";
+  return rc;
 }
 
 }  // namespace gh::app

@@ -26,6 +26,20 @@ int main(int argc, char** argv) {
   demo->add_option("--dir", demo_opts.dir, "work directory (default: a new temporary one)");
   demo->add_flag("--no-wait", demo_opts.no_wait, "set up, print, and exit after a self-check (CI)");
 
+  auto* dev = app.add_subcommand("dev", "a stand-in identity provider for scripts and benchmarks (not for production)");
+  dev->require_subcommand(1);
+  std::string idp_dir;
+  auto* dev_idp = dev->add_subcommand("idp", "create a signing key and its JWKS in a directory");
+  dev_idp->add_option("--dir", idp_dir, "directory for idp-key.pem and idp-jwks.json")->required();
+  gh::app::DevMintOptions mint;
+  auto* dev_mint = dev->add_subcommand("mint", "print a token signed by the key in --dir");
+  dev_mint->add_option("--dir", mint.dir, "directory made by `gatehouse dev idp`")->required();
+  dev_mint->add_option("--subject", mint.subject, "the token's sub")->required();
+  dev_mint->add_option("--groups", mint.groups, "comma-separated groups");
+  dev_mint->add_option("--issuer", mint.issuer, "the token's iss");
+  dev_mint->add_option("--audience", mint.audience, "the token's aud");
+  dev_mint->add_option("--ttl", mint.ttl, "lifetime, e.g. 15m or 1h");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -34,5 +48,7 @@ int main(int argc, char** argv) {
   if (*serve) return gh::app::run_serve(config_path);
   if (*check) return gh::app::run_check(config_path);
   if (*demo) return gh::app::run_demo(demo_opts);
+  if (*dev_idp) return gh::app::run_dev_idp(idp_dir);
+  if (*dev_mint) return gh::app::run_dev_mint(mint);
   return 2;
 }

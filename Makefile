@@ -1,0 +1,56 @@
+# gatehouse — the two commands of the Quick start, and a few more.
+#   make demo   installs what is missing, builds, runs the demo
+#   make test   installs what is missing, builds with ASan+UBSan, runs every test
+SHELL := /bin/bash
+JOBS ?= 2
+BUILD_TEST := build/test
+BUILD_RELEASE := build/release
+BUILD_FUZZ := build/fuzz
+CMAKE_COMMON := -G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
+
+.PHONY: all deps build release test unit fuzz format check-format demo bench clean
+
+all: release
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD_TEST)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD_TEST) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug -DGATEHOUSE_SANITIZE=ON
+
+$(BUILD_RELEASE)/build.ninja: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD_RELEASE) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGATEHOUSE_TESTS=OFF
+
+build: deps $(BUILD_TEST)/build.ninja
+	cmake --build $(BUILD_TEST) -j$(JOBS)
+
+release: deps $(BUILD_RELEASE)/build.ninja
+	cmake --build $(BUILD_RELEASE) -j$(JOBS) --target gatehouse
+
+# Every test: formatting, unit and integration tests (ASan+UBSan), then the fuzzer for a bounded time.
+test: deps check-format build fuzz
+	cd $(BUILD_TEST) && ctest --output-on-failure --timeout 900
+	cd $(BUILD_FUZZ) && ctest --output-on-failure --timeout 300
+
+fuzz: deps
+	cmake -S . -B $(BUILD_FUZZ) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DGATEHOUSE_FUZZ_ONLY=ON
+	cmake --build $(BUILD_FUZZ) -j$(JOBS)
+
+format:
+	git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+check-format: deps
+	@files=$$(git ls-files '*.cc' '*.h'); \
+	if ! clang-format --dry-run --Werror $$files 2>/tmp/gatehouse-format.log; then \
+	  head -40 /tmp/gatehouse-format.log; echo "clang-format: run 'make format'"; exit 1; fi; \
+	echo "clang-format: $$(echo $$files | wc -w) files ok"
+
+demo: release
+	$(BUILD_RELEASE)/src/app/gatehouse demo
+
+bench: release
+	bash bench/pg-compare
+
+clean:
+	rm -rf build

@@ -1,0 +1,200 @@
+#include "tests/integration/harness.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <stdexcept>
+#include <thread>
+
+namespace gh::it {
+
+namespace {
+
+World* g_world = nullptr;
+
+// Tears the world down after the last test, so that every process started is stopped.
+class WorldEnvironment : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    delete g_world;
+    g_world = nullptr;
+  }
+};
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new WorldEnvironment);
+
+}  // namespace
+
+World& World::get() {
+  if (!g_world) g_world = new World();
+  return *g_world;
+}
+
+World::World() {
+  (void)kEnv;
+  dir = testbed::make_temp_dir("gatehouse-it");
+  pg = testbed::PgCluster::create(dir, {});
+  // The roles the gateway authenticates as: SCRAM (default), MD5 and cleartext.
+  pg.sql(
+      "CREATE ROLE gh_scram LOGIN PASSWORD 'scram-secret-1';"
+      "SET password_encryption = 'md5'; CREATE ROLE gh_md5 LOGIN PASSWORD 'md5-secret-2'; RESET password_encryption;"
+      "CREATE ROLE gh_plain LOGIN PASSWORD 'plain-secret-3';"
+      "CREATE DATABASE app OWNER gh_scram;"
+      "GRANT ALL ON DATABASE app TO gh_md5, gh_plain;");
+  pg.sql("GRANT ALL ON SCHEMA public TO gh_md5, gh_plain;", "app");
+
+  idp = std::make_unique<testbed::TestIdp>("https://idp.test/", "gatehouse", identity::Algorithm::kES256, "k1");
+  rogue_idp = std::make_unique<testbed::TestIdp>("https://idp.test/", "gatehouse", identity::Algorithm::kES256, "k1");
+  testbed::write_file(dir + "/jwks.json", idp->jwks());
+  std::string error;
+  if (!testbed::make_self_signed_cert(dir + "/gw.crt", dir + "/gw.key", &error)) throw std::runtime_error(error);
+  // A CA that did not sign the server's certificate, for verify-full refusals.
+  if (!testbed::make_self_signed_cert(dir + "/other-ca.crt", dir + "/other-ca.key", &error))
+    throw std::runtime_error(error);
+  testbed::write_file(dir + "/scram.pw", "scram-secret-1\n", 0600);
+  start_gateway();
+}
+
+void World::start_gateway() {
+  port = testbed::free_port();
+  tls_port = testbed::free_port();
+  int dead_port = testbed::free_port();  // nothing listens there
+  std::string pgport = std::to_string(pg.port());
+  std::string yaml = R"(gateway:
+  id: gw-it
+  data_dir: ./var
+  tls:
+    cert: gw.crt
+    key: gw.key
+  log_level: debug
+  io_threads: 2
+identity:
+  issuers:
+    - name: test-idp
+      issuer: https://idp.test/
+      audience: [gatehouse, other-audience]
+      jwks_file: jwks.json
+      groups_claim: groups
+      max_lifetime: 1h
+listeners:
+  - name: pg
+    protocol: postgres
+    listen: 127.0.0.1:)" + std::to_string(port) + R"(
+    tls: optional
+  - name: pg-tls
+    protocol: postgres
+    listen: 127.0.0.1:)" + std::to_string(tls_port) + R"(
+    tls: required
+connections:
+  - name: app
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" + pgport + R"(, database: app, tls: prefer}
+    credentials: {user: gh_scram, password_file: scram.pw}
+  - name: app_md5
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" + pgport + R"(, database: app, tls: disable}
+    credentials: {user: gh_md5, password_env: GH_IT_MD5_PASSWORD}
+  - name: app_plain
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" + pgport + R"(, database: app, tls: require}
+    credentials: {user: gh_plain, password_env: GH_IT_PLAIN_PASSWORD}
+  - name: app_verify
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" + pgport + R"(, database: app, tls: verify-full, ca: pg/server.crt}
+    credentials: {user: gh_scram, password_file: scram.pw}
+  - name: app_wrong_ca
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" + pgport + R"(, database: app, tls: verify-full, ca: other-ca.crt}
+    credentials: {user: gh_scram, password_file: scram.pw}
+  - name: app_down
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" + std::to_string(dead_port) + R"(, database: app, tls: disable, connect_timeout: 3s}
+    credentials: {user: gh_scram, password_file: scram.pw}
+  - name: billing
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" + pgport + R"(, database: app}
+    credentials: {user: gh_scram, password_file: scram.pw}
+access:
+  - name: agents
+    groups: [ai-agents]
+    connections: ["app*"]
+  - name: dba
+    groups: [dba]
+    connections: ["*"]
+)";
+  config_path = dir + "/gatehouse.yaml";
+  testbed::write_file(config_path, yaml);
+  log_path = dir + "/gatehouse.log";
+  audit_db = dir + "/var/audit.db";
+  gateway = testbed::Process::start({GH_GATEHOUSE_BIN, "serve", "--config", config_path}, log_path,
+                                    {{"GH_IT_MD5_PASSWORD", "md5-secret-2"}, {"GH_IT_PLAIN_PASSWORD", "plain-secret-3"}});
+  if (!testbed::wait_for_text(log_path, "gatehouse listening pg-tls=", std::chrono::seconds(60)))
+    throw std::runtime_error("gatehouse did not start: " + testbed::read_file(log_path));
+}
+
+std::string World::conninfo(const std::string& database, const std::string& token, const std::string& sslmode,
+                            int listener_port, const std::string& extra) const {
+  return "host=127.0.0.1 port=" + std::to_string(listener_port ? listener_port : port) + " dbname=" + database +
+         " user=agent-7 password=" + token + " sslmode=" + sslmode + " connect_timeout=20 " + extra;
+}
+
+Conn World::connect(const std::string& database, const std::string& token, const std::string& sslmode,
+                    int listener_port, const std::string& extra) const {
+  return Conn(PQconnectdb(conninfo(database, token, sslmode, listener_port, extra).c_str()));
+}
+
+void World::wait_audit_flush() const {
+  // The recorder flushes at least every 50 ms; allow generous slack under sanitizers.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+}
+
+std::vector<std::vector<std::string>> World::audit(const std::string& sql) const {
+  wait_audit_flush();
+  sqlite3* db = nullptr;
+  std::vector<std::vector<std::string>> rows;
+  if (sqlite3_open_v2(audit_db.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    throw std::runtime_error("cannot open audit db " + audit_db);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+    std::string err = sqlite3_errmsg(db);
+    sqlite3_close(db);
+    throw std::runtime_error("audit query failed: " + err);
+  }
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    std::vector<std::string> row;
+    for (int i = 0; i < sqlite3_column_count(st); ++i) {
+      auto* t = sqlite3_column_text(st, i);
+      row.push_back(t ? reinterpret_cast<const char*>(t) : "");
+    }
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rows;
+}
+
+std::string scalar(PGconn* c, const std::string& sql) {
+  Result r(PQexec(c, sql.c_str()));
+  if (PQresultStatus(r.get()) != PGRES_TUPLES_OK)
+    throw std::runtime_error("query failed: " + sql + ": " + PQerrorMessage(c));
+  if (PQntuples(r.get()) != 1 || PQnfields(r.get()) != 1) throw std::runtime_error("not a scalar: " + sql);
+  return PQgetvalue(r.get(), 0, 0);
+}
+
+std::string sqlstate(const PGresult* r) {
+  const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+  return s ? s : "";
+}
+
+std::map<std::string, std::string> client_env(const World& w, const std::string& database, const std::string& token) {
+  return {{"PGHOST", "127.0.0.1"},   {"PGPORT", std::to_string(w.port)}, {"PGDATABASE", database},
+          {"PGUSER", "agent-7"},     {"PGPASSWORD", token},              {"PGSSLMODE", "require"},
+          {"PGCONNECT_TIMEOUT", "20"}};
+}
+
+}  // namespace gh::it

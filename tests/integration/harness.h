@@ -1,0 +1,65 @@
+// The world the integration tests run in: one PostgreSQL 15 cluster with the
+// roles the gateway authenticates as, a stand-in identity provider, and a
+// gatehouse process configured in front of it. Built once per test binary.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "testbed/idp.h"
+#include "testbed/pg_cluster.h"
+#include "testbed/process.h"
+
+namespace gh::it {
+
+struct PgConnDeleter {
+  void operator()(PGconn* c) const { PQfinish(c); }
+};
+struct PgResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using Conn = std::unique_ptr<PGconn, PgConnDeleter>;
+using Result = std::unique_ptr<PGresult, PgResultDeleter>;
+
+class World {
+ public:
+  static World& get();  // set up on first use; torn down at exit
+
+  std::string dir;
+  testbed::PgCluster pg;
+  std::unique_ptr<testbed::TestIdp> idp;
+  std::unique_ptr<testbed::TestIdp> rogue_idp;  // same issuer name, a key the gateway does not trust
+  int port = 0;      // listener `pg` (tls: optional)
+  int tls_port = 0;  // listener `pg-tls` (tls: required)
+  std::string config_path;
+  std::string log_path;
+  std::string audit_db;
+  testbed::Process gateway;
+
+  std::string agent_token() const { return idp->mint("agent-7", {"ai-agents"}); }
+
+  // A libpq conninfo to the gateway.
+  std::string conninfo(const std::string& database, const std::string& token, const std::string& sslmode = "require",
+                       int listener_port = 0, const std::string& extra = "") const;
+  // Connects; on failure returns the connection anyway (check PQstatus / error message).
+  Conn connect(const std::string& database, const std::string& token, const std::string& sslmode = "require",
+               int listener_port = 0, const std::string& extra = "") const;
+  // Runs `sql` on the audit store (after the gateway's recorder flushed).
+  std::vector<std::vector<std::string>> audit(const std::string& sql) const;
+  void wait_audit_flush() const;
+
+ private:
+  World();
+  void start_gateway();
+};
+
+// Executes, expecting success; returns the single value of a one-cell result.
+std::string scalar(PGconn* c, const std::string& sql);
+std::string sqlstate(const PGresult* r);
+// Environment for command-line clients (psql, pgbench) to reach the gateway.
+std::map<std::string, std::string> client_env(const World& w, const std::string& database, const std::string& token);
+
+}  // namespace gh::it
