@@ -59,6 +59,7 @@ class ByteReader {
   }
   // A NUL-terminated string; the view excludes the terminator.
   std::optional<std::string_view> cstring() {
+    if (remaining() == 0) return std::nullopt;  // also keeps a null data() away from memchr
     const auto* begin = data_.data() + pos_;
     const void* nul = std::memchr(begin, 0, remaining());
     if (nul == nullptr) return std::nullopt;

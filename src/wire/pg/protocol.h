@@ -25,7 +25,7 @@ inline constexpr std::uint32_t kMaxMessageLength = 0x3FFFFFFF;
 // Startup packets are capped by the server at 10000 bytes (MAX_STARTUP_PACKET_LENGTH).
 inline constexpr std::uint32_t kMaxStartupLength = 10000;
 
-inline constexpr std::uint32_t kProtocol30 = 196608;        // 3.0
+inline constexpr std::uint32_t kProtocol30 = 196608;  // 3.0
 inline constexpr std::uint32_t kCancelRequestCode = 80877102;
 inline constexpr std::uint32_t kSslRequestCode = 80877103;
 inline constexpr std::uint32_t kGssEncRequestCode = 80877104;
@@ -41,7 +41,7 @@ struct DecodeError {
 // ---- The untyped first message of a connection ------------------------------
 
 struct StartupMessage {
-  std::uint32_t version = 0;  // major << 16 | minor
+  std::uint32_t version = 0;                                // major << 16 | minor
   std::vector<std::pair<std::string, std::string>> params;  // copied: kept for the session
 };
 struct SslRequest {};
@@ -60,7 +60,8 @@ struct StartupDecoded {
 
 // Decodes the length-prefixed packet a client sends first (no type byte).
 // A StartupMessage of any protocol version is returned as is: the caller decides
-// (3.0 accepted, 3.x answered with NegotiateProtocolVersion, others refused).
+// (3.0 accepted, 3.x answered with NegotiateProtocolVersion, others refused). Only 3.x has
+// name/value parameters; a packet of another version comes back with none.
 std::variant<StartupDecoded, NeedMore, DecodeError> decode_startup(Bytes input);
 
 // ---- Typed messages -----------------------------------------------------------
@@ -73,8 +74,8 @@ struct Header {
 };
 
 // Decodes a 5-byte message header; refuses lengths < 4 or > max_length.
-std::variant<Header, NeedMore, DecodeError> decode_header(Bytes input,
-                                                          std::uint32_t max_length = kMaxMessageLength);
+std::variant<Header, NeedMore, DecodeError> decode_header(
+    Bytes input, std::uint32_t max_length = kMaxMessageLength);
 
 // Splits a byte stream into messages without buffering bodies it is not asked
 // to: the caller says per type whether it needs the message whole (to inspect
@@ -84,21 +85,22 @@ std::variant<Header, NeedMore, DecodeError> decode_header(Bytes input,
 class MessageFramer {
  public:
   enum class EventKind {
-    kNeedMore,      // give it more bytes
-    kWhole,         // a complete message: header + body
-    kStreamBegin,   // header of a streamed message (raw = the 5 header bytes)
-    kStreamChunk,   // part of a streamed message's body
-    kStreamEnd,     // the streamed message is complete (no bytes)
-    kError,         // framing is broken: the connection must be closed
+    kNeedMore,     // give it more bytes
+    kWhole,        // a complete message: header + body
+    kStreamBegin,  // header of a streamed message (raw = the 5 header bytes)
+    kStreamChunk,  // part of a streamed message's body
+    kStreamEnd,    // the streamed message is complete (no bytes)
+    kError,        // framing is broken: the connection must be closed
   };
   struct Event {
     EventKind kind = EventKind::kNeedMore;
-    Header header;       // kWhole, kStreamBegin, kStreamChunk, kStreamEnd
-    Bytes body;          // kWhole: the body; kStreamChunk: this chunk
-    Bytes raw;           // kWhole: header+body bytes; kStreamBegin: the header; kStreamChunk: = body
-    std::string error;   // kError
+    Header header;      // kWhole, kStreamBegin, kStreamChunk, kStreamEnd
+    Bytes body;         // kWhole: the body; kStreamChunk: this chunk
+    Bytes raw;          // kWhole: header+body bytes; kStreamBegin: the header; kStreamChunk: = body
+    std::string error;  // kError
   };
 
+  // Whether messages of this type are delivered whole (nullptr: all of them).
   using WantsWhole = bool (*)(std::uint8_t type);
 
   explicit MessageFramer(WantsWhole wants_whole, std::uint32_t max_length = kMaxMessageLength)
@@ -112,6 +114,10 @@ class MessageFramer {
   bool at_boundary() const;
 
  private:
+  Event next_from_partial();
+  void release_partial();
+  Event fail(std::string reason);
+
   WantsWhole wants_whole_;
   std::uint32_t max_length_;
   Bytes input_;                        // unconsumed fed bytes
@@ -119,20 +125,25 @@ class MessageFramer {
   std::optional<Header> streaming_;    // header of the streamed message in progress
   std::uint32_t stream_left_ = 0;      // body bytes still to come
   bool failed_ = false;
+  bool partial_emitted_ = false;     // partial_ was handed out in an event: drop it next call
+  std::vector<std::uint8_t> spill_;  // fed bytes joined when feed() came before they were taken
+  std::string error_;                // why framing failed (repeated by every later next())
 };
 
 // Bodies of the messages the gateway inspects. Each takes the body (after the
 // 5-byte header) and returns views into it.
 
-struct Query { std::string_view sql; };
-std::optional<Query> parse_query(Bytes body);                         // 'Q'
+struct Query {
+  std::string_view sql;
+};
+std::optional<Query> parse_query(Bytes body);  // 'Q'
 
 struct Parse {
   std::string_view statement;  // "" = unnamed
   std::string_view sql;
   std::vector<std::uint32_t> param_types;
 };
-std::optional<Parse> parse_parse(Bytes body);                         // 'P'
+std::optional<Parse> parse_parse(Bytes body);  // 'P'
 
 struct Bind {
   std::string_view portal;
@@ -140,62 +151,86 @@ struct Bind {
   std::vector<std::int16_t> param_formats;
   std::vector<std::optional<Bytes>> params;  // nullopt = SQL NULL
   std::vector<std::int16_t> result_formats;
+  // The format of parameter i (0 text, 1 binary): none listed means text, one applies to all.
+  std::int16_t param_format(std::size_t i) const {
+    if (param_formats.empty()) return 0;
+    return param_formats.size() == 1 ? param_formats[0] : param_formats[i];
+  }
 };
-std::optional<Bind> parse_bind(Bytes body);                           // 'B'
+// Also refuses what the server would: format codes other than 0/1, and a parameter format
+// count other than 0, 1 or the number of parameters (so param_format() is always in range).
+std::optional<Bind> parse_bind(Bytes body);  // 'B'
 
 struct Execute {
   std::string_view portal;
   std::int32_t max_rows = 0;
 };
-std::optional<Execute> parse_execute(Bytes body);                     // 'E' (frontend)
+std::optional<Execute> parse_execute(Bytes body);  // 'E' (frontend)
 
 struct Close {
   char kind = 0;  // 'S' statement | 'P' portal
   std::string_view name;
 };
-std::optional<Close> parse_close(Bytes body);                         // 'C' (frontend)
-std::optional<Close> parse_describe(Bytes body);                      // 'D' (frontend), same shape
+std::optional<Close> parse_close(Bytes body);     // 'C' (frontend)
+std::optional<Close> parse_describe(Bytes body);  // 'D' (frontend), same shape
 
-std::optional<std::string_view> parse_password(Bytes body);           // 'p': cleartext password
+std::optional<std::string_view> parse_password(Bytes body);  // 'p': cleartext password
 
-struct FunctionCall { std::uint32_t function_oid = 0; };
-std::optional<FunctionCall> parse_function_call(Bytes body);          // 'F'
+struct FunctionCall {
+  std::uint32_t function_oid = 0;
+};
+// Only the oid is returned, but the whole message (formats, arguments, result format) is checked.
+std::optional<FunctionCall> parse_function_call(Bytes body);  // 'F'
 
 // Backend messages.
 struct Authentication {
   std::int32_t code = 0;  // 0 ok, 3 cleartext, 5 md5, 10 SASL, 11 SASL continue, 12 SASL final
   Bytes data;             // md5: 4-byte salt; SASL: mechanism list / server data
 };
-std::optional<Authentication> parse_authentication(Bytes body);       // 'R'
+// Known codes are checked for their exact data (none, a 4-byte salt, a non-empty mechanism
+// list); 8, 11, 12 carry opaque data; unknown codes are returned for the caller to refuse.
+std::optional<Authentication> parse_authentication(Bytes body);  // 'R'
 // The mechanisms of an AuthenticationSASL body's data (NUL-terminated list).
+// Empty when the list is malformed (unterminated, or bytes after its end).
 std::vector<std::string_view> parse_sasl_mechanisms(Bytes data);
 
-struct BackendKeyData { std::int32_t pid = 0; std::int32_t secret = 0; };
-std::optional<BackendKeyData> parse_backend_key_data(Bytes body);     // 'K'
+struct BackendKeyData {
+  std::int32_t pid = 0;
+  std::int32_t secret = 0;
+};
+std::optional<BackendKeyData> parse_backend_key_data(Bytes body);  // 'K'
 
-struct ParameterStatus { std::string_view name, value; };
-std::optional<ParameterStatus> parse_parameter_status(Bytes body);    // 'S' (backend)
+struct ParameterStatus {
+  std::string_view name, value;
+};
+std::optional<ParameterStatus> parse_parameter_status(Bytes body);  // 'S' (backend)
 
 // ErrorResponse / NoticeResponse: field code → value ('S','V','C','M','D','H',…).
 struct ErrorFields {
   std::vector<std::pair<char, std::string_view>> fields;
   std::string_view get(char code) const;
 };
-std::optional<ErrorFields> parse_error_fields(Bytes body);            // 'E' / 'N' (backend)
+std::optional<ErrorFields> parse_error_fields(Bytes body);  // 'E' / 'N' (backend)
 
-std::optional<std::string_view> parse_command_complete(Bytes body);   // 'C' (backend): the tag
+std::optional<std::string_view> parse_command_complete(Bytes body);  // 'C' (backend): the tag
 // Rows affected or returned from a command tag ("SELECT 3", "INSERT 0 5", "COPY 7"); -1 if none.
+// A count beyond int64 (the server counts in uint64) saturates at INT64_MAX.
 std::int64_t rows_from_command_tag(std::string_view tag);
 
-std::optional<char> parse_ready_for_query(Bytes body);                // 'Z': 'I' | 'T' | 'E'
+std::optional<char> parse_ready_for_query(Bytes body);  // 'Z': 'I' | 'T' | 'E'
 
 // ---- Encoders -------------------------------------------------------------------
 
+// Each encoder appends one message to `out`. In messages made of several strings in a row
+// (ErrorResponse fields, ParameterStatus, startup parameters, option names) a value is cut at
+// its first NUL, which would otherwise end it early and smuggle in a field of the sender's
+// choosing. Query and PasswordMessage hold one string and are written whole: the server refuses
+// a NUL inside them, and cutting a query could change what it does.
 using Buffer = std::vector<std::uint8_t>;
 
 struct ErrorSpec {
   std::string_view severity = "ERROR";  // ERROR | FATAL | PANIC | WARNING | NOTICE | …
-  std::string_view sqlstate;
+  std::string_view sqlstate;            // "XX000" (internal_error) when empty: clients branch on it
   std::string_view message;
   std::string_view detail;  // omitted when empty
   std::string_view hint;    // omitted when empty
@@ -203,8 +238,8 @@ struct ErrorSpec {
 void encode_error_response(Buffer& out, const ErrorSpec& e);   // 'E'
 void encode_notice_response(Buffer& out, const ErrorSpec& e);  // 'N'
 
-void encode_auth_cleartext_request(Buffer& out);             // R 3
-void encode_auth_ok(Buffer& out);                            // R 0
+void encode_auth_cleartext_request(Buffer& out);  // R 3
+void encode_auth_ok(Buffer& out);                 // R 0
 void encode_parameter_status(Buffer& out, std::string_view name, std::string_view value);
 void encode_backend_key_data(Buffer& out, std::int32_t pid, std::int32_t secret);
 void encode_ready_for_query(Buffer& out, char status);
@@ -214,7 +249,9 @@ void encode_negotiate_protocol_version(Buffer& out, std::int32_t newest_minor,
                                        const std::vector<std::string>& unrecognized);
 
 // Frontend messages the gateway sends upstream.
-void encode_startup_message(Buffer& out, const std::vector<std::pair<std::string, std::string>>& params);
+// Protocol 3.0; a pair with an empty name is skipped (it would end the list).
+void encode_startup_message(Buffer& out,
+                            const std::vector<std::pair<std::string, std::string>>& params);
 void encode_ssl_request(Buffer& out);
 void encode_cancel_request(Buffer& out, std::int32_t pid, std::int32_t secret);
 void encode_password_message(Buffer& out, std::string_view password);  // 'p' with NUL
