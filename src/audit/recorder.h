@@ -29,7 +29,13 @@ class Store {
 struct RecorderOptions {
   std::size_t max_batch = 1024;
   std::chrono::milliseconds flush_interval{50};  // async loss window: at most this old
-  std::size_t max_queue = 200'000;                // past this, record() refuses
+  std::size_t max_queue = 200'000;               // past this, record() refuses
+  // A failed batch is retried after retry_initial, doubling up to retry_max.
+  std::chrono::milliseconds retry_initial{100};
+  std::chrono::milliseconds retry_max{2'000};
+  // How long stop() keeps retrying a failing store before it gives up and logs
+  // how many events it could not write (a dead store must not hang shutdown).
+  std::chrono::milliseconds stop_timeout{10'000};
 };
 
 class Recorder {
@@ -51,6 +57,8 @@ class Recorder {
   std::uint64_t written() const;
   std::uint64_t failed_batches() const;
   std::size_t queue_depth() const;
+  // Events given up on because the store still failed when stop() timed out.
+  std::uint64_t dropped() const;
 
  private:
   void run();
@@ -64,8 +72,12 @@ class Recorder {
   std::uint64_t enqueued_ = 0;
   std::uint64_t written_ = 0;
   std::uint64_t failed_batches_ = 0;
+  std::uint64_t dropped_ = 0;
+  std::uint64_t flush_upto_ = 0;  // flush() asked for everything up to this count
+  std::size_t in_flight_ = 0;     // taken off queue_ by the writer, not yet written
   bool stopping_ = false;
   bool store_healthy_ = true;
+  bool writer_done_ = false;
   std::thread writer_;
 };
 

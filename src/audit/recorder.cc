@@ -1,0 +1,157 @@
+#include "audit/recorder.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <iterator>
+#include <optional>
+#include <utility>
+#include <vector>
+
+namespace gh::audit {
+
+Recorder::Recorder(std::unique_ptr<Store> store, RecorderOptions options)
+    : store_(std::move(store)), options_(options) {
+  // A zero batch would make the writer spin without ever taking an event.
+  if (options_.max_batch == 0) options_.max_batch = 1;
+  writer_ = std::thread([this] { run(); });
+}
+
+Recorder::~Recorder() {
+  stop();
+}
+
+bool Recorder::record(model::AuditEvent event) {
+  std::lock_guard lk(mu_);
+  // Refusing is the caller's cue to fail closed; silently dropping would leave
+  // sessions without a record.
+  if (stopping_ || !store_healthy_) return false;
+  if (queue_.size() + in_flight_ >= options_.max_queue) return false;
+  queue_.push_back(std::move(event));
+  ++enqueued_;
+  // Wake the writer only when a full batch is waiting; otherwise it comes by
+  // itself within flush_interval, which keeps record() free of a syscall per event.
+  if (queue_.size() == options_.max_batch) wake_.notify_one();
+  return true;
+}
+
+bool Recorder::accepting() const {
+  std::lock_guard lk(mu_);
+  return !stopping_ && store_healthy_ && queue_.size() + in_flight_ < options_.max_queue;
+}
+
+void Recorder::flush() {
+  std::unique_lock lk(mu_);
+  const std::uint64_t target = enqueued_;
+  flush_upto_ = std::max(flush_upto_, target);
+  wake_.notify_one();
+  // Events are written in the order they were enqueued, so the count of
+  // written (or, at a failed stop, dropped) events tells how far we are.
+  drained_.wait(lk, [&] { return writer_done_ || written_ + dropped_ >= target; });
+}
+
+void Recorder::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (writer_.joinable()) writer_.join();
+}
+
+std::uint64_t Recorder::written() const {
+  std::lock_guard lk(mu_);
+  return written_;
+}
+
+std::uint64_t Recorder::failed_batches() const {
+  std::lock_guard lk(mu_);
+  return failed_batches_;
+}
+
+std::size_t Recorder::queue_depth() const {
+  std::lock_guard lk(mu_);
+  return queue_.size() + in_flight_;
+}
+
+std::uint64_t Recorder::dropped() const {
+  std::lock_guard lk(mu_);
+  return dropped_;
+}
+
+void Recorder::run() {
+  using Clock = std::chrono::steady_clock;
+  std::unique_lock lk(mu_);
+  auto backoff = options_.retry_initial;
+  std::optional<Clock::time_point> give_up_at;  // set once stopping with a failing store
+
+  const auto batch_ready = [&] {
+    return stopping_ || queue_.size() >= options_.max_batch ||
+           (!queue_.empty() && flush_upto_ > written_ + dropped_);
+  };
+
+  for (;;) {
+    // Group commit: let events accumulate for up to flush_interval unless a
+    // full batch, a flush() or stop() asks for them sooner.
+    wake_.wait_for(lk, options_.flush_interval, batch_ready);
+    if (queue_.empty()) {
+      if (stopping_) break;
+      continue;
+    }
+
+    const std::size_t n = std::min(options_.max_batch, queue_.size());
+    std::vector<model::AuditEvent> batch;
+    batch.reserve(n);
+    std::move(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n),
+              std::back_inserter(batch));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    in_flight_ = n;
+
+    // The store may take milliseconds (fsync); record() must not wait for it.
+    lk.unlock();
+    Status<> status = store_->write_batch(batch);
+    lk.lock();
+    in_flight_ = 0;
+
+    if (status) {
+      written_ += n;
+      store_healthy_ = true;
+      backoff = options_.retry_initial;
+      give_up_at.reset();
+      drained_.notify_all();
+      continue;
+    }
+
+    // Keep the events, in order, ahead of anything recorded meanwhile, and
+    // refuse new ones until the store takes a batch again.
+    ++failed_batches_;
+    store_healthy_ = false;
+    queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
+                  std::make_move_iterator(batch.end()));
+    spdlog::error("audit store write failed ({} events queued, retry in {} ms): {}", queue_.size(),
+                  backoff.count(), status.error());
+
+    if (stopping_) {
+      const auto now = Clock::now();
+      if (!give_up_at) give_up_at = now + options_.stop_timeout;
+      if (now >= *give_up_at) {
+        dropped_ += queue_.size();
+        spdlog::critical("audit store still failing at shutdown: {} audit events were not written",
+                         queue_.size());
+        queue_.clear();
+        break;
+      }
+    }
+
+    // Sleep out the back-off whatever notifications arrive: hammering a
+    // failing store helps nobody.
+    const auto retry_at = Clock::now() + backoff;
+    wake_.wait_until(lk, retry_at, [&] { return Clock::now() >= retry_at; });
+    backoff = std::min(backoff * 2, options_.retry_max);
+  }
+
+  writer_done_ = true;
+  drained_.notify_all();
+}
+
+}  // namespace gh::audit

@@ -1,0 +1,960 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "base/duration.h"
+
+namespace gh::config {
+
+std::string Problem::to_string() const {
+  if (line > 0) return file + ":" + std::to_string(line) + ": " + message;
+  return file + ": " + message;
+}
+
+const Connection* Config::find_connection(std::string_view name) const {
+  for (const auto& c : connections) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+EnvLookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// A key that exists in the YAML contract but not in this build, with the full
+// message that refuses it. Refusing by name beats "unknown key": the operator
+// learns the feature is known and missing, not misspelt.
+struct Unimplemented {
+  std::string_view key;
+  std::string message;
+};
+
+// A scalar after ${NAME} substitution. `raw` is what the file says; messages
+// quote it rather than `value` so that nothing read from the environment (a
+// password put in the wrong key, say) is ever echoed.
+struct Scalar {
+  std::string value;
+  std::string raw;
+  int line = 0;
+};
+
+std::string ticked(std::string_view s) {
+  return "`" + std::string(s) + "`";
+}
+
+std::string joined(const std::vector<std::string_view>& items, std::string_view sep = ", ") {
+  std::string out;
+  for (const auto& i : items) {
+    if (!out.empty()) out += sep;
+    out += i;
+  }
+  return out;
+}
+
+const char* kind(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Scalar:
+      return "a single value";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    default:
+      return "nothing";
+  }
+}
+
+int line_of(const YAML::Node& n) {
+  if (!n.IsDefined()) return 0;
+  const YAML::Mark m = n.Mark();
+  return m.line >= 0 ? m.line + 1 : 0;
+}
+
+bool is_glob(std::string_view s) {
+  return s.find_first_of("*?") != std::string_view::npos;
+}
+
+bool valid_env_name(std::string_view name) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
+  });
+}
+
+// Reads a whole file. The error is the reason only (the caller decides whether
+// the path may be shown), never content.
+Expected<std::string> read_file(const fs::path& path) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  if (status.type() == fs::file_type::not_found) {
+    return unexpected(std::string("does not exist"));
+  }
+  if (ec) return unexpected(ec.message());
+  if (fs::is_directory(status)) return unexpected(std::string("is a directory"));
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return unexpected(std::generic_category().message(errno));
+  }
+  std::string out;
+  char buf[8192];
+  std::size_t n = 0;
+  // Keys, certificates, JWKS and passwords are small; a bound keeps a path
+  // pointing at a device or a log from eating memory.
+  constexpr std::size_t kMaxFile = 16 << 20;
+  bool too_large = false;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    out.append(buf, n);
+    if (out.size() > kMaxFile) {
+      too_large = true;
+      break;
+    }
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (too_large) return unexpected(std::string("larger than 16 MiB"));
+  if (failed) return unexpected(std::string("read error"));
+  return out;
+}
+
+// The value under `key` in a mapping, with the key's line: the value's own mark
+// is useless for an empty value (yaml-cpp puts it on the next token).
+struct Entry {
+  YAML::Node value;
+  int line = 0;
+  bool found = false;  // a default YAML::Node is a defined null, so it cannot tell
+  explicit operator bool() const { return found; }
+};
+
+Entry lookup(const YAML::Node& map, std::string_view key) {
+  if (!map.IsMap()) return {};
+  for (const auto& kv : map) {
+    if (kv.first.IsScalar() && kv.first.Scalar() == key) {
+      return {kv.second, line_of(kv.first), true};
+    }
+  }
+  return {};
+}
+
+class Loader {
+ public:
+  Loader(const std::string& path, const EnvLookup& env) : file_(path), env_(env) {
+    base_ = fs::path(path).parent_path();
+    if (base_.empty()) base_ = ".";
+    std::error_code ec;
+    fs::path abs = fs::absolute(base_, ec);
+    if (!ec) base_ = abs;
+  }
+
+  Expected<Config, std::vector<Problem>> load(const std::string& text) {
+    cfg_.path = file_;
+    YAML::Node root;
+    try {
+      root = YAML::Load(text);
+    } catch (const YAML::Exception& e) {
+      problem(e.mark.line >= 0 ? e.mark.line + 1 : 0, "YAML syntax error: " + e.msg);
+      return finish();
+    }
+    try {
+      load_root(root);
+    } catch (const YAML::Exception& e) {
+      // Every access is guarded, so this is a bug here; still a refusal, not a crash.
+      problem(e.mark.line >= 0 ? e.mark.line + 1 : 0, "cannot interpret the YAML: " + e.msg);
+    }
+    return finish();
+  }
+
+ private:
+  void problem(int line, std::string message) {
+    problems_.push_back({file_, line, std::move(message)});
+  }
+
+  Expected<Config, std::vector<Problem>> finish() {
+    if (problems_.empty()) return std::move(cfg_);
+    // In file order, so the list reads top to bottom; placeless ones last.
+    std::stable_sort(problems_.begin(), problems_.end(), [](const Problem& a, const Problem& b) {
+      return (a.line == 0 ? INT_MAX : a.line) < (b.line == 0 ? INT_MAX : b.line);
+    });
+    return unexpected(std::move(problems_));
+  }
+
+  // --- structure -----------------------------------------------------------
+
+  bool expect_map(const Entry& e, const std::string& where) {
+    if (e.value.IsMap()) return true;
+    problem(e.line, where + ": expected a mapping, found " + kind(e.value));
+    return false;
+  }
+
+  bool expect_list(const Entry& e, const std::string& where) {
+    if (e.value.IsSequence()) return true;
+    problem(e.line, where + ": expected a list, found " + kind(e.value));
+    return false;
+  }
+
+  // Reports keys that are not allowed (or known but not built), and keys
+  // written twice (yaml-cpp keeps both and would silently use the first).
+  void check_keys(const YAML::Node& map, const std::string& where,
+                  const std::vector<std::string_view>& allowed,
+                  const std::vector<Unimplemented>& unimplemented = {}) {
+    std::set<std::string> seen;
+    for (const auto& kv : map) {
+      const int line = line_of(kv.first);
+      if (!kv.first.IsScalar()) {
+        problem(line, where + ": keys must be plain names, found " + kind(kv.first));
+        continue;
+      }
+      const std::string& key = kv.first.Scalar();
+      if (!seen.insert(key).second) {
+        problem(line, "duplicate key " + ticked(key) + " in " + where);
+        continue;
+      }
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      auto un = std::find_if(unimplemented.begin(), unimplemented.end(),
+                             [&](const Unimplemented& u) { return u.key == key; });
+      if (un != unimplemented.end()) {
+        problem(line, un->message);
+        continue;
+      }
+      problem(line, "unknown key " + ticked(key) + " in " + where +
+                        " (expected one of: " + joined(allowed) + ")");
+    }
+  }
+
+  // --- values --------------------------------------------------------------
+
+  // Replaces every ${NAME}; all unset variables in the value are reported.
+  std::optional<Scalar> substitute(const std::string& raw, int line, const std::string& where) {
+    std::string out;
+    bool ok = true;
+    std::size_t i = 0;
+    while (i < raw.size()) {
+      const std::size_t open = raw.find("${", i);
+      if (open == std::string::npos) {
+        out.append(raw, i);
+        break;
+      }
+      out.append(raw, i, open - i);
+      const std::size_t close = raw.find('}', open + 2);
+      if (close == std::string::npos) {
+        problem(line, where + ": unterminated `${` (write ${NAME})");
+        return std::nullopt;
+      }
+      const std::string name = raw.substr(open + 2, close - open - 2);
+      if (!valid_env_name(name)) {
+        problem(line, where + ": " + ticked("${" + name + "}") +
+                          " is not a valid environment variable reference");
+        ok = false;
+      } else if (auto value = env_(name)) {
+        out += *value;
+      } else {
+        problem(line, where + ": environment variable " + ticked(name) + " is not set");
+        ok = false;
+      }
+      i = close + 1;
+    }
+    if (!ok) return std::nullopt;
+    return Scalar{std::move(out), raw, line};
+  }
+
+  std::optional<Scalar> scalar_node(const YAML::Node& n, int line, const std::string& where) {
+    if (!n.IsScalar()) {
+      problem(line, where + ": expected a single value, found " + kind(n));
+      return std::nullopt;
+    }
+    return substitute(n.Scalar(), line, where);
+  }
+
+  // map[key] as a substituted scalar; nullopt when absent (reported if
+  // required) or invalid (always reported).
+  std::optional<Scalar> scalar(const YAML::Node& map, std::string_view key,
+                               const std::string& where, bool required) {
+    const Entry e = lookup(map, key);
+    const std::string at = where + "." + std::string(key);
+    if (!e) {
+      if (required) problem(line_of(map), where + ": missing required key " + ticked(key));
+      return std::nullopt;
+    }
+    return scalar_node(e.value, e.line, at);
+  }
+
+  std::optional<std::string> text(const YAML::Node& map, std::string_view key,
+                                  const std::string& where, bool required) {
+    auto s = scalar(map, key, where, required);
+    if (!s) return std::nullopt;
+    if (s->value.empty()) {
+      problem(s->line, where + "." + std::string(key) + ": must not be empty");
+      return std::nullopt;
+    }
+    return std::move(s->value);
+  }
+
+  std::optional<std::chrono::milliseconds> duration(const YAML::Node& map, std::string_view key,
+                                                    const std::string& where) {
+    auto s = scalar(map, key, where, false);
+    if (!s) return std::nullopt;
+    auto d = parse_duration(s->value);
+    if (!d) {
+      problem(s->line, where + "." + std::string(key) + ": " + ticked(s->raw) +
+                           " is not a duration (write e.g. 250ms, 30s, 15m, 1h, 90d)");
+    }
+    return d;
+  }
+
+  std::optional<long long> integer(const Scalar& s, const std::string& at, long long min,
+                                   long long max) {
+    long long v = 0;
+    const char* first = s.value.data();
+    const char* last = first + s.value.size();
+    auto [end, ec] = std::from_chars(first, last, v);
+    if (ec == std::errc::result_out_of_range || (ec == std::errc() && end == last)) {
+      if (ec == std::errc() && v >= min && v <= max) return v;
+      problem(s.line, at + ": " + ticked(s.raw) + " is out of range (" + std::to_string(min) + "-" +
+                          std::to_string(max) + ")");
+      return std::nullopt;
+    }
+    problem(s.line, at + ": " + ticked(s.raw) + " is not a whole number");
+    return std::nullopt;
+  }
+
+  std::optional<bool> boolean(const YAML::Node& map, std::string_view key,
+                              const std::string& where) {
+    auto s = scalar(map, key, where, false);
+    if (!s) return std::nullopt;
+    // YAML 1.1 spellings, which operators write (`audit: off`).
+    static const std::map<std::string, bool> kWords = {
+        {"true", true}, {"on", true},     {"yes", true},    {"True", true},
+        {"On", true},   {"Yes", true},    {"false", false}, {"off", false},
+        {"no", false},  {"False", false}, {"Off", false},   {"No", false}};
+    auto it = kWords.find(s->value);
+    if (it != kWords.end()) return it->second;
+    problem(s->line, where + "." + std::string(key) + ": " + ticked(s->raw) +
+                         " is not one of: true, false, on, off");
+    return std::nullopt;
+  }
+
+  // Index into `allowed` of the value; the problem lists what is allowed.
+  std::optional<std::size_t> choice(const Scalar& s, const std::string& at,
+                                    const std::vector<std::string_view>& allowed) {
+    auto it = std::find(allowed.begin(), allowed.end(), s.value);
+    if (it != allowed.end()) return static_cast<std::size_t>(it - allowed.begin());
+    problem(s.line, at + ": " + ticked(s.raw) + " is not one of: " + joined(allowed));
+    return std::nullopt;
+  }
+
+  std::optional<std::size_t> choice(const YAML::Node& map, std::string_view key,
+                                    const std::string& where,
+                                    const std::vector<std::string_view>& allowed) {
+    auto s = scalar(map, key, where, false);
+    if (!s) return std::nullopt;
+    return choice(*s, where + "." + std::string(key), allowed);
+  }
+
+  // A list of single values; each element is substituted.
+  std::optional<std::vector<Scalar>> list(const YAML::Node& map, std::string_view key,
+                                          const std::string& where, bool required) {
+    const Entry e = lookup(map, key);
+    const std::string at = where + "." + std::string(key);
+    if (!e) {
+      if (required) problem(line_of(map), where + ": missing required key " + ticked(key));
+      return std::nullopt;
+    }
+    if (!expect_list(e, at)) return std::nullopt;
+    std::vector<Scalar> out;
+    bool ok = true;
+    for (std::size_t i = 0; i < e.value.size(); ++i) {
+      const YAML::Node item = e.value[i];
+      auto s = scalar_node(item, item.IsScalar() ? line_of(item) : e.line,
+                           at + "[" + std::to_string(i) + "]");
+      if (s) {
+        out.push_back(std::move(*s));
+      } else {
+        ok = false;
+      }
+    }
+    if (!ok) return std::nullopt;
+    return out;
+  }
+
+  static std::vector<std::string> values(const std::vector<Scalar>& list) {
+    std::vector<std::string> out;
+    out.reserve(list.size());
+    for (const auto& s : list) out.push_back(s.value);
+    return out;
+  }
+
+  // --- files ---------------------------------------------------------------
+
+  std::string resolve(const std::string& path) const {
+    fs::path p(path);
+    if (p.is_relative()) p = base_ / p;
+    return p.lexically_normal().string();
+  }
+
+  // A path value, resolved against the config file's directory. The file has to
+  // be readable now, at load, not at first use hours later; `content` gets it.
+  // `secret_slot`: a password is easily pasted where its file's path belongs,
+  // so such a path is not repeated in the problem.
+  std::optional<std::string> file_path(const YAML::Node& map, std::string_view key,
+                                       const std::string& where, bool required,
+                                       std::string* content = nullptr, bool secret_slot = false) {
+    auto s = text(map, key, where, required);
+    if (!s) return std::nullopt;
+    std::string path = resolve(*s);
+    auto data = read_file(path);
+    if (!data) {
+      const std::string at = where + "." + std::string(key);
+      problem(lookup(map, key).line,
+              secret_slot ? at + ": cannot read the file: " + data.error() +
+                                " (its path is not repeated in case a password was written there)"
+                          : at + ": cannot read " + path + ": " + data.error());
+      return std::nullopt;
+    }
+    if (content != nullptr) *content = std::move(*data);
+    return path;
+  }
+
+  // cert + key given together, both readable.
+  std::optional<std::pair<std::string, std::string>> cert_pair(const YAML::Node& map,
+                                                               const std::string& where) {
+    const bool has_cert = static_cast<bool>(lookup(map, "cert"));
+    const bool has_key = static_cast<bool>(lookup(map, "key"));
+    if (!has_cert && !has_key) return std::nullopt;
+    if (has_cert != has_key) {
+      problem(line_of(map), where + ": `cert` and `key` go together; " +
+                                (has_cert ? "`key`" : "`cert`") + " is missing");
+      return std::nullopt;
+    }
+    auto cert = file_path(map, "cert", where, true);
+    auto key = file_path(map, "key", where, true);
+    if (!cert || !key) return std::nullopt;
+    return std::make_pair(*cert, *key);
+  }
+
+  // Remembers a name per kind; a second use is a problem naming the first.
+  void unique_name(std::map<std::string, int>& seen, const std::string& what,
+                   const std::string& name, int line, const std::string& at) {
+    auto [it, fresh] = seen.emplace(name, line);
+    if (!fresh) {
+      problem(line, at + ": duplicate " + what + " name " + ticked(name) + " (first at line " +
+                        std::to_string(it->second) + ")");
+    }
+  }
+
+  std::optional<std::string> protocol(const YAML::Node& map, const std::string& where) {
+    auto s = scalar(map, "protocol", where, true);
+    if (!s) return std::nullopt;
+    if (s->value == "postgres") return s->value;
+    static const std::set<std::string> kLater = {"mysql", "ssh", "http", "kubernetes"};
+    if (kLater.count(s->value) != 0) {
+      problem(s->line,
+              where + ".protocol: protocol " + s->value + " is not implemented in this build");
+    } else {
+      problem(s->line, where + ".protocol: " + ticked(s->raw) + " is not one of: postgres");
+    }
+    return std::nullopt;
+  }
+
+  // --- sections ------------------------------------------------------------
+
+  void load_root(const YAML::Node& root) {
+    if (!root.IsMap()) {
+      problem(root.IsNull() ? 0 : line_of(root),
+              "the configuration must be a mapping of sections (gateway, identity, listeners, "
+              "connections, access), found " +
+                  std::string(kind(root)));
+      return;
+    }
+    std::vector<Unimplemented> later;
+    for (std::string_view s :
+         {"guardrails", "masking", "approvals", "recording", "roles", "include"}) {
+      later.push_back({s, "section " + ticked(s) + " is not implemented in this build"});
+    }
+    check_keys(root, "the top level", {"gateway", "identity", "listeners", "connections", "access"},
+               later);
+
+    load_gateway(lookup(root, "gateway"));
+    load_identity(lookup(root, "identity"));
+    load_listeners(lookup(root, "listeners"));
+    load_connections(lookup(root, "connections"));
+    load_access(lookup(root, "access"));
+  }
+
+  void load_gateway(const Entry& e) {
+    Gateway& g = cfg_.gateway;
+    g.data_dir = resolve("./var");
+    if (!e || !expect_map(e, "gateway")) return;
+    const YAML::Node& n = e.value;
+    const std::string w = "gateway";
+    check_keys(n, w, {"id", "data_dir", "store", "tls", "audit", "log_level", "io_threads"},
+               {{"admin", "gateway.admin: the admin API is not implemented in this build"}});
+
+    if (auto id = text(n, "id", w, false)) g.id = *id;
+    if (auto dir = text(n, "data_dir", w, false)) g.data_dir = resolve(*dir);
+    if (auto store = scalar(n, "store", w, false)) {
+      // A store URL may carry a password: it is never echoed.
+      if (store->value == "sqlite") {
+        g.store = "sqlite";
+      } else if (store->value.starts_with("postgres://") ||
+                 store->value.starts_with("postgresql://")) {
+        problem(store->line,
+                "gateway.store: the shared PostgreSQL store is not implemented in this build");
+      } else {
+        problem(store->line, "gateway.store: must be `sqlite` (or a postgres:// URL)");
+      }
+    }
+    if (const Entry tls = lookup(n, "tls")) {
+      gateway_tls_named_ = true;
+      if (expect_map(tls, "gateway.tls")) {
+        check_keys(tls.value, "gateway.tls", {"cert", "key"});
+        if (!lookup(tls.value, "cert") && !lookup(tls.value, "key")) {
+          problem(tls.line, "gateway.tls: needs `cert` and `key`");
+        } else if (auto pair = cert_pair(tls.value, "gateway.tls")) {
+          g.tls_cert = pair->first;
+          g.tls_key = pair->second;
+        }
+      }
+    }
+    if (auto audit = boolean(n, "audit", w)) g.audit = *audit;
+    static const std::vector<std::string_view> kLevels = {"trace", "debug", "info",
+                                                          "warn",  "error", "critical"};
+    if (auto level = choice(n, "log_level", w, kLevels)) g.log_level = kLevels[*level];
+    if (auto threads = scalar(n, "io_threads", w, false)) {
+      if (auto v = integer(*threads, "gateway.io_threads", 0, 1024)) {
+        g.io_threads = static_cast<int>(*v);
+      }
+    }
+  }
+
+  void load_identity(const Entry& e) {
+    if (!e) {
+      problem(0, "missing required section `identity` (at least one token issuer)");
+      return;
+    }
+    if (!expect_map(e, "identity")) return;
+    const YAML::Node& n = e.value;
+    check_keys(n, "identity", {"issuers", "leeway"},
+               {{"gateway_tokens",
+                 "identity.gateway_tokens: gateway-issued tokens are not implemented in this "
+                 "build"}});
+
+    if (auto leeway = duration(n, "leeway", "identity")) {
+      // More skew than this would let an expired token live on noticeably.
+      if (*leeway > 5min) {
+        problem(lookup(n, "leeway").line,
+                "identity.leeway: " + ticked(lookup(n, "leeway").value.Scalar()) +
+                    " is more than the 5m maximum");
+      } else {
+        cfg_.verifier.leeway = std::chrono::duration_cast<std::chrono::seconds>(*leeway);
+      }
+    }
+
+    const Entry issuers = lookup(n, "issuers");
+    if (!issuers) {
+      problem(e.line, "identity: missing required key `issuers` (at least one token issuer)");
+      return;
+    }
+    if (!expect_list(issuers, "identity.issuers")) return;
+    if (issuers.value.size() == 0) {
+      problem(issuers.line, "identity.issuers: at least one issuer is required");
+      return;
+    }
+    std::map<std::string, int> names, iss_values;
+    for (std::size_t i = 0; i < issuers.value.size(); ++i) {
+      load_issuer(issuers.value[i], issuers.line, i, names, iss_values);
+    }
+  }
+
+  void load_issuer(const YAML::Node& n, int list_line, std::size_t i,
+                   std::map<std::string, int>& names, std::map<std::string, int>& iss_values) {
+    const std::string w = "identity.issuers[" + std::to_string(i) + "]";
+    if (!expect_map({n, n.IsNull() ? list_line : line_of(n)}, w)) return;
+    check_keys(
+        n, w, {"name", "issuer", "audience", "jwks_file", "groups_claim", "max_lifetime"},
+        {{"discovery",
+          w + ".discovery: OIDC discovery is not implemented in this build; use jwks_file"}});
+    identity::IssuerConfig ic;
+    bool ok = true;
+    if (auto name = text(n, "name", w, true)) {
+      ic.name = *name;
+      unique_name(names, "issuer", *name, lookup(n, "name").line, w + ".name");
+    } else {
+      ok = false;
+    }
+    if (auto iss = text(n, "issuer", w, true)) {
+      ic.issuer = *iss;
+      // Two entries for one `iss` would make the keys that verify it ambiguous.
+      auto [it, fresh] = iss_values.emplace(*iss, lookup(n, "issuer").line);
+      if (!fresh) {
+        problem(lookup(n, "issuer").line, w + ".issuer: issuer " + ticked(*iss) +
+                                              " is already configured at line " +
+                                              std::to_string(it->second));
+      }
+    } else {
+      ok = false;
+    }
+    if (const Entry aud = lookup(n, "audience")) {
+      if (aud.value.IsSequence()) {
+        if (auto list = this->list(n, "audience", w, true)) ic.audiences = values(*list);
+        if (aud.value.size() == 0) problem(aud.line, w + ".audience: must name an audience");
+      } else if (auto s = text(n, "audience", w, true)) {
+        ic.audiences = {*s};
+      }
+      for (const auto& a : ic.audiences) {
+        if (a.empty()) problem(aud.line, w + ".audience: audiences must not be empty");
+      }
+    } else {
+      // Without an audience any token the IdP minted for any application would do.
+      problem(line_of(n), w + ": missing required key `audience`");
+      ok = false;
+    }
+    if (lookup(n, "jwks_file") || !lookup(n, "discovery")) {
+      if (!file_path(n, "jwks_file", w, true, &ic.jwks_json)) ok = false;
+    }
+    if (auto claim = text(n, "groups_claim", w, false)) ic.groups_claim = *claim;
+    if (auto life = duration(n, "max_lifetime", w)) {
+      if (*life < 1s) {
+        problem(lookup(n, "max_lifetime").line, w + ".max_lifetime: must be at least 1s");
+      } else {
+        ic.max_lifetime = std::chrono::duration_cast<std::chrono::seconds>(*life);
+      }
+    }
+    if (ok) cfg_.issuers.push_back(std::move(ic));
+  }
+
+  void load_listeners(const Entry& e) {
+    if (!e) {
+      problem(0, "missing required section `listeners` (at least one listener)");
+      return;
+    }
+    if (!expect_list(e, "listeners")) return;
+    if (e.value.size() == 0) {
+      problem(e.line, "listeners: at least one listener is required");
+      return;
+    }
+    std::map<std::string, int> names;
+    std::map<std::string, std::string> addresses;
+    for (std::size_t i = 0; i < e.value.size(); ++i) {
+      const YAML::Node n = e.value[i];
+      const std::string w = "listeners[" + std::to_string(i) + "]";
+      if (!expect_map({n, n.IsNull() ? e.line : line_of(n)}, w)) continue;
+      check_keys(n, w, {"name", "protocol", "listen", "tls", "cert", "key"});
+      Listener l;
+      if (auto name = text(n, "name", w, true)) {
+        l.name = *name;
+        unique_name(names, "listener", *name, lookup(n, "name").line, w + ".name");
+      }
+      if (auto p = protocol(n, w)) l.protocol = *p;
+      if (auto listen = scalar(n, "listen", w, true)) {
+        if (parse_listen(*listen, w + ".listen", l.host, l.port)) {
+          const std::string addr = listen->value;
+          auto [it, fresh] = addresses.emplace(addr, l.name);
+          if (!fresh) {
+            problem(listen->line, w + ".listen: " + ticked(listen->raw) +
+                                      " is already used by listener " + ticked(it->second));
+          }
+        }
+      }
+      if (auto tls = choice(n, "tls", w, {"required", "optional"})) {
+        l.tls = *tls == 0 ? ListenerTls::kRequired : ListenerTls::kOptional;
+      }
+      if (auto pair = cert_pair(n, w)) {
+        l.cert_file = pair->first;
+        l.key_file = pair->second;
+      } else if (!lookup(n, "cert") && !lookup(n, "key")) {
+        l.cert_file = cfg_.gateway.tls_cert;
+        l.key_file = cfg_.gateway.tls_key;
+      }
+      // A required-TLS listener without a certificate could never accept anyone;
+      // say so now rather than at the first handshake. (Skipped when the listener
+      // or gateway.tls named files that failed: that is already reported.)
+      const bool cert_named = lookup(n, "cert") || lookup(n, "key") || gateway_tls_named_;
+      if (l.tls == ListenerTls::kRequired && l.cert_file.empty() && !cert_named) {
+        problem(line_of(n), w + ": tls: required needs a certificate; set `cert` and `key` on "
+                                "the listener or gateway.tls");
+      }
+      cfg_.listeners.push_back(std::move(l));
+    }
+  }
+
+  // host:port, with IPv6 hosts in brackets ([::1]:5432).
+  bool parse_listen(const Scalar& s, const std::string& at, std::string& host,
+                    std::uint16_t& port) {
+    const std::string& v = s.value;
+    const std::string bad =
+        at + ": " + ticked(s.raw) + " is not host:port (e.g. 0.0.0.0:15432 or [::1]:15432)";
+    std::string port_text;
+    if (v.starts_with("[")) {
+      const std::size_t close = v.find(']');
+      if (close == std::string::npos || close == 1 || close + 1 >= v.size() ||
+          v[close + 1] != ':') {
+        problem(s.line, bad);
+        return false;
+      }
+      host = v.substr(1, close - 1);
+      port_text = v.substr(close + 2);
+    } else {
+      const std::size_t colon = v.rfind(':');
+      if (colon == std::string::npos || colon == 0) {
+        problem(s.line, bad);
+        return false;
+      }
+      host = v.substr(0, colon);
+      if (host.find(':') != std::string::npos) {
+        problem(s.line, at + ": " + ticked(s.raw) +
+                            " is ambiguous; write IPv6 addresses in brackets, e.g. [::1]:15432");
+        return false;
+      }
+      port_text = v.substr(colon + 1);
+    }
+    if (host.find_first_of(" \t") != std::string::npos || port_text.empty()) {
+      problem(s.line, bad);
+      return false;
+    }
+    auto p = integer(Scalar{port_text, port_text, s.line}, at + " port", 1, 65535);
+    if (!p) return false;
+    port = static_cast<std::uint16_t>(*p);
+    return true;
+  }
+
+  void load_connections(const Entry& e) {
+    if (!e) {
+      problem(0, "missing required section `connections` (at least one connection)");
+      return;
+    }
+    if (!expect_list(e, "connections")) return;
+    if (e.value.size() == 0) {
+      problem(e.line, "connections: at least one connection is required");
+      return;
+    }
+    std::map<std::string, int> names;
+    for (std::size_t i = 0; i < e.value.size(); ++i) {
+      const YAML::Node n = e.value[i];
+      const std::string w = "connections[" + std::to_string(i) + "]";
+      if (!expect_map({n, n.IsNull() ? e.line : line_of(n)}, w)) continue;
+      check_keys(n, w, {"name", "protocol", "upstream", "credentials"},
+                 {{"read_credentials",
+                   w + ".read_credentials: not implemented in this build (read-only upstream "
+                       "credentials come with statement analysis)"}});
+      Connection c;
+      if (auto name = text(n, "name", w, true)) {
+        c.name = *name;
+        unique_name(names, "connection", *name, lookup(n, "name").line, w + ".name");
+      }
+      if (auto p = protocol(n, w)) c.protocol = *p;
+      if (const Entry up = lookup(n, "upstream")) {
+        if (expect_map(up, w + ".upstream")) load_upstream(up.value, w + ".upstream", c);
+      } else {
+        problem(line_of(n), w + ": missing required key `upstream`");
+      }
+      if (const Entry cred = lookup(n, "credentials")) {
+        if (expect_map(cred, w + ".credentials")) {
+          load_credentials(cred, w + ".credentials", c.credentials);
+        }
+      } else {
+        problem(line_of(n), w + ": missing required key `credentials`");
+      }
+      cfg_.connections.push_back(std::move(c));
+    }
+  }
+
+  void load_upstream(const YAML::Node& n, const std::string& w, Connection& c) {
+    check_keys(n, w, {"host", "port", "database", "tls", "ca", "connect_timeout"});
+    if (auto host = text(n, "host", w, true)) c.host = *host;
+    if (auto port = scalar(n, "port", w, false)) {
+      if (auto v = integer(*port, w + ".port", 1, 65535)) c.port = static_cast<std::uint16_t>(*v);
+    }
+    c.database = c.name;
+    if (auto db = text(n, "database", w, false)) c.database = *db;
+    static const std::vector<std::string_view> kTls = {"disable", "prefer", "require",
+                                                       "verify-full"};
+    static const UpstreamTls kTlsValues[] = {UpstreamTls::kDisable, UpstreamTls::kPrefer,
+                                             UpstreamTls::kRequire, UpstreamTls::kVerifyFull};
+    if (auto tls = choice(n, "tls", w, kTls)) c.tls = kTlsValues[*tls];
+    if (lookup(n, "ca")) {
+      if (auto ca = file_path(n, "ca", w, true)) c.ca_file = *ca;
+    } else if (c.tls == UpstreamTls::kVerifyFull) {
+      problem(lookup(n, "tls").line, w + ".tls: verify-full needs `ca` (the CA that signs "
+                                         "the upstream's certificate)");
+    }
+    if (auto t = duration(n, "connect_timeout", w)) {
+      if (t->count() <= 0) {
+        problem(lookup(n, "connect_timeout").line, w + ".connect_timeout: must be more than 0");
+      } else {
+        c.connect_timeout = *t;
+      }
+    }
+  }
+
+  // The password is read here and only kept in the struct: no message below
+  // includes it, only the variable's name or the file's path.
+  void load_credentials(const Entry& e, const std::string& w, Credentials& cred) {
+    const YAML::Node& n = e.value;
+    check_keys(n, w, {"user", "password_env", "password_file"});
+    if (auto user = text(n, "user", w, true)) cred.user = *user;
+    const Entry env = lookup(n, "password_env");
+    const Entry file = lookup(n, "password_file");
+    if (env && file) {
+      problem(file.line, w + ": set `password_env` or `password_file`, not both");
+      return;
+    }
+    if (!env && !file) {
+      problem(e.line, w + ": missing `password_env` or `password_file`");
+      return;
+    }
+    if (env) {
+      auto name = text(n, "password_env", w, true);
+      if (!name) return;
+      // Names are echoed only when they look like one (FOO_BAR): anything else
+      // may well be the password itself, pasted into the wrong key.
+      const bool conventional =
+          valid_env_name(*name) &&
+          std::none_of(name->begin(), name->end(), [](char c) { return c >= 'a' && c <= 'z'; });
+      auto value = valid_env_name(*name) ? env_(*name) : std::nullopt;
+      if (!value) {
+        problem(env.line,
+                conventional
+                    ? w + ".password_env: environment variable " + ticked(*name) + " is not set"
+                    : w + ".password_env: names no set environment variable (the value "
+                          "is not shown: it does not look like a variable name and may "
+                          "be a password)");
+        return;
+      }
+      cred.password = std::move(*value);
+      return;
+    }
+    std::string content;
+    auto path = file_path(n, "password_file", w, true, &content, /*secret_slot=*/true);
+    if (!path) return;
+    while (!content.empty() && (content.back() == '\n' || content.back() == '\r')) {
+      content.pop_back();
+    }
+    cred.password = std::move(content);
+    std::error_code ec;
+    const auto perms = fs::status(*path, ec).permissions();
+    if (!ec && (perms & fs::perms::others_read) != fs::perms::none) {
+      cfg_.warnings.push_back(w + ".password_file: " + *path + " is readable by every user");
+    }
+  }
+
+  void load_access(const Entry& e) {
+    if (!e || (e.value.IsSequence() && e.value.size() == 0)) {
+      cfg_.warnings.push_back("no access rules: every connection will be refused");
+      return;
+    }
+    if (!expect_list(e, "access")) return;
+    std::set<std::string> connections;
+    for (const auto& c : cfg_.connections) connections.insert(c.name);
+    std::map<std::string, int> names;
+    for (std::size_t i = 0; i < e.value.size(); ++i) {
+      const YAML::Node n = e.value[i];
+      const std::string w = "access[" + std::to_string(i) + "]";
+      if (!expect_map({n, n.IsNull() ? e.line : line_of(n)}, w)) continue;
+      check_keys(n, w, {"name", "groups", "subjects", "connections", "actions", "tables"});
+      policy::AccessRule rule;
+      if (auto name = text(n, "name", w, true)) {
+        rule.name = *name;
+        unique_name(names, "access rule", *name, lookup(n, "name").line, w + ".name");
+      }
+      auto groups = list(n, "groups", w, false);
+      auto subjects = list(n, "subjects", w, false);
+      if (groups) rule.groups = values(*groups);
+      if (subjects) rule.subjects = values(*subjects);
+      const bool groups_ok = groups || !lookup(n, "groups");
+      const bool subjects_ok = subjects || !lookup(n, "subjects");
+      if (groups_ok && subjects_ok && rule.groups.empty() && rule.subjects.empty()) {
+        problem(line_of(n), w + ": an access rule must name groups or subjects; use groups: ['*'] "
+                                "for every authenticated caller");
+      }
+      if (auto conns = list(n, "connections", w, true)) {
+        if (conns->empty()) {
+          problem(lookup(n, "connections").line,
+                  w + ".connections: must name at least one connection (or \"*\")");
+        }
+        for (const auto& c : *conns) {
+          // Globs may match connections added later; exact names must exist now.
+          if (!is_glob(c.value) && connections.count(c.value) == 0 && !cfg_.connections.empty()) {
+            problem(c.line, w + ".connections: unknown connection " + ticked(c.raw));
+          }
+        }
+        rule.connections = values(*conns);
+      }
+      rule.actions = {policy::Action::kRead};
+      if (auto actions = list(n, "actions", w, false)) {
+        static const std::vector<std::string_view> kActions = {"read", "write", "ddl", "admin"};
+        static const policy::Action kValues[] = {policy::Action::kRead, policy::Action::kWrite,
+                                                 policy::Action::kDdl, policy::Action::kAdmin};
+        rule.actions.clear();
+        for (const auto& a : *actions) {
+          if (auto idx = choice(a, w + ".actions", kActions)) {
+            if (std::find(rule.actions.begin(), rule.actions.end(), kValues[*idx]) ==
+                rule.actions.end()) {
+              rule.actions.push_back(kValues[*idx]);
+            }
+          }
+        }
+        if (actions->empty()) {
+          problem(lookup(n, "actions").line,
+                  w + ".actions: must name at least one of: read, write, ddl, admin");
+        }
+      }
+      if (auto tables = list(n, "tables", w, false)) rule.tables = values(*tables);
+      // Until statement analysis lands, a rule that grants less than everything
+      // would be read as a promise it does not keep: tell the operator.
+      if (rule.actions.size() != 4 || !rule.tables.empty()) {
+        cfg_.warnings.push_back("access rule " + ticked(rule.name.empty() ? w : rule.name) +
+                                ": actions and tables are recorded but statement-level "
+                                "enforcement is not in this build; the rule admits connections "
+                                "only");
+      }
+      cfg_.access.rules.push_back(std::move(rule));
+    }
+  }
+
+  std::string file_;
+  const EnvLookup& env_;
+  fs::path base_;
+  std::vector<Problem> problems_;
+  Config cfg_;
+  bool gateway_tls_named_ = false;  // gateway.tls was written (even if it failed)
+};
+
+}  // namespace
+
+Expected<Config, std::vector<Problem>> load_string(const std::string& text, const std::string& path,
+                                                   const EnvLookup& env) {
+  return Loader(path, env).load(text);
+}
+
+Expected<Config, std::vector<Problem>> load_file(const std::string& path, const EnvLookup& env) {
+  auto text = read_file(path);
+  if (!text) {
+    return unexpected(std::vector<Problem>{
+        {path, 0, "cannot read the configuration: " + path + ": " + text.error()}});
+  }
+  return load_string(*text, path, env);
+}
+
+}  // namespace gh::config

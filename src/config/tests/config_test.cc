@@ -1,0 +1,1096 @@
+#include "config/config.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace gh::config {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+constexpr char kEnvPassword[] = "env-pw-Xq7!zz";
+constexpr char kFilePassword[] = "file-pw-K9#yy";
+
+// The sections of a small valid file; a test replaces the one it is about.
+struct Sections {
+  std::string gateway =
+      "gateway:\n"
+      "  id: gw-test\n"
+      "  tls:\n"
+      "    cert: certs/gw.crt\n"
+      "    key: certs/gw.key\n";
+  std::string identity =
+      "identity:\n"
+      "  issuers:\n"
+      "    - name: corp-idp\n"
+      "      issuer: https://idp.example.com/\n"
+      "      audience: gatehouse\n"
+      "      jwks_file: idp-jwks.json\n";
+  std::string listeners =
+      "listeners:\n"
+      "  - name: pg\n"
+      "    protocol: postgres\n"
+      "    listen: 0.0.0.0:15432\n";
+  std::string connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream:\n"
+      "      host: 127.0.0.1\n"
+      "    credentials:\n"
+      "      user: svc_traces\n"
+      "      password_env: TRACES_PG_PASSWORD\n";
+  std::string access =
+      "access:\n"
+      "  - name: dba\n"
+      "    groups: [dba]\n"
+      "    connections: [\"*\"]\n"
+      "    actions: [read, write, ddl, admin]\n";
+  std::string extra;
+
+  std::string yaml() const { return gateway + identity + listeners + connections + access + extra; }
+};
+
+// 1-based line of the first line containing `needle` (so tests do not hard-code numbers).
+int line_of(const std::string& yaml, const std::string& needle) {
+  std::size_t pos = yaml.find(needle);
+  EXPECT_NE(pos, std::string::npos) << "test bug: no `" << needle << "` in the YAML";
+  if (pos == std::string::npos) return -1;
+  return 1 + static_cast<int>(std::count(yaml.begin(), yaml.begin() + pos, '\n'));
+}
+
+std::string all(const std::vector<Problem>& problems) {
+  std::string out;
+  for (const auto& p : problems) out += p.to_string() + "\n";
+  return out;
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    dir_ = fs::temp_directory_path() /
+           ("gh-config-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::create_directories(dir_ / "certs");
+    fs::create_directories(dir_ / "secrets");
+    write("idp-jwks.json", R"({"keys":[]})");
+    write("certs/gw.crt", "-----BEGIN CERTIFICATE-----\n");
+    write("certs/gw.key", "-----BEGIN PRIVATE KEY-----\n");
+    write("certs/ca.crt", "-----BEGIN CERTIFICATE-----\n");
+    write("secrets/billing.pw", std::string(kFilePassword) + "\n");
+    env_vars_["TRACES_PG_PASSWORD"] = kEnvPassword;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  void write(const std::string& rel, const std::string& content) {
+    std::ofstream(dir_ / rel, std::ios::binary) << content;
+  }
+
+  EnvLookup env() {
+    return [this](const std::string& name) -> std::optional<std::string> {
+      auto it = env_vars_.find(name);
+      if (it == env_vars_.end()) return std::nullopt;
+      return it->second;
+    };
+  }
+
+  std::string config_path() const { return (dir_ / "gatehouse.yaml").string(); }
+
+  Expected<Config, std::vector<Problem>> load(const std::string& yaml) {
+    return load_string(yaml, config_path(), env());
+  }
+
+  Config load_ok(const std::string& yaml) {
+    auto cfg = load(yaml);
+    EXPECT_TRUE(cfg.has_value()) << (cfg ? "" : all(cfg.error()));
+    return cfg ? *cfg : Config{};
+  }
+
+  std::vector<Problem> load_bad(const std::string& yaml) {
+    auto cfg = load(yaml);
+    EXPECT_FALSE(cfg.has_value()) << "expected problems in:\n" << yaml;
+    return cfg ? std::vector<Problem>{} : cfg.error();
+  }
+
+  // Asserts one problem on `line` whose message contains `text`.
+  void expect_problem(const std::vector<Problem>& problems, int line, const std::string& text) {
+    for (const auto& p : problems) {
+      if (p.line == line && p.message.find(text) != std::string::npos) {
+        EXPECT_EQ(p.file, config_path());
+        return;
+      }
+    }
+    ADD_FAILURE() << "no problem at line " << line << " containing `" << text << "`; got:\n"
+                  << all(problems);
+  }
+
+  fs::path dir_;
+  std::map<std::string, std::string> env_vars_;
+};
+
+// --- a good file ----------------------------------------------------------
+
+TEST_F(ConfigTest, FullFileLoadsWithEveryValue) {
+  const std::string yaml = R"(gateway:
+  id: gw-7
+  data_dir: state
+  store: sqlite
+  tls:
+    cert: certs/gw.crt
+    key: certs/gw.key
+  audit: off
+  log_level: debug
+  io_threads: 2
+identity:
+  leeway: 1m
+  issuers:
+    - name: corp-idp
+      issuer: https://idp.example.com/
+      audience: [gatehouse, gatehouse-ci]
+      jwks_file: idp-jwks.json
+      groups_claim: roles
+      max_lifetime: 15m
+listeners:
+  - name: pg
+    protocol: postgres
+    listen: 0.0.0.0:15432
+  - name: pg6
+    protocol: postgres
+    listen: "[::1]:15433"
+    tls: optional
+connections:
+  - name: traces
+    protocol: postgres
+    upstream:
+      host: 10.1.2.3
+      port: 5433
+      database: traces_db
+      tls: verify-full
+      ca: certs/ca.crt
+      connect_timeout: 3s
+    credentials:
+      user: svc_traces
+      password_env: TRACES_PG_PASSWORD
+  - name: billing
+    protocol: postgres
+    upstream:
+      host: db.internal
+    credentials:
+      user: svc_billing
+      password_file: secrets/billing.pw
+access:
+  - name: agents-read-traces
+    groups: [ai-agents]
+    connections: [traces]
+    actions: [read]
+    tables: ["public.*"]
+  - name: dba
+    groups: [dba]
+    subjects: ["ci-*"]
+    connections: ["*"]
+    actions: [read, write, ddl, admin]
+)";
+  write("gatehouse.yaml", yaml);
+  auto loaded = load_file(config_path(), env());
+  ASSERT_TRUE(loaded.has_value()) << all(loaded.error());
+  const Config& c = *loaded;
+  const std::string d = dir_.string();
+
+  EXPECT_EQ(c.path, config_path());
+  EXPECT_EQ(c.gateway.id, "gw-7");
+  EXPECT_EQ(c.gateway.data_dir, d + "/state");
+  EXPECT_EQ(c.gateway.store, "sqlite");
+  EXPECT_EQ(c.gateway.tls_cert, d + "/certs/gw.crt");
+  EXPECT_EQ(c.gateway.tls_key, d + "/certs/gw.key");
+  EXPECT_FALSE(c.gateway.audit);
+  EXPECT_EQ(c.gateway.log_level, "debug");
+  EXPECT_EQ(c.gateway.io_threads, 2);
+
+  EXPECT_EQ(c.verifier.leeway, 60s);
+  ASSERT_EQ(c.issuers.size(), 1u);
+  EXPECT_EQ(c.issuers[0].name, "corp-idp");
+  EXPECT_EQ(c.issuers[0].issuer, "https://idp.example.com/");
+  EXPECT_EQ(c.issuers[0].audiences, (std::vector<std::string>{"gatehouse", "gatehouse-ci"}));
+  EXPECT_EQ(c.issuers[0].jwks_json, R"({"keys":[]})");
+  EXPECT_EQ(c.issuers[0].groups_claim, "roles");
+  EXPECT_EQ(c.issuers[0].max_lifetime, 15min);
+
+  ASSERT_EQ(c.listeners.size(), 2u);
+  EXPECT_EQ(c.listeners[0].name, "pg");
+  EXPECT_EQ(c.listeners[0].protocol, "postgres");
+  EXPECT_EQ(c.listeners[0].host, "0.0.0.0");
+  EXPECT_EQ(c.listeners[0].port, 15432);
+  EXPECT_EQ(c.listeners[0].tls, ListenerTls::kRequired);
+  EXPECT_EQ(c.listeners[0].cert_file, d + "/certs/gw.crt");  // from gateway.tls
+  EXPECT_EQ(c.listeners[0].key_file, d + "/certs/gw.key");
+  EXPECT_EQ(c.listeners[1].host, "::1");
+  EXPECT_EQ(c.listeners[1].port, 15433);
+  EXPECT_EQ(c.listeners[1].tls, ListenerTls::kOptional);
+
+  ASSERT_EQ(c.connections.size(), 2u);
+  const Connection& t = c.connections[0];
+  EXPECT_EQ(t.name, "traces");
+  EXPECT_EQ(t.protocol, "postgres");
+  EXPECT_EQ(t.host, "10.1.2.3");
+  EXPECT_EQ(t.port, 5433);
+  EXPECT_EQ(t.database, "traces_db");
+  EXPECT_EQ(t.tls, UpstreamTls::kVerifyFull);
+  EXPECT_EQ(t.ca_file, d + "/certs/ca.crt");
+  EXPECT_EQ(t.connect_timeout, 3s);
+  EXPECT_EQ(t.credentials.user, "svc_traces");
+  EXPECT_EQ(t.credentials.password, kEnvPassword);
+  const Connection& b = c.connections[1];
+  EXPECT_EQ(b.port, 5432);
+  EXPECT_EQ(b.database, "billing");  // defaults to the connection's name
+  EXPECT_EQ(b.tls, UpstreamTls::kPrefer);
+  EXPECT_EQ(b.connect_timeout, 10s);
+  EXPECT_EQ(b.credentials.password, kFilePassword);
+
+  ASSERT_EQ(c.access.rules.size(), 2u);
+  const auto& r0 = c.access.rules[0];
+  EXPECT_EQ(r0.name, "agents-read-traces");
+  EXPECT_EQ(r0.groups, (std::vector<std::string>{"ai-agents"}));
+  EXPECT_EQ(r0.connections, (std::vector<std::string>{"traces"}));
+  EXPECT_EQ(r0.actions, (std::vector<policy::Action>{policy::Action::kRead}));
+  EXPECT_EQ(r0.tables, (std::vector<std::string>{"public.*"}));
+  const auto& r1 = c.access.rules[1];
+  EXPECT_EQ(r1.subjects, (std::vector<std::string>{"ci-*"}));
+  EXPECT_EQ(r1.actions.size(), 4u);
+
+  EXPECT_EQ(c.find_connection("billing"), &c.connections[1]);
+  EXPECT_EQ(c.find_connection("nope"), nullptr);
+}
+
+TEST_F(ConfigTest, OmittedKeysTakeTheirDocumentedDefaults) {
+  Sections s;
+  s.gateway = "";
+  s.listeners =
+      "listeners:\n"
+      "  - name: pg\n"
+      "    protocol: postgres\n"
+      "    listen: 127.0.0.1:15432\n"
+      "    cert: certs/gw.crt\n"
+      "    key: certs/gw.key\n";
+  s.access =
+      "access:\n"
+      "  - name: agents\n"
+      "    groups: [ai-agents]\n"
+      "    connections: [traces]\n";
+  Config c = load_ok(s.yaml());
+  EXPECT_EQ(c.gateway.id, "gw-1");
+  EXPECT_EQ(c.gateway.data_dir, (dir_ / "var").string());
+  EXPECT_EQ(c.gateway.store, "sqlite");
+  EXPECT_TRUE(c.gateway.audit);
+  EXPECT_EQ(c.gateway.log_level, "info");
+  EXPECT_EQ(c.gateway.io_threads, 0);
+  EXPECT_EQ(c.verifier.leeway, 30s);
+  EXPECT_EQ(c.issuers[0].groups_claim, "groups");
+  EXPECT_EQ(c.issuers[0].max_lifetime, 1h);
+  EXPECT_EQ(c.issuers[0].audiences, (std::vector<std::string>{"gatehouse"}));
+  EXPECT_EQ(c.listeners[0].tls, ListenerTls::kRequired);
+  EXPECT_EQ(c.listeners[0].cert_file, (dir_ / "certs/gw.crt").string());
+  EXPECT_EQ(c.connections[0].port, 5432);
+  EXPECT_EQ(c.connections[0].database, "traces");
+  EXPECT_EQ(c.connections[0].tls, UpstreamTls::kPrefer);
+  EXPECT_EQ(c.connections[0].connect_timeout, 10s);
+  EXPECT_EQ(c.access.rules[0].actions, (std::vector<policy::Action>{policy::Action::kRead}));
+}
+
+TEST_F(ConfigTest, AuditAcceptsOnAndOffAsWellAsBooleans) {
+  for (auto [word, want] : std::vector<std::pair<std::string, bool>>{
+           {"on", true}, {"off", false}, {"true", true}, {"false", false}}) {
+    Sections s;
+    s.gateway += "  audit: " + word + "\n";
+    EXPECT_EQ(load_ok(s.yaml()).gateway.audit, want) << word;
+  }
+  Sections s;
+  s.gateway += "  audit: sometimes\n";
+  auto problems = load_bad(s.yaml());
+  expect_problem(problems, line_of(s.yaml(), "audit:"), "is not one of: true, false, on, off");
+}
+
+// --- the whole file is refused, every problem with its line ---------------
+
+TEST_F(ConfigTest, YamlSyntaxErrorReportsTheParsersLine) {
+  const std::string yaml = "gateway:\n  id: gw-1\nlisteners: [a, b\nconnections: []\n";
+  auto problems = load_bad(yaml);
+  ASSERT_EQ(problems.size(), 1u) << all(problems);
+  EXPECT_THAT(problems[0].message, HasSubstr("YAML syntax error"));
+  EXPECT_GE(problems[0].line, 3);
+  EXPECT_LE(problems[0].line, 4);
+}
+
+TEST_F(ConfigTest, MisspeltKeysAreRefusedNotIgnored) {
+  Sections s;
+  s.gateway += "  log_levl: debug\n";
+  s.listeners += "    tsl: optional\n";
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream:\n"
+      "      host: 127.0.0.1\n"
+      "      sslmode: require\n"
+      "    credentials:\n"
+      "      user: svc_traces\n"
+      "      password: hunter2\n"
+      "      password_env: TRACES_PG_PASSWORD\n";
+  s.extra = "listners: []\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "log_levl"), "unknown key `log_levl` in gateway");
+  expect_problem(problems, line_of(yaml, "tsl:"), "unknown key `tsl` in listeners[0]");
+  expect_problem(problems, line_of(yaml, "sslmode"),
+                 "unknown key `sslmode` in connections[0].upstream");
+  expect_problem(problems, line_of(yaml, "password: hunter2"),
+                 "unknown key `password` in connections[0].credentials");
+  expect_problem(problems, line_of(yaml, "listners"), "unknown key `listners` in the top level");
+  EXPECT_THAT(all(problems), ::testing::Not(HasSubstr("hunter2")));
+}
+
+TEST_F(ConfigTest, AKeyWrittenTwiceIsRefusedRatherThanOneSilentlyWinning) {
+  Sections s;
+  s.listeners += "    listen: 0.0.0.0:5999\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "listen: 0.0.0.0:5999"),
+                 "duplicate key `listen` in listeners[0]");
+}
+
+TEST_F(ConfigTest, WrongTypesAreReported) {
+  Sections s;
+  s.listeners = "listeners:\n  name: pg\n";
+  s.access =
+      "access:\n"
+      "  - name: dba\n"
+      "    groups: dba\n"
+      "    connections: [\"*\"]\n"
+      "    actions: [read, write, ddl, admin]\n";
+  s.gateway += "  id: [a, b]\n";
+  s.gateway.replace(s.gateway.find("  id: gw-test\n"), 14, "");
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "listeners:"),
+                 "listeners: expected a list, found a mapping");
+  expect_problem(problems, line_of(yaml, "groups: dba"),
+                 "access[0].groups: expected a list, found a single value");
+  expect_problem(problems, line_of(yaml, "id: [a, b]"),
+                 "gateway.id: expected a single value, found a list");
+}
+
+TEST_F(ConfigTest, MissingRequiredKeysAreReported) {
+  Sections s;
+  s.identity =
+      "identity:\n"
+      "  issuers:\n"
+      "    - name: corp-idp\n"
+      "      issuer: https://idp.example.com/\n"
+      "      jwks_file: idp-jwks.json\n";
+  s.listeners = "listeners:\n  - name: pg\n    protocol: postgres\n";
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream:\n"
+      "      port: 5432\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "- name: corp-idp"),
+                 "identity.issuers[0]: missing required key `audience`");
+  expect_problem(problems, line_of(yaml, "- name: pg"),
+                 "listeners[0]: missing required key `listen`");
+  expect_problem(problems, line_of(yaml, "- name: traces"),
+                 "connections[0]: missing required key `credentials`");
+  expect_problem(problems, line_of(yaml, "port: 5432"),
+                 "connections[0].upstream: missing required key `host`");
+}
+
+TEST_F(ConfigTest, MissingOrEmptySectionsAreRefused) {
+  auto problems = load_bad("gateway:\n  id: gw-1\n");
+  const std::string text = all(problems);
+  EXPECT_THAT(text, HasSubstr("missing required section `identity`"));
+  EXPECT_THAT(text, HasSubstr("missing required section `listeners`"));
+  EXPECT_THAT(text, HasSubstr("missing required section `connections`"));
+
+  Sections s;
+  s.identity = "identity:\n  issuers: []\n";
+  s.listeners = "listeners: []\n";
+  s.connections = "connections: []\n";
+  s.access = "";
+  const std::string yaml = s.yaml();
+  problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "issuers: []"), "at least one issuer is required");
+  expect_problem(problems, line_of(yaml, "listeners: []"), "at least one listener is required");
+  expect_problem(problems, line_of(yaml, "connections: []"), "at least one connection is required");
+}
+
+TEST_F(ConfigTest, EmptyOrNonMappingFileIsRefused) {
+  EXPECT_THAT(all(load_bad("")), HasSubstr("must be a mapping of sections"));
+  EXPECT_THAT(all(load_bad("- a\n- b\n")), HasSubstr("must be a mapping of sections"));
+}
+
+TEST_F(ConfigTest, BadDurationsAreReported) {
+  Sections s;
+  s.identity += "      max_lifetime: forever\n";
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream:\n"
+      "      host: 127.0.0.1\n"
+      "      connect_timeout: 10\n"
+      "    credentials:\n"
+      "      user: svc_traces\n"
+      "      password_env: TRACES_PG_PASSWORD\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "max_lifetime"),
+                 "identity.issuers[0].max_lifetime: `forever` is not a duration");
+  expect_problem(problems, line_of(yaml, "connect_timeout"),
+                 "connections[0].upstream.connect_timeout: `10` is not a duration");
+}
+
+TEST_F(ConfigTest, LeewayOverFiveMinutesIsRefusedSoExpiredTokensDoNotLiveOn) {
+  Sections s;
+  s.identity.insert(s.identity.find("  issuers:"), "  leeway: 6m\n");
+  const std::string yaml = s.yaml();
+  expect_problem(load_bad(yaml), line_of(yaml, "leeway"), "more than the 5m maximum");
+  s = Sections{};
+  s.identity.insert(s.identity.find("  issuers:"), "  leeway: 5m\n");
+  EXPECT_EQ(load_ok(s.yaml()).verifier.leeway, 5min);
+}
+
+TEST_F(ConfigTest, BadEnumValuesListTheAllowedOnes) {
+  Sections s;
+  s.gateway += "  log_level: loud\n";
+  s.listeners += "    tls: maybe\n";
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream:\n"
+      "      host: 127.0.0.1\n"
+      "      tls: verify\n"
+      "    credentials:\n"
+      "      user: svc_traces\n"
+      "      password_env: TRACES_PG_PASSWORD\n";
+  s.access =
+      "access:\n"
+      "  - name: dba\n"
+      "    groups: [dba]\n"
+      "    connections: [\"*\"]\n"
+      "    actions: [read, delete]\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "log_level"),
+                 "`loud` is not one of: trace, debug, info, warn, error, critical");
+  expect_problem(problems, line_of(yaml, "tls: maybe"),
+                 "listeners[0].tls: `maybe` is not one of: required, optional");
+  expect_problem(problems, line_of(yaml, "tls: verify"),
+                 "`verify` is not one of: disable, prefer, require, verify-full");
+  expect_problem(problems, line_of(yaml, "actions:"),
+                 "`delete` is not one of: read, write, ddl, admin");
+}
+
+TEST_F(ConfigTest, DuplicateNamesAreRefused) {
+  Sections s;
+  s.identity +=
+      "    - name: corp-idp\n"
+      "      issuer: https://other.example.com/\n"
+      "      audience: gatehouse\n"
+      "      jwks_file: idp-jwks.json\n";
+  s.listeners +=
+      "  - name: pg\n"
+      "    protocol: postgres\n"
+      "    listen: 0.0.0.0:15433\n";
+  s.connections +=
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: db2}\n"
+      "    credentials: {user: u, password_env: TRACES_PG_PASSWORD}\n";
+  s.access +=
+      "  - name: dba\n"
+      "    groups: [ops]\n"
+      "    connections: [traces]\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  const int second_issuer = line_of(yaml, "issuer: https://other") - 1;
+  expect_problem(problems, second_issuer, "duplicate issuer name `corp-idp` (first at line");
+  expect_problem(problems, line_of(yaml, "listen: 0.0.0.0:15433") - 2,
+                 "duplicate listener name `pg`");
+  expect_problem(problems, line_of(yaml, "upstream: {host: db2}") - 2,
+                 "duplicate connection name `traces`");
+  expect_problem(problems, line_of(yaml, "groups: [ops]") - 1, "duplicate access rule name `dba`");
+}
+
+TEST_F(ConfigTest, PortsOutOfRangeAreRefused) {
+  Sections s;
+  s.listeners = "listeners:\n  - name: pg\n    protocol: postgres\n    listen: 0.0.0.0:70000\n";
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream:\n"
+      "      host: 127.0.0.1\n"
+      "      port: 0\n"
+      "    credentials:\n"
+      "      user: svc_traces\n"
+      "      password_env: TRACES_PG_PASSWORD\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "listen:"), "`70000` is out of range (1-65535)");
+  expect_problem(problems, line_of(yaml, "port: 0"), "`0` is out of range (1-65535)");
+}
+
+TEST_F(ConfigTest, ListenMustBeHostColonPortWithIpv6InBrackets) {
+  for (const std::string bad :
+       {"15432", "localhost", ":5432", "[::1]5432", "[]:5432", "host:", "host:abc"}) {
+    Sections s;
+    s.listeners = "listeners:\n  - name: pg\n    protocol: postgres\n    listen: \"" + bad + "\"\n";
+    const std::string yaml = s.yaml();
+    expect_problem(load_bad(yaml), line_of(yaml, "listen:"), "listeners[0].listen");
+  }
+  Sections s;
+  s.listeners = "listeners:\n  - name: pg\n    protocol: postgres\n    listen: \"::1:5432\"\n";
+  const std::string yaml = s.yaml();
+  expect_problem(load_bad(yaml), line_of(yaml, "listen:"), "write IPv6 addresses in brackets");
+
+  s.listeners = "listeners:\n  - name: pg\n    protocol: postgres\n    listen: \"[::1]:5432\"\n";
+  Config c = load_ok(s.yaml());
+  EXPECT_EQ(c.listeners[0].host, "::1");
+  EXPECT_EQ(c.listeners[0].port, 5432);
+}
+
+TEST_F(ConfigTest, TwoListenersOnOneAddressAreRefused) {
+  Sections s;
+  s.listeners += "  - name: pg2\n    protocol: postgres\n    listen: 0.0.0.0:15432\n";
+  const std::string yaml = s.yaml();
+  expect_problem(load_bad(yaml), line_of(yaml, "name: pg2") + 2,
+                 "is already used by listener `pg`");
+}
+
+TEST_F(ConfigTest, AccessRuleNamingAnUnknownConnectionIsRefusedButGlobsAreNot) {
+  Sections s;
+  s.access =
+      "access:\n"
+      "  - name: typo\n"
+      "    groups: [dba]\n"
+      "    connections: [traces, tracse]\n"
+      "  - name: glob\n"
+      "    groups: [dba]\n"
+      "    connections: [\"trac*\", \"bill?ng\"]\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  ASSERT_EQ(problems.size(), 1u) << all(problems);
+  expect_problem(problems, line_of(yaml, "[traces, tracse]"),
+                 "access[0].connections: unknown connection `tracse`");
+}
+
+TEST_F(ConfigTest, AccessRuleWithNeitherGroupsNorSubjectsIsRefused) {
+  Sections s;
+  s.access =
+      "access:\n"
+      "  - name: nobody\n"
+      "    connections: [traces]\n"
+      "  - name: empty\n"
+      "    groups: []\n"
+      "    subjects: []\n"
+      "    connections: [traces]\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  const std::string msg =
+      "an access rule must name groups or subjects; use groups: ['*'] for every authenticated "
+      "caller";
+  expect_problem(problems, line_of(yaml, "name: nobody"), "access[0]: " + msg);
+  expect_problem(problems, line_of(yaml, "name: empty"), "access[1]: " + msg);
+}
+
+TEST_F(ConfigTest, NarrowActionsOrTablesWarnThatTheyAreNotEnforcedYet) {
+  Sections s;
+  s.access =
+      "access:\n"
+      "  - name: readers\n"
+      "    groups: [ai-agents]\n"
+      "    connections: [traces]\n"
+      "  - name: tables-only\n"
+      "    subjects: [ci-bot]\n"
+      "    connections: [traces]\n"
+      "    actions: [read, write, ddl, admin]\n"
+      "    tables: [\"public.*\"]\n"
+      "  - name: everything\n"
+      "    groups: [\"*\"]\n"
+      "    connections: [\"*\"]\n"
+      "    actions: [admin, ddl, write, read]\n";
+  Config c = load_ok(s.yaml());
+  const std::string tail =
+      ": actions and tables are recorded but statement-level enforcement is not in this build; "
+      "the rule admits connections only";
+  EXPECT_THAT(c.warnings, ::testing::Contains("access rule `readers`" + tail));
+  EXPECT_THAT(c.warnings, ::testing::Contains("access rule `tables-only`" + tail));
+  for (const auto& w : c.warnings) EXPECT_THAT(w, ::testing::Not(HasSubstr("`everything`")));
+}
+
+TEST_F(ConfigTest, UnimplementedSectionsAreRefusedByName) {
+  Sections s;
+  s.extra =
+      "guardrails:\n  - name: no-drop\n    statements: [drop]\n"
+      "masking:\n  - name: pii\n"
+      "approvals: []\n"
+      "recording:\n  results: masked\n"
+      "roles:\n  admins: [platform-admins]\n"
+      "include: [policy.yaml]\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  for (const std::string section :
+       {"guardrails", "masking", "approvals", "recording", "roles", "include"}) {
+    expect_problem(problems, line_of(yaml, section + ":"),
+                   "section `" + section + "` is not implemented in this build");
+  }
+  EXPECT_EQ(problems.size(), 6u) << all(problems);
+}
+
+TEST_F(ConfigTest, UnimplementedFeaturesAreRefusedByNameNotIgnored) {
+  const std::string yaml = R"(gateway:
+  store: postgres://gatehouse:s3cr3t-url@db.internal/gatehouse
+  admin:
+    listen: 127.0.0.1:8443
+  tls: {cert: certs/gw.crt, key: certs/gw.key}
+identity:
+  gateway_tokens:
+    max_ttl: 1h
+  issuers:
+    - name: corp-idp
+      issuer: https://idp.example.com/
+      audience: gatehouse
+      discovery: true
+listeners:
+  - name: my
+    protocol: mysql
+    listen: 0.0.0.0:13306
+connections:
+  - name: traces
+    protocol: postgres
+    upstream: {host: 127.0.0.1}
+    credentials: {user: svc, password_env: TRACES_PG_PASSWORD}
+    read_credentials: {user: svc_ro, password_env: TRACES_PG_PASSWORD}
+  - name: shop
+    protocol: mysql
+    upstream: {host: 127.0.0.1}
+    credentials: {user: svc, password_env: TRACES_PG_PASSWORD}
+access: []
+)";
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "store:"),
+                 "gateway.store: the shared PostgreSQL store is not implemented in this build");
+  expect_problem(problems, line_of(yaml, "admin:"),
+                 "gateway.admin: the admin API is not implemented in this build");
+  expect_problem(
+      problems, line_of(yaml, "gateway_tokens:"),
+      "identity.gateway_tokens: gateway-issued tokens are not implemented in this build");
+  expect_problem(problems, line_of(yaml, "discovery:"),
+                 "identity.issuers[0].discovery: OIDC discovery is not implemented in this build");
+  expect_problem(problems, line_of(yaml, "protocol: mysql"),
+                 "listeners[0].protocol: protocol mysql is not implemented in this build");
+  expect_problem(problems, line_of(yaml, "read_credentials:"),
+                 "connections[0].read_credentials: not implemented in this build (read-only "
+                 "upstream credentials come with statement analysis)");
+  expect_problem(problems, line_of(yaml, "name: shop") + 1,
+                 "connections[1].protocol: protocol mysql is not implemented in this build");
+  // The store URL's password is not echoed back.
+  EXPECT_THAT(all(problems), ::testing::Not(HasSubstr("s3cr3t-url")));
+}
+
+TEST_F(ConfigTest, EnvReferencesAreSubstitutedAnywhereInAValue) {
+  env_vars_["PGHOST"] = "db.internal";
+  env_vars_["PORT"] = "16432";
+  env_vars_["IDP"] = "idp.example.com";
+  env_vars_["REALM"] = "corp";
+  Sections s;
+  s.identity =
+      "identity:\n"
+      "  issuers:\n"
+      "    - name: corp-idp\n"
+      "      issuer: https://${IDP}/realms/${REALM}\n"
+      "      audience: [\"${REALM}-gatehouse\"]\n"
+      "      jwks_file: idp-jwks.json\n";
+  s.listeners = "listeners:\n  - name: pg\n    protocol: postgres\n    listen: 0.0.0.0:${PORT}\n";
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: \"${PGHOST}\", port: \"${PORT}\"}\n"
+      "    credentials: {user: \"svc_${REALM}\", password_env: TRACES_PG_PASSWORD}\n";
+  Config c = load_ok(s.yaml());
+  EXPECT_EQ(c.issuers[0].issuer, "https://idp.example.com/realms/corp");
+  EXPECT_EQ(c.issuers[0].audiences, (std::vector<std::string>{"corp-gatehouse"}));
+  EXPECT_EQ(c.listeners[0].port, 16432);
+  EXPECT_EQ(c.connections[0].host, "db.internal");
+  EXPECT_EQ(c.connections[0].port, 16432);
+  EXPECT_EQ(c.connections[0].credentials.user, "svc_corp");
+}
+
+TEST_F(ConfigTest, AnUnsetEnvVariableIsAProblemNamingItAndItsLine) {
+  Sections s;
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream:\n"
+      "      host: \"pg-${REGION}.internal\"\n"
+      "    credentials:\n"
+      "      user: \"${PG_USER}\"\n"
+      "      password_env: TRACES_PG_PASSWORD\n";
+  s.gateway += "  data_dir: ${STATE_DIR\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "${REGION}"),
+                 "connections[0].upstream.host: environment variable `REGION` is not set");
+  expect_problem(problems, line_of(yaml, "${PG_USER}"),
+                 "environment variable `PG_USER` is not set");
+  expect_problem(problems, line_of(yaml, "${STATE_DIR"), "unterminated `${`");
+}
+
+TEST_F(ConfigTest, PasswordComesFromTheNamedEnvironmentVariable) {
+  Sections s;
+  Config c = load_ok(s.yaml());
+  EXPECT_EQ(c.connections[0].credentials.password, kEnvPassword);
+
+  env_vars_.erase("TRACES_PG_PASSWORD");
+  const std::string yaml = s.yaml();
+  expect_problem(load_bad(yaml), line_of(yaml, "password_env"),
+                 "connections[0].credentials.password_env: environment variable "
+                 "`TRACES_PG_PASSWORD` is not set");
+}
+
+TEST_F(ConfigTest, PasswordFileIsReadWithoutItsTrailingNewline) {
+  write("secrets/crlf.pw", "with-crlf\r\n");
+  Sections s;
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: h}\n"
+      "    credentials: {user: u, password_file: secrets/billing.pw}\n"
+      "  - name: other\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: h}\n"
+      "    credentials: {user: u, password_file: secrets/crlf.pw}\n";
+  Config c = load_ok(s.yaml());
+  EXPECT_EQ(c.connections[0].credentials.password, kFilePassword);
+  EXPECT_EQ(c.connections[1].credentials.password, "with-crlf");
+}
+
+TEST_F(ConfigTest, PasswordSourceMustBeExactlyOneThatExists) {
+  Sections s;
+  s.connections =
+      "connections:\n"
+      "  - name: a\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: h}\n"
+      "    credentials: {user: u, password_env: TRACES_PG_PASSWORD, password_file: "
+      "secrets/billing.pw}\n"
+      "  - name: b\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: h}\n"
+      "    credentials: {user: u}\n"
+      "  - name: c\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: h}\n"
+      "    credentials: {user: u, password_file: secrets/missing.pw}\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "password_env: TRACES_PG_PASSWORD, password_file"),
+                 "connections[0].credentials: set `password_env` or `password_file`, not both");
+  expect_problem(problems, line_of(yaml, "credentials: {user: u}"),
+                 "connections[1].credentials: missing `password_env` or `password_file`");
+  expect_problem(problems, line_of(yaml, "missing.pw"),
+                 "connections[2].credentials.password_file: cannot read the file: does not "
+                 "exist");
+}
+
+TEST_F(ConfigTest, APasswordPastedWhereItsVariableOrFileBelongsIsNotEchoed) {
+  Sections s;
+  s.connections =
+      "connections:\n"
+      "  - name: a\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: h}\n"
+      "    credentials: {user: u, password_env: correcthorse}\n"
+      "  - name: b\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: h}\n"
+      "    credentials: {user: u, password_env: \"battery!staple\"}\n"
+      "  - name: c\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: h}\n"
+      "    credentials: {user: u, password_file: \"Tr0ub4dor&3\"}\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  ASSERT_EQ(problems.size(), 3u) << all(problems);
+  expect_problem(problems, line_of(yaml, "correcthorse"), "names no set environment variable");
+  expect_problem(problems, line_of(yaml, "battery"), "names no set environment variable");
+  expect_problem(problems, line_of(yaml, "Tr0ub4dor"), "cannot read the file: does not exist");
+  const std::string text = all(problems);
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("correcthorse")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("battery")));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("Tr0ub4dor")));
+}
+
+TEST_F(ConfigTest, RelativePathsResolveAgainstTheConfigFilesDirectory) {
+  fs::create_directories(dir_ / "etc" / "keys");
+  write("etc/keys/jwks.json", R"({"keys":[1]})");
+  write("etc/pw", "p\n");
+  Sections s;
+  s.gateway =
+      "gateway:\n"
+      "  data_dir: ../state\n"
+      "  tls:\n"
+      "    cert: " +
+      (dir_ / "certs/gw.crt").string() +
+      "\n"  // absolute stays as written
+      "    key: ../certs/gw.key\n";
+  s.identity =
+      "identity:\n"
+      "  issuers:\n"
+      "    - name: corp-idp\n"
+      "      issuer: https://idp.example.com/\n"
+      "      audience: gatehouse\n"
+      "      jwks_file: keys/jwks.json\n";
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: h, tls: verify-full, ca: ../certs/ca.crt}\n"
+      "    credentials: {user: u, password_file: ./pw}\n";
+  // The text says it came from <dir>/etc/gatehouse.yaml, wherever the process runs.
+  auto loaded = load_string(s.yaml(), (dir_ / "etc" / "gatehouse.yaml").string(), env());
+  ASSERT_TRUE(loaded.has_value()) << all(loaded.error());
+  const std::string d = dir_.string();
+  EXPECT_EQ(loaded->gateway.data_dir, d + "/state");
+  EXPECT_EQ(loaded->gateway.tls_cert, d + "/certs/gw.crt");
+  EXPECT_EQ(loaded->gateway.tls_key, d + "/certs/gw.key");
+  EXPECT_EQ(loaded->issuers[0].jwks_json, R"({"keys":[1]})");
+  EXPECT_EQ(loaded->connections[0].ca_file, d + "/certs/ca.crt");
+  EXPECT_EQ(loaded->connections[0].credentials.password, "p");
+}
+
+TEST_F(ConfigTest, RequiredTlsListenerWithoutACertificateIsRefused) {
+  Sections s;
+  s.gateway = "gateway:\n  id: gw-1\n";
+  s.listeners =
+      "listeners:\n"
+      "  - name: secure\n"
+      "    protocol: postgres\n"
+      "    listen: 0.0.0.0:15432\n"
+      "  - name: loopback\n"
+      "    protocol: postgres\n"
+      "    listen: 127.0.0.1:15433\n"
+      "    tls: optional\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  ASSERT_EQ(problems.size(), 1u) << all(problems);
+  expect_problem(problems, line_of(yaml, "name: secure"),
+                 "listeners[0]: tls: required needs a certificate");
+}
+
+TEST_F(ConfigTest, MissingFilesAreReportedWhereTheyAreNamed) {
+  Sections s;
+  s.gateway = "gateway:\n  tls:\n    cert: certs/nope.crt\n    key: certs/gw.key\n";
+  s.identity =
+      "identity:\n"
+      "  issuers:\n"
+      "    - name: corp-idp\n"
+      "      issuer: https://idp.example.com/\n"
+      "      audience: gatehouse\n"
+      "      jwks_file: missing-jwks.json\n";
+  s.listeners =
+      "listeners:\n"
+      "  - name: pg\n"
+      "    protocol: postgres\n"
+      "    listen: 0.0.0.0:15432\n"
+      "    cert: certs/gw.crt\n"
+      "    key: certs\n";
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: h, tls: verify-full, ca: certs/nope-ca.crt}\n"
+      "    credentials: {user: u, password_env: TRACES_PG_PASSWORD}\n"
+      "  - name: noca\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: h, tls: verify-full}\n"
+      "    credentials: {user: u, password_env: TRACES_PG_PASSWORD}\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "nope.crt"), "gateway.tls.cert: cannot read");
+  expect_problem(problems, line_of(yaml, "missing-jwks.json"),
+                 "identity.issuers[0].jwks_file: cannot read " +
+                     (dir_ / "missing-jwks.json").string() + ": does not exist");
+  expect_problem(problems, line_of(yaml, "key: certs\n"), "is a directory");
+  expect_problem(problems, line_of(yaml, "nope-ca.crt"), "connections[0].upstream.ca: cannot read");
+  expect_problem(problems, line_of(yaml, "name: noca") + 2,
+                 "connections[1].upstream.tls: verify-full needs `ca`");
+  // The listener's problem is its unreadable key, not a second "needs a certificate".
+  EXPECT_THAT(all(problems), ::testing::Not(HasSubstr("needs a certificate")));
+}
+
+TEST_F(ConfigTest, CertWithoutKeyIsRefused) {
+  Sections s;
+  s.listeners += "    cert: certs/gw.crt\n";
+  const std::string yaml = s.yaml();
+  expect_problem(load_bad(yaml), line_of(yaml, "- name: pg"),
+                 "listeners[0]: `cert` and `key` go together; `key` is missing");
+}
+
+TEST_F(ConfigTest, OtherGatewayValuesAreChecked) {
+  Sections s;
+  s.gateway += "  io_threads: -1\n  store: mongodb\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "io_threads"), "gateway.io_threads: `-1` is out of range");
+  expect_problem(problems, line_of(yaml, "store:"), "gateway.store: must be `sqlite`");
+}
+
+TEST_F(ConfigTest, EveryProblemInAFileIsListedInLineOrder) {
+  const std::string yaml = R"(gateway:
+  log_level: chatty
+identity:
+  leeway: 1y
+  issuers:
+    - name: corp-idp
+      issuer: https://idp.example.com/
+      audience: gatehouse
+      jwks_file: idp-jwks.json
+listeners:
+  - name: pg
+    protocol: postgres
+    listen: nowhere
+connections:
+  - name: traces
+    protocol: postgres
+    upstream: {host: h, port: 99999}
+    credentials: {user: u, password_env: UNSET_PW}
+access:
+  - name: r
+    groups: [g]
+    connections: [billing]
+masking: []
+)";
+  auto problems = load_bad(yaml);
+  ASSERT_EQ(problems.size(), 8u) << all(problems);
+  expect_problem(problems, 2, "log_level");
+  expect_problem(problems, 4, "leeway");
+  expect_problem(problems, 13, "is not host:port");
+  expect_problem(problems, 11, "tls: required needs a certificate");
+  expect_problem(problems, 17, "out of range");
+  expect_problem(problems, 18, "`UNSET_PW` is not set");
+  expect_problem(problems, 22, "unknown connection `billing`");
+  expect_problem(problems, 23, "section `masking`");
+  for (std::size_t i = 1; i < problems.size(); ++i) {
+    EXPECT_LE(problems[i - 1].line, problems[i].line);
+  }
+}
+
+TEST_F(ConfigTest, NoPasswordTextAppearsInAnyProblemOrWarning) {
+  env_vars_["ALSO_SECRET"] = kEnvPassword;
+  write("secrets/world-readable.pw", std::string(kFilePassword) + "\n");
+  fs::permissions(dir_ / "secrets/world-readable.pw", fs::perms::others_read,
+                  fs::perm_options::add);
+  // Secrets put where they do not belong, next to many other problems.
+  const std::string yaml = std::string(R"(gateway:
+  id: ${ALSO_SECRET}x
+  log_level: ${ALSO_SECRET}
+  store: "${ALSO_SECRET}"
+identity:
+  leeway: ${ALSO_SECRET}
+  issuers:
+    - name: corp-idp
+      issuer: https://idp.example.com/
+      audience: gatehouse
+      jwks_file: idp-jwks.json
+      max_lifetime: ${ALSO_SECRET}
+listeners:
+  - name: pg
+    protocol: postgres
+    listen: "${ALSO_SECRET}"
+    tls: "${ALSO_SECRET}"
+connections:
+  - name: traces
+    protocol: postgres
+    upstream: {host: h, port: "${ALSO_SECRET}", tls: "${ALSO_SECRET}"}
+    credentials: {user: u, password_env: TRACES_PG_PASSWORD, password: )") +
+                           kFilePassword + R"(}
+  - name: file
+    protocol: postgres
+    upstream: {host: h, connect_timeout: "${ALSO_SECRET}"}
+    credentials: {user: u, password_file: secrets/world-readable.pw}
+access:
+  - name: r
+    groups: [g]
+    connections: ["${ALSO_SECRET}"]
+    actions: ["${ALSO_SECRET}"]
+)";
+  auto loaded = load(yaml);
+  ASSERT_FALSE(loaded.has_value());
+  const std::string text = all(loaded.error());
+  EXPECT_GE(loaded.error().size(), 10u) << text;
+  EXPECT_THAT(text, ::testing::Not(HasSubstr(kEnvPassword)));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr(kFilePassword)));
+
+  // And a loadable file's warnings (world-readable password file) name the path only.
+  Sections s;
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream: {host: h}\n"
+      "    credentials: {user: u, password_file: secrets/world-readable.pw}\n";
+  Config c = load_ok(s.yaml());
+  ASSERT_FALSE(c.warnings.empty());
+  for (const auto& w : c.warnings) EXPECT_THAT(w, ::testing::Not(HasSubstr(kFilePassword)));
+  EXPECT_THAT(c.warnings, ::testing::Contains(HasSubstr("is readable by every user")));
+}
+
+TEST_F(ConfigTest, ProblemPrintsAsFileLineMessage) {
+  EXPECT_EQ((Problem{"/etc/gh.yaml", 12, "bad"}).to_string(), "/etc/gh.yaml:12: bad");
+  EXPECT_EQ((Problem{"/etc/gh.yaml", 0, "bad"}).to_string(), "/etc/gh.yaml: bad");
+}
+
+TEST_F(ConfigTest, AnUnreadableConfigFileIsOneProblem) {
+  auto loaded = load_file((dir_ / "nope.yaml").string(), env());
+  ASSERT_FALSE(loaded.has_value());
+  ASSERT_EQ(loaded.error().size(), 1u);
+  EXPECT_THAT(loaded.error()[0].message, HasSubstr("does not exist"));
+}
+
+TEST_F(ConfigTest, NoAccessRulesLoadsWithAWarningThatEverythingIsDenied) {
+  Sections s;
+  s.access = "";
+  Config c = load_ok(s.yaml());
+  EXPECT_TRUE(c.access.rules.empty());
+  EXPECT_THAT(c.warnings, ::testing::Contains(HasSubstr("every connection will be refused")));
+}
+
+TEST(ProcessEnv, ReadsTheRealEnvironment) {
+  ::setenv("GH_CONFIG_TEST_VAR", "value-1", 1);
+  auto env = process_env();
+  EXPECT_EQ(env("GH_CONFIG_TEST_VAR"), std::optional<std::string>("value-1"));
+  ::unsetenv("GH_CONFIG_TEST_VAR");
+  EXPECT_EQ(env("GH_CONFIG_TEST_VAR"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace gh::config
