@@ -61,6 +61,7 @@ struct Refusal {
 class TokenVerifier {
  public:
   // Parses every issuer's JWKS; returns every problem found (one line each).
+  // `clock` must outlive the verifier.
   static Expected<std::unique_ptr<TokenVerifier>, std::vector<std::string>> create(
       std::vector<IssuerConfig> issuers, VerifierOptions options, const Clock& clock);
   ~TokenVerifier();
