@@ -61,7 +61,9 @@ INSERT INTO traces(agent_id, session_id, step, kind, content, metadata) VALUES
 )SQL";
 
 volatile sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
+void on_signal(int) {
+  g_stop = 1;
+}
 
 std::string random_password() {
   std::random_device rd;
@@ -95,12 +97,13 @@ int run_demo(const DemoOptions& options) {
     std::cout << "starting a throwaway PostgreSQL 15 with sample agent traces...\n" << std::flush;
     auto pg = testbed::PgCluster::create(dir, {});
     std::string password = random_password();
-    pg.sql("CREATE ROLE svc_traces LOGIN PASSWORD '" + password + "'; CREATE DATABASE traces OWNER svc_traces;");
+    pg.sql("CREATE ROLE svc_traces LOGIN PASSWORD '" + password +
+           "'; CREATE DATABASE traces OWNER svc_traces;");
     pg.sql(std::string("SET ROLE svc_traces;") + kSampleData, "traces");
     testbed::write_file(dir + "/secrets/traces.pw", password + "\n", 0600);
 
-    testbed::TestIdp idp("https://idp.demo.gatehouse.local/", "gatehouse", identity::Algorithm::kEdDSA,
-                         "demo-idp-key");
+    testbed::TestIdp idp("https://idp.demo.gatehouse.local/", "gatehouse",
+                         identity::Algorithm::kEdDSA, "demo-idp-key");
     testbed::write_file(dir + "/idp-jwks.json", idp.jwks());
     std::string error;
     if (!testbed::make_self_signed_cert(dir + "/gateway.crt", dir + "/gateway.key", &error))
@@ -124,12 +127,14 @@ identity:
 listeners:
   - name: pg
     protocol: postgres
-    listen: 127.0.0.1:)" + std::to_string(port) + R"(
+    listen: 127.0.0.1:)" + std::to_string(port) +
+                                    R"(
     tls: required
 connections:
   - name: traces
     protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" + std::to_string(pg.port()) + R"(, database: traces, tls: require}
+    upstream: {host: 127.0.0.1, port: )" +
+                                    std::to_string(pg.port()) + R"(, database: traces, tls: require}
     credentials: {user: svc_traces, password_file: secrets/traces.pw}
 access:
   - name: agents-use-traces
@@ -150,30 +155,40 @@ access:
     testbed::write_file(dir + "/outsider.token", outsider_token, 0600);
 
     // Prove the path works before handing it over.
-    std::map<std::string, std::string> env = {{"PGPASSWORD", agent_token}, {"PGSSLMODE", "require"}};
-    std::string target = "host=127.0.0.1 port=" + std::to_string(port) + " dbname=traces user=agent-7";
+    std::map<std::string, std::string> env = {{"PGPASSWORD", agent_token},
+                                              {"PGSSLMODE", "require"}};
+    std::string target =
+        "host=127.0.0.1 port=" + std::to_string(port) + " dbname=traces user=agent-7";
     auto check = testbed::run({"psql", "-X", "-A", "-t", target, "-c",
-                               "SELECT count(*) || ' traces visible through the gateway as ' || current_user FROM traces"},
+                               "SELECT count(*) || ' traces visible through the gateway as ' || "
+                               "current_user FROM traces"},
                               env);
-    if (check.exit_code != 0) throw std::runtime_error("self-check through the gateway failed:\n" + check.output);
+    if (check.exit_code != 0)
+      throw std::runtime_error("self-check through the gateway failed:\n" + check.output);
 
     std::cout << "\n  PostgreSQL   127.0.0.1:" << pg.port() << " (its password lives only in "
               << dir << "/secrets)\n"
               << "  gateway      127.0.0.1:" << port << " (TLS required, log: " << log << ")\n"
-              << "  self-check   " << check.output << "\n"
+              << "  self-check   "
+              << check.output.substr(0, check.output.find_last_not_of("\n") + 1) << "\n"
               << "Connect as the agent — its short-lived token (1h) is the password:\n\n"
               << "  export PGPASSWORD=\"$(cat " << dir << "/agent.token)\"\n"
-              << "  psql \"host=127.0.0.1 port=" << port << " dbname=traces user=agent-7 sslmode=require\"\n\n"
+              << "  psql \"host=127.0.0.1 port=" << port
+              << " dbname=traces user=agent-7 sslmode=require\"\n\n"
               << "Things to try:\n"
               << "  SELECT agent_id, kind, content FROM traces ORDER BY id;\n"
-              << "  SELECT current_user;   -- the gateway's own upstream role: you never saw its password\n"
+              << "  SELECT current_user;   -- the gateway's own upstream role: you never saw its "
+                 "password\n"
               << "  a token for a group without access is refused:\n"
-              << "    PGPASSWORD=\"$(cat " << dir << "/outsider.token)\" psql \"host=127.0.0.1 port=" << port
+              << "    PGPASSWORD=\"$(cat " << dir
+              << "/outsider.token)\" psql \"host=127.0.0.1 port=" << port
               << " dbname=traces user=intern-3 sslmode=require\"\n"
               << "  every session and statement is in the audit store:\n"
-              << "    sqlite3 " << dir << "/var/audit.db 'SELECT subject, connection, text, outcome, rows FROM "
+              << "    sqlite3 " << dir
+              << "/var/audit.db 'SELECT subject, connection, text, outcome, rows FROM "
                  "statements JOIN sessions ON sessions.id = session_id ORDER BY at_us'\n\n"
-              << (options.no_wait ? "--no-wait: stopping now.\n" : "Ctrl-C stops everything and removes " + dir + "\n")
+              << (options.no_wait ? "--no-wait: stopping now.\n"
+                                  : "Ctrl-C stops everything and removes " + dir + "\n")
               << std::flush;
 
     while (!options.no_wait && !g_stop) usleep(200 * 1000);

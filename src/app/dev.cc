@@ -43,8 +43,10 @@ int run_dev_mint(const DevMintOptions& o) {
     if (comma == std::string::npos) break;
     pos = comma + 1;
   }
-  nlohmann::json payload = {{"iss", o.issuer}, {"aud", o.audience}, {"sub", o.subject}, {"groups", groups},
-                            {"iat", now},      {"exp", now + static_cast<long>(ttl->count() / 1000)}};
+  nlohmann::json payload = {
+      {"iss", o.issuer},  {"aud", o.audience},
+      {"sub", o.subject}, {"groups", groups},
+      {"iat", now},       {"exp", now + static_cast<long>(ttl->count() / 1000)}};
   std::cout << (*key)->sign(payload.dump()) << "\n";
   return 0;
 }

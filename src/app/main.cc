@@ -21,12 +21,14 @@ int main(int argc, char** argv) {
   check->add_option("--config,-c", config_path, "configuration file (YAML)")->required();
 
   gh::app::DemoOptions demo_opts;
-  auto* demo = app.add_subcommand("demo", "start a throwaway PostgreSQL and a gateway in front of it");
+  auto* demo =
+      app.add_subcommand("demo", "start a throwaway PostgreSQL and a gateway in front of it");
   demo->add_option("--port", demo_opts.gateway_port, "gateway listener port (0 = a free one)");
   demo->add_option("--dir", demo_opts.dir, "work directory (default: a new temporary one)");
   demo->add_flag("--no-wait", demo_opts.no_wait, "set up, print, and exit after a self-check (CI)");
 
-  auto* dev = app.add_subcommand("dev", "a stand-in identity provider for scripts and benchmarks (not for production)");
+  auto* dev = app.add_subcommand(
+      "dev", "a stand-in identity provider for scripts and benchmarks (not for production)");
   dev->require_subcommand(1);
   std::string idp_dir;
   auto* dev_idp = dev->add_subcommand("idp", "create a signing key and its JWKS in a directory");

@@ -1,8 +1,8 @@
 #include <signal.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <spdlog/spdlog.h>
 
 #include <filesystem>
 #include <fstream>
@@ -24,7 +24,8 @@ std::shared_ptr<const config::Config> load_or_report(const std::string& path) {
   auto cfg = config::load_file(path, config::process_env());
   if (!cfg) {
     for (const auto& p : cfg.error()) std::cerr << p.to_string() << "\n";
-    std::cerr << "gatehouse: " << path << ": " << cfg.error().size() << " problem(s); configuration refused\n";
+    std::cerr << "gatehouse: " << path << ": " << cfg.error().size()
+              << " problem(s); configuration refused\n";
     return nullptr;
   }
   for (const auto& w : cfg->warnings) std::cerr << path << ": warning: " << w << "\n";
@@ -43,8 +44,9 @@ int run_check(const std::string& path) {
     for (const auto& p : verifier.error()) std::cerr << path << ": identity: " << p << "\n";
     return 1;
   }
-  std::cout << path << ": ok (" << cfg->listeners.size() << " listener(s), " << cfg->connections.size()
-            << " connection(s), " << cfg->access.rules.size() << " access rule(s))\n";
+  std::cout << path << ": ok (" << cfg->listeners.size() << " listener(s), "
+            << cfg->connections.size() << " connection(s), " << cfg->access.rules.size()
+            << " access rule(s))\n";
   return 0;
 }
 
@@ -54,7 +56,8 @@ int run_serve(const std::string& path) {
   if (!cfg) return 1;
   log::init(cfg->gateway.log_level, cfg->gateway.id);
 
-  auto verifier = identity::TokenVerifier::create(cfg->issuers, cfg->verifier, SystemClock::instance());
+  auto verifier =
+      identity::TokenVerifier::create(cfg->issuers, cfg->verifier, SystemClock::instance());
   if (!verifier) {
     for (const auto& p : verifier.error()) std::cerr << path << ": identity: " << p << "\n";
     return 1;
@@ -63,7 +66,8 @@ int run_serve(const std::string& path) {
   std::error_code ec;
   std::filesystem::create_directories(cfg->gateway.data_dir, ec);
   if (ec) {
-    std::cerr << "gatehouse: cannot create data_dir " << cfg->gateway.data_dir << ": " << ec.message() << "\n";
+    std::cerr << "gatehouse: cannot create data_dir " << cfg->gateway.data_dir << ": "
+              << ec.message() << "\n";
     return 1;
   }
   std::unique_ptr<audit::Recorder> recorder;

@@ -98,7 +98,8 @@ class ByteWriter {
     return *this;
   }
   ByteWriter& u32(std::uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) out_.push_back(static_cast<std::uint8_t>(v >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+      out_.push_back(static_cast<std::uint8_t>(v >> shift));
     return *this;
   }
   ByteWriter& i32(std::int32_t v) { return u32(static_cast<std::uint32_t>(v)); }

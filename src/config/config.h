@@ -54,9 +54,9 @@ struct Gateway {
   std::string store = "sqlite";
   std::string tls_cert;  // absolute; may be empty when no listener needs TLS
   std::string tls_key;
-  bool audit = true;     // `audit: off` exists for pass-through benchmarks only
+  bool audit = true;  // `audit: off` exists for pass-through benchmarks only
   std::string log_level = "info";
-  int io_threads = 0;    // 0 = one per core
+  int io_threads = 0;  // 0 = one per core
 };
 
 struct Config {

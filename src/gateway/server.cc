@@ -1,11 +1,11 @@
 #include "gateway/server.h"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "net/stream.h"
 
@@ -23,9 +23,12 @@ struct Server::Bound {
 };
 
 Server::Server(Services& services, net::IoPool& pool) : services_(services), pool_(pool) {}
-Server::~Server() { stop_accepting(); }
+Server::~Server() {
+  stop_accepting();
+}
 
-void Server::register_handler(const std::string& protocol, std::unique_ptr<ProtocolHandler> handler) {
+void Server::register_handler(const std::string& protocol,
+                              std::unique_ptr<ProtocolHandler> handler) {
   handlers_[protocol] = std::move(handler);
 }
 
@@ -35,7 +38,8 @@ Status<> Server::start() {
     auto b = std::make_unique<Bound>();
     b->listener = &l;
     auto h = handlers_.find(l.protocol);
-    if (h == handlers_.end()) return unexpected("listener " + l.name + ": no handler for protocol " + l.protocol);
+    if (h == handlers_.end())
+      return unexpected("listener " + l.name + ": no handler for protocol " + l.protocol);
     b->handler = h->second.get();
     if (!l.cert_file.empty()) {
       auto tls = net::make_server_tls(l.cert_file, l.key_file);
@@ -51,8 +55,9 @@ Status<> Server::start() {
     if (!ec) b->acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) b->acceptor->bind(ep, ec);
     if (!ec) b->acceptor->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return unexpected("listener " + l.name + ": cannot listen on " + l.host + ":" +
-                              std::to_string(l.port) + ": " + ec.message());
+    if (ec)
+      return unexpected("listener " + l.name + ": cannot listen on " + l.host + ":" +
+                        std::to_string(l.port) + ": " + ec.message());
     b->port = b->acceptor->local_endpoint().port();
     bound_.push_back(std::move(b));
   }
@@ -71,7 +76,8 @@ void Server::stop_accepting() {
 
 std::vector<std::string> Server::bound() const {
   std::vector<std::string> out;
-  for (const auto& b : bound_) out.push_back(b->listener->name + "=" + b->listener->host + ":" + std::to_string(b->port));
+  for (const auto& b : bound_)
+    out.push_back(b->listener->name + "=" + b->listener->host + ":" + std::to_string(b->port));
   return out;
 }
 
@@ -93,17 +99,17 @@ asio::awaitable<void> Server::accept_loop(Bound& b) {
     auto remote = socket.remote_endpoint(ec);
     if (ec) continue;  // peer already gone
     client.address = remote.address().to_string() + ":" + std::to_string(remote.port());
-    client.loopback = remote.address().is_loopback() ||
-                      (remote.address().is_v6() && remote.address().to_v6().is_v4_mapped() &&
-                       asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).is_loopback());
+    client.loopback =
+        remote.address().is_loopback() ||
+        (remote.address().is_v6() && remote.address().to_v6().is_v4_mapped() &&
+         asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).is_loopback());
     client.listener = b.listener;
     client.tls = b.tls;
     ProtocolHandler* handler = b.handler;
     asio::co_spawn(
         ctx,
-        [handler, s = std::move(socket), client = std::move(client)]() mutable -> asio::awaitable<void> {
-          co_await handler->serve(std::move(s), std::move(client));
-        },
+        [handler, s = std::move(socket), client = std::move(client)]() mutable
+        -> asio::awaitable<void> { co_await handler->serve(std::move(s), std::move(client)); },
         [](std::exception_ptr e) {
           if (!e) return;
           try {

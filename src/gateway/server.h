@@ -32,7 +32,8 @@ class ProtocolHandler {
   virtual ~ProtocolHandler() = default;
   // Serves one client connection until it ends. Must not throw for anything
   // the client or upstream sends.
-  virtual boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, ClientInfo client) = 0;
+  virtual boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket,
+                                             ClientInfo client) = 0;
 };
 
 class Server {

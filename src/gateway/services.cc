@@ -20,7 +20,9 @@ bool Services::record(model::AuditEvent event) {
   return false;
 }
 
-bool Services::audit_accepting() const { return !recorder_ || recorder_->accepting(); }
+bool Services::audit_accepting() const {
+  return !recorder_ || recorder_->accepting();
+}
 
 void Services::flush_audit() {
   if (recorder_) recorder_->flush();

@@ -18,16 +18,16 @@
 namespace gh::identity {
 
 struct IssuerConfig {
-  std::string name;                       // configured name (audit, logs)
-  std::string issuer;                     // exact `iss` value expected
-  std::vector<std::string> audiences;     // the token's `aud` must contain one of these
-  std::string jwks_json;                  // the JWKS document's text (the caller reads the file)
-  std::string groups_claim = "groups";    // claim holding an array of group names
+  std::string name;                         // configured name (audit, logs)
+  std::string issuer;                       // exact `iss` value expected
+  std::vector<std::string> audiences;       // the token's `aud` must contain one of these
+  std::string jwks_json;                    // the JWKS document's text (the caller reads the file)
+  std::string groups_claim = "groups";      // claim holding an array of group names
   std::chrono::seconds max_lifetime{3600};  // exp - iat may not exceed this
 };
 
 struct VerifierOptions {
-  std::chrono::seconds leeway{30};       // clock skew allowed on exp/nbf/iat; capped at 5 minutes
+  std::chrono::seconds leeway{30};  // clock skew allowed on exp/nbf/iat; capped at 5 minutes
   std::size_t max_token_bytes = 16 * 1024;
   std::size_t cache_capacity = 100'000;  // verified tokens remembered
 };
@@ -37,20 +37,20 @@ struct VerifierOptions {
 enum class RefusalCode {
   kMissing,
   kTooLarge,
-  kMalformed,           // not three base64url parts, bad base64url, bad JSON, duplicate claims
+  kMalformed,  // not three base64url parts, bad base64url, bad JSON, duplicate claims
   kAlgNone,
   kAlgHmac,
   kAlgUnsupported,
-  kAlgKeyMismatch,      // alg does not fit the selected key's type/curve
+  kAlgKeyMismatch,  // alg does not fit the selected key's type/curve
   kUnknownKid,
   kUnknownIssuer,
   kBadSignature,
   kExpired,
-  kNotYetValid,         // nbf in the future, or iat in the future
+  kNotYetValid,  // nbf in the future, or iat in the future
   kWrongAudience,
   kLifetimeTooLong,
-  kMissingClaim,        // sub, exp, iss absent
-  kBadClaimType,        // a claim that must be a string (or number, array of strings) is not
+  kMissingClaim,  // sub, exp, iss absent
+  kBadClaimType,  // a claim that must be a string (or number, array of strings) is not
 };
 
 struct Refusal {

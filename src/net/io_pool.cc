@@ -9,12 +9,15 @@ IoPool::IoPool(unsigned threads) {
   for (unsigned i = 0; i < threads; ++i) {
     // Concurrency hint 1: each context is run by exactly one thread.
     contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
-    guards_.push_back(std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
-        contexts_.back()->get_executor()));
+    guards_.push_back(
+        std::make_unique<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>(
+            contexts_.back()->get_executor()));
   }
 }
 
-IoPool::~IoPool() { stop(); }
+IoPool::~IoPool() {
+  stop();
+}
 
 boost::asio::io_context& IoPool::next() {
   return *contexts_[next_.fetch_add(1, std::memory_order_relaxed) % contexts_.size()];

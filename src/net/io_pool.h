@@ -28,7 +28,9 @@ class IoPool {
 
  private:
   std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
-  std::vector<std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>> guards_;
+  std::vector<
+      std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>>>
+      guards_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> next_{0};
 };

@@ -136,14 +136,15 @@ awaitable<Expected<std::unique_ptr<Stream>>> tls_handshake_client(tcp::socket so
 }
 
 Expected<std::shared_ptr<asio::ssl::context>> make_server_tls(const std::string& cert_file,
-                                                             const std::string& key_file) {
+                                                              const std::string& key_file) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                    asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
   error_code ec;
   ctx->use_certificate_chain_file(cert_file, ec);
-  if (ec) return unexpected("cannot load TLS certificate " + cert_file + ": " + describe_tls_error(ec));
+  if (ec)
+    return unexpected("cannot load TLS certificate " + cert_file + ": " + describe_tls_error(ec));
   ctx->use_private_key_file(key_file, asio::ssl::context::pem, ec);
   if (ec) return unexpected("cannot load TLS key " + key_file + ": " + describe_tls_error(ec));
   if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
@@ -153,7 +154,8 @@ Expected<std::shared_ptr<asio::ssl::context>> make_server_tls(const std::string&
   return ctx;
 }
 
-Expected<std::shared_ptr<asio::ssl::context>> make_client_tls(bool verify, const std::string& ca_file) {
+Expected<std::shared_ptr<asio::ssl::context>> make_client_tls(bool verify,
+                                                              const std::string& ca_file) {
   auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
   ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                    asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
@@ -194,7 +196,8 @@ awaitable<Expected<tcp::socket>> dial(asio::any_io_executor ex, const std::strin
   if (timed_out)
     co_return unexpected("timed out connecting to " + host + ":" + std::to_string(port));
   if (ec)
-    co_return unexpected("cannot connect to " + host + ":" + std::to_string(port) + ": " + ec.message());
+    co_return unexpected("cannot connect to " + host + ":" + std::to_string(port) + ": " +
+                         ec.message());
   deadline.cancel();
   co_return std::move(socket);
 }

@@ -47,7 +47,8 @@ boost::asio::ip::tcp::socket release_tcp_socket(std::unique_ptr<Stream> plain);
 awaitable<Expected<std::unique_ptr<Stream>>> tls_handshake_server(
     boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& ctx);
 awaitable<Expected<std::unique_ptr<Stream>>> tls_handshake_client(
-    boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& ctx, const std::string& verify_host);
+    boost::asio::ip::tcp::socket socket, boost::asio::ssl::context& ctx,
+    const std::string& verify_host);
 
 // Server-side TLS context: TLS 1.2+, the given certificate chain and key.
 Expected<std::shared_ptr<boost::asio::ssl::context>> make_server_tls(const std::string& cert_file,

@@ -19,7 +19,7 @@ struct AccessRule {
   std::vector<std::string> subjects;     // or be one of these subjects (globs)
   std::vector<std::string> connections;  // connection-name globs
   std::vector<Action> actions;
-  std::vector<std::string> tables;       // schema.table globs; empty = all
+  std::vector<std::string> tables;  // schema.table globs; empty = all
 };
 
 struct AccessPolicy {

@@ -13,8 +13,8 @@ namespace gh::testbed {
 
 class TestIdp {
  public:
-  TestIdp(std::string issuer, std::string audience, identity::Algorithm alg = identity::Algorithm::kEdDSA,
-          std::string kid = "demo-key-1");
+  TestIdp(std::string issuer, std::string audience,
+          identity::Algorithm alg = identity::Algorithm::kEdDSA, std::string kid = "demo-key-1");
 
   const std::string& issuer() const { return issuer_; }
   const std::string& audience() const { return audience_; }
@@ -22,7 +22,8 @@ class TestIdp {
   identity::SigningKey& key() { return *key_; }
 
   // A token for `subject` in `groups`, valid for `ttl_seconds` from now.
-  std::string mint(const std::string& subject, const std::vector<std::string>& groups, long ttl_seconds = 900) const;
+  std::string mint(const std::string& subject, const std::vector<std::string>& groups,
+                   long ttl_seconds = 900) const;
   // A token with the given payload JSON as is.
   std::string mint_raw(const std::string& payload_json) const;
 

@@ -13,25 +13,31 @@ namespace {
 
 const std::string kBin = "/usr/lib/postgresql/15/bin/";
 
-bool is_root() { return geteuid() == 0; }
+bool is_root() {
+  return geteuid() == 0;
+}
 
 void chown_to_postgres(const std::string& path) {
   if (!is_root()) return;
   passwd* pw = getpwnam("postgres");
-  if (pw == nullptr) throw std::runtime_error("running as root needs the postgres user (postgresql package)");
+  if (pw == nullptr)
+    throw std::runtime_error("running as root needs the postgres user (postgresql package)");
   for (auto& entry : std::filesystem::recursive_directory_iterator(path)) {
     if (chown(entry.path().c_str(), pw->pw_uid, pw->pw_gid) != 0)
       throw std::runtime_error("chown failed: " + entry.path().string());
   }
-  if (chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0) throw std::runtime_error("chown failed: " + path);
+  if (chown(path.c_str(), pw->pw_uid, pw->pw_gid) != 0)
+    throw std::runtime_error("chown failed: " + path);
 }
 
 }  // namespace
 
-bool make_self_signed_cert(const std::string& cert_file, const std::string& key_file, std::string* error) {
-  auto r = run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                "-nodes", "-keyout", key_file, "-out", cert_file, "-days", "30", "-subj", "/CN=localhost",
-                "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"});
+bool make_self_signed_cert(const std::string& cert_file, const std::string& key_file,
+                           std::string* error) {
+  auto r =
+      run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+           "-nodes", "-keyout", key_file, "-out", cert_file, "-days", "30", "-subj",
+           "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"});
   if (r.exit_code != 0) {
     if (error) *error = "openssl req failed: " + r.output;
     return false;
@@ -61,7 +67,8 @@ PgCluster PgCluster::create(const std::string& parent_dir, const Options& option
                      "\nunix_socket_directories = '" + c.dir_ + "'\nmax_connections = 300\n" +
                      "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n";
   if (options.ssl)
-    conf += "ssl = on\nssl_cert_file = '" + c.dir_ + "/server.crt'\nssl_key_file = '" + c.dir_ + "/server.key'\n";
+    conf += "ssl = on\nssl_cert_file = '" + c.dir_ + "/server.crt'\nssl_key_file = '" + c.dir_ +
+            "/server.key'\n";
   conf += options.extra_conf + "\n";
   std::string confpath = c.data_ + "/postgresql.conf";
   write_file(confpath, read_file(confpath) + conf, 0600);
@@ -106,8 +113,10 @@ RunResult PgCluster::as_owner(const std::vector<std::string>& argv) const {
 }
 
 void PgCluster::start() {
-  auto r = as_owner({kBin + "pg_ctl", "-D", data_, "-l", dir_ + "/server.log", "-w", "-t", "60", "start"});
-  if (r.exit_code != 0) throw std::runtime_error("pg_ctl start failed: " + r.output + read_file(dir_ + "/server.log"));
+  auto r = as_owner(
+      {kBin + "pg_ctl", "-D", data_, "-l", dir_ + "/server.log", "-w", "-t", "60", "start"});
+  if (r.exit_code != 0)
+    throw std::runtime_error("pg_ctl start failed: " + r.output + read_file(dir_ + "/server.log"));
   running_ = true;
 }
 
@@ -117,8 +126,11 @@ void PgCluster::stop() {
 }
 
 RunResult PgCluster::try_sql(const std::string& statements, const std::string& database) const {
-  return run({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", dir_, "-p", std::to_string(port_),
-              "-U", "postgres", "-d", database, "-c", statements});
+  // Through stdin, so that each statement runs on its own (CREATE DATABASE
+  // cannot share the implicit transaction of a multi-statement -c).
+  return run({"psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", dir_, "-p",
+              std::to_string(port_), "-U", "postgres", "-d", database, "-f", "-"},
+             {}, std::chrono::seconds(120), statements);
 }
 
 std::string PgCluster::sql(const std::string& statements, const std::string& database) const {

@@ -12,13 +12,14 @@ namespace gh::testbed {
 
 // Writes a self-signed certificate for localhost / 127.0.0.1 (EC P-256) with
 // the openssl command; returns false and fills `error` on failure.
-bool make_self_signed_cert(const std::string& cert_file, const std::string& key_file, std::string* error);
+bool make_self_signed_cert(const std::string& cert_file, const std::string& key_file,
+                           std::string* error);
 
 class PgCluster {
  public:
   struct Options {
-    bool ssl = true;            // the server offers TLS (its certificate: cert_file())
-    std::string extra_conf;     // appended to postgresql.conf
+    bool ssl = true;         // the server offers TLS (its certificate: cert_file())
+    std::string extra_conf;  // appended to postgresql.conf
   };
 
   // Creates, configures and starts a cluster under `parent_dir`. Throws

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,7 +33,9 @@ void apply_env(const std::map<std::string, std::string>& env) {
   for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
 }
 
-int wait_status_to_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+int wait_status_to_code(int status) {
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 }  // namespace
 
@@ -63,7 +66,8 @@ RunResult run(const std::vector<std::string>& argv, const std::map<std::string, 
   auto deadline = std::chrono::steady_clock::now() + timeout;
   char buf[8192];
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       kill(pid, SIGKILL);
       result.output += "\n[killed after timeout]";
@@ -182,7 +186,8 @@ void write_file(const std::string& path, const std::string& text, int mode) {
   chmod(path.c_str(), static_cast<mode_t>(mode));
 }
 
-bool wait_for_text(const std::string& path, const std::string& needle, std::chrono::milliseconds timeout) {
+bool wait_for_text(const std::string& path, const std::string& needle,
+                   std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (read_file(path).find(needle) != std::string::npos) return true;

@@ -17,8 +17,10 @@ struct RunResult {
 };
 
 // Runs argv[0] (searched in PATH) with the extra environment; kills it after `timeout`.
-RunResult run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
-              std::chrono::seconds timeout = std::chrono::seconds(120), const std::string& stdin_text = {});
+RunResult run(const std::vector<std::string>& argv,
+              const std::map<std::string, std::string>& env = {},
+              std::chrono::seconds timeout = std::chrono::seconds(120),
+              const std::string& stdin_text = {});
 
 // A background process; stopped (SIGTERM, then SIGKILL after 10 s) when destroyed.
 class Process {
@@ -44,7 +46,8 @@ class Process {
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_port();
 // Waits until `path` contains `needle` (a log line), up to `timeout`.
-bool wait_for_text(const std::string& path, const std::string& needle, std::chrono::milliseconds timeout);
+bool wait_for_text(const std::string& path, const std::string& needle,
+                   std::chrono::milliseconds timeout);
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& text, int mode = 0644);
 // A new directory under $TMPDIR (or /tmp).

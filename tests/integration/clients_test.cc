@@ -18,16 +18,20 @@ CREATE TABLE traces_demo(id serial primary key, agent text, step text);
 INSERT INTO traces_demo(agent, step) VALUES ('a1', 'plan'), ('a1', 'act'), ('a2', 'reflect');
 SELECT agent, count(*) FROM traces_demo GROUP BY agent ORDER BY agent;
 SELECT * FROM this_table_does_not_exist;
-\copy traces_demo(agent, step) to ')" + w.dir + R"(/traces.csv' csv
+\copy traces_demo(agent, step) to ')" +
+                                  w.dir + R"(/traces.csv' csv
 TRUNCATE traces_demo;
-\copy traces_demo(agent, step) from ')" + w.dir + R"(/traces.csv' csv
+\copy traces_demo(agent, step) from ')" +
+                                  w.dir + R"(/traces.csv' csv
 SELECT 'rows after copy: ' || count(*) FROM traces_demo;
 )");
-  auto r = testbed::run({"psql", "-X", "-A", "-t", "-f", script}, client_env(w, "app", w.agent_token()));
+  auto r =
+      testbed::run({"psql", "-X", "-A", "-t", "-f", script}, client_env(w, "app", w.agent_token()));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("a1|2"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("a2|1"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("relation \"this_table_does_not_exist\" does not exist"), std::string::npos);
+  EXPECT_NE(r.output.find("relation \"this_table_does_not_exist\" does not exist"),
+            std::string::npos);
   EXPECT_NE(r.output.find("rows after copy: 3"), std::string::npos) << r.output;
 }
 
@@ -45,15 +49,18 @@ TEST(Clients, PgbenchInitThenSelectOnlyInEveryProtocol) {
   auto init = testbed::run({"pgbench", "-i", "-s", "1", "-q"}, env, std::chrono::seconds(300));
   ASSERT_EQ(init.exit_code, 0) << init.output;
   for (const char* mode : {"simple", "extended", "prepared"}) {
-    auto r = testbed::run({"pgbench", "-S", "-M", mode, "-c", "4", "-j", "2", "-t", "200", "-n"}, env,
-                          std::chrono::seconds(300));
+    auto r = testbed::run({"pgbench", "-S", "-M", mode, "-c", "4", "-j", "2", "-t", "200", "-n"},
+                          env, std::chrono::seconds(300));
     EXPECT_EQ(r.exit_code, 0) << mode << ": " << r.output;
-    EXPECT_NE(r.output.find("number of transactions actually processed: 800/800"), std::string::npos)
+    EXPECT_NE(r.output.find("number of transactions actually processed: 800/800"),
+              std::string::npos)
         << mode << ": " << r.output;
-    EXPECT_NE(r.output.find("number of failed transactions: 0"), std::string::npos) << mode << ": " << r.output;
+    EXPECT_NE(r.output.find("number of failed transactions: 0"), std::string::npos)
+        << mode << ": " << r.output;
   }
   // A new connection per transaction exercises token verification and upstream login.
-  auto churn = testbed::run({"pgbench", "-S", "-C", "-c", "2", "-t", "25", "-n"}, env, std::chrono::seconds(300));
+  auto churn = testbed::run({"pgbench", "-S", "-C", "-c", "2", "-t", "25", "-n"}, env,
+                            std::chrono::seconds(300));
   EXPECT_EQ(churn.exit_code, 0) << churn.output;
 }
 
@@ -62,7 +69,8 @@ TEST(Clients, UpstreamStoppedMidSessionGives08006AndClosesTheAuditRecord) {
   // A cluster of its own, so stopping it leaves the others' upstream alone.
   std::string dir = testbed::make_temp_dir("gatehouse-victim");
   auto victim = testbed::PgCluster::create(dir, {.ssl = false});
-  victim.sql("CREATE ROLE gh_scram LOGIN PASSWORD 'scram-secret-1'; CREATE DATABASE app OWNER gh_scram;");
+  victim.sql(
+      "CREATE ROLE gh_scram LOGIN PASSWORD 'scram-secret-1'; CREATE DATABASE app OWNER gh_scram;");
   // A second gateway in front of it, sharing the world's identity provider.
   int port = testbed::free_port();
   std::string yaml = testbed::read_file(w.config_path);
@@ -81,12 +89,14 @@ identity:
 listeners:
   - name: pg
     protocol: postgres
-    listen: 127.0.0.1:)" + std::to_string(port) + R"(
+    listen: 127.0.0.1:)" + std::to_string(port) +
+                               R"(
     tls: optional
 connections:
   - name: app
     protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" + std::to_string(victim.port()) + R"(, database: app, tls: disable}
+    upstream: {host: 127.0.0.1, port: )" +
+                               std::to_string(victim.port()) + R"(, database: app, tls: disable}
     credentials: {user: gh_scram, password_file: scram.pw}
 access:
   - name: agents
@@ -94,7 +104,8 @@ access:
     connections: [app]
 )");
   auto gw = testbed::Process::start({GH_GATEHOUSE_BIN, "serve", "--config", cfg}, dir + "/gw.log");
-  ASSERT_TRUE(testbed::wait_for_text(dir + "/gw.log", "gatehouse listening", std::chrono::seconds(60)))
+  ASSERT_TRUE(
+      testbed::wait_for_text(dir + "/gw.log", "gatehouse listening", std::chrono::seconds(60)))
       << testbed::read_file(dir + "/gw.log");
 
   Conn c(PQconnectdb(("host=127.0.0.1 port=" + std::to_string(port) +
@@ -112,7 +123,8 @@ access:
 
   gw.stop();  // a graceful stop flushes the recorder
   auto db = dir + "/var/audit.db";
-  auto rows = testbed::run({"sqlite3", db, "SELECT end_reason FROM sessions WHERE ended_at_us IS NOT NULL"});
+  auto rows = testbed::run(
+      {"sqlite3", db, "SELECT end_reason FROM sessions WHERE ended_at_us IS NOT NULL"});
   EXPECT_NE(rows.output.find("upstream lost"), std::string::npos) << rows.output;
   std::filesystem::remove_all(dir);
 }

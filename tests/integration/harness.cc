@@ -39,22 +39,33 @@ World::World() {
   // The roles the gateway authenticates as: SCRAM (default), MD5 and cleartext.
   pg.sql(
       "CREATE ROLE gh_scram LOGIN PASSWORD 'scram-secret-1';"
-      "SET password_encryption = 'md5'; CREATE ROLE gh_md5 LOGIN PASSWORD 'md5-secret-2'; RESET password_encryption;"
+      "SET password_encryption = 'md5'; CREATE ROLE gh_md5 LOGIN PASSWORD 'md5-secret-2'; RESET "
+      "password_encryption;"
       "CREATE ROLE gh_plain LOGIN PASSWORD 'plain-secret-3';"
       "CREATE DATABASE app OWNER gh_scram;"
       "GRANT ALL ON DATABASE app TO gh_md5, gh_plain;");
   pg.sql("GRANT ALL ON SCHEMA public TO gh_md5, gh_plain;", "app");
 
-  idp = std::make_unique<testbed::TestIdp>("https://idp.test/", "gatehouse", identity::Algorithm::kES256, "k1");
-  rogue_idp = std::make_unique<testbed::TestIdp>("https://idp.test/", "gatehouse", identity::Algorithm::kES256, "k1");
+  idp = std::make_unique<testbed::TestIdp>("https://idp.test/", "gatehouse",
+                                           identity::Algorithm::kES256, "k1");
+  rogue_idp = std::make_unique<testbed::TestIdp>("https://idp.test/", "gatehouse",
+                                                 identity::Algorithm::kES256, "k1");
   testbed::write_file(dir + "/jwks.json", idp->jwks());
   std::string error;
-  if (!testbed::make_self_signed_cert(dir + "/gw.crt", dir + "/gw.key", &error)) throw std::runtime_error(error);
+  if (!testbed::make_self_signed_cert(dir + "/gw.crt", dir + "/gw.key", &error))
+    throw std::runtime_error(error);
   // A CA that did not sign the server's certificate, for verify-full refusals.
   if (!testbed::make_self_signed_cert(dir + "/other-ca.crt", dir + "/other-ca.key", &error))
     throw std::runtime_error(error);
   testbed::write_file(dir + "/scram.pw", "scram-secret-1\n", 0600);
   start_gateway();
+}
+
+World::~World() {
+  gateway.stop();
+  pg.stop();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
 }
 
 void World::start_gateway() {
@@ -81,40 +92,50 @@ identity:
 listeners:
   - name: pg
     protocol: postgres
-    listen: 127.0.0.1:)" + std::to_string(port) + R"(
+    listen: 127.0.0.1:)" +
+                     std::to_string(port) + R"(
     tls: optional
   - name: pg-tls
     protocol: postgres
-    listen: 127.0.0.1:)" + std::to_string(tls_port) + R"(
+    listen: 127.0.0.1:)" +
+                     std::to_string(tls_port) + R"(
     tls: required
 connections:
   - name: app
     protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" + pgport + R"(, database: app, tls: prefer}
+    upstream: {host: 127.0.0.1, port: )" +
+                     pgport + R"(, database: app, tls: prefer}
     credentials: {user: gh_scram, password_file: scram.pw}
   - name: app_md5
     protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" + pgport + R"(, database: app, tls: disable}
+    upstream: {host: 127.0.0.1, port: )" +
+                     pgport + R"(, database: app, tls: disable}
     credentials: {user: gh_md5, password_env: GH_IT_MD5_PASSWORD}
   - name: app_plain
     protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" + pgport + R"(, database: app, tls: require}
+    upstream: {host: 127.0.0.1, port: )" +
+                     pgport + R"(, database: app, tls: require}
     credentials: {user: gh_plain, password_env: GH_IT_PLAIN_PASSWORD}
   - name: app_verify
     protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" + pgport + R"(, database: app, tls: verify-full, ca: pg/server.crt}
+    upstream: {host: 127.0.0.1, port: )" +
+                     pgport + R"(, database: app, tls: verify-full, ca: pg/server.crt}
     credentials: {user: gh_scram, password_file: scram.pw}
   - name: app_wrong_ca
     protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" + pgport + R"(, database: app, tls: verify-full, ca: other-ca.crt}
+    upstream: {host: 127.0.0.1, port: )" +
+                     pgport + R"(, database: app, tls: verify-full, ca: other-ca.crt}
     credentials: {user: gh_scram, password_file: scram.pw}
   - name: app_down
     protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" + std::to_string(dead_port) + R"(, database: app, tls: disable, connect_timeout: 3s}
+    upstream: {host: 127.0.0.1, port: )" +
+                     std::to_string(dead_port) +
+                     R"(, database: app, tls: disable, connect_timeout: 3s}
     credentials: {user: gh_scram, password_file: scram.pw}
   - name: billing
     protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" + pgport + R"(, database: app}
+    upstream: {host: 127.0.0.1, port: )" +
+                     pgport + R"(, database: app}
     credentials: {user: gh_scram, password_file: scram.pw}
 access:
   - name: agents
@@ -128,20 +149,23 @@ access:
   testbed::write_file(config_path, yaml);
   log_path = dir + "/gatehouse.log";
   audit_db = dir + "/var/audit.db";
-  gateway = testbed::Process::start({GH_GATEHOUSE_BIN, "serve", "--config", config_path}, log_path,
-                                    {{"GH_IT_MD5_PASSWORD", "md5-secret-2"}, {"GH_IT_PLAIN_PASSWORD", "plain-secret-3"}});
+  gateway = testbed::Process::start(
+      {GH_GATEHOUSE_BIN, "serve", "--config", config_path}, log_path,
+      {{"GH_IT_MD5_PASSWORD", "md5-secret-2"}, {"GH_IT_PLAIN_PASSWORD", "plain-secret-3"}});
   if (!testbed::wait_for_text(log_path, "gatehouse listening pg-tls=", std::chrono::seconds(60)))
     throw std::runtime_error("gatehouse did not start: " + testbed::read_file(log_path));
 }
 
-std::string World::conninfo(const std::string& database, const std::string& token, const std::string& sslmode,
-                            int listener_port, const std::string& extra) const {
-  return "host=127.0.0.1 port=" + std::to_string(listener_port ? listener_port : port) + " dbname=" + database +
-         " user=agent-7 password=" + token + " sslmode=" + sslmode + " connect_timeout=20 " + extra;
+std::string World::conninfo(const std::string& database, const std::string& token,
+                            const std::string& sslmode, int listener_port,
+                            const std::string& extra) const {
+  return "host=127.0.0.1 port=" + std::to_string(listener_port ? listener_port : port) +
+         " dbname=" + database + " user=agent-7 password=" + token + " sslmode=" + sslmode +
+         " connect_timeout=20 " + extra;
 }
 
-Conn World::connect(const std::string& database, const std::string& token, const std::string& sslmode,
-                    int listener_port, const std::string& extra) const {
+Conn World::connect(const std::string& database, const std::string& token,
+                    const std::string& sslmode, int listener_port, const std::string& extra) const {
   return Conn(PQconnectdb(conninfo(database, token, sslmode, listener_port, extra).c_str()));
 }
 
@@ -182,7 +206,8 @@ std::string scalar(PGconn* c, const std::string& sql) {
   Result r(PQexec(c, sql.c_str()));
   if (PQresultStatus(r.get()) != PGRES_TUPLES_OK)
     throw std::runtime_error("query failed: " + sql + ": " + PQerrorMessage(c));
-  if (PQntuples(r.get()) != 1 || PQnfields(r.get()) != 1) throw std::runtime_error("not a scalar: " + sql);
+  if (PQntuples(r.get()) != 1 || PQnfields(r.get()) != 1)
+    throw std::runtime_error("not a scalar: " + sql);
   return PQgetvalue(r.get(), 0, 0);
 }
 
@@ -191,9 +216,11 @@ std::string sqlstate(const PGresult* r) {
   return s ? s : "";
 }
 
-std::map<std::string, std::string> client_env(const World& w, const std::string& database, const std::string& token) {
-  return {{"PGHOST", "127.0.0.1"},   {"PGPORT", std::to_string(w.port)}, {"PGDATABASE", database},
-          {"PGUSER", "agent-7"},     {"PGPASSWORD", token},              {"PGSSLMODE", "require"},
+std::map<std::string, std::string> client_env(const World& w, const std::string& database,
+                                              const std::string& token) {
+  return {{"PGHOST", "127.0.0.1"},    {"PGPORT", std::to_string(w.port)},
+          {"PGDATABASE", database},   {"PGUSER", "agent-7"},
+          {"PGPASSWORD", token},      {"PGSSLMODE", "require"},
           {"PGCONNECT_TIMEOUT", "20"}};
 }
 

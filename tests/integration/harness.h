@@ -27,11 +27,13 @@ using Result = std::unique_ptr<PGresult, PgResultDeleter>;
 class World {
  public:
   static World& get();  // set up on first use; torn down at exit
+  ~World();
 
   std::string dir;
   testbed::PgCluster pg;
   std::unique_ptr<testbed::TestIdp> idp;
-  std::unique_ptr<testbed::TestIdp> rogue_idp;  // same issuer name, a key the gateway does not trust
+  std::unique_ptr<testbed::TestIdp>
+      rogue_idp;     // same issuer name, a key the gateway does not trust
   int port = 0;      // listener `pg` (tls: optional)
   int tls_port = 0;  // listener `pg-tls` (tls: required)
   std::string config_path;
@@ -42,11 +44,13 @@ class World {
   std::string agent_token() const { return idp->mint("agent-7", {"ai-agents"}); }
 
   // A libpq conninfo to the gateway.
-  std::string conninfo(const std::string& database, const std::string& token, const std::string& sslmode = "require",
-                       int listener_port = 0, const std::string& extra = "") const;
+  std::string conninfo(const std::string& database, const std::string& token,
+                       const std::string& sslmode = "require", int listener_port = 0,
+                       const std::string& extra = "") const;
   // Connects; on failure returns the connection anyway (check PQstatus / error message).
-  Conn connect(const std::string& database, const std::string& token, const std::string& sslmode = "require",
-               int listener_port = 0, const std::string& extra = "") const;
+  Conn connect(const std::string& database, const std::string& token,
+               const std::string& sslmode = "require", int listener_port = 0,
+               const std::string& extra = "") const;
   // Runs `sql` on the audit store (after the gateway's recorder flushed).
   std::vector<std::vector<std::string>> audit(const std::string& sql) const;
   void wait_audit_flush() const;
@@ -60,6 +64,7 @@ class World {
 std::string scalar(PGconn* c, const std::string& sql);
 std::string sqlstate(const PGresult* r);
 // Environment for command-line clients (psql, pgbench) to reach the gateway.
-std::map<std::string, std::string> client_env(const World& w, const std::string& database, const std::string& token);
+std::map<std::string, std::string> client_env(const World& w, const std::string& database,
+                                              const std::string& token);
 
 }  // namespace gh::it

@@ -33,7 +33,9 @@ TEST(Session, TokenIsThePasswordAndTheUpstreamCredentialStaysHidden) {
 
 TEST(Session, UpstreamAuthenticatesWithScramMd5AndCleartext) {
   auto& w = World::get();
-  for (auto [db, role] : {std::pair{"app", "gh_scram"}, {"app_md5", "gh_md5"}, {"app_plain", "gh_plain"},
+  for (auto [db, role] : {std::pair{"app", "gh_scram"},
+                          {"app_md5", "gh_md5"},
+                          {"app_plain", "gh_plain"},
                           {"app_verify", "gh_scram"}}) {
     auto c = w.connect(db, w.agent_token());
     ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << db << ": " << PQerrorMessage(c.get());
@@ -79,8 +81,9 @@ TEST(Session, PrincipalWithoutAnAccessRuleIsRefused28000) {
   EXPECT_NE(err.find("gatehouse: agent-7 may not connect to billing"), std::string::npos) << err;
   // An unknown connection reads the same, so names cannot be probed.
   auto d = w.connect("no_such_connection", w.agent_token());
-  EXPECT_NE(std::string(PQerrorMessage(d.get())).find("agent-7 may not connect to no_such_connection"),
-            std::string::npos);
+  EXPECT_NE(
+      std::string(PQerrorMessage(d.get())).find("agent-7 may not connect to no_such_connection"),
+      std::string::npos);
   // The dba group may.
   auto e = w.connect("billing", w.idp->mint("dana", {"dba"}));
   EXPECT_EQ(PQstatus(e.get()), CONNECTION_OK) << PQerrorMessage(e.get());
@@ -90,7 +93,8 @@ TEST(Session, TlsRequiredListenerRefusesPlaintext) {
   auto& w = World::get();
   auto c = w.connect("app", w.agent_token(), "disable", w.tls_port);
   ASSERT_EQ(PQstatus(c.get()), CONNECTION_BAD);
-  EXPECT_NE(std::string(PQerrorMessage(c.get())).find("requires TLS"), std::string::npos) << PQerrorMessage(c.get());
+  EXPECT_NE(std::string(PQerrorMessage(c.get())).find("requires TLS"), std::string::npos)
+      << PQerrorMessage(c.get());
   auto t = w.connect("app", w.agent_token(), "require", w.tls_port);
   EXPECT_EQ(PQstatus(t.get()), CONNECTION_OK) << PQerrorMessage(t.get());
 }
@@ -106,8 +110,9 @@ TEST(Session, StartupParametersOutsideTheAllowListAreRefused) {
   auto& w = World::get();
   auto c = w.connect("app", w.agent_token(), "require", 0, "options='-c search_path=evil'");
   ASSERT_EQ(PQstatus(c.get()), CONNECTION_BAD);
-  EXPECT_NE(std::string(PQerrorMessage(c.get())).find("startup parameter \"options\" is not allowed"),
-            std::string::npos)
+  EXPECT_NE(
+      std::string(PQerrorMessage(c.get())).find("startup parameter \"options\" is not allowed"),
+      std::string::npos)
       << PQerrorMessage(c.get());
   auto ok = w.connect("app", w.agent_token(), "require", 0, "application_name=my-agent");
   ASSERT_EQ(PQstatus(ok.get()), CONNECTION_OK) << PQerrorMessage(ok.get());
@@ -179,7 +184,8 @@ TEST(RawProtocol, NewerMinorVersionGetsNegotiateProtocolVersion) {
   auto& w = World::get();
   int fd = raw_connect(w.port);
   ASSERT_GE(fd, 0);
-  std::string pkt = startup_packet((3u << 16) | 2u, std::string("user\0a\0database\0app\0_pq_.future\0x\0", 35));
+  std::string pkt =
+      startup_packet((3u << 16) | 2u, std::string("user\0a\0database\0app\0_pq_.future\0x\0", 34));
   ASSERT_EQ(write(fd, pkt.data(), pkt.size()), static_cast<ssize_t>(pkt.size()));
   std::string reply = read_some(fd, 1);
   ASSERT_FALSE(reply.empty());
@@ -188,6 +194,27 @@ TEST(RawProtocol, NewerMinorVersionGetsNegotiateProtocolVersion) {
   // Then the authentication request follows.
   if (reply.find('R') == std::string::npos) reply += read_some(fd, 1);
   EXPECT_NE(reply.find('R'), std::string::npos);
+  close(fd);
+}
+
+TEST(RawProtocol, EmptyPasswordIsAMissingToken) {
+  // libpq will not send an empty password; other drivers may.
+  auto& w = World::get();
+  int fd = raw_connect(w.port);
+  ASSERT_GE(fd, 0);
+  std::string pkt = startup_packet(3u << 16, std::string("user\0a\0database\0app\0", 20));
+  ASSERT_EQ(write(fd, pkt.data(), pkt.size()), static_cast<ssize_t>(pkt.size()));
+  std::string auth = read_some(fd, 9);
+  ASSERT_GE(auth.size(), 9u);
+  EXPECT_EQ(auth[0], 'R');
+  EXPECT_EQ(auth[8], 3);  // AuthenticationCleartextPassword
+  std::string pw = "p" + be32(5) + std::string(1, '\0');
+  ASSERT_EQ(write(fd, pw.data(), pw.size()), 6);
+  std::string reply = read_some(fd, 1 << 16);
+  ASSERT_FALSE(reply.empty());
+  EXPECT_EQ(reply[0], 'E');
+  EXPECT_NE(reply.find("28P01"), std::string::npos);
+  EXPECT_NE(reply.find("gatehouse: token rejected: "), std::string::npos) << reply;
   close(fd);
 }
 
@@ -213,10 +240,12 @@ TEST(RawProtocol, GarbageAndTruncatedBytesCloseTheConnectionAndTheGatewayKeepsSe
     ASSERT_GE(fd, 0);
     std::string junk(static_cast<std::size_t>(rng() % 300 + 1), '\0');
     for (auto& ch : junk) ch = static_cast<char>(rng());
-    if (i % 4 == 0) junk = startup_packet(3u << 16, std::string("user\0a\0database\0app\0", 21)).substr(0, 10);
+    if (i % 4 == 0)
+      junk = startup_packet(3u << 16, std::string("user\0a\0database\0app\0", 20)).substr(0, 10);
     if (i % 4 == 1) {
       // A valid startup, then a password message whose length lies.
-      junk = startup_packet(3u << 16, std::string("user\0a\0database\0app\0", 21)) + "p" + be32(0x7fffffff) + "xx";
+      junk = startup_packet(3u << 16, std::string("user\0a\0database\0app\0", 20)) + "p" +
+             be32(0x7fffffff) + "xx";
     }
     ssize_t ignored = write(fd, junk.data(), junk.size());
     (void)ignored;
@@ -263,28 +292,34 @@ TEST(Tokens, EveryRefusalReachesARealClientAsAClearError) {
   std::string good = w.agent_token();
   std::string header_payload = good.substr(0, good.rfind('.'));
   std::vector<BadToken> cases = {
-      {"missing", "", "token rejected"},
       {"expired", w.idp->mint_raw(claims("", now - 3600, now - 600)), "expired"},
-      {"not yet valid", w.idp->mint_raw(claims(R"(,"nbf":)" + std::to_string(now + 1200), now, now + 1800)),
-       "not yet valid"},
+      {"not yet valid",
+       w.idp->mint_raw(claims(R"(,"nbf":)" + std::to_string(now + 1200), now, now + 1800)),
+       "not valid before"},
       {"wrong audience",
-       key.sign(R"({"iss":"https://idp.test/","aud":"someone-else","sub":"a","iat":)" + std::to_string(now) +
-                R"(,"exp":)" + std::to_string(now + 600) + "}"),
+       key.sign(R"({"iss":"https://idp.test/","aud":"someone-else","sub":"a","iat":)" +
+                std::to_string(now) + R"(,"exp":)" + std::to_string(now + 600) + "}"),
        "audience"},
       {"unknown issuer",
-       key.sign(R"({"iss":"https://evil.test/","aud":"gatehouse","sub":"a","iat":)" + std::to_string(now) +
-                R"(,"exp":)" + std::to_string(now + 600) + "}"),
+       key.sign(R"({"iss":"https://evil.test/","aud":"gatehouse","sub":"a","iat":)" +
+                std::to_string(now) + R"(,"exp":)" + std::to_string(now + 600) + "}"),
        "issuer"},
       {"lifetime over the limit", w.idp->mint_raw(claims("", now, now + 7200)), "lifetime"},
-      {"alg none", identity::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." +
-                       identity::base64url_encode(claims("", now, now + 600)) + ".",
+      {"alg none",
+       identity::base64url_encode(R"({"alg":"none","typ":"JWT"})") + "." +
+           identity::base64url_encode(claims("", now, now + 600)) + ".",
        "none"},
-      {"hmac", key.sign_with_header(R"({"alg":"HS256","typ":"JWT","kid":"k1"})", claims("", now, now + 600)),
+      {"hmac",
+       key.sign_with_header(R"({"alg":"HS256","typ":"JWT","kid":"k1"})",
+                            claims("", now, now + 600)),
        "HMAC"},
-      {"alg does not match key", key.sign_with_header(R"({"alg":"RS256","typ":"JWT","kid":"k1"})",
-                                                      claims("", now, now + 600)),
+      {"alg does not match key",
+       key.sign_with_header(R"({"alg":"RS256","typ":"JWT","kid":"k1"})",
+                            claims("", now, now + 600)),
        "token rejected"},
-      {"unknown kid", key.sign_with_header(R"({"alg":"ES256","typ":"JWT","kid":"nope"})", claims("", now, now + 600)),
+      {"unknown kid",
+       key.sign_with_header(R"({"alg":"ES256","typ":"JWT","kid":"nope"})",
+                            claims("", now, now + 600)),
        "kid"},
       {"bad signature", w.rogue_idp->mint("agent-7", {"ai-agents"}), "signature"},
       {"tampered payload",
@@ -294,25 +329,27 @@ TEST(Tokens, EveryRefusalReachesARealClientAsAClearError) {
        "token rejected"},
       {"oversize", std::string(17000, 'a'), "token rejected"},
       {"malformed base64url", "eyJ!!!.eyJ.sig", "token rejected"},
-      {"malformed json", identity::base64url_encode("{not json") + "." + identity::base64url_encode("{}") + ".c2ln",
+      {"malformed json",
+       identity::base64url_encode("{not json") + "." + identity::base64url_encode("{}") + ".c2ln",
        "token rejected"},
-      {"duplicate claim", w.idp->mint_raw(claims(R"(,"sub":"dba-impostor")", now, now + 600)), "token rejected"},
+      {"duplicate claim", w.idp->mint_raw(claims(R"(,"sub":"dba-impostor")", now, now + 600)),
+       "token rejected"},
       {"non-string subject",
-       w.idp->mint_raw(R"({"iss":"https://idp.test/","aud":"gatehouse","sub":42,"iat":)" + std::to_string(now) +
-                       R"(,"exp":)" + std::to_string(now + 600) + "}"),
+       w.idp->mint_raw(R"({"iss":"https://idp.test/","aud":"gatehouse","sub":42,"iat":)" +
+                       std::to_string(now) + R"(,"exp":)" + std::to_string(now + 600) + "}"),
        "token rejected"},
   };
   for (const auto& bc : cases) {
-    auto c = PQconnectdb(w.conninfo("app", bc.token.empty() ? "''" : bc.token).c_str());
+    auto c = PQconnectdb(w.conninfo("app", bc.token).c_str());
     Conn conn(c);
     ASSERT_EQ(PQstatus(c), CONNECTION_BAD) << bc.name;
     std::string err = PQerrorMessage(c);
-    if (!bc.token.empty()) {
-      EXPECT_NE(err.find("gatehouse: token rejected: "), std::string::npos) << bc.name << ": " << err;
-    }
+    EXPECT_NE(err.find("gatehouse: token rejected: "), std::string::npos) << bc.name << ": " << err;
     EXPECT_NE(err.find(bc.expect), std::string::npos) << bc.name << ": " << err;
     // The error never echoes the token.
-    if (bc.token.size() > 20) EXPECT_EQ(err.find(bc.token.substr(0, 20)), std::string::npos) << bc.name;
+    if (bc.token.size() > 20) {
+      EXPECT_EQ(err.find(bc.token.substr(0, 20)), std::string::npos) << bc.name;
+    }
   }
   EXPECT_TRUE(w.gateway.running());
 }
@@ -347,8 +384,10 @@ TEST(Relay, ExtendedProtocolAndPipelineStayInStepAfterAnError) {
     PGresult* r = PQgetResult(c.get());
     if (r == nullptr) continue;
     auto st = PQresultStatus(r);
-    if (st == PGRES_PIPELINE_SYNC) ++syncs;
-    else seen.push_back(st);
+    if (st == PGRES_PIPELINE_SYNC)
+      ++syncs;
+    else
+      seen.push_back(st);
     if (st == PGRES_TUPLES_OK && seen.size() >= 3) third_value = PQgetvalue(r, 0, 0);
     PQclear(r);
   }
@@ -371,7 +410,8 @@ TEST(Relay, CopyRoundTripsBothWays) {
   Result in(PQexec(c.get(), "COPY copy_rt FROM STDIN"));
   ASSERT_EQ(PQresultStatus(in.get()), PGRES_COPY_IN) << PQerrorMessage(c.get());
   std::string sent;
-  for (int i = 0; i < 20000; ++i) sent += std::to_string(i) + "\tnote number " + std::to_string(i) + "\n";
+  for (int i = 0; i < 20000; ++i)
+    sent += std::to_string(i) + "\tnote number " + std::to_string(i) + "\n";
   for (std::size_t off = 0; off < sent.size(); off += 7000) {
     auto n = std::min<std::size_t>(7000, sent.size() - off);
     ASSERT_EQ(PQputCopyData(c.get(), sent.data() + off, static_cast<int>(n)), 1);
@@ -503,10 +543,13 @@ TEST(Audit, SessionsStatementsAndRefusalsAreRecordedWithoutTheToken) {
     ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK);
     scalar(c.get(), "SELECT 'audited statement'");
     Result bad(PQexec(c.get(), "SELECT * FROM audit_missing_table"));
-    Result(PQexec(c.get(), "DROP TABLE IF EXISTS audit_rows; CREATE TABLE audit_rows AS SELECT generate_series(1,7) g"));
+    Result(PQexec(c.get(),
+                  "DROP TABLE IF EXISTS audit_rows; CREATE TABLE audit_rows AS SELECT "
+                  "generate_series(1,7) g"));
   }
   auto sessions = w.audit(
-      "SELECT id, subject, groups_json, issuer, token_hash, client_addr, tls, connection, application_name, "
+      "SELECT id, subject, groups_json, issuer, token_hash, client_addr, tls, connection, "
+      "application_name, "
       "end_reason, ended_at_us > started_at_us FROM sessions WHERE subject = 'audited-agent'");
   ASSERT_EQ(sessions.size(), 1u);
   auto& s = sessions[0];
@@ -520,8 +563,10 @@ TEST(Audit, SessionsStatementsAndRefusalsAreRecordedWithoutTheToken) {
   EXPECT_FALSE(s[9].empty());
   EXPECT_EQ(s[10], "1");
 
-  auto stmts = w.audit("SELECT text, outcome, rows, error_code, duration_us >= 0 FROM statements WHERE session_id = '" +
-                       s[0] + "' ORDER BY seq");
+  auto stmts = w.audit(
+      "SELECT text, outcome, rows, error_code, duration_us >= 0 FROM statements WHERE session_id = "
+      "'" +
+      s[0] + "' ORDER BY seq");
   ASSERT_GE(stmts.size(), 3u);
   EXPECT_EQ(stmts[0][0], "SELECT 'audited statement'");
   EXPECT_EQ(stmts[0][1], "ok");
@@ -531,10 +576,12 @@ TEST(Audit, SessionsStatementsAndRefusalsAreRecordedWithoutTheToken) {
   EXPECT_EQ(stmts[2][2], "7");
 
   // Refused connections are recorded with their reason and never with the token.
-  std::string expired = w.idp->mint_raw(R"({"iss":"https://idp.test/","aud":"gatehouse","sub":"late","iat":1,"exp":2})");
+  std::string expired = w.idp->mint_raw(
+      R"({"iss":"https://idp.test/","aud":"gatehouse","sub":"late","iat":1,"exp":2})");
   Conn(PQconnectdb(w.conninfo("app", expired).c_str()));
-  auto refused = w.audit("SELECT sqlstate, reason, token_hash FROM refused_connections WHERE token_hash = '" +
-                         identity::token_hash(expired) + "'");
+  auto refused =
+      w.audit("SELECT sqlstate, reason, token_hash FROM refused_connections WHERE token_hash = '" +
+              identity::token_hash(expired) + "'");
   ASSERT_EQ(refused.size(), 1u);
   EXPECT_EQ(refused[0][0], "28P01");
   EXPECT_NE(refused[0][1].find("expired"), std::string::npos);

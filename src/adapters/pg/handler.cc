@@ -11,7 +11,8 @@ class Handler final : public gateway::ProtocolHandler {
  public:
   explicit Handler(HandlerState state) : state_(std::move(state)) {}
 
-  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket, gateway::ClientInfo client) override {
+  boost::asio::awaitable<void> serve(boost::asio::ip::tcp::socket socket,
+                                     gateway::ClientInfo client) override {
     Session session(state_, std::move(socket), std::move(client));
     co_await session.run();
   }

@@ -1,11 +1,11 @@
 #include "adapters/pg/session.h"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -35,13 +35,15 @@ constexpr std::size_t kRelayBuffer = 32 * 1024;
 // role, or how the server parses statements is refused instead.
 // https://www.postgresql.org/docs/15/protocol-message-formats.html (StartupMessage)
 constexpr std::array<std::string_view, 14> kAllowedParams = {
-    "application_name", "client_encoding", "DateStyle",    "TimeZone",  "IntervalStyle",
-    "extra_float_digits", "search_path",   "statement_timeout", "lock_timeout",
-    "idle_in_transaction_session_timeout", "lc_monetary",  "lc_numeric", "lc_time",
-    "datestyle"};
-constexpr std::array<std::string_view, 5> kRefusedParams = {"options", "replication", "role",
-                                                            "session_authorization",
-                                                            "standard_conforming_strings"};
+    "application_name", "client_encoding",
+    "DateStyle",        "TimeZone",
+    "IntervalStyle",    "extra_float_digits",
+    "search_path",      "statement_timeout",
+    "lock_timeout",     "idle_in_transaction_session_timeout",
+    "lc_monetary",      "lc_numeric",
+    "lc_time",          "datestyle"};
+constexpr std::array<std::string_view, 5> kRefusedParams = {
+    "options", "replication", "role", "session_authorization", "standard_conforming_strings"};
 
 bool contains(auto& list, std::string_view v) {
   return std::find(list.begin(), list.end(), v) != list.end();
@@ -55,8 +57,12 @@ std::int64_t unix_us() {
 
 // Which messages each direction needs whole to inspect; the rest (row and
 // COPY data, possibly huge) stream through in chunks.
-bool client_wants_whole(std::uint8_t type) { return type != 'd'; }
-bool server_wants_whole(std::uint8_t type) { return type != 'D' && type != 'd'; }
+bool client_wants_whole(std::uint8_t type) {
+  return type != 'd';
+}
+bool server_wants_whole(std::uint8_t type) {
+  return type != 'D' && type != 'd';
+}
 
 std::string audited_text(std::string_view sql) {
   if (sql.size() <= kMaxAuditedText) return std::string(sql);
@@ -77,14 +83,17 @@ Session::~Session() {
   if (cancel_registered_) services_.cancels().remove(cancel_key_);
 }
 
-std::int64_t Session::now_us() const { return unix_us(); }
+std::int64_t Session::now_us() const {
+  return unix_us();
+}
 
 asio::awaitable<void> Session::run() {
   bool ok = false;
   {
     // A client that stalls during startup is cut off.
     auto* cs = &cstream_;
-    net::Deadline deadline(co_await asio::this_coro::executor, kStartupTimeout, [cs] { (*cs)->close(); });
+    net::Deadline deadline(co_await asio::this_coro::executor, kStartupTimeout,
+                           [cs] { (*cs)->close(); });
     ok = co_await startup();
     if (deadline.fired()) ok = false;
   }
@@ -106,7 +115,8 @@ asio::awaitable<void> Session::run() {
   pending_.clear();
 
   if (end_reason_.empty()) end_reason_ = "client closed";
-  model::SessionEnd end{session_id_, now_us(), end_reason_, bytes_from_client_, bytes_to_client_, seq_};
+  model::SessionEnd end{session_id_,        now_us(),         end_reason_,
+                        bytes_from_client_, bytes_to_client_, seq_};
   (void)services_.record(std::move(end));
   spdlog::info("session {} ended: {}", session_id_, end_reason_);
 }
@@ -114,7 +124,8 @@ asio::awaitable<void> Session::run() {
 asio::awaitable<bool> Session::read_client_more() {
   if (clen_ == cbuf_.size()) cbuf_.resize(cbuf_.size() * 2);
   net::error_code ec;
-  std::size_t n = co_await cstream_->read_some(std::span(cbuf_.data() + clen_, cbuf_.size() - clen_), ec);
+  std::size_t n =
+      co_await cstream_->read_some(std::span(cbuf_.data() + clen_, cbuf_.size() - clen_), ec);
   if (ec) co_return false;
   clen_ += n;
   bytes_from_client_ += static_cast<std::int64_t>(n);
@@ -132,7 +143,8 @@ asio::awaitable<bool> Session::send_refusal() {
   co_return false;
 }
 
-void Session::refuse(std::string_view sqlstate, std::string message, std::string_view reason_for_audit) {
+void Session::refuse(std::string_view sqlstate, std::string message,
+                     std::string_view reason_for_audit) {
   services_.counters().sessions_refused.fetch_add(1, std::memory_order_relaxed);
   model::ConnectionRefused ev;
   ev.at_us = now_us();
@@ -148,7 +160,8 @@ void Session::refuse(std::string_view sqlstate, std::string message, std::string
   spdlog::info("refused {} from {} for connection {}: {}", subject_.empty() ? "caller" : subject_,
                client_.address, database_, reason_for_audit);
   refusal_.clear();
-  wire::encode_error_response(refusal_, {.severity = "FATAL", .sqlstate = sqlstate, .message = message});
+  wire::encode_error_response(refusal_,
+                              {.severity = "FATAL", .sqlstate = sqlstate, .message = message});
 }
 
 asio::awaitable<bool> Session::startup() {
@@ -165,7 +178,8 @@ asio::awaitable<bool> Session::startup() {
     }
     if (auto* err = std::get_if<wire::DecodeError>(&decoded)) {
       services_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
-      refuse("08P01", "gatehouse: invalid startup packet", "invalid startup packet: " + err->reason);
+      refuse("08P01", "gatehouse: invalid startup packet",
+             "invalid startup packet: " + err->reason);
       co_return co_await send_refusal();
     }
     auto& d = std::get<wire::StartupDecoded>(decoded);
@@ -214,9 +228,9 @@ asio::awaitable<bool> Session::startup() {
   std::uint32_t major = startup.version >> 16, minor = startup.version & 0xffff;
   if (major != 3) {
     refuse("0A000",
-                    "unsupported frontend protocol " + std::to_string(major) + "." + std::to_string(minor) +
-                        ": server supports 3.0 to 3.0",
-                    "unsupported protocol version");
+           "unsupported frontend protocol " + std::to_string(major) + "." + std::to_string(minor) +
+               ": server supports 3.0 to 3.0",
+           "unsupported protocol version");
     co_return co_await send_refusal();
   }
 
@@ -232,17 +246,18 @@ asio::awaitable<bool> Session::startup() {
       unrecognized_options.push_back(name);
     } else if (contains(kRefusedParams, name)) {
       refuse("08004", "gatehouse: startup parameter \"" + name + "\" is not allowed",
-                      "refused startup parameter " + name);
+             "refused startup parameter " + name);
       co_return co_await send_refusal();
     } else if (contains(kAllowedParams, name)) {
       pass.emplace_back(name, value);
     } else {
       refuse("08004",
-                      "gatehouse: startup parameter \"" + name +
-                          "\" is not allowed (allowed: application_name, client_encoding, DateStyle, "
-                          "TimeZone, IntervalStyle, extra_float_digits, search_path, statement_timeout, "
-                          "lock_timeout, idle_in_transaction_session_timeout, lc_monetary, lc_numeric, lc_time)",
-                      "refused startup parameter " + name);
+             "gatehouse: startup parameter \"" + name +
+                 "\" is not allowed (allowed: application_name, client_encoding, DateStyle, "
+                 "TimeZone, IntervalStyle, extra_float_digits, search_path, statement_timeout, "
+                 "lock_timeout, idle_in_transaction_session_timeout, lc_monetary, lc_numeric, "
+                 "lc_time)",
+             "refused startup parameter " + name);
       co_return co_await send_refusal();
     }
   }
@@ -257,12 +272,12 @@ asio::awaitable<bool> Session::startup() {
   if (!cstream_->is_tls()) {
     if (client_.listener->tls == config::ListenerTls::kRequired) {
       refuse("28000", "gatehouse: this listener requires TLS (connect with sslmode=require)",
-                      "plaintext connection on a TLS-only listener");
+             "plaintext connection on a TLS-only listener");
       co_return co_await send_refusal();
     }
     if (!client_.loopback) {
       refuse("28000", "gatehouse: a token is accepted over plaintext only from loopback; use TLS",
-                      "plaintext connection from a non-loopback address");
+             "plaintext connection from a non-loopback address");
       co_return co_await send_refusal();
     }
   }
@@ -275,7 +290,8 @@ asio::awaitable<bool> Session::startup() {
   for (;;) {
     auto h = wire::decode_header(Bytes(cbuf_.data(), clen_), kMaxPasswordMessage);
     if (auto* err = std::get_if<wire::DecodeError>(&h)) {
-      refuse("08P01", "gatehouse: invalid password message", "invalid password message: " + err->reason);
+      refuse("08P01", "gatehouse: invalid password message",
+             "invalid password message: " + err->reason);
       co_return co_await send_refusal();
     }
     if (auto* header = std::get_if<wire::Header>(&h); header && clen_ >= header->length + 1u) {
@@ -283,7 +299,8 @@ asio::awaitable<bool> Session::startup() {
         refuse("08P01", "gatehouse: expected a password message", "expected password message");
         co_return co_await send_refusal();
       }
-      auto pw = wire::parse_password(Bytes(cbuf_.data() + wire::Header::kSize, header->body_length()));
+      auto pw =
+          wire::parse_password(Bytes(cbuf_.data() + wire::Header::kSize, header->body_length()));
       if (!pw) {
         refuse("08P01", "gatehouse: invalid password message", "malformed password message");
         co_return co_await send_refusal();
@@ -302,7 +319,7 @@ asio::awaitable<bool> Session::startup() {
   std::fill(token.begin(), token.end(), '\0');
   if (!principal) {
     refuse("28P01", "gatehouse: token rejected: " + principal.error().reason,
-                    "token rejected: " + principal.error().reason);
+           "token rejected: " + principal.error().reason);
     co_return co_await send_refusal();
   }
   subject_ = principal->subject;
@@ -313,12 +330,12 @@ asio::awaitable<bool> Session::startup() {
   auto decision = policy::may_connect(services_.access(), *principal, database_);
   if (!connection_ || !decision.allowed) {
     refuse("28000", "gatehouse: " + subject_ + " may not connect to " + database_,
-                    connection_ ? "no access rule admits the principal" : "no such connection");
+           connection_ ? "no access rule admits the principal" : "no such connection");
     co_return co_await send_refusal();
   }
   if (!services_.audit_accepting()) {
     refuse("53300", "gatehouse: the audit store is not accepting records; new sessions are refused",
-                    "audit unavailable");
+           "audit unavailable");
     co_return co_await send_refusal();
   }
 
@@ -335,8 +352,8 @@ asio::awaitable<bool> Session::startup() {
   // 8. Established: the client sees AuthenticationOk, the server's parameters,
   // the gateway's own cancel key, and ReadyForQuery.
   session_id_ = gateway::Services::new_session_id();
-  cancel_key_ = services_.cancels().add({connection_->host, connection_->port, upstream_.pid,
-                                         upstream_.secret, session_id_});
+  cancel_key_ = services_.cancels().add(
+      {connection_->host, connection_->port, upstream_.pid, upstream_.secret, session_id_});
   cancel_registered_ = true;
   out.clear();
   wire::encode_auth_ok(out);
@@ -362,12 +379,12 @@ asio::awaitable<bool> Session::startup() {
     if (k == "application_name") start.application_name = v;
   if (!services_.record(std::move(start))) {
     refuse("53300", "gatehouse: the audit store is not accepting records; new sessions are refused",
-                    "audit unavailable");
+           "audit unavailable");
     co_return co_await send_refusal();
   }
   services_.counters().sessions_started.fetch_add(1, std::memory_order_relaxed);
-  spdlog::info("session {} started: {} ({}) on {} from {}", session_id_, subject_, principal->issuer_name,
-               connection_->name, client_.address);
+  spdlog::info("session {} started: {} ({}) on {} from {}", session_id_, subject_,
+               principal->issuer_name, connection_->name, client_.address);
   co_await send_client(out);
   co_return true;
 }
@@ -379,9 +396,12 @@ void Session::finish_statement(Pending& p, std::string_view outcome) {
   ev.session_id = session_id_;
   ev.seq = ++seq_;
   ev.at_us = p.at_us;
-  ev.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - p.started).count();
+  ev.duration_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - p.started).count();
   ev.text = std::move(p.text);
-  ev.protocol_path = p.kind == Pending::kSimple ? "simple" : p.kind == Pending::kExtended ? "extended" : "function_call";
+  ev.protocol_path = p.kind == Pending::kSimple     ? "simple"
+                     : p.kind == Pending::kExtended ? "extended"
+                                                    : "function_call";
   ev.rows = p.rows;
   ev.outcome = std::string(p.failed ? "error" : outcome);
   ev.command_tag = std::move(p.tag);
@@ -394,17 +414,20 @@ void Session::on_client_message(std::uint8_t type, Bytes body) {
   switch (type) {
     case 'Q': {
       auto q = wire::parse_query(body);
-      pending_.push_back({Pending::kSimple, audited_text(q ? q->sql : "<malformed query>"), Clock::now(), now_us()});
+      pending_.push_back({Pending::kSimple, audited_text(q ? q->sql : "<malformed query>"),
+                          Clock::now(), now_us()});
       break;
     }
     case 'P': {
-      if (auto p = wire::parse_parse(body)) prepared_[std::string(p->statement)] = audited_text(p->sql);
+      if (auto p = wire::parse_parse(body))
+        prepared_[std::string(p->statement)] = audited_text(p->sql);
       break;
     }
     case 'B': {
       if (auto b = wire::parse_bind(body)) {
         auto it = prepared_.find(b->statement);
-        portals_[std::string(b->portal)] = it != prepared_.end() ? it->second : std::string("<unknown statement>");
+        portals_[std::string(b->portal)] =
+            it != prepared_.end() ? it->second : std::string("<unknown statement>");
       }
       break;
     }
@@ -433,8 +456,8 @@ void Session::on_client_message(std::uint8_t type, Bytes body) {
     case 'F': {
       auto f = wire::parse_function_call(body);
       pending_.push_back({Pending::kFunctionCall,
-                          "<function call oid " + std::to_string(f ? f->function_oid : 0) + ">", Clock::now(),
-                          now_us()});
+                          "<function call oid " + std::to_string(f ? f->function_oid : 0) + ">",
+                          Clock::now(), now_us()});
       break;
     }
     case 'X':
@@ -466,8 +489,8 @@ void Session::on_server_message(std::uint8_t type, Bytes body) {
       }
       break;
     }
-    case 'I':  // EmptyQueryResponse
-    case 's':  // PortalSuspended
+    case 'I':    // EmptyQueryResponse
+    case 's':    // PortalSuspended
     case 'V': {  // FunctionCallResponse
       Pending* p = front_statement();
       if (p && p->kind != Pending::kSimple) {
@@ -525,7 +548,8 @@ asio::awaitable<void> Session::relay_client_to_upstream() {
       net::error_code ec;
       n = co_await cstream_->read_some(in, ec);
       if (ec) {
-        if (end_reason_.empty()) end_reason_ = client_terminated_ ? "client terminated" : "client closed";
+        if (end_reason_.empty())
+          end_reason_ = client_terminated_ ? "client terminated" : "client closed";
         co_return;
       }
       bytes_from_client_ += static_cast<std::int64_t>(n);
@@ -541,7 +565,8 @@ asio::awaitable<void> Session::relay_client_to_upstream() {
       if (ev.kind == K::kError) {
         services_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
         end_reason_ = "protocol error from client: " + ev.error;
-        wire::encode_error_response(out, {.severity = "FATAL", .sqlstate = "08P01",
+        wire::encode_error_response(out, {.severity = "FATAL",
+                                          .sqlstate = "08P01",
                                           .message = "gatehouse: invalid message framing"});
         co_await send_client(out);
         co_return;
@@ -583,10 +608,13 @@ asio::awaitable<void> Session::relay_upstream_to_client() {
       if (ec) {
         if (client_terminated_) co_return;
         upstream_lost_ = true;
-        end_reason_ = "upstream lost: " + (ec == asio::error::eof ? std::string("connection closed") : ec.message());
+        end_reason_ = "upstream lost: " +
+                      (ec == asio::error::eof ? std::string("connection closed") : ec.message());
         out.clear();
-        wire::encode_error_response(out, {.severity = "FATAL", .sqlstate = "08006",
-                                          .message = "gatehouse: connection to upstream " + connection_->name + " lost"});
+        wire::encode_error_response(
+            out, {.severity = "FATAL",
+                  .sqlstate = "08006",
+                  .message = "gatehouse: connection to upstream " + connection_->name + " lost"});
         co_await send_client(out);
         co_return;
       }
@@ -601,8 +629,10 @@ asio::awaitable<void> Session::relay_upstream_to_client() {
       if (ev.kind == K::kError) {
         services_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
         end_reason_ = "protocol error from upstream: " + ev.error;
-        wire::encode_error_response(out, {.severity = "FATAL", .sqlstate = "08006",
-                                          .message = "gatehouse: upstream sent an invalid message"});
+        wire::encode_error_response(out,
+                                    {.severity = "FATAL",
+                                     .sqlstate = "08006",
+                                     .message = "gatehouse: upstream sent an invalid message"});
         co_await send_client(out);
         co_return;
       }

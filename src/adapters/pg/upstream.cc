@@ -1,11 +1,11 @@
 #include "adapters/pg/upstream.h"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <spdlog/spdlog.h>
 
 #include "net/deadline.h"
 #include "wire/pg/auth.h"
@@ -49,8 +49,10 @@ class MessageReader {
       }
       if (len_ == buf_.size()) buf_.resize(buf_.size() * 2);
       net::error_code ec;
-      std::size_t n = co_await stream_.read_some(std::span(buf_.data() + len_, buf_.size() - len_), ec);
-      if (ec) co_return unexpected("upstream closed the connection during startup: " + ec.message());
+      std::size_t n =
+          co_await stream_.read_some(std::span(buf_.data() + len_, buf_.size() - len_), ec);
+      if (ec)
+        co_return unexpected("upstream closed the connection during startup: " + ec.message());
       len_ += n;
     }
   }
@@ -103,10 +105,12 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
     wire::Buffer req;
     wire::encode_ssl_request(req);
     net::error_code ec;
-    co_await asio::async_write(*socket, asio::buffer(req), asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(*socket, asio::buffer(req),
+                               asio::redirect_error(asio::use_awaitable, ec));
     std::uint8_t answer = 0;
     if (!ec)
-      co_await asio::async_read(*socket, asio::buffer(&answer, 1), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_read(*socket, asio::buffer(&answer, 1),
+                                asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return unexpected(fail(c, "connection lost during TLS negotiation", ec.message()));
     if (answer == 'S') {
       std::string verify_host = c.tls == config::UpstreamTls::kVerifyFull ? c.host : std::string();
@@ -119,7 +123,8 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
       co_return unexpected(fail(c, "the server does not offer TLS, which the connection requires",
                                 "server answered N to SSLRequest"));
     } else {
-      co_return unexpected(fail(c, "unexpected answer to TLS negotiation", "bad SSLRequest answer"));
+      co_return unexpected(
+          fail(c, "unexpected answer to TLS negotiation", "bad SSLRequest answer"));
     }
   }
   net::Stream& stream = *session.stream;
@@ -131,21 +136,24 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
   for (const auto& p : client_params) params.push_back(p);
   wire::Buffer out;
   wire::encode_startup_message(out, params);
-  if (auto w = co_await write(stream, out); !w) co_return unexpected(fail(c, "connection lost", w.error()));
+  if (auto w = co_await write(stream, out); !w)
+    co_return unexpected(fail(c, "connection lost", w.error()));
 
   MessageReader reader(stream);
   std::unique_ptr<wire::ScramSha256Client> scram;
   for (;;) {
     auto msg = co_await reader.next();
     if (!msg) {
-      if (deadline.fired()) co_return unexpected(fail(c, "timed out during startup", "startup timed out"));
+      if (deadline.fired())
+        co_return unexpected(fail(c, "timed out during startup", "startup timed out"));
       co_return unexpected(fail(c, "connection lost during startup", msg.error()));
     }
     out.clear();
     switch (msg->type) {
       case 'R': {
         auto auth = wire::parse_authentication(msg->body());
-        if (!auth) co_return unexpected(fail(c, "protocol error", "malformed Authentication message"));
+        if (!auth)
+          co_return unexpected(fail(c, "protocol error", "malformed Authentication message"));
         switch (auth->code) {
           case 0:  // AuthenticationOk
             break;
@@ -156,14 +164,17 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
             if (auth->data.size() != 4)
               co_return unexpected(fail(c, "protocol error", "MD5 request without a 4-byte salt"));
             wire::encode_password_message(
-                out, wire::md5_password_response(c.credentials.user, c.credentials.password, as_chars(auth->data)));
+                out, wire::md5_password_response(c.credentials.user, c.credentials.password,
+                                                 as_chars(auth->data)));
             break;
           }
           case 10: {
             bool offered = false;
-            for (auto m : wire::parse_sasl_mechanisms(auth->data)) offered |= (m == "SCRAM-SHA-256");
+            for (auto m : wire::parse_sasl_mechanisms(auth->data))
+              offered |= (m == "SCRAM-SHA-256");
             if (!offered)
-              co_return unexpected(fail(c, "no supported SASL mechanism", "server offers no SCRAM-SHA-256"));
+              co_return unexpected(
+                  fail(c, "no supported SASL mechanism", "server offers no SCRAM-SHA-256"));
             scram = std::make_unique<wire::ScramSha256Client>(c.credentials.password);
             wire::encode_sasl_initial_response(out, "SCRAM-SHA-256", scram->client_first());
             break;
@@ -171,15 +182,19 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
           case 11: {
             if (!scram) co_return unexpected(fail(c, "protocol error", "SASLContinue before SASL"));
             auto final = scram->client_final(as_chars(auth->data));
-            if (!final) co_return unexpected(fail(c, "authentication failed", "SCRAM: " + final.error()));
+            if (!final)
+              co_return unexpected(fail(c, "authentication failed", "SCRAM: " + final.error()));
             wire::encode_sasl_response(out, *final);
             break;
           }
           case 12: {
             if (!scram) co_return unexpected(fail(c, "protocol error", "SASLFinal before SASL"));
-            // The server proves it knew the password too; a server that cannot is not the one configured.
+            // The server proves it knew the password too; a server that cannot is not the one
+            // configured.
             auto ok = scram->verify_server_final(as_chars(auth->data));
-            if (!ok) co_return unexpected(fail(c, "authentication failed", "SCRAM server proof: " + ok.error()));
+            if (!ok)
+              co_return unexpected(
+                  fail(c, "authentication failed", "SCRAM server proof: " + ok.error()));
             break;
           }
           default:
@@ -187,7 +202,8 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
                                       "authentication request code " + std::to_string(auth->code)));
         }
         if (!out.empty()) {
-          if (auto w = co_await write(stream, out); !w) co_return unexpected(fail(c, "connection lost", w.error()));
+          if (auto w = co_await write(stream, out); !w)
+            co_return unexpected(fail(c, "connection lost", w.error()));
         }
         break;
       }
@@ -197,13 +213,15 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
         std::string text = fields ? std::string(fields->get('M')) : "malformed error";
         bool auth_failure = code.starts_with("28");
         // The server's own words go to the log only: they may name the upstream role.
-        co_return unexpected(fail(c,
-                                  auth_failure ? "the gateway's credential was refused (SQLSTATE " + code + ")"
-                                               : "the server refused the session (SQLSTATE " + code + ")",
-                                  "server error " + code + ": " + text));
+        co_return unexpected(
+            fail(c,
+                 auth_failure ? "the gateway's credential was refused (SQLSTATE " + code + ")"
+                              : "the server refused the session (SQLSTATE " + code + ")",
+                 "server error " + code + ": " + text));
       }
       case 'S':
-        session.parameter_status.insert(session.parameter_status.end(), msg->raw.begin(), msg->raw.end());
+        session.parameter_status.insert(session.parameter_status.end(), msg->raw.begin(),
+                                        msg->raw.end());
         break;
       case 'K': {
         auto k = wire::parse_backend_key_data(msg->body());
@@ -224,14 +242,16 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
         co_return std::move(session);
       }
       default:
-        co_return unexpected(fail(c, "protocol error",
-                                  std::string("unexpected message type '") + char(msg->type) + "' during startup"));
+        co_return unexpected(
+            fail(c, "protocol error",
+                 std::string("unexpected message type '") + char(msg->type) + "' during startup"));
     }
   }
 }
 
-asio::awaitable<void> send_upstream_cancel(asio::any_io_executor ex, std::string host, std::uint16_t port,
-                                           std::int32_t pid, std::int32_t secret) {
+asio::awaitable<void> send_upstream_cancel(asio::any_io_executor ex, std::string host,
+                                           std::uint16_t port, std::int32_t pid,
+                                           std::int32_t secret) {
   auto socket = co_await net::dial(ex, host, port, std::chrono::seconds(5));
   if (!socket) {
     spdlog::warn("cancel: cannot reach upstream {}:{}: {}", host, port, socket.error());
@@ -240,12 +260,14 @@ asio::awaitable<void> send_upstream_cancel(asio::any_io_executor ex, std::string
   wire::Buffer req;
   wire::encode_cancel_request(req, pid, secret);
   net::error_code ec;
-  co_await asio::async_write(*socket, asio::buffer(req), asio::redirect_error(asio::use_awaitable, ec));
+  co_await asio::async_write(*socket, asio::buffer(req),
+                             asio::redirect_error(asio::use_awaitable, ec));
   // The server answers a cancel by closing; wait for that so the cancel has
   // been read before we drop the connection.
   std::uint8_t byte;
   net::Deadline deadline(ex, std::chrono::seconds(5), [&] { socket->close(ec); });
-  co_await socket->async_read_some(asio::buffer(&byte, 1), asio::redirect_error(asio::use_awaitable, ec));
+  co_await socket->async_read_some(asio::buffer(&byte, 1),
+                                   asio::redirect_error(asio::use_awaitable, ec));
 }
 
 }  // namespace gh::adapters::pg

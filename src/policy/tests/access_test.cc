@@ -38,7 +38,8 @@ TEST(MayConnect, GroupAndConnectionMustBothMatch) {
       {.name = "agents-read-traces", .groups = {"ai-agents"}, .connections = {"traces"}},
       {.name = "dba", .groups = {"dba"}, .connections = {"*"}},
   }};
-  EXPECT_EQ(may_connect(policy, principal("a", {"ai-agents"}), "traces").rule, "agents-read-traces");
+  EXPECT_EQ(may_connect(policy, principal("a", {"ai-agents"}), "traces").rule,
+            "agents-read-traces");
   EXPECT_FALSE(may_connect(policy, principal("a", {"ai-agents"}), "billing").allowed);
   EXPECT_EQ(may_connect(policy, principal("d", {"x", "dba"}), "billing").rule, "dba");
   EXPECT_FALSE(may_connect(policy, principal("n", {}), "traces").allowed);
