@@ -27,10 +27,10 @@ build: deps $(BUILD_TEST)/build.ninja
 release: deps $(BUILD_RELEASE)/build.ninja
 	cmake --build $(BUILD_RELEASE) -j$(JOBS) --target gatehouse
 
-# Every test: formatting, unit and integration tests (ASan+UBSan), then the fuzzer for a bounded time.
+# Every test: formatting, the fuzzer for a bounded time, then unit and integration tests (ASan+UBSan).
 test: deps check-format build fuzz
-	cd $(BUILD_TEST) && ctest --output-on-failure --timeout 900
 	cd $(BUILD_FUZZ) && ctest --output-on-failure --timeout 300
+	cd $(BUILD_TEST) && ctest --output-on-failure --timeout 900
 
 fuzz: deps
 	cmake -S . -B $(BUILD_FUZZ) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug \

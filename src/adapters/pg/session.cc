@@ -411,6 +411,9 @@ void Session::finish_statement(Pending& p, std::string_view outcome) {
 }
 
 void Session::on_client_message(std::uint8_t type, Bytes body) {
+  if (type == 'X') client_terminated_ = true;
+  // Without audit there is nothing to track: keep pass-through at wire speed.
+  if (!services_.audit_enabled()) return;
   switch (type) {
     case 'Q': {
       auto q = wire::parse_query(body);
@@ -460,15 +463,13 @@ void Session::on_client_message(std::uint8_t type, Bytes body) {
                           Clock::now(), now_us()});
       break;
     }
-    case 'X':
-      client_terminated_ = true;
-      break;
     default:
       break;
   }
 }
 
 void Session::on_server_message(std::uint8_t type, Bytes body) {
+  if (!services_.audit_enabled()) return;
   // The server answers in order; the front of pending_ is what this answers.
   auto front_statement = [&]() -> Pending* {
     if (pending_.empty() || pending_.front().kind == Pending::kSync) return nullptr;
