@@ -83,7 +83,10 @@ void Recorder::run() {
   using Clock = std::chrono::steady_clock;
   std::unique_lock lk(mu_);
   auto backoff = options_.retry_initial;
-  std::optional<Clock::time_point> give_up_at;  // set once stopping with a failing store
+  // Set once stopping with a failing store (a plain pair: GCC's -O2 flow
+  // analysis misreads an optional<time_point> here as maybe-uninitialized).
+  bool giving_up = false;
+  Clock::time_point give_up_at{};
 
   const auto batch_ready = [&] {
     return stopping_ || queue_.size() >= options_.max_batch ||
@@ -117,7 +120,7 @@ void Recorder::run() {
       written_ += n;
       store_healthy_ = true;
       backoff = options_.retry_initial;
-      give_up_at.reset();
+      giving_up = false;
       drained_.notify_all();
       continue;
     }
@@ -133,8 +136,11 @@ void Recorder::run() {
 
     if (stopping_) {
       const auto now = Clock::now();
-      if (!give_up_at) give_up_at = now + options_.stop_timeout;
-      if (now >= *give_up_at) {
+      if (!giving_up) {
+        giving_up = true;
+        give_up_at = now + options_.stop_timeout;
+      }
+      if (now >= give_up_at) {
         dropped_ += queue_.size();
         spdlog::critical("audit store still failing at shutdown: {} audit events were not written",
                          queue_.size());
