@@ -1,11 +1,14 @@
 #include "gateway/server.h"
 
 #include <spdlog/spdlog.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <future>
 
 #include "net/stream.h"
 
@@ -68,10 +71,26 @@ Status<> Server::start() {
 }
 
 void Server::stop_accepting() {
-  for (auto& b : bound_) {
-    boost::system::error_code ignored;
-    if (b->acceptor) b->acceptor->close(ignored);
+  // The acceptors belong to I/O thread 0: close them there, and wait for it.
+  auto close_all = [this] {
+    for (auto& b : bound_) {
+      boost::system::error_code ignored;
+      if (b->acceptor) b->acceptor->close(ignored);
+    }
+  };
+  auto& ctx = pool_.at(0);
+  if (ctx.stopped() || ctx.get_executor().running_in_this_thread()) {
+    close_all();
+    return;
   }
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  asio::post(ctx, [close_all, done] {
+    close_all();
+    done->set_value();
+  });
+  // Bounded: a stopped pool never runs the handler.
+  finished.wait_for(std::chrono::seconds(5));
 }
 
 std::vector<std::string> Server::bound() const {

@@ -9,6 +9,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -25,12 +27,23 @@ namespace {
 
 constexpr auto kTlsHandshakeTimeout = std::chrono::seconds(15);
 
+// No Nagle delay for a request/response protocol, and TCP keepalive so that a
+// peer that vanished (NAT timeout, a laptop gone to sleep) is noticed within
+// minutes instead of holding its upstream backend forever.
+void tune(tcp::socket& s) {
+  error_code ignored;
+  s.set_option(tcp::no_delay(true), ignored);
+  s.set_option(asio::socket_base::keep_alive(true), ignored);
+  int fd = s.native_handle();
+  int idle = 60, interval = 15, count = 4;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+}
+
 class TcpStream final : public Stream {
  public:
-  explicit TcpStream(tcp::socket s) : socket_(std::move(s)) {
-    error_code ignored;
-    socket_.set_option(tcp::no_delay(true), ignored);
-  }
+  explicit TcpStream(tcp::socket s) : socket_(std::move(s)) { tune(socket_); }
   awaitable<std::size_t> read_some(std::span<std::uint8_t> buf, error_code& ec) override {
     co_return co_await socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
                                                asio::redirect_error(asio::use_awaitable, ec));
@@ -55,8 +68,7 @@ class TcpStream final : public Stream {
 class TlsStream final : public Stream {
  public:
   TlsStream(tcp::socket s, asio::ssl::context& ctx) : stream_(std::move(s), ctx) {
-    error_code ignored;
-    stream_.next_layer().set_option(tcp::no_delay(true), ignored);
+    tune(stream_.next_layer());
   }
   asio::ssl::stream<tcp::socket>& raw() { return stream_; }
 

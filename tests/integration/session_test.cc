@@ -170,6 +170,31 @@ std::string startup_packet(uint32_t version, const std::string& params) {
   return be32(static_cast<uint32_t>(body.size() + 4)) + body;
 }
 
+TEST(RawProtocol, ClientsThatAbandonTheTlsHandshakeLeaveTheGatewayServing) {
+  auto& w = World::get();
+  for (int i = 0; i < 5; ++i) {
+    int fd = raw_connect(w.port);
+    ASSERT_GE(fd, 0);
+    std::string req = be32(8) + be32(80877103);
+    ASSERT_EQ(write(fd, req.data(), req.size()), 8);
+    EXPECT_EQ(read_some(fd), "S");
+    if (i % 2) {
+      std::string not_tls = "GET / HTTP/1.0\r\n\r\n";  // not a ClientHello
+      ssize_t ignored = write(fd, not_tls.data(), not_tls.size());
+      (void)ignored;
+    }
+    close(fd);
+  }
+  // A client that refuses the gateway's certificate also walks away mid-handshake.
+  auto c =
+      w.connect("app", w.agent_token(), "verify-full", 0, "sslrootcert=" + w.dir + "/other-ca.crt");
+  EXPECT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(w.gateway.running());
+  auto ok = w.connect("app", w.agent_token());
+  ASSERT_EQ(PQstatus(ok.get()), CONNECTION_OK) << PQerrorMessage(ok.get());
+}
+
 TEST(RawProtocol, GssEncRequestIsAnsweredN) {
   auto& w = World::get();
   int fd = raw_connect(w.port);
@@ -447,6 +472,30 @@ TEST(Relay, LargeValuesStreamThroughBothWays) {
   EXPECT_EQ(PQgetlength(r.get(), 0, 0), 48 * 1024 * 1024);
   std::string big = "SELECT length('" + std::string(16 * 1024 * 1024, 'q') + "')";
   EXPECT_EQ(scalar(c.get(), big), "16777216");
+}
+
+long rss_kib(pid_t pid) {
+  std::string status = testbed::read_file("/proc/" + std::to_string(pid) + "/status");
+  auto at = status.find("VmRSS:");
+  return at == std::string::npos ? -1 : std::stol(status.substr(at + 6));
+}
+
+TEST(Relay, AClientThatStopsReadingHoldsBackTheServerInsteadOfFillingMemory) {
+  auto& w = World::get();
+  auto c = w.connect("app", w.agent_token());
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK);
+  long before = rss_kib(w.gateway.pid());
+  // About 2 GB of rows, which the client does not read for a while.
+  ASSERT_EQ(PQsendQuery(c.get(), "SELECT repeat('x', 1000000) FROM generate_series(1, 2000)"), 1);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  long during = rss_kib(w.gateway.pid());
+  EXPECT_LT(during - before, 64 * 1024)
+      << "gateway RSS grew from " << before << " KiB to " << during << " KiB";
+  // Walking away mid-result ends the session cleanly; the gateway keeps serving.
+  c.reset();
+  auto d = w.connect("app", w.agent_token());
+  ASSERT_EQ(PQstatus(d.get()), CONNECTION_OK);
+  EXPECT_EQ(scalar(d.get(), "SELECT 'after'"), "after");
 }
 
 TEST(Relay, NotificationsAndNoticesArrive) {

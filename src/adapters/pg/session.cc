@@ -1,5 +1,6 @@
 #include "adapters/pg/session.h"
 
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -27,8 +28,6 @@ namespace {
 constexpr auto kStartupTimeout = std::chrono::seconds(30);
 // The password message carries the token (≤ 16 KiB) and a little framing.
 constexpr std::uint32_t kMaxPasswordMessage = 64 * 1024;
-// Statement text kept in the audit record; longer text is cut and marked.
-constexpr std::size_t kMaxAuditedText = 1 << 20;
 constexpr std::size_t kRelayBuffer = 32 * 1024;
 
 // Startup parameters that pass upstream. Anything that changes identity,
@@ -64,12 +63,6 @@ bool server_wants_whole(std::uint8_t type) {
   return type != 'D' && type != 'd';
 }
 
-std::string audited_text(std::string_view sql) {
-  if (sql.size() <= kMaxAuditedText) return std::string(sql);
-  return std::string(sql.substr(0, kMaxAuditedText)) + "…[truncated " +
-         std::to_string(sql.size() - kMaxAuditedText) + " bytes]";
-}
-
 }  // namespace
 
 Session::Session(HandlerState& handler, asio::ip::tcp::socket socket, gateway::ClientInfo client)
@@ -81,6 +74,8 @@ Session::Session(HandlerState& handler, asio::ip::tcp::socket socket, gateway::C
 
 Session::~Session() {
   if (cancel_registered_) services_.cancels().remove(cancel_key_);
+  // A session torn down with the I/O threads (gateway stopping) still gets its end record.
+  end_session("gateway stopped");
 }
 
 std::int64_t Session::now_us() const {
@@ -90,35 +85,41 @@ std::int64_t Session::now_us() const {
 asio::awaitable<void> Session::run() {
   bool ok = false;
   {
-    // A client that stalls during startup is cut off.
+    // A client that stalls anywhere before ReadyForQuery is cut off. The
+    // stream may be mid-swap (plain to TLS) when this fires.
     auto* cs = &cstream_;
-    net::Deadline deadline(co_await asio::this_coro::executor, kStartupTimeout,
-                           [cs] { (*cs)->close(); });
+    auto* up = &upstream_;
+    net::Deadline deadline(co_await asio::this_coro::executor, kStartupTimeout, [cs, up] {
+      if (*cs) (*cs)->close();
+      if (up->stream) up->stream->close();
+    });
     ok = co_await startup();
     if (deadline.fired()) ok = false;
   }
   if (!ok) {
-    cstream_->close();
+    if (cstream_) cstream_->close();
     if (upstream_.stream) upstream_.stream->close();
+    if (started_) end_session("startup timed out");
     co_return;
   }
 
   services_.counters().sessions_active.fetch_add(1, std::memory_order_relaxed);
-  co_await (relay_client_to_upstream() || relay_upstream_to_client());
+  co_await relay();
   services_.counters().sessions_active.fetch_sub(1, std::memory_order_relaxed);
   cstream_->close();
   upstream_.stream->close();
+  end_session(end_reason_.empty() ? "client closed" : end_reason_);
+}
 
+void Session::end_session(const std::string& reason) {
+  if (!started_ || ended_) return;
+  ended_ = true;
   // Whatever was still awaiting an answer never got one.
-  for (auto& p : pending_)
-    if (p.kind != Pending::kSync) finish_statement(p, "interrupted");
-  pending_.clear();
-
-  if (end_reason_.empty()) end_reason_ = "client closed";
-  model::SessionEnd end{session_id_,        now_us(),         end_reason_,
-                        bytes_from_client_, bytes_to_client_, seq_};
+  tracker_.interrupt_all(Clock::now(), finished_);
+  record_statements();
+  model::SessionEnd end{session_id_, now_us(), reason, bytes_from_client_, bytes_to_client_, seq_};
   (void)services_.record(std::move(end));
-  spdlog::info("session {} ended: {}", session_id_, end_reason_);
+  spdlog::info("session {} ended: {}", session_id_, reason);
 }
 
 asio::awaitable<bool> Session::read_client_more() {
@@ -382,6 +383,7 @@ asio::awaitable<bool> Session::startup() {
            "audit unavailable");
     co_return co_await send_refusal();
   }
+  started_ = true;
   services_.counters().sessions_started.fetch_add(1, std::memory_order_relaxed);
   spdlog::info("session {} started: {} ({}) on {} from {}", session_id_, subject_,
                principal->issuer_name, connection_->name, client_.address);
@@ -389,171 +391,53 @@ asio::awaitable<bool> Session::startup() {
   co_return true;
 }
 
-void Session::finish_statement(Pending& p, std::string_view outcome) {
-  services_.counters().statements.fetch_add(1, std::memory_order_relaxed);
-  if (!services_.audit_enabled()) return;
-  model::StatementEvent ev;
-  ev.session_id = session_id_;
-  ev.seq = ++seq_;
-  ev.at_us = p.at_us;
-  ev.duration_us =
-      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - p.started).count();
-  ev.text = std::move(p.text);
-  ev.protocol_path = p.kind == Pending::kSimple     ? "simple"
-                     : p.kind == Pending::kExtended ? "extended"
-                                                    : "function_call";
-  ev.rows = p.rows;
-  ev.outcome = std::string(p.failed ? "error" : outcome);
-  ev.command_tag = std::move(p.tag);
-  ev.error_code = std::move(p.error_code);
-  ev.error_message = std::move(p.error_message);
-  (void)services_.record(std::move(ev));
-}
-
-void Session::on_client_message(std::uint8_t type, Bytes body) {
-  if (type == 'X') client_terminated_ = true;
-  // Without audit there is nothing to track: keep pass-through at wire speed.
-  if (!services_.audit_enabled()) return;
-  switch (type) {
-    case 'Q': {
-      auto q = wire::parse_query(body);
-      pending_.push_back({Pending::kSimple, audited_text(q ? q->sql : "<malformed query>"),
-                          Clock::now(), now_us()});
-      break;
-    }
-    case 'P': {
-      if (auto p = wire::parse_parse(body))
-        prepared_[std::string(p->statement)] = audited_text(p->sql);
-      break;
-    }
-    case 'B': {
-      if (auto b = wire::parse_bind(body)) {
-        auto it = prepared_.find(b->statement);
-        portals_[std::string(b->portal)] =
-            it != prepared_.end() ? it->second : std::string("<unknown statement>");
-      }
-      break;
-    }
-    case 'E': {
-      std::string text = "<unknown portal>";
-      if (auto e = wire::parse_execute(body)) {
-        auto it = portals_.find(e->portal);
-        if (it != portals_.end()) text = it->second;
-      }
-      pending_.push_back({Pending::kExtended, std::move(text), Clock::now(), now_us()});
-      break;
-    }
-    case 'C': {
-      if (auto c = wire::parse_close(body)) {
-        if (c->kind == 'S') {
-          if (auto it = prepared_.find(c->name); it != prepared_.end()) prepared_.erase(it);
-        } else if (auto it = portals_.find(c->name); it != portals_.end()) {
-          portals_.erase(it);
-        }
-      }
-      break;
-    }
-    case 'S':
-      pending_.push_back({Pending::kSync, {}, Clock::now(), 0});
-      break;
-    case 'F': {
-      auto f = wire::parse_function_call(body);
-      pending_.push_back({Pending::kFunctionCall,
-                          "<function call oid " + std::to_string(f ? f->function_oid : 0) + ">",
-                          Clock::now(), now_us()});
-      break;
-    }
-    default:
-      break;
+void Session::record_statements() {
+  for (auto& f : finished_) {
+    services_.counters().statements.fetch_add(1, std::memory_order_relaxed);
+    model::StatementEvent ev;
+    ev.session_id = session_id_;
+    ev.seq = ++seq_;
+    ev.at_us = f.at_us;
+    ev.duration_us = f.duration_us;
+    ev.text = f.text ? *f.text : std::string();
+    ev.protocol_path = std::move(f.protocol_path);
+    ev.rows = f.rows;
+    ev.outcome = std::move(f.outcome);
+    ev.command_tag = std::move(f.tag);
+    ev.error_code = std::move(f.error_code);
+    ev.error_message = std::move(f.error_message);
+    (void)services_.record(std::move(ev));
   }
+  finished_.clear();
 }
 
-void Session::on_server_message(std::uint8_t type, Bytes body) {
-  if (!services_.audit_enabled()) return;
-  // The server answers in order; the front of pending_ is what this answers.
-  auto front_statement = [&]() -> Pending* {
-    if (pending_.empty() || pending_.front().kind == Pending::kSync) return nullptr;
-    return &pending_.front();
-  };
-  switch (type) {
-    case 'C': {  // CommandComplete
-      Pending* p = front_statement();
-      if (!p) break;
-      if (auto tag = wire::parse_command_complete(body)) {
-        auto rows = wire::rows_from_command_tag(*tag);
-        if (rows >= 0) p->rows = std::max<std::int64_t>(p->rows, 0) + rows;
-        p->tag = std::string(*tag);
-      }
-      if (p->kind != Pending::kSimple) {
-        finish_statement(*p, "ok");
-        pending_.pop_front();
-      }
-      break;
-    }
-    case 'I':    // EmptyQueryResponse
-    case 's':    // PortalSuspended
-    case 'V': {  // FunctionCallResponse
-      Pending* p = front_statement();
-      if (p && p->kind != Pending::kSimple) {
-        finish_statement(*p, "ok");
-        pending_.pop_front();
-      }
-      break;
-    }
-    case 'E': {  // ErrorResponse
-      Pending* p = front_statement();
-      if (!p) break;
-      if (auto f = wire::parse_error_fields(body)) {
-        p->error_code = std::string(f->get('C'));
-        p->error_message = audited_text(f->get('M'));
-      }
-      p->failed = true;
-      if (p->kind != Pending::kSimple) {
-        finish_statement(*p, "error");
-        pending_.pop_front();
-      }
-      break;
-    }
-    case 'Z': {  // ReadyForQuery: ends a simple query, or everything up to a Sync
-      while (!pending_.empty()) {
-        Pending p = std::move(pending_.front());
-        pending_.pop_front();
-        if (p.kind == Pending::kSync) break;
-        if (p.kind == Pending::kSimple) {
-          finish_statement(p, "ok");
-          break;
-        }
-        // An Execute the server skipped after an earlier error in the same pipeline.
-        finish_statement(p, "skipped");
-      }
-      break;
-    }
-    default:
-      break;
-  }
+void Session::set_fatal(std::string_view sqlstate, const std::string& message, std::string reason) {
+  if (!end_reason_.empty()) return;  // the first cause is the one that counts
+  end_reason_ = std::move(reason);
+  fatal_.clear();
+  wire::encode_error_response(fatal_,
+                              {.severity = "FATAL", .sqlstate = sqlstate, .message = message});
 }
 
-asio::awaitable<void> Session::relay_client_to_upstream() {
-  wire::MessageFramer framer(&client_wants_whole);
+asio::awaitable<void> Session::pump(Direction& d) {
+  wire::MessageFramer framer(d.wants_whole);
   std::vector<std::uint8_t> in(kRelayBuffer);
   wire::Buffer out;
   out.reserve(kRelayBuffer);
-  // Bytes the client pipelined behind its password message.
-  std::vector<std::uint8_t> first(cbuf_.begin(), cbuf_.begin() + clen_);
-  cbuf_.clear();
-  cbuf_.shrink_to_fit();
-  std::size_t n = first.size();
-  bool use_first = n > 0;
+  std::vector<std::uint8_t> first = std::move(d.first);
+  bool use_first = !first.empty();
+  const bool track = services_.audit_enabled();
   for (;;) {
+    std::size_t n = first.size();
     if (!use_first) {
       net::error_code ec;
-      n = co_await cstream_->read_some(in, ec);
+      n = co_await d.from->read_some(in, ec);
       if (ec) {
-        if (end_reason_.empty())
-          end_reason_ = client_terminated_ ? "client terminated" : "client closed";
+        d.end = ec == asio::error::operation_aborted ? PumpEnd::kCancelled : PumpEnd::kReadFailed;
+        d.error = ec == asio::error::eof ? std::string("connection closed") : ec.message();
         co_return;
       }
-      bytes_from_client_ += static_cast<std::int64_t>(n);
+      *d.bytes_in += static_cast<std::int64_t>(n);
     }
     framer.feed(use_first ? Bytes(first) : Bytes(in.data(), n));
     use_first = false;
@@ -565,91 +449,116 @@ asio::awaitable<void> Session::relay_client_to_upstream() {
       if (ev.kind == K::kNeedMore) break;
       if (ev.kind == K::kError) {
         services_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
-        end_reason_ = "protocol error from client: " + ev.error;
-        wire::encode_error_response(out, {.severity = "FATAL",
-                                          .sqlstate = "08P01",
-                                          .message = "gatehouse: invalid message framing"});
-        co_await send_client(out);
-        co_return;
+        d.end = PumpEnd::kFramingError;
+        d.error = ev.error;
+        co_return;  // nothing of this read is forwarded past broken framing
       }
       if (ev.kind == K::kWhole) {
-        on_client_message(ev.header.type, ev.body);
-        if (ev.header.type == 'X') stop = true;
+        if (d.from_client) {
+          if (ev.header.type == 'X') stop = true;
+          if (track && !tracker_.on_client(ev.header.type, ev.body, Clock::now(), now_us())) {
+            d.end = PumpEnd::kLimit;
+            d.error = "too many prepared statements, portals or pipelined messages";
+            co_return;
+          }
+        } else if (track) {
+          tracker_.on_server(ev.header.type, ev.body, Clock::now(), finished_);
+          if (ev.header.type == 'E') note_server_fatal(ev.body);
+        }
       }
       out.insert(out.end(), ev.raw.begin(), ev.raw.end());
+      if (stop) break;  // nothing after Terminate goes upstream
     }
+    if (!finished_.empty()) record_statements();
     if (!out.empty()) {
       net::error_code ec;
-      co_await upstream_.stream->write_all(out, ec);
+      co_await d.to->write_all(out, ec);
       if (ec) {
-        upstream_lost_ = true;
-        if (end_reason_.empty()) end_reason_ = "upstream lost: " + ec.message();
+        d.end = ec == asio::error::operation_aborted ? PumpEnd::kCancelled : PumpEnd::kWriteFailed;
+        d.error = ec.message();
         co_return;
+      }
+      *d.bytes_out += static_cast<std::int64_t>(out.size());
+      // One huge message must not pin its buffer for the rest of the session.
+      if (out.capacity() > 4 * kRelayBuffer) {
+        out = wire::Buffer();
+        out.reserve(kRelayBuffer);
       }
     }
     if (stop) {
-      if (end_reason_.empty()) end_reason_ = "client terminated";
+      d.end = PumpEnd::kTerminated;
       co_return;
     }
   }
 }
 
-asio::awaitable<void> Session::relay_upstream_to_client() {
-  wire::MessageFramer framer(&server_wants_whole);
-  std::vector<std::uint8_t> in(kRelayBuffer);
-  wire::Buffer out;
-  out.reserve(kRelayBuffer);
-  std::vector<std::uint8_t> first = std::move(upstream_.leftover);
-  std::size_t n = first.size();
-  bool use_first = n > 0;
-  for (;;) {
-    if (!use_first) {
-      net::error_code ec;
-      n = co_await upstream_.stream->read_some(in, ec);
-      if (ec) {
-        if (client_terminated_) co_return;
-        upstream_lost_ = true;
-        end_reason_ = "upstream lost: " +
-                      (ec == asio::error::eof ? std::string("connection closed") : ec.message());
-        out.clear();
-        wire::encode_error_response(
-            out, {.severity = "FATAL",
-                  .sqlstate = "08006",
-                  .message = "gatehouse: connection to upstream " + connection_->name + " lost"});
-        co_await send_client(out);
-        co_return;
-      }
+void Session::note_server_fatal(Bytes body) {
+  // The server's own reason for ending the session (admin shutdown, …) is
+  // what the audit record should say.
+  auto f = wire::parse_error_fields(body);
+  if (f && f->get('V') == "FATAL" && server_fatal_.empty())
+    server_fatal_ = std::string(f->get('C')) + " " + std::string(f->get('M')).substr(0, 200);
+}
+
+asio::awaitable<void> Session::relay() {
+  std::int64_t ignored = 0;
+  Direction up{cstream_.get(),
+               upstream_.stream.get(),
+               &client_wants_whole,
+               true,
+               std::vector<std::uint8_t>(cbuf_.begin(), cbuf_.begin() + clen_),
+               &bytes_from_client_,
+               &ignored};
+  Direction down{upstream_.stream.get(),        cstream_.get(), &server_wants_whole, false,
+                 std::move(upstream_.leftover), &ignored,       &bytes_to_client_};
+  OPENSSL_cleanse(cbuf_.data(), cbuf_.size());  // it held the token
+  cbuf_ = {};
+  clen_ = 0;
+  co_await (pump(up) || pump(down));
+
+  // Exactly one direction ended on its own; the other was cancelled.
+  Direction& cause = up.end != PumpEnd::kCancelled ? up : down;
+  if (cause.from_client) {
+    switch (cause.end) {
+      case PumpEnd::kTerminated:
+        end_reason_ = "client terminated";
+        break;
+      case PumpEnd::kReadFailed:
+        end_reason_ = "client closed";
+        break;
+      case PumpEnd::kFramingError:
+        set_fatal("08P01", "gatehouse: invalid message framing",
+                  "protocol error from client: " + cause.error);
+        break;
+      case PumpEnd::kLimit:
+        set_fatal("54000", "gatehouse: " + cause.error, "client exceeded a limit: " + cause.error);
+        break;
+      case PumpEnd::kWriteFailed:
+        set_fatal("08006", "gatehouse: connection to upstream " + connection_->name + " lost",
+                  "upstream lost: " + cause.error);
+        break;
+      case PumpEnd::kCancelled:
+        break;
     }
-    framer.feed(use_first ? Bytes(first) : Bytes(in.data(), n));
-    use_first = false;
-    out.clear();
-    for (;;) {
-      auto ev = framer.next();
-      using K = wire::MessageFramer::EventKind;
-      if (ev.kind == K::kNeedMore) break;
-      if (ev.kind == K::kError) {
-        services_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
-        end_reason_ = "protocol error from upstream: " + ev.error;
-        wire::encode_error_response(out,
-                                    {.severity = "FATAL",
-                                     .sqlstate = "08006",
-                                     .message = "gatehouse: upstream sent an invalid message"});
-        co_await send_client(out);
-        co_return;
-      }
-      if (ev.kind == K::kWhole) on_server_message(ev.header.type, ev.body);
-      out.insert(out.end(), ev.raw.begin(), ev.raw.end());
-    }
-    if (!out.empty()) {
-      net::error_code ec;
-      co_await cstream_->write_all(out, ec);
-      if (ec) {
-        if (end_reason_.empty()) end_reason_ = "client closed";
-        co_return;
-      }
-      bytes_to_client_ += static_cast<std::int64_t>(out.size());
+  } else {
+    switch (cause.end) {
+      case PumpEnd::kReadFailed:
+        set_fatal("08006", "gatehouse: connection to upstream " + connection_->name + " lost",
+                  "upstream lost: " + (server_fatal_.empty() ? cause.error : server_fatal_));
+        break;
+      case PumpEnd::kFramingError:
+        set_fatal("08006", "gatehouse: upstream sent an invalid message",
+                  "protocol error from upstream: " + cause.error);
+        break;
+      case PumpEnd::kWriteFailed:
+        end_reason_ = "client closed";
+        break;
+      default:
+        break;
     }
   }
+  // Only now, with both directions stopped, may anything more go to the client.
+  if (!fatal_.empty()) co_await send_client(fatal_);
 }
 
 }  // namespace gh::adapters::pg

@@ -9,12 +9,11 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "adapters/pg/statement_tracker.h"
 #include "adapters/pg/upstream.h"
 #include "gateway/server.h"
 #include "gateway/services.h"
@@ -33,17 +32,18 @@ class Session {
  private:
   using Clock = std::chrono::steady_clock;
 
-  // A statement sent upstream whose outcome has not come back yet.
-  struct Pending {
-    enum Kind { kSimple, kExtended, kFunctionCall, kSync } kind;
-    std::string text;
-    Clock::time_point started;
-    std::int64_t at_us = 0;
-    std::int64_t rows = -1;
-    std::string tag;
-    std::string error_code;
-    std::string error_message;
-    bool failed = false;
+  // How one direction of the relay ended.
+  enum class PumpEnd { kCancelled, kReadFailed, kWriteFailed, kFramingError, kLimit, kTerminated };
+  struct Direction {
+    net::Stream* from;
+    net::Stream* to;
+    wire::pg::MessageFramer::WantsWhole wants_whole;
+    bool from_client;
+    std::vector<std::uint8_t> first;  // bytes already read, to go before the first read
+    std::int64_t* bytes_in;
+    std::int64_t* bytes_out;
+    PumpEnd end = PumpEnd::kCancelled;
+    std::string error;
   };
 
   boost::asio::awaitable<bool> startup();
@@ -52,12 +52,14 @@ class Session {
   void refuse(std::string_view sqlstate, std::string message, std::string_view reason_for_audit);
   boost::asio::awaitable<bool> send_refusal();
   boost::asio::awaitable<void> send_client(const wire::pg::Buffer& b);
-  boost::asio::awaitable<void> relay_client_to_upstream();
-  boost::asio::awaitable<void> relay_upstream_to_client();
-
-  void on_client_message(std::uint8_t type, Bytes body);
-  void on_server_message(std::uint8_t type, Bytes body);
-  void finish_statement(Pending& p, std::string_view outcome);
+  boost::asio::awaitable<void> relay();
+  // Forwards one direction message by message until it ends; records what it sees.
+  boost::asio::awaitable<void> pump(Direction& d);
+  void record_statements();
+  void note_server_fatal(Bytes body);
+  // Sets the session's end reason and the FATAL the client gets once the relay stopped.
+  void set_fatal(std::string_view sqlstate, const std::string& message, std::string reason);
+  void end_session(const std::string& reason);
   std::int64_t now_us() const;
 
   HandlerState& h_;
@@ -80,19 +82,16 @@ class Session {
   bool cancel_registered_ = false;
   bool started_ = false;
 
-  // Statement tracking: named statement → text, portal → text, and the queue
-  // of what awaits an answer, in the order the server will answer it.
-  std::map<std::string, std::string, std::less<>> prepared_;
-  std::map<std::string, std::string, std::less<>> portals_;
-  std::deque<Pending> pending_;
+  StatementTracker tracker_;
+  std::vector<FinishedStatement> finished_;
   std::int64_t seq_ = 0;
 
   std::int64_t bytes_from_client_ = 0;
   std::int64_t bytes_to_client_ = 0;
-  bool client_terminated_ = false;
-  bool upstream_lost_ = false;
-  bool protocol_error_ = false;
+  bool ended_ = false;
   std::string end_reason_;
+  std::string server_fatal_;
+  wire::pg::Buffer fatal_;
   wire::pg::Buffer refusal_;
 };
 

@@ -96,7 +96,15 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
   if (!socket) co_return unexpected(fail(c, "unreachable", socket.error()));
 
   UpstreamSession session;
-  std::unique_ptr<net::Stream> plain;
+  // One deadline for the whole upstream startup: TLS negotiation included, so
+  // a server that accepts TCP and then says nothing cannot hold the session.
+  auto* raw_socket = &*socket;
+  auto* session_ptr = &session;
+  net::Deadline deadline(ex, c.connect_timeout, [raw_socket, session_ptr] {
+    net::error_code ignored;
+    if (raw_socket->is_open()) raw_socket->close(ignored);
+    if (session_ptr->stream) session_ptr->stream->close();
+  });
   if (c.tls == config::UpstreamTls::kDisable) {
     session.stream = net::make_tcp_stream(std::move(*socket));
   } else {
@@ -128,8 +136,6 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
     }
   }
   net::Stream& stream = *session.stream;
-  auto* raw = session.stream.get();
-  net::Deadline deadline(ex, c.connect_timeout, [raw] { raw->close(); });
 
   std::vector<std::pair<std::string, std::string>> params = {{"user", c.credentials.user},
                                                              {"database", c.database}};
@@ -141,6 +147,7 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
 
   MessageReader reader(stream);
   std::unique_ptr<wire::ScramSha256Client> scram;
+  bool scram_verified = false;
   for (;;) {
     auto msg = co_await reader.next();
     if (!msg) {
@@ -156,6 +163,11 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
           co_return unexpected(fail(c, "protocol error", "malformed Authentication message"));
         switch (auth->code) {
           case 0:  // AuthenticationOk
+            // Once SCRAM started, only a server that proved it knows the
+            // password may declare success (no man-in-the-middle shortcut).
+            if (scram && !scram_verified)
+              co_return unexpected(
+                  fail(c, "authentication failed", "server ended SCRAM without proving itself"));
             break;
           case 3:  // cleartext, as the server asks (it chose; TLS per upstream.tls)
             wire::encode_password_message(out, c.credentials.password);
@@ -195,6 +207,7 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
             if (!ok)
               co_return unexpected(
                   fail(c, "authentication failed", "SCRAM server proof: " + ok.error()));
+            scram_verified = true;
             break;
           }
           default:

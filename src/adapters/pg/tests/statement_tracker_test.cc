@@ -1,0 +1,258 @@
+#include "adapters/pg/statement_tracker.h"
+
+#include <gtest/gtest.h>
+
+#include "base/bytes.h"
+
+namespace gh::adapters::pg {
+namespace {
+
+using Clock = StatementTracker::Clock;
+
+// Message bodies (after the 5-byte header), built as clients and servers send them.
+std::vector<std::uint8_t> cstr(std::initializer_list<std::string_view> parts) {
+  std::vector<std::uint8_t> b;
+  ByteWriter w(b);
+  for (auto p : parts) w.cstring(p);
+  return b;
+}
+std::vector<std::uint8_t> parse(std::string_view name, std::string_view sql) {
+  auto b = cstr({name, sql});
+  ByteWriter(b).u16(0);
+  return b;
+}
+std::vector<std::uint8_t> bind_body(std::string_view portal, std::string_view stmt) {
+  auto b = cstr({portal, stmt});
+  ByteWriter(b).u16(0).u16(0).u16(0);
+  return b;
+}
+std::vector<std::uint8_t> execute(std::string_view portal) {
+  auto b = cstr({portal});
+  ByteWriter(b).u32(0);
+  return b;
+}
+std::vector<std::uint8_t> error(std::string_view code) {
+  std::vector<std::uint8_t> b;
+  ByteWriter w(b);
+  w.u8('S')
+      .cstring("ERROR")
+      .u8('V')
+      .cstring("ERROR")
+      .u8('C')
+      .cstring(code)
+      .u8('M')
+      .cstring("boom")
+      .u8(0);
+  return b;
+}
+std::vector<std::uint8_t> tag(std::string_view t) {
+  return cstr({t});
+}
+std::vector<std::uint8_t> ready(char s) {
+  return {static_cast<std::uint8_t>(s)};
+}
+std::vector<std::uint8_t> none() {
+  return {};
+}
+
+struct Harness {
+  StatementTracker t;
+  std::vector<FinishedStatement> done;
+  Clock::time_point now = Clock::now();
+  bool client(char type, const std::vector<std::uint8_t>& body) {
+    return t.on_client(static_cast<std::uint8_t>(type), Bytes(body), now, 1);
+  }
+  void server(char type, const std::vector<std::uint8_t>& body) {
+    t.on_server(static_cast<std::uint8_t>(type), Bytes(body), now, done);
+  }
+};
+
+TEST(StatementTracker, SimpleQuerySumsRowsAndEndsAtReadyForQuery) {
+  Harness h;
+  ASSERT_TRUE(h.client('Q', cstr({"SELECT 1; SELECT 2"})));
+  h.server('C', tag("SELECT 1"));
+  h.server('C', tag("SELECT 1"));
+  EXPECT_TRUE(h.done.empty());
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 1u);
+  EXPECT_EQ(*h.done[0].text, "SELECT 1; SELECT 2");
+  EXPECT_EQ(h.done[0].rows, 2);
+  EXPECT_EQ(h.done[0].outcome, "ok");
+  EXPECT_EQ(h.t.pending(), 0u);
+}
+
+TEST(StatementTracker, ARefusedDuplicateParseCannotRelabelWhatRuns) {
+  Harness h;
+  ASSERT_TRUE(h.client('P', parse("s1", "SELECT * FROM payroll")));
+  ASSERT_TRUE(h.client('S', none()));
+  h.server('1', none());
+  h.server('Z', ready('I'));
+  // The server refuses the second Parse of "s1" (42P05); the statement keeps its text.
+  ASSERT_TRUE(h.client('P', parse("s1", "SELECT 1")));
+  ASSERT_TRUE(h.client('B', bind_body("", "s1")));
+  ASSERT_TRUE(h.client('E', execute("")));
+  ASSERT_TRUE(h.client('S', none()));
+  h.server('E', error("42P05"));
+  h.server('Z', ready('I'));
+  ASSERT_TRUE(h.client('B', bind_body("", "s1")));
+  ASSERT_TRUE(h.client('E', execute("")));
+  ASSERT_TRUE(h.client('S', none()));
+  h.server('2', none());
+  h.server('C', tag("SELECT 9"));
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 2u);
+  EXPECT_EQ(h.done[0].outcome, "error");
+  EXPECT_EQ(h.done[0].error_code, "42P05");
+  EXPECT_EQ(*h.done[1].text, "SELECT * FROM payroll");
+  EXPECT_EQ(h.done[1].rows, 9);
+}
+
+TEST(StatementTracker, PipelineErrorSkipsToSyncAndStaysInStep) {
+  Harness h;
+  for (auto sql : {"SELECT 1", "SELECT 1/0", "SELECT 3"}) {
+    ASSERT_TRUE(h.client('P', parse("", sql)));
+    ASSERT_TRUE(h.client('B', bind_body("", "")));
+    ASSERT_TRUE(h.client('E', execute("")));
+  }
+  ASSERT_TRUE(h.client('S', none()));
+  ASSERT_TRUE(h.client('Q', cstr({"SELECT 4"})));
+  h.server('1', none());
+  h.server('2', none());
+  h.server('C', tag("SELECT 1"));
+  h.server('1', none());
+  h.server('2', none());
+  h.server('E', error("22012"));
+  h.server('Z', ready('I'));
+  h.server('C', tag("SELECT 1"));
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 4u);
+  EXPECT_EQ(h.done[0].outcome, "ok");
+  EXPECT_EQ(*h.done[1].text, "SELECT 1/0");
+  EXPECT_EQ(h.done[1].outcome, "error");
+  EXPECT_EQ(h.done[1].error_code, "22012");
+  EXPECT_EQ(*h.done[2].text, "SELECT 3");
+  EXPECT_EQ(h.done[2].outcome, "skipped");
+  EXPECT_EQ(*h.done[3].text, "SELECT 4");
+  EXPECT_EQ(h.done[3].outcome, "ok");
+  EXPECT_EQ(h.t.pending(), 0u);
+}
+
+TEST(StatementTracker, MessagesSentAfterAnErrorBeforeSyncAreSkipped) {
+  Harness h;
+  ASSERT_TRUE(h.client('P', parse("", "SELEC oops")));
+  h.server('E', error("42601"));  // arrives before the client sent the rest
+  ASSERT_TRUE(h.client('B', bind_body("", "")));
+  ASSERT_TRUE(h.client('E', execute("")));
+  ASSERT_TRUE(h.client('S', none()));
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 1u);
+  EXPECT_EQ(h.done[0].outcome, "skipped");
+  EXPECT_EQ(h.t.pending(), 0u);
+}
+
+TEST(StatementTracker, ExtendedCopyFromStdinDoesNotLeaveASyncBehind) {
+  Harness h;
+  ASSERT_TRUE(h.client('P', parse("", "COPY t FROM STDIN")));
+  ASSERT_TRUE(h.client('B', bind_body("", "")));
+  ASSERT_TRUE(h.client('E', execute("")));
+  ASSERT_TRUE(h.client('S', none()));  // ignored by the server: it is in COPY mode
+  h.server('1', none());
+  h.server('2', none());
+  h.server('G', none());
+  ASSERT_TRUE(h.client('d', none()));
+  ASSERT_TRUE(h.client('c', none()));
+  ASSERT_TRUE(h.client('S', none()));
+  h.server('C', tag("COPY 5"));
+  h.server('Z', ready('I'));
+  ASSERT_TRUE(h.client('Q', cstr({"SELECT 1"})));
+  h.server('C', tag("SELECT 1"));
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 2u);
+  EXPECT_EQ(h.done[0].rows, 5);
+  EXPECT_EQ(*h.done[1].text, "SELECT 1");
+  EXPECT_EQ(h.done[1].outcome, "ok");
+  EXPECT_EQ(h.t.pending(), 0u);
+}
+
+TEST(StatementTracker, FunctionCallEndsAtItsOwnReadyForQuery) {
+  Harness h;
+  std::vector<std::uint8_t> fc;
+  ByteWriter(fc).u32(1598).u16(0).u16(0).u16(0);
+  ASSERT_TRUE(h.client('F', fc));
+  ASSERT_TRUE(h.client('Q', cstr({"SELECT 2"})));
+  h.server('V', none());
+  h.server('Z', ready('I'));
+  h.server('C', tag("SELECT 1"));
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 2u);
+  EXPECT_EQ(h.done[0].protocol_path, "function_call");
+  EXPECT_EQ(*h.done[1].text, "SELECT 2");
+  EXPECT_EQ(h.done[1].rows, 1);
+}
+
+TEST(StatementTracker, PortalsDieWithTheirTransaction) {
+  Harness h;
+  ASSERT_TRUE(h.client('P', parse("s", "SELECT 1")));
+  ASSERT_TRUE(h.client('B', bind_body("p1", "s")));
+  ASSERT_TRUE(h.client('S', none()));
+  h.server('1', none());
+  h.server('2', none());
+  EXPECT_EQ(h.t.portals(), 1u);
+  h.server('Z', ready('I'));
+  EXPECT_EQ(h.t.portals(), 0u);
+  EXPECT_EQ(h.t.prepared(), 1u);
+}
+
+TEST(StatementTracker, AFloodOfBindsIsBoundedNotBuffered) {
+  Harness h;
+  ASSERT_TRUE(h.client('P', parse("s", std::string(1 << 20, 'x'))));
+  ASSERT_TRUE(h.client('S', none()));
+  h.server('1', none());
+  h.server('Z', ready('T'));
+  bool refused = false;
+  for (std::size_t i = 0; i < StatementTracker::kMaxPending + 10 && !refused; ++i) {
+    refused = !h.client('B', bind_body("p" + std::to_string(i), "s"));
+  }
+  EXPECT_TRUE(refused);
+}
+
+TEST(StatementTracker, InterruptedStatementsAreRecorded) {
+  Harness h;
+  ASSERT_TRUE(h.client('Q', cstr({"SELECT pg_sleep(60)"})));
+  h.t.interrupt_all(h.now, h.done);
+  ASSERT_EQ(h.done.size(), 1u);
+  EXPECT_EQ(h.done[0].outcome, "interrupted");
+}
+
+}  // namespace
+}  // namespace gh::adapters::pg
+
+namespace gh::adapters::pg {
+namespace {
+
+TEST(StatementTracker, SkippedParsesDoNotLingerInMemory) {
+  Harness h;
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(h.client('P', parse("s" + std::to_string(i), "SELEC broken")));
+    ASSERT_TRUE(h.client('B', bind_body("p" + std::to_string(i), "s" + std::to_string(i))));
+    ASSERT_TRUE(h.client('E', execute("p" + std::to_string(i))));
+    ASSERT_TRUE(h.client('S', none()));
+    h.server('E', error("42601"));
+    h.server('Z', ready('I'));
+  }
+  EXPECT_EQ(h.t.pending(), 0u);
+  EXPECT_EQ(h.t.prepared(), 0u);
+  EXPECT_EQ(h.t.portals(), 0u);
+  EXPECT_EQ(h.t.in_flight(), 0u);
+  ASSERT_EQ(h.done.size(), 50u);
+  // A Bind of a statement whose Parse failed runs nothing the audit could mislabel.
+  ASSERT_TRUE(h.client('B', bind_body("", "s1")));
+  ASSERT_TRUE(h.client('E', execute("")));
+  ASSERT_TRUE(h.client('S', none()));
+  h.server('E', error("26000"));
+  h.server('Z', ready('I'));
+  EXPECT_EQ(*h.done.back().text, "<unknown prepared statement>");
+}
+
+}  // namespace
+}  // namespace gh::adapters::pg
