@@ -644,16 +644,23 @@ class Loader {
     if (ok) cfg_.issuers.push_back(std::move(ic));
   }
 
-  void load_listeners(const Entry& e) {
+  // A section that must be a list with at least one entry; false (with the problem noted)
+  // otherwise.
+  bool required_list(const Entry& e, const std::string& section, const std::string& item) {
     if (!e) {
-      problem(0, "missing required section `listeners` (at least one listener)");
-      return;
+      problem(0, "missing required section `" + section + "` (at least one " + item + ")");
+      return false;
     }
-    if (!expect_list(e, "listeners")) return;
+    if (!expect_list(e, section)) return false;
     if (e.value.size() == 0) {
-      problem(e.line, "listeners: at least one listener is required");
-      return;
+      problem(e.line, section + ": at least one " + item + " is required");
+      return false;
     }
+    return true;
+  }
+
+  void load_listeners(const Entry& e) {
+    if (!required_list(e, "listeners", "listener")) return;
     std::map<std::string, int> names;
     std::map<std::string, std::string> addresses;
     for (std::size_t i = 0; i < e.value.size(); ++i) {
@@ -740,15 +747,7 @@ class Loader {
   }
 
   void load_connections(const Entry& e) {
-    if (!e) {
-      problem(0, "missing required section `connections` (at least one connection)");
-      return;
-    }
-    if (!expect_list(e, "connections")) return;
-    if (e.value.size() == 0) {
-      problem(e.line, "connections: at least one connection is required");
-      return;
-    }
+    if (!required_list(e, "connections", "connection")) return;
     std::map<std::string, int> names;
     for (std::size_t i = 0; i < e.value.size(); ++i) {
       const YAML::Node n = e.value[i];
