@@ -508,8 +508,10 @@ class Loader {
     if (!e || !expect_map(e, "gateway")) return;
     const YAML::Node& n = e.value;
     const std::string w = "gateway";
-    check_keys(n, w, {"id", "data_dir", "store", "tls", "audit", "log_level", "io_threads"},
-               {{"admin", "gateway.admin: the admin API is not implemented in this build"}});
+    check_keys(
+        n, w,
+        {"id", "data_dir", "store", "tls", "audit", "log_level", "io_threads", "max_connections"},
+        {{"admin", "gateway.admin: the admin API is not implemented in this build"}});
 
     if (auto id = text(n, "id", w, false)) g.id = *id;
     if (auto dir = text(n, "data_dir", w, false)) g.data_dir = resolve(*dir);
@@ -544,6 +546,11 @@ class Loader {
     if (auto threads = scalar(n, "io_threads", w, false)) {
       if (auto v = integer(*threads, "gateway.io_threads", 0, 1024)) {
         g.io_threads = static_cast<int>(*v);
+      }
+    }
+    if (auto max = scalar(n, "max_connections", w, false)) {
+      if (auto v = integer(*max, "gateway.max_connections", 1, 1'000'000)) {
+        g.max_connections = static_cast<int>(*v);
       }
     }
   }
@@ -780,7 +787,7 @@ class Loader {
   }
 
   void load_upstream(const YAML::Node& n, const std::string& w, Connection& c) {
-    check_keys(n, w, {"host", "port", "database", "tls", "ca", "connect_timeout"});
+    check_keys(n, w, {"host", "port", "database", "tls", "ca", "connect_timeout", "auth"});
     if (auto host = text(n, "host", w, true)) c.host = *host;
     if (auto port = scalar(n, "port", w, false)) {
       if (auto v = integer(*port, w + ".port", 1, 65535)) c.port = static_cast<std::uint16_t>(*v);
@@ -804,6 +811,25 @@ class Loader {
       } else {
         c.connect_timeout = *t;
       }
+    }
+    // Which password exchanges the gateway will take part in when the server
+    // asks: narrowing it stops a man in the middle from asking for cleartext.
+    if (auto methods = list(n, "auth", w, false)) {
+      c.auth = UpstreamAuth{.scram_sha_256 = false, .md5 = false, .password = false};
+      for (const auto& m : *methods) {
+        if (m.value == "scram-sha-256") {
+          c.auth.scram_sha_256 = true;
+        } else if (m.value == "md5") {
+          c.auth.md5 = true;
+        } else if (m.value == "password") {
+          c.auth.password = true;
+        } else {
+          problem(m.line, w + ".auth: unknown method `" + m.value +
+                              "` (allowed: scram-sha-256, md5, password)");
+        }
+      }
+      if (!c.auth.scram_sha_256 && !c.auth.md5 && !c.auth.password)
+        problem(lookup(n, "auth").line, w + ".auth: name at least one method");
     }
   }
 

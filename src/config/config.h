@@ -36,6 +36,13 @@ struct Credentials {
   std::string password;  // secret: never log, print or record
 };
 
+// The password exchanges the gateway answers upstream (libpq's require_auth).
+struct UpstreamAuth {
+  bool scram_sha_256 = true;
+  bool md5 = true;
+  bool password = true;  // cleartext
+};
+
 struct Connection {
   std::string name;
   std::string protocol;  // "postgres"
@@ -45,6 +52,7 @@ struct Connection {
   UpstreamTls tls = UpstreamTls::kPrefer;
   std::string ca_file;  // absolute; required for verify-full
   std::chrono::milliseconds connect_timeout{10'000};
+  UpstreamAuth auth;  // `upstream.auth`; default: whatever the server asks
   Credentials credentials;
 };
 
@@ -56,7 +64,8 @@ struct Gateway {
   std::string tls_key;
   bool audit = true;  // `audit: off` exists for pass-through benchmarks only
   std::string log_level = "info";
-  int io_threads = 0;  // 0 = one per core
+  int io_threads = 0;           // 0 = one per core
+  int max_connections = 10000;  // client connections open at once, authenticated or not
 };
 
 struct Config {

@@ -124,12 +124,15 @@ asio::awaitable<void> Server::accept_loop(Bound& b) {
          asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).is_loopback());
     client.listener = b.listener;
     client.tls = b.tls;
+    auto& open = services_.counters().connections_open;
+    client.over_limit = open.fetch_add(1) >= services_.config().gateway.max_connections;
     ProtocolHandler* handler = b.handler;
     asio::co_spawn(
         ctx,
         [handler, s = std::move(socket), client = std::move(client)]() mutable
         -> asio::awaitable<void> { co_await handler->serve(std::move(s), std::move(client)); },
-        [](std::exception_ptr e) {
+        [&open](std::exception_ptr e) {
+          open.fetch_sub(1);
           if (!e) return;
           try {
             std::rethrow_exception(e);

@@ -25,6 +25,9 @@ struct ClientInfo {
   bool loopback = false;
   const config::Listener* listener = nullptr;
   std::shared_ptr<boost::asio::ssl::context> tls;  // null when the listener has no TLS
+  // Past gateway.max_connections: the handler answers "too many connections"
+  // in its protocol's words and closes, without any other work.
+  bool over_limit = false;
 };
 
 class ProtocolHandler {

@@ -21,6 +21,7 @@ struct Counters {
   std::atomic<std::uint64_t> sessions_started{0};
   std::atomic<std::uint64_t> sessions_refused{0};
   std::atomic<std::uint64_t> sessions_active{0};
+  std::atomic<std::int64_t> connections_open{0};
   std::atomic<std::uint64_t> statements{0};
   std::atomic<std::uint64_t> protocol_errors{0};
   std::atomic<std::uint64_t> audit_dropped{0};

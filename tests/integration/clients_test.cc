@@ -80,6 +80,7 @@ TEST(Clients, UpstreamStoppedMidSessionGives08006AndClosesTheAuditRecord) {
   testbed::write_file(cfg, R"(gateway:
   id: gw-victim
   data_dir: ./var
+  max_connections: 2
 identity:
   issuers:
     - name: test-idp
@@ -113,6 +114,18 @@ access:
                          .c_str()));
   ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
   EXPECT_EQ(scalar(c.get(), "SELECT 1"), "1");
+  {
+    // gateway.max_connections: 2 — a second client fits, a third is turned away.
+    std::string info = "host=127.0.0.1 port=" + std::to_string(port) +
+                       " dbname=app user=a sslmode=disable password=" + w.agent_token();
+    Conn second(PQconnectdb(info.c_str()));
+    ASSERT_EQ(PQstatus(second.get()), CONNECTION_OK) << PQerrorMessage(second.get());
+    Conn third(PQconnectdb(info.c_str()));
+    ASSERT_EQ(PQstatus(third.get()), CONNECTION_BAD);
+    EXPECT_NE(std::string(PQerrorMessage(third.get())).find("too many connections"),
+              std::string::npos)
+        << PQerrorMessage(third.get());
+  }
   victim.stop();
   Result r(PQexec(c.get(), "SELECT 2"));
   EXPECT_NE(PQresultStatus(r.get()), PGRES_TUPLES_OK);

@@ -116,6 +116,11 @@ connections:
     upstream: {host: 127.0.0.1, port: )" +
                      pgport + R"(, database: app, tls: require}
     credentials: {user: gh_plain, password_env: GH_IT_PLAIN_PASSWORD}
+  - name: app_md5_not_allowed
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" +
+                     pgport + R"(, database: app, tls: disable, auth: [scram-sha-256]}
+    credentials: {user: gh_md5, password_env: GH_IT_MD5_PASSWORD}
   - name: app_verify
     protocol: postgres
     upstream: {host: 127.0.0.1, port: )" +

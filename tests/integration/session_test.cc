@@ -43,6 +43,17 @@ TEST(Session, UpstreamAuthenticatesWithScramMd5AndCleartext) {
   }
 }
 
+TEST(Session, UpstreamAuthAllowListStopsADowngradeToWeakerMethods) {
+  // The server asks this role for MD5; the connection allows only SCRAM, so
+  // the gateway refuses instead of answering (a man in the middle could ask the same).
+  auto& w = World::get();
+  auto c = w.connect("app_md5_not_allowed", w.agent_token());
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+  std::string err = PQerrorMessage(c.get());
+  EXPECT_NE(err.find("does not allow"), std::string::npos) << err;
+  EXPECT_EQ(err.find("md5-secret"), std::string::npos);
+}
+
 TEST(Session, UpstreamTlsModesAreHonoured) {
   auto& w = World::get();
   auto uses_ssl = [&](const char* db) {

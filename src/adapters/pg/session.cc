@@ -167,6 +167,11 @@ void Session::refuse(std::string_view sqlstate, std::string message,
 
 asio::awaitable<bool> Session::startup() {
   auto ex = co_await asio::this_coro::executor;
+  if (client_.over_limit) {
+    // As the server does past max_connections: no TLS, no parsing, just the error.
+    refuse("53300", "gatehouse: too many connections", "gateway.max_connections reached");
+    co_return co_await send_refusal();
+  }
   wire::StartupMessage startup;
   // 1. The untyped first packets: SSLRequest, GSSENCRequest, CancelRequest, StartupMessage.
   for (;;) {

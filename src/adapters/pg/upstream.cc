@@ -170,9 +170,17 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
                   fail(c, "authentication failed", "server ended SCRAM without proving itself"));
             break;
           case 3:  // cleartext, as the server asks (it chose; TLS per upstream.tls)
+            if (!c.auth.password)
+              co_return unexpected(fail(
+                  c, "the server asked for an authentication method the connection does not allow",
+                  "server asked for cleartext; upstream.auth does not allow `password`"));
             wire::encode_password_message(out, c.credentials.password);
             break;
           case 5: {
+            if (!c.auth.md5)
+              co_return unexpected(fail(
+                  c, "the server asked for an authentication method the connection does not allow",
+                  "server asked for MD5; upstream.auth does not allow `md5`"));
             if (auth->data.size() != 4)
               co_return unexpected(fail(c, "protocol error", "MD5 request without a 4-byte salt"));
             wire::encode_password_message(
@@ -181,6 +189,10 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
             break;
           }
           case 10: {
+            if (!c.auth.scram_sha_256)
+              co_return unexpected(fail(
+                  c, "the server asked for an authentication method the connection does not allow",
+                  "server asked for SASL; upstream.auth does not allow `scram-sha-256`"));
             bool offered = false;
             for (auto m : wire::parse_sasl_mechanisms(auth->data))
               offered |= (m == "SCRAM-SHA-256");

@@ -1094,3 +1094,33 @@ TEST(ProcessEnv, ReadsTheRealEnvironment) {
 
 }  // namespace
 }  // namespace gh::config
+
+namespace gh::config {
+namespace {
+
+TEST_F(ConfigTest, UpstreamAuthNarrowsThePasswordExchangesAndRefusesUnknownOnes) {
+  Sections s;
+  EXPECT_TRUE(load_ok(s.yaml()).connections[0].auth.password);  // default: as the server asks
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream:\n"
+      "      host: 127.0.0.1\n"
+      "      auth: [scram-sha-256]\n"
+      "    credentials:\n"
+      "      user: svc_traces\n"
+      "      password_env: TRACES_PG_PASSWORD\n";
+  auto c = load_ok(s.yaml()).connections[0];
+  EXPECT_TRUE(c.auth.scram_sha_256);
+  EXPECT_FALSE(c.auth.md5);
+  EXPECT_FALSE(c.auth.password);
+
+  s.connections.replace(s.connections.find("[scram-sha-256]"), 15, "[scram-sha-256, kerberos]");
+  const std::string yaml = s.yaml();
+  expect_problem(load_bad(yaml), line_of(yaml, "auth:"),
+                 "unknown method `kerberos` (allowed: scram-sha-256, md5, password)");
+}
+
+}  // namespace
+}  // namespace gh::config
