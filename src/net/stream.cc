@@ -105,6 +105,7 @@ class TlsStream final : public Stream {
   awaitable<std::string> handshake(bool server) {
     if (!ssl_) co_return "TLS: cannot allocate a session";
     for (;;) {
+      if (closed_) co_return std::string("TLS handshake interrupted");
       ERR_clear_error();
       int r = server ? SSL_accept(ssl_) : SSL_connect(ssl_);
       if (r == 1) co_return std::string();
@@ -115,6 +116,10 @@ class TlsStream final : public Stream {
   }
 
   awaitable<std::size_t> read_some(std::span<std::uint8_t> buf, error_code& ec) override {
+    if (closed_) {
+      ec = asio::error::bad_descriptor;
+      co_return 0;
+    }
     for (;;) {
       ERR_clear_error();
       int n = SSL_read(ssl_, buf.data(),
@@ -141,6 +146,10 @@ class TlsStream final : public Stream {
   awaitable<void> write_all(std::span<const std::uint8_t> buf, error_code& ec) override {
     std::size_t done = 0;
     while (done < buf.size()) {
+      if (closed_) {
+        ec = asio::error::bad_descriptor;
+        co_return;
+      }
       ERR_clear_error();
       int n = SSL_write(ssl_, buf.data() + done,
                         static_cast<int>(std::min<std::size_t>(buf.size() - done, INT32_MAX)));
@@ -157,6 +166,11 @@ class TlsStream final : public Stream {
   }
 
   void close() override {
+    // Detach the descriptor from OpenSSL before it is closed: its number may
+    // be reused at once by another connection or file, and a later SSL_write
+    // must never reach that.
+    closed_ = true;
+    if (ssl_) BIO_set_fd(SSL_get_wbio(ssl_), -1, BIO_NOCLOSE);
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -173,14 +187,23 @@ class TlsStream final : public Stream {
       std::size_t n =
           co_await socket_.async_read_some(asio::buffer(inbox_.data(), inbox_.size()),
                                            asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) co_return false;
+      if (ec || closed_) {
+        ERR_clear_error();  // nothing of OpenSSL's to report: the socket failed
+        if (!ec) ec = asio::error::bad_descriptor;
+        co_return false;
+      }
       // A memory BIO takes all it is given.
       co_return BIO_write(rbio_, inbox_.data(), static_cast<int>(n)) == static_cast<int>(n);
     }
     if (err == SSL_ERROR_WANT_WRITE) {
       co_await socket_.async_wait(tcp::socket::wait_write,
                                   asio::redirect_error(asio::use_awaitable, ec));
-      co_return !ec;
+      if (ec || closed_) {
+        ERR_clear_error();
+        if (!ec) ec = asio::error::bad_descriptor;
+        co_return false;
+      }
+      co_return true;
     }
     co_return false;
   }
@@ -195,6 +218,7 @@ class TlsStream final : public Stream {
 
   tcp::socket socket_;
   SSL* ssl_;
+  bool closed_ = false;
   BIO* rbio_ = nullptr;  // owned by ssl_
   std::array<std::uint8_t, 16 * 1024> inbox_;
 };
@@ -243,12 +267,18 @@ awaitable<Expected<std::unique_ptr<Stream>>> tls_handshake_client(tcp::socket so
     error_code ec;
     asio::ip::make_address(verify_host, ec);
     X509_VERIFY_PARAM* param = SSL_get0_param(tls->ssl());
+    bool set = false;
     if (!ec) {
-      X509_VERIFY_PARAM_set1_ip_asc(param, verify_host.c_str());
+      set = X509_VERIFY_PARAM_set1_ip_asc(param, verify_host.c_str()) == 1;
     } else {
       SSL_set_tlsext_host_name(tls->ssl(), verify_host.c_str());
       X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-      X509_VERIFY_PARAM_set1_host(param, verify_host.c_str(), 0);
+      set = X509_VERIFY_PARAM_set1_host(param, verify_host.c_str(), 0) == 1;
+    }
+    // Never fall back to "any certificate from this CA" (a scoped IPv6 address, say).
+    if (!set) {
+      ERR_clear_error();
+      co_return unexpected("TLS: cannot verify the peer as " + verify_host);
     }
   }
   auto* raw = tls.get();

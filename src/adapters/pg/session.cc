@@ -461,10 +461,21 @@ asio::awaitable<void> Session::pump(Direction& d) {
       if (ev.kind == K::kWhole) {
         if (d.from_client) {
           if (ev.header.type == 'X') stop = true;
-          if (track && !tracker_.on_client(ev.header.type, ev.body, Clock::now(), now_us())) {
-            d.end = PumpEnd::kLimit;
-            d.error = "too many prepared statements, portals or pipelined messages";
-            co_return;
+          if (track) {
+            using V = StatementTracker::ClientVerdict;
+            switch (tracker_.on_client(ev.header.type, ev.body, Clock::now(), now_us())) {
+              case V::kOk:
+                break;
+              case V::kLimit:
+                d.end = PumpEnd::kLimit;
+                d.error = "too many prepared statements, portals or pipelined messages";
+                co_return;
+              case V::kMalformed:
+                // What the gateway cannot follow, it does not relay.
+                d.end = PumpEnd::kFramingError;
+                d.error = std::string("malformed '") + char(ev.header.type) + "' message";
+                co_return;
+            }
           }
         } else if (track) {
           tracker_.on_server(ev.header.type, ev.body, Clock::now(), finished_);
@@ -477,12 +488,14 @@ asio::awaitable<void> Session::pump(Direction& d) {
     if (!finished_.empty()) record_statements();
     if (!out.empty()) {
       net::error_code ec;
+      d.writing = true;
       co_await d.to->write_all(out, ec);
       if (ec) {
         d.end = ec == asio::error::operation_aborted ? PumpEnd::kCancelled : PumpEnd::kWriteFailed;
         d.error = ec.message();
         co_return;
       }
+      d.writing = false;
       *d.bytes_out += static_cast<std::int64_t>(out.size());
       // One huge message must not pin its buffer for the rest of the session.
       if (out.capacity() > 4 * kRelayBuffer) {
@@ -562,8 +575,10 @@ asio::awaitable<void> Session::relay() {
         break;
     }
   }
-  // Only now, with both directions stopped, may anything more go to the client.
-  if (!fatal_.empty()) co_await send_client(fatal_);
+  // Only now, with both directions stopped, may anything more go to the
+  // client — unless a message to it was cut off mid-way: a FATAL after half a
+  // message would only be garbage, so the client just sees the connection close.
+  if (!fatal_.empty() && !down.writing) co_await send_client(fatal_);
 }
 
 }  // namespace gh::adapters::pg

@@ -44,6 +44,7 @@ class Session {
     std::int64_t* bytes_out;
     PumpEnd end = PumpEnd::kCancelled;
     std::string error;
+    bool writing = false;  // stopped with a write half done: the peer's stream is mid-message
   };
 
   boost::asio::awaitable<bool> startup();

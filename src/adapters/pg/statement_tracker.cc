@@ -24,9 +24,15 @@ const Text& unknown_statement() {
 
 }  // namespace
 
-bool StatementTracker::on_client(std::uint8_t type, Bytes body, Clock::time_point now,
-                                 std::int64_t now_us) {
-  if (queue_.size() >= kMaxPending) return false;
+Text StatementTracker::portal_text(const std::string& portal) const {
+  auto it = portals_.find(portal);
+  return it != portals_.end() ? it->second : unknown_statement();
+}
+
+StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, Bytes body,
+                                                            Clock::time_point now,
+                                                            std::int64_t now_us) {
+  if (queue_.size() >= kMaxPending) return ClientVerdict::kLimit;
   Entry e{};
   e.started = now;
   e.at_us = now_us;
@@ -45,32 +51,33 @@ bool StatementTracker::on_client(std::uint8_t type, Bytes body, Clock::time_poin
     }
     case 'P': {
       auto p = wire::parse_parse(body);
-      if (!p) return true;  // the server will refuse it; nothing to remember
+      if (!p) return ClientVerdict::kMalformed;
       e.kind = Entry::kParse;
       e.name = std::string(p->statement);
       e.text = make_text(p->sql);
-      parsing_[e.name] = e.text;
+      if (client_statements_.size() >= kMaxNamed) client_statements_.clear();
+      client_statements_[e.name] = e.text;
       break;
     }
     case 'B': {
       auto b = wire::parse_bind(body);
-      if (!b) return true;
+      if (!b) return ClientVerdict::kMalformed;
       e.kind = Entry::kBind;
       e.name = std::string(b->portal);
-      // A Parse still awaiting its ParseComplete can be bound in the same pipeline.
-      if (auto it = parsing_.find(b->statement); it != parsing_.end()) {
-        e.text = it->second;
-      } else if (auto p = prepared_.find(b->statement); p != prepared_.end()) {
-        e.text = p->second;
+      e.source = std::string(b->statement);
+      if (client_portals_.size() >= kMaxNamed) client_portals_.clear();
+      if (auto it = client_statements_.find(e.source); it != client_statements_.end()) {
+        client_portals_[e.name] = it->second;
+      } else if (auto p = prepared_.find(e.source); p != prepared_.end()) {
+        client_portals_[e.name] = p->second;
       } else {
-        e.text = unknown_statement();
+        client_portals_[e.name] = unknown_statement();
       }
-      binding_[e.name] = e.text;
       break;
     }
     case 'C': {
       auto c = wire::parse_close(body);
-      if (!c) return true;
+      if (!c) return ClientVerdict::kMalformed;
       e.kind = Entry::kClose;
       e.close_kind = c->kind;
       e.name = std::string(c->name);
@@ -78,49 +85,44 @@ bool StatementTracker::on_client(std::uint8_t type, Bytes body, Clock::time_poin
     }
     case 'E': {
       auto x = wire::parse_execute(body);
+      if (!x) return ClientVerdict::kMalformed;
       e.kind = Entry::kExecute;
-      if (x) {
-        if (auto it = binding_.find(x->portal); it != binding_.end()) {
-          e.text = it->second;
-        } else if (auto p = portals_.find(x->portal); p != portals_.end()) {
-          e.text = p->second;
-        }
+      e.name = std::string(x->portal);
+      if (auto it = client_portals_.find(e.name); it != client_portals_.end()) {
+        e.intended = it->second;
+      } else {
+        e.intended = portal_text(e.name);
       }
-      if (!e.text) e.text = unknown_statement();
       break;
     }
     case 'S':
       // During COPY FROM STDIN the server discards Syncs; it answers none of them.
-      if (copy_in_) return true;
+      if (copy_in_) return ClientVerdict::kOk;
       skipping_ = false;
       e.kind = Entry::kSync;
       break;
     case 'c':  // CopyDone
     case 'f':  // CopyFail
-      copy_in_ = false;
-      return true;
+      if (copy_in_) {
+        copy_in_ = false;
+        return ClientVerdict::kOk;
+      }
+      // Sent before the CopyInResponse reached us: mark where the copy ends.
+      e.kind = Entry::kCopyEnd;
+      break;
     default:
-      return true;  // Describe, Flush, CopyData, Terminate: nothing to track
+      return ClientVerdict::kOk;  // Describe, Flush, CopyData, Terminate: nothing to track
   }
-  if (skipping_ && e.kind != Entry::kSync) {
+  if (skipping_ && e.kind != Entry::kSync && e.kind != Entry::kCopyEnd) {
     // The server discards everything until Sync: a Parse, Bind or Close here
     // takes no effect, and an Execute or Query never runs (recorded as skipped).
-    if (e.kind == Entry::kParse || e.kind == Entry::kBind || e.kind == Entry::kClose) {
-      forget_in_flight(e);
-      return true;
-    }
+    if (e.kind == Entry::kParse || e.kind == Entry::kBind || e.kind == Entry::kClose)
+      return ClientVerdict::kOk;
     e.discarded = true;
   }
   queue_.push_back(std::move(e));
-  return prepared_.size() + parsing_.size() <= kMaxNamed &&
-         portals_.size() + binding_.size() <= kMaxNamed;
-}
-
-void StatementTracker::forget_in_flight(const Entry& e) {
-  // Only if no later Parse/Bind of the same name replaced it meanwhile.
-  auto& map = e.kind == Entry::kParse ? parsing_ : binding_;
-  if (e.kind != Entry::kParse && e.kind != Entry::kBind) return;
-  if (auto it = map.find(e.name); it != map.end() && it->second == e.text) map.erase(it);
+  return prepared_.size() <= kMaxNamed && portals_.size() <= kMaxNamed ? ClientVerdict::kOk
+                                                                       : ClientVerdict::kLimit;
 }
 
 void StatementTracker::finish(Entry& e, std::string outcome, Clock::time_point now,
@@ -129,7 +131,12 @@ void StatementTracker::finish(Entry& e, std::string outcome, Clock::time_point n
   f.protocol_path = e.kind == Entry::kSimple         ? "simple"
                     : e.kind == Entry::kFunctionCall ? "function_call"
                                                      : "extended";
-  f.text = std::move(e.text);
+  // What ran is the portal as the server bound it; an Execute that never ran
+  // is labelled with what the client meant to run.
+  if (e.kind == Entry::kExecute)
+    f.text = e.ran ? portal_text(e.name) : e.intended;
+  else
+    f.text = std::move(e.text);
   f.at_us = e.at_us;
   f.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(now - e.started).count();
   f.rows = e.rows;
@@ -148,7 +155,6 @@ void StatementTracker::skip_to_sync(Clock::time_point now, std::vector<FinishedS
       break;
     }
     // Parse/Bind/Close the server skipped never took effect; Executes never ran.
-    forget_in_flight(*it);
     if (it->kind == Entry::kExecute || it->kind == Entry::kSimple ||
         it->kind == Entry::kFunctionCall)
       finish(*it, "skipped", now, done);
@@ -160,19 +166,20 @@ void StatementTracker::skip_to_sync(Clock::time_point now, std::vector<FinishedS
 
 void StatementTracker::on_server(std::uint8_t type, Bytes body, Clock::time_point now,
                                  std::vector<FinishedStatement>& done) {
+  // A CopyDone/CopyFail with no COPY before it gets no answer of its own.
+  while (!queue_.empty() && queue_.front().kind == Entry::kCopyEnd) queue_.pop_front();
   Entry* front = queue_.empty() ? nullptr : &queue_.front();
   switch (type) {
     case '1':  // ParseComplete: the statement exists now
       if (front && front->kind == Entry::kParse) {
         prepared_[front->name] = front->text;
-        forget_in_flight(*front);
         queue_.pop_front();
       }
       break;
     case '2':  // BindComplete
       if (front && front->kind == Entry::kBind) {
-        portals_[front->name] = front->text;
-        forget_in_flight(*front);
+        auto stmt = prepared_.find(front->source);
+        portals_[front->name] = stmt != prepared_.end() ? stmt->second : unknown_statement();
         queue_.pop_front();
       }
       break;
@@ -191,6 +198,7 @@ void StatementTracker::on_server(std::uint8_t type, Bytes body, Clock::time_poin
         front->tag = std::string(*tag);
       }
       if (front->kind == Entry::kExecute) {
+        front->ran = true;
         finish(*front, "ok", now, done);
         queue_.pop_front();
       }
@@ -199,22 +207,31 @@ void StatementTracker::on_server(std::uint8_t type, Bytes body, Clock::time_poin
     case 'I':  // EmptyQueryResponse
     case 's':  // PortalSuspended: this Execute is done; the portal may run again
       if (front && front->kind == Entry::kExecute) {
+        front->ran = true;
         finish(*front, "ok", now, done);
         queue_.pop_front();
       }
       break;
     case 'G':  // CopyInResponse
-      // An extended-protocol COPY FROM STDIN: the Syncs the client already
-      // sent behind the Execute are discarded by the server, and so are
-      // those it sends until CopyDone/CopyFail.
-      if (front && front->kind == Entry::kExecute) {
+      // COPY FROM STDIN: until CopyDone/CopyFail the server discards Sync and
+      // Flush, so the Syncs the client already sent behind it get no answer.
+      // https://www.postgresql.org/docs/15/protocol-flow.html#PROTOCOL-COPY
+      if (front && (front->kind == Entry::kExecute || front->kind == Entry::kSimple)) {
+        copy_in_ = true;
         for (auto it = queue_.begin() + 1; it != queue_.end();) {
+          if (it->kind == Entry::kCopyEnd) {
+            queue_.erase(it);
+            copy_in_ = false;
+            break;
+          }
           it = it->kind == Entry::kSync ? queue_.erase(it) : it + 1;
         }
-        copy_in_ = true;
       }
       break;
     case 'E': {  // ErrorResponse
+      // An error ends COPY FROM STDIN on the server's side; what the client
+      // sends next is read normally again (or skipped to Sync, below).
+      copy_in_ = false;
       if (!front || front->kind == Entry::kSync) break;
       std::string code, message;
       if (auto f = wire::parse_error_fields(body)) {
@@ -229,7 +246,9 @@ void StatementTracker::on_server(std::uint8_t type, Bytes body, Clock::time_poin
       }
       // Extended protocol: the error belongs to the first Execute of this
       // Sync group (a failed Parse or Bind is why it cannot run); the rest of
-      // the group is skipped by the server.
+      // the group is skipped by the server. An Execute at the front failed
+      // while running, so its portal is the one the server bound.
+      if (front->kind == Entry::kExecute) front->ran = true;
       for (auto& e : queue_) {
         if (e.kind == Entry::kSync) break;
         if (e.kind == Entry::kExecute) {
@@ -246,7 +265,6 @@ void StatementTracker::on_server(std::uint8_t type, Bytes body, Clock::time_poin
       while (!queue_.empty()) {
         Entry e = std::move(queue_.front());
         queue_.pop_front();
-        forget_in_flight(e);
         if (e.kind == Entry::kSync) break;
         if (e.discarded) {
           finish(e, "skipped", now, done);
@@ -274,8 +292,6 @@ void StatementTracker::interrupt_all(Clock::time_point now, std::vector<Finished
       finish(e, "interrupted", now, done);
   }
   queue_.clear();
-  parsing_.clear();
-  binding_.clear();
 }
 
 }  // namespace gh::adapters::pg

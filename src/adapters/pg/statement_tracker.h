@@ -3,10 +3,11 @@
 // outcome. Sans-I/O: it sees whole messages and the time, nothing else.
 //
 // The server answers in order, so every client message that gets an answer
-// joins one queue; each server message resolves the front of it. Named
-// statements and portals take effect only when the server confirms them
-// (ParseComplete, BindComplete, CloseComplete), so a refused or skipped
-// Parse can never relabel what later runs.
+// joins one queue; each server message resolves the front of it. Names are
+// resolved in the server's order too: a statement exists once ParseComplete
+// says so, a portal is bound to the statement as it stood at BindComplete,
+// and an Execute's text is read when its result arrives — so a refused or
+// skipped Parse can never relabel what actually ran.
 // https://www.postgresql.org/docs/15/protocol-flow.html#PROTOCOL-FLOW-EXT-QUERY
 #pragma once
 
@@ -45,10 +46,13 @@ class StatementTracker {
   static constexpr std::size_t kMaxPending = 100'000;  // messages awaiting an answer
   static constexpr std::size_t kMaxText = 1 << 20;     // statement text kept per statement
 
-  // A whole client message. False when the client exceeds a bound above: the
-  // caller ends the session (54000) rather than grow without limit.
-  [[nodiscard]] bool on_client(std::uint8_t type, Bytes body, Clock::time_point now,
-                               std::int64_t now_us);
+  enum class ClientVerdict { kOk, kLimit, kMalformed };
+  // A whole client message. kLimit when the client exceeds a bound above (the
+  // caller ends the session, 54000, rather than grow without limit);
+  // kMalformed for a Parse/Bind/Close/Execute the gateway cannot read (the
+  // caller does not forward it: what the gateway cannot follow, it does not relay).
+  [[nodiscard]] ClientVerdict on_client(std::uint8_t type, Bytes body, Clock::time_point now,
+                                        std::int64_t now_us);
   // A whole server message; statements it completes are appended to `done`.
   void on_server(std::uint8_t type, Bytes body, Clock::time_point now,
                  std::vector<FinishedStatement>& done);
@@ -58,13 +62,13 @@ class StatementTracker {
   std::size_t pending() const { return queue_.size(); }
   std::size_t prepared() const { return prepared_.size(); }
   std::size_t portals() const { return portals_.size(); }
-  std::size_t in_flight() const { return parsing_.size() + binding_.size(); }
 
  private:
   struct Entry {
-    enum Kind { kSimple, kFunctionCall, kParse, kBind, kClose, kExecute, kSync } kind;
-    Text text;            // statement text (simple, execute, parse, bind)
-    std::string name;     // parse: statement; bind: portal; close: name
+    enum Kind { kSimple, kFunctionCall, kParse, kBind, kClose, kExecute, kSync, kCopyEnd } kind;
+    Text text;            // statement text (simple, function call, parse)
+    std::string name;     // parse: statement; bind/execute: portal; close: name
+    std::string source;   // bind: the statement it binds (resolved at BindComplete)
     char close_kind = 0;  // close: 'S' | 'P'
     Clock::time_point started{};
     std::int64_t at_us = 0;
@@ -74,10 +78,12 @@ class StatementTracker {
     std::string error_message;
     bool failed = false;
     bool discarded = false;  // sent while the server skips to Sync: it never runs
+    bool ran = false;        // execute: the server ran it (its text is the bound portal's)
+    Text intended;           // execute: what the client meant to run, for one that never did
   };
 
-  // Drops a Parse/Bind from the in-flight maps once answered or skipped.
-  void forget_in_flight(const Entry& e);
+  // An Execute's text: the portal as the server has it when it runs.
+  Text portal_text(const std::string& portal) const;
   void finish(Entry& e, std::string outcome, Clock::time_point now,
               std::vector<FinishedStatement>& done);
   // After an error in the extended protocol the server skips to Sync.
@@ -86,12 +92,12 @@ class StatementTracker {
   std::deque<Entry> queue_;
   std::map<std::string, Text, std::less<>> prepared_;
   std::map<std::string, Text, std::less<>> portals_;
-  // Parses and Binds sent but not yet answered, by name (the newest wins, as
-  // it will on the server if it succeeds).
-  std::map<std::string, Text, std::less<>> parsing_;
-  std::map<std::string, Text, std::less<>> binding_;
+  // The client's own view of names (the newest Parse/Bind of each), used only
+  // to label an Execute that never ran; bounded, and dropped when over the bound.
+  std::map<std::string, Text, std::less<>> client_statements_;
+  std::map<std::string, Text, std::less<>> client_portals_;
   bool skipping_ = false;  // the server is discarding client messages until Sync
-  bool copy_in_ = false;   // extended-protocol COPY FROM STDIN: the server ignores Syncs
+  bool copy_in_ = false;   // COPY FROM STDIN under way: the server ignores Sync/Flush
 };
 
 }  // namespace gh::adapters::pg

@@ -124,6 +124,9 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
       std::string verify_host = c.tls == config::UpstreamTls::kVerifyFull ? c.host : std::string();
       auto s = co_await net::tls_handshake_client(std::move(*socket), *tls.ctx, verify_host);
       if (!s) co_return unexpected(fail(c, "TLS failed", s.error()));
+      // The handshake has its own limit; the startup's deadline may have passed meanwhile.
+      if (deadline.fired())
+        co_return unexpected(fail(c, "timed out during startup", "upstream startup timed out"));
       session.stream = std::move(*s);
     } else if (answer == 'N' && c.tls == config::UpstreamTls::kPrefer) {
       session.stream = net::make_tcp_stream(std::move(*socket));

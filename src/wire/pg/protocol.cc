@@ -95,10 +95,11 @@ void end_message(Buffer& out, std::size_t at) {
 // ("unsupported format code"), so so does the parser, and the gateway reads values as the
 // server will.
 bool read_formats(ByteReader& r, std::vector<std::int16_t>* out) {
-  auto n = r.i16();
-  if (!n || *n < 0 || r.remaining() < static_cast<std::size_t>(*n) * 2) return false;
+  // Counts are unsigned 16-bit on the server (pq_getmsgint(msg, 2)): 0..65535.
+  auto n = r.u16();
+  if (!n || r.remaining() < static_cast<std::size_t>(*n) * 2) return false;
   if (out) out->reserve(static_cast<std::size_t>(*n));
-  for (std::int16_t i = 0; i < *n; ++i) {
+  for (std::uint32_t i = 0; i < *n; ++i) {
     auto f = r.i16();
     if (!f || (*f != 0 && *f != 1)) return false;
     if (out) out->push_back(*f);
@@ -108,14 +109,14 @@ bool read_formats(ByteReader& r, std::vector<std::int16_t>* out) {
 
 // Reads Int16 n then n values, each Int32 length (-1 = NULL) and that many bytes.
 bool read_values(ByteReader& r, std::vector<std::optional<Bytes>>* out, std::size_t* count) {
-  auto n = r.i16();
-  if (!n || *n < 0) return false;
+  auto n = r.u16();  // unsigned on the server too
+  if (!n) return false;
   *count = static_cast<std::size_t>(*n);
   // Each value takes at least its 4 length bytes, so a count the body cannot hold is refused
   // before anything is reserved for it.
   if (r.remaining() < static_cast<std::size_t>(*n) * 4) return false;
   if (out) out->reserve(static_cast<std::size_t>(*n));
-  for (std::int16_t i = 0; i < *n; ++i) {
+  for (std::uint32_t i = 0; i < *n; ++i) {
     auto len = r.i32();
     if (!len) return false;
     if (*len == -1) {
@@ -406,12 +407,12 @@ std::optional<Parse> parse_parse(Bytes body) {
   Parse p;
   auto statement = r.cstring();
   auto sql = statement ? r.cstring() : std::nullopt;
-  auto n = sql ? r.i16() : std::nullopt;
-  if (!n || *n < 0 || r.remaining() != static_cast<std::size_t>(*n) * 4) return std::nullopt;
+  auto n = sql ? r.u16() : std::nullopt;  // unsigned on the server: up to 65535 parameters
+  if (!n || r.remaining() != static_cast<std::size_t>(*n) * 4) return std::nullopt;
   p.statement = *statement;
   p.sql = *sql;
   p.param_types.reserve(static_cast<std::size_t>(*n));
-  for (std::int16_t i = 0; i < *n; ++i) p.param_types.push_back(*r.u32());
+  for (std::uint32_t i = 0; i < *n; ++i) p.param_types.push_back(*r.u32());
   return p;
 }
 

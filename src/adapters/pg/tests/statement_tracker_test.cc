@@ -60,7 +60,8 @@ struct Harness {
   std::vector<FinishedStatement> done;
   Clock::time_point now = Clock::now();
   bool client(char type, const std::vector<std::uint8_t>& body) {
-    return t.on_client(static_cast<std::uint8_t>(type), Bytes(body), now, 1);
+    return t.on_client(static_cast<std::uint8_t>(type), Bytes(body), now, 1) ==
+           StatementTracker::ClientVerdict::kOk;
   }
   void server(char type, const std::vector<std::uint8_t>& body) {
     t.on_server(static_cast<std::uint8_t>(type), Bytes(body), now, done);
@@ -230,6 +231,82 @@ TEST(StatementTracker, InterruptedStatementsAreRecorded) {
 namespace gh::adapters::pg {
 namespace {
 
+TEST(StatementTracker, AFailedReParseInAnEarlierGroupCannotRelabelTheBindAfterIt) {
+  Harness h;
+  ASSERT_TRUE(h.client('P', parse("s1", "DELETE FROM important")));
+  ASSERT_TRUE(h.client('S', none()));
+  h.server('1', none());
+  h.server('Z', ready('I'));
+  // One write: a re-Parse of s1 (refused, 42P05), then a Bind/Execute of s1 in the next group.
+  ASSERT_TRUE(h.client('P', parse("s1", "SELECT 1")));
+  ASSERT_TRUE(h.client('S', none()));
+  ASSERT_TRUE(h.client('B', bind_body("", "s1")));
+  ASSERT_TRUE(h.client('E', execute("")));
+  ASSERT_TRUE(h.client('S', none()));
+  h.server('E', error("42P05"));
+  h.server('Z', ready('I'));
+  h.server('2', none());
+  h.server('C', tag("DELETE 3"));
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 1u);
+  EXPECT_EQ(*h.done[0].text, "DELETE FROM important");
+  EXPECT_EQ(h.done[0].tag, "DELETE 3");
+}
+
+TEST(StatementTracker, SimpleQueryCopyIgnoresSyncsSentDuringTheCopy) {
+  Harness h;
+  ASSERT_TRUE(h.client('Q', cstr({"COPY t FROM STDIN"})));
+  h.server('G', none());
+  ASSERT_TRUE(h.client('d', none()));
+  ASSERT_TRUE(h.client('S', none()));  // discarded by the server during COPY
+  ASSERT_TRUE(h.client('c', none()));
+  h.server('C', tag("COPY 2"));
+  h.server('Z', ready('I'));
+  ASSERT_TRUE(h.client('Q', cstr({"SELECT 1"})));
+  h.server('C', tag("SELECT 1"));
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 2u);
+  EXPECT_EQ(h.done[0].rows, 2);
+  EXPECT_EQ(h.done[1].rows, 1);
+  EXPECT_EQ(h.t.pending(), 0u);
+}
+
+TEST(StatementTracker, PipelinedStatementsAfterACopyStillRun) {
+  Harness h;
+  ASSERT_TRUE(h.client('P', parse("", "COPY t FROM STDIN")));
+  ASSERT_TRUE(h.client('B', bind_body("", "")));
+  ASSERT_TRUE(h.client('E', execute("")));
+  ASSERT_TRUE(h.client('S', none()));  // before CopyDone: discarded
+  ASSERT_TRUE(h.client('c', none()));  // sent before the CopyInResponse arrived
+  ASSERT_TRUE(h.client('S', none()));  // after CopyDone: answered
+  ASSERT_TRUE(h.client('P', parse("", "SELECT 2")));
+  ASSERT_TRUE(h.client('B', bind_body("", "")));
+  ASSERT_TRUE(h.client('E', execute("")));
+  ASSERT_TRUE(h.client('S', none()));
+  h.server('1', none());
+  h.server('2', none());
+  h.server('G', none());
+  h.server('C', tag("COPY 1"));
+  h.server('Z', ready('I'));
+  h.server('1', none());
+  h.server('2', none());
+  h.server('C', tag("SELECT 1"));
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 2u);
+  EXPECT_EQ(h.done[1].outcome, "ok");
+  EXPECT_EQ(*h.done[1].text, "SELECT 2");
+  EXPECT_EQ(h.t.pending(), 0u);
+}
+
+TEST(StatementTracker, AMessageTheGatewayCannotReadIsNotRelayed) {
+  StatementTracker t;
+  std::vector<std::uint8_t> garbage = {'x'};
+  EXPECT_EQ(t.on_client('P', Bytes(garbage), Clock::now(), 1),
+            StatementTracker::ClientVerdict::kMalformed);
+  EXPECT_EQ(t.on_client('B', Bytes(garbage), Clock::now(), 1),
+            StatementTracker::ClientVerdict::kMalformed);
+}
+
 TEST(StatementTracker, SkippedParsesDoNotLingerInMemory) {
   Harness h;
   for (int i = 0; i < 50; ++i) {
@@ -243,15 +320,18 @@ TEST(StatementTracker, SkippedParsesDoNotLingerInMemory) {
   EXPECT_EQ(h.t.pending(), 0u);
   EXPECT_EQ(h.t.prepared(), 0u);
   EXPECT_EQ(h.t.portals(), 0u);
-  EXPECT_EQ(h.t.in_flight(), 0u);
   ASSERT_EQ(h.done.size(), 50u);
-  // A Bind of a statement whose Parse failed runs nothing the audit could mislabel.
+  // A Bind of a statement whose Parse failed runs nothing: the record carries what the
+  // client meant to run, with the server's error, and no statement was remembered.
   ASSERT_TRUE(h.client('B', bind_body("", "s1")));
   ASSERT_TRUE(h.client('E', execute("")));
   ASSERT_TRUE(h.client('S', none()));
   h.server('E', error("26000"));
   h.server('Z', ready('I'));
-  EXPECT_EQ(*h.done.back().text, "<unknown prepared statement>");
+  EXPECT_EQ(*h.done.back().text, "SELEC broken");
+  EXPECT_EQ(h.done.back().outcome, "error");
+  EXPECT_EQ(h.done.back().error_code, "26000");
+  EXPECT_EQ(h.t.prepared(), 0u);
 }
 
 }  // namespace

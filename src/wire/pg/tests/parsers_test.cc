@@ -77,9 +77,18 @@ TEST(ParseParseTest, NamedAndUnnamed) {
   expect_exact(parse_parse, "s1\0select 2\0\0\0"s);
 }
 
-TEST(ParseParseTest, RefusesNegativeOrOverlongTypeCount) {
+TEST(ParseParseTest, RefusesATypeCountTheBodyCannotHold) {
   EXPECT_FALSE(parse_parse(B("\0q\0\xff\xff"s)));
   EXPECT_FALSE(parse_parse(B("\0q\0\x7f\xff\0\0\0\x17"s)));
+}
+
+TEST(ParseParseTest, TypeCountIsUnsignedAsOnTheServer) {
+  // 40000 parameter types: the server reads the count as unsigned 16-bit and accepts it,
+  // so the gateway must see the same message the server will run.
+  std::string body = "s\0SELECT 1\0"s + "\x9c\x40"s + std::string(40000 * 4, '\0');
+  auto p = parse_parse(B(body));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->param_types.size(), 40000u);
 }
 
 TEST(ParseBindTest, PsqlBind) {
@@ -136,7 +145,7 @@ TEST(ParseBindTest, RefusesNegativeLengthsOtherThanMinusOne) {
 }
 
 TEST(ParseBindTest, RefusesWhatTheServerRefuses) {
-  // Negative counts.
+  // Counts the body cannot hold (0xffff is 65535: counts are unsigned).
   EXPECT_FALSE(parse_bind(B("\0\0\xff\xff\0\0\0\0"s)));
   EXPECT_FALSE(parse_bind(B("\0\0\0\0\xff\xff\0\0"s)));
   EXPECT_FALSE(parse_bind(B("\0\0\0\0\0\0\xff\xff"s)));
