@@ -168,7 +168,10 @@ void Session::refuse(std::string_view sqlstate, std::string message,
 asio::awaitable<bool> Session::startup() {
   auto ex = co_await asio::this_coro::executor;
   if (client_.over_limit) {
-    // As the server does past max_connections: no TLS, no parsing, just the error.
+    // As the server does past max_connections: no TLS, no parsing, just the
+    // error — after taking the client's first packet off the socket, so that
+    // closing is orderly and the client reads the message rather than a reset.
+    (void)co_await read_client_more();
     refuse("53300", "gatehouse: too many connections", "gateway.max_connections reached");
     co_return co_await send_refusal();
   }
