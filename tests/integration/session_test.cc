@@ -1,6 +1,7 @@
 // A client's session through the gateway against a real PostgreSQL 15:
 // identity, access, upstream credentials, relaying, audit.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -503,6 +504,52 @@ TEST(Relay, AClientThatStopsReadingHoldsBackTheServerInsteadOfFillingMemory) {
   EXPECT_LT(during - before, 64 * 1024)
       << "gateway RSS grew from " << before << " KiB to " << during << " KiB";
   // Walking away mid-result ends the session cleanly; the gateway keeps serving.
+  c.reset();
+  auto d = w.connect("app", w.agent_token());
+  ASSERT_EQ(PQstatus(d.get()), CONNECTION_OK);
+  EXPECT_EQ(scalar(d.get(), "SELECT 'after'"), "after");
+}
+
+TEST(Relay, AServerThatStopsReadingHoldsBackTheClientInsteadOfFillingMemory) {
+  auto& w = World::get();
+  auto locker = w.connect("app", w.agent_token());
+  ASSERT_EQ(PQstatus(locker.get()), CONNECTION_OK);
+  Result(PQexec(locker.get(), "CREATE TABLE IF NOT EXISTS bp_lock(x int)"));
+  Result(PQexec(locker.get(), "BEGIN"));
+  Result(PQexec(locker.get(), "LOCK TABLE bp_lock IN ACCESS EXCLUSIVE MODE"));
+
+  auto c = w.connect("app", w.agent_token(), "disable");
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK);
+  // The upstream backend blocks on the lock and reads nothing more from the gateway.
+  ASSERT_EQ(PQsendQuery(c.get(), "SELECT * FROM bp_lock"), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  long before = rss_kib(w.gateway.pid());
+
+  // Pour queries onto the socket until it stops taking them (or 512 MiB went in).
+  int fd = PQsocket(c.get());
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+  std::string sql = "SELECT 1 /*" + std::string(64 * 1024, 'p') + "*/";
+  std::string msg = "Q" + be32(static_cast<uint32_t>(sql.size() + 5)) + sql + std::string(1, '\0');
+  std::size_t sent = 0;
+  auto quiet_since = std::chrono::steady_clock::now();
+  while (sent < (512u << 20) &&
+         std::chrono::steady_clock::now() - quiet_since < std::chrono::seconds(2)) {
+    ssize_t n = send(fd, msg.data(), msg.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      if (static_cast<std::size_t>(n) < msg.size()) break;  // mid-message: stop here
+      quiet_since = std::chrono::steady_clock::now();
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  long during = rss_kib(w.gateway.pid());
+  EXPECT_LT(sent, 64u << 20) << "the gateway kept reading " << sent
+                             << " bytes the server could not take";
+  EXPECT_LT(during - before, 64 * 1024)
+      << "gateway RSS grew from " << before << " KiB to " << during << " KiB";
+
+  Result(PQexec(locker.get(), "ROLLBACK"));
   c.reset();
   auto d = w.connect("app", w.agent_token());
   ASSERT_EQ(PQstatus(d.get()), CONNECTION_OK);

@@ -30,19 +30,25 @@ constexpr auto kStartupTimeout = std::chrono::seconds(30);
 constexpr std::uint32_t kMaxPasswordMessage = 64 * 1024;
 constexpr std::size_t kRelayBuffer = 32 * 1024;
 
-// Startup parameters that pass upstream. Anything that changes identity,
-// role, or how the server parses statements is refused instead.
+// Startup parameters that pass upstream; every other name is refused. That
+// covers what changes identity or role (role, session_authorization,
+// replication), arbitrary settings (options) and how statements parse
+// (standard_conforming_strings).
 // https://www.postgresql.org/docs/15/protocol-message-formats.html (StartupMessage)
-constexpr std::array<std::string_view, 14> kAllowedParams = {
+constexpr std::array<std::string_view, 13> kAllowedParams = {
     "application_name", "client_encoding",
     "DateStyle",        "TimeZone",
     "IntervalStyle",    "extra_float_digits",
     "search_path",      "statement_timeout",
     "lock_timeout",     "idle_in_transaction_session_timeout",
     "lc_monetary",      "lc_numeric",
-    "lc_time",          "datestyle"};
-constexpr std::array<std::string_view, 5> kRefusedParams = {
-    "options", "replication", "role", "session_authorization", "standard_conforming_strings"};
+    "lc_time"};
+
+std::string allowed_params_list() {
+  std::string out;
+  for (auto p : kAllowedParams) out += (out.empty() ? "" : ", ") + std::string(p);
+  return out;
+}
 
 bool contains(auto& list, std::string_view v) {
   return std::find(list.begin(), list.end(), v) != list.end();
@@ -253,19 +259,12 @@ asio::awaitable<bool> Session::startup() {
       database_ = value;
     } else if (name.starts_with("_pq_.")) {
       unrecognized_options.push_back(name);
-    } else if (contains(kRefusedParams, name)) {
-      refuse("08004", "gatehouse: startup parameter \"" + name + "\" is not allowed",
-             "refused startup parameter " + name);
-      co_return co_await send_refusal();
     } else if (contains(kAllowedParams, name)) {
       pass.emplace_back(name, value);
     } else {
       refuse("08004",
              "gatehouse: startup parameter \"" + name +
-                 "\" is not allowed (allowed: application_name, client_encoding, DateStyle, "
-                 "TimeZone, IntervalStyle, extra_float_digits, search_path, statement_timeout, "
-                 "lock_timeout, idle_in_transaction_session_timeout, lc_monetary, lc_numeric, "
-                 "lc_time)",
+                 "\" is not allowed (allowed: " + allowed_params_list() + ")",
              "refused startup parameter " + name);
       co_return co_await send_refusal();
     }
