@@ -1,0 +1,327 @@
+#include "policy/decide.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "sql/analyzer.h"
+
+namespace gh::policy {
+
+namespace {
+
+using model::Kind;
+using model::StatementClass;
+using Outcome = Decision::Outcome;
+
+bool any_glob(const std::vector<std::string>& globs, std::string_view s) {
+  for (const auto& g : globs)
+    if (glob_match(g, s)) return true;
+  return false;
+}
+
+bool applies_to(const std::vector<std::string>& groups, const std::vector<std::string>& subjects,
+                const model::Principal& who) {
+  if (groups.empty() && subjects.empty()) return true;
+  for (const auto& g : groups)
+    if (g == "*" || who.in_group(g)) return true;
+  return any_glob(subjects, who.subject);
+}
+
+bool rule_applies(const AccessRule& r, const model::Principal& who, std::string_view connection) {
+  if (r.groups.empty() && r.subjects.empty()) return false;  // access rules always name someone
+  return applies_to(r.groups, r.subjects, who) && any_glob(r.connections, connection);
+}
+
+std::optional<Action> action_of(StatementClass c) {
+  switch (c) {
+    case StatementClass::kRead:
+      return Action::kRead;
+    case StatementClass::kWrite:
+      return Action::kWrite;
+    case StatementClass::kDdl:
+      return Action::kDdl;
+    case StatementClass::kAdmin:
+      return Action::kAdmin;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string_view action_name(Action a) {
+  switch (a) {
+    case Action::kRead:
+      return "read";
+    case Action::kWrite:
+      return "write";
+    case Action::kDdl:
+      return "ddl";
+    case Action::kAdmin:
+      return "admin";
+  }
+  return "?";
+}
+
+bool grants(const AccessRule& r, Action a) {
+  return std::find(r.actions.begin(), r.actions.end(), a) != r.actions.end();
+}
+
+std::string qualified(const model::Relation& r) {
+  return r.schema.empty() ? r.name : r.schema + "." + r.name;
+}
+
+// Every schema.table an unqualified relation may be, under every path the
+// session may have. Empty when the path is unknown.
+std::vector<std::string> candidates(const model::Relation& r, const SessionView& s) {
+  std::vector<std::string> out;
+  if (!r.schema.empty()) return {r.schema + "." + r.name};
+  if (s.search_path_unknown) return {};
+  for (const auto& path : s.search_paths) {
+    for (auto& schema : sql::candidate_schemas(r, path, s.session_user)) {
+      std::string q = schema + "." + r.name;
+      if (std::find(out.begin(), out.end(), q) == out.end()) out.push_back(std::move(q));
+    }
+  }
+  return out;
+}
+
+// A function's possible qualified names (unqualified calls resolve through
+// pg_catalog first, then the path).
+std::vector<std::string> function_names(const model::FunctionRef& f, const SessionView& s) {
+  std::vector<std::string> out{f.name};
+  if (!f.schema.empty()) {
+    out.push_back(f.schema + "." + f.name);
+    return out;
+  }
+  out.push_back("pg_catalog." + f.name);
+  for (const auto& path : s.search_paths)
+    for (const auto& schema : path)
+      if (!schema.empty() && schema != "$user") out.push_back(schema + "." + f.name);
+  return out;
+}
+
+struct Guarded {
+  bool matched = false;
+  std::string what;
+};
+
+// Whether a guardrail matches one statement; `what` says why.
+Guarded guardrail_matches(const Guardrail& g, const model::Statement& st, const SessionView& s) {
+  Guarded out;
+  std::vector<std::string> reasons;
+  if (!g.statements.empty() || g.without_where) {
+    bool hit = false;
+    auto listed = [&](Kind k) {
+      return g.statements.empty() ||
+             std::find(g.statements.begin(), g.statements.end(), k) != g.statements.end();
+    };
+    if (g.without_where) {
+      for (const auto& op : st.operations) {
+        if (op.without_where && listed(op.kind)) {
+          hit = true;
+          reasons.push_back(std::string(model::kind_name(op.kind)) + " without WHERE");
+          break;
+        }
+      }
+    } else {
+      if (listed(st.kind)) {
+        hit = true;
+        reasons.push_back(std::string(model::kind_name(st.kind)));
+      } else {
+        for (const auto& op : st.operations) {
+          if (listed(op.kind)) {
+            hit = true;
+            reasons.push_back(std::string(model::kind_name(op.kind)) + " inside " +
+                              std::string(model::kind_name(st.kind)));
+            break;
+          }
+        }
+      }
+    }
+    if (!hit) return out;
+  }
+  if (!g.functions.empty()) {
+    bool hit = false;
+    for (const auto& f : st.functions) {
+      for (const auto& name : function_names(f, s)) {
+        if (any_glob(g.functions, name)) {
+          hit = true;
+          reasons.push_back("function " + (f.schema.empty() ? f.name : f.schema + "." + f.name));
+          break;
+        }
+      }
+      if (hit) break;
+    }
+    if (!hit) return out;
+  }
+  if (!g.tables.empty()) {
+    bool hit = false;
+    for (const auto& r : st.relations) {
+      auto names = candidates(r, s);
+      // An unqualified name under an unknown path may be any table.
+      if (names.empty()) hit = true;
+      for (const auto& q : names) hit = hit || any_glob(g.tables, q);
+      if (hit) {
+        reasons.push_back("table " + qualified(r));
+        break;
+      }
+    }
+    if (!hit) return out;
+  }
+  out.matched = true;
+  for (const auto& r : reasons) out.what += (out.what.empty() ? "" : ", ") + r;
+  return out;
+}
+
+// One statement (an EXECUTE already replaced by what it runs).
+Decision decide_statement(const Policy& policy, const model::Principal& who,
+                          std::string_view connection, const model::Statement& st,
+                          StatementClass cls, const SessionView& s) {
+  Decision d;
+  d.policy_version = policy.version;
+  const std::string kind(model::kind_name(st.kind));
+
+  // Deny rules first: a match blocks whatever the access rules say.
+  for (const auto& g : policy.guardrails) {
+    if (!applies_to(g.groups, g.subjects, who)) continue;
+    if (!g.connections.empty() && !any_glob(g.connections, connection)) continue;
+    auto m = guardrail_matches(g, st, s);
+    if (!m.matched) continue;
+    d.outcome = Outcome::kDeny;
+    d.rule = g.name;
+    d.what = m.what;
+    d.detail = "statement kind " + kind;
+    return d;
+  }
+
+  std::vector<const AccessRule*> rules;
+  for (const auto& r : policy.access.rules)
+    if (rule_applies(r, who, connection)) rules.push_back(&r);
+
+  // The statement's class must be granted (session statements always are).
+  const AccessRule* granting = nullptr;
+  auto needed = action_of(cls);
+  if (needed) {
+    for (const auto* r : rules) {
+      if (grants(*r, *needed)) {
+        granting = r;
+        break;
+      }
+    }
+    if (granting == nullptr) {
+      d.outcome = Outcome::kDeny;
+      d.rule = std::string(kRuleDefaultDeny);
+      d.what = std::string(action_name(*needed)) + " statements (" + kind +
+               ") are not granted on " + std::string(connection);
+      d.detail = "statement kind " + kind + ", class " + std::string(model::class_name(cls));
+      return d;
+    }
+  }
+
+  // Every relation, under every name it may have, must be allowed by a rule
+  // granting what is done to it.
+  for (const auto& rel : st.relations) {
+    Action act = Action::kRead;
+    if (rel.write) act = needed && *needed != Action::kRead ? *needed : Action::kWrite;
+    auto names = candidates(rel, s);
+    auto allowed_name = [&](const std::string* q) {
+      for (const auto* r : rules) {
+        if (!grants(*r, act)) continue;
+        if (r->tables.empty()) return true;
+        if (q != nullptr && any_glob(r->tables, *q)) return true;
+      }
+      return false;
+    };
+    bool ok = true;
+    std::string failing;
+    if (names.empty()) {
+      ok = allowed_name(nullptr);
+      failing = qualified(rel) + " (search_path unknown)";
+    }
+    for (const auto& q : names) {
+      if (!allowed_name(&q)) {
+        ok = false;
+        failing = q;
+        break;
+      }
+    }
+    if (!ok) {
+      d.outcome = Outcome::kDeny;
+      d.rule = std::string(kRuleDefaultDeny);
+      d.what = std::string(action_name(act)) + " on " + failing + " is not granted";
+      d.detail = "statement kind " + kind + ", table " + failing;
+      return d;
+    }
+  }
+  d.outcome = Outcome::kAllow;
+  d.rule = granting != nullptr ? granting->name : std::string(kRuleSession);
+  return d;
+}
+
+StatementClass strongest(StatementClass a, StatementClass b) {
+  return static_cast<std::uint8_t>(a) >= static_cast<std::uint8_t>(b) ? a : b;
+}
+
+Decision unanalyzable(const Policy& policy, std::string why) {
+  Decision d;
+  d.outcome = Outcome::kUnanalyzable;
+  d.rule = std::string(kRuleUnanalyzable);
+  d.what = "statement could not be analyzed";
+  d.detail = std::move(why);
+  d.policy_version = policy.version;
+  return d;
+}
+
+}  // namespace
+
+Decision decide(const Policy& policy, const model::Principal& who, std::string_view connection,
+                const model::Analysis& analysis, const SessionView& session) {
+  if (!analysis.ok) return unanalyzable(policy, analysis.error);
+  Decision last;
+  last.outcome = Outcome::kAllow;
+  last.rule = std::string(kRuleSession);
+  last.policy_version = policy.version;
+  bool have_rule = false;
+  for (const auto& st : analysis.statements) {
+    if (st.kind == Kind::kUnknown) return unanalyzable(policy, "unknown statement");
+    Decision d = decide_statement(policy, who, connection, st, st.cls, session);
+    if (!d.allowed()) return d;
+    // EXECUTE runs what was prepared: it is decided as that statement.
+    for (const auto& name : st.executes) {
+      const model::Analysis* prepared = nullptr;
+      if (session.prepared != nullptr) {
+        auto it = session.prepared->find(name);
+        if (it != session.prepared->end() && it->second) prepared = it->second.get();
+      }
+      if (prepared == nullptr || !prepared->ok)
+        return unanalyzable(policy, "EXECUTE of prepared statement \"" + name +
+                                        "\" that the gateway has not seen prepared");
+      for (const auto& inner : prepared->statements) {
+        // A PREPARE's own analysis is that of its query, with kind prepare.
+        model::Statement as_run = inner;
+        if (as_run.kind == Kind::kPrepare && !as_run.operations.empty())
+          as_run.kind = as_run.operations.front().kind;
+        StatementClass cls = strongest(st.cls, inner.cls);
+        Decision e = decide_statement(policy, who, connection, as_run, cls, session);
+        if (!e.allowed()) return e;
+      }
+    }
+    if (!have_rule || d.rule != kRuleSession) {
+      last = d;
+      have_rule = d.rule != kRuleSession;
+    }
+  }
+  return last;
+}
+
+bool read_only(const Policy& policy, const model::Principal& who, std::string_view connection) {
+  bool any = false;
+  for (const auto& r : policy.access.rules) {
+    if (!rule_applies(r, who, connection)) continue;
+    any = true;
+    for (auto a : r.actions)
+      if (a != Action::kRead) return false;
+  }
+  return any;
+}
+
+}  // namespace gh::policy

@@ -1,0 +1,756 @@
+#include "sql/analyzer.h"
+
+#include <pg_query.h>
+
+#include <algorithm>
+#include <array>
+#include <nlohmann/json.hpp>
+
+namespace gh::sql {
+
+namespace {
+
+using json = nlohmann::json;
+using model::Kind;
+using model::StatementClass;
+
+// Deeper trees than this are refused rather than walked (the server's own
+// max_stack_depth stops most long before).
+constexpr int kMaxDepth = 3000;
+
+// Top-level statement node types: their kind, the least class they carry
+// whatever the kind says (creating a role is admin even though it is a
+// "create"), and the fields that hold the relations they modify.
+struct StatementType {
+  std::string_view node;
+  Kind kind;
+  StatementClass at_least;
+  std::array<std::string_view, 2> write_fields;
+};
+
+using C = StatementClass;
+constexpr StatementType kStatementTypes[] = {
+    {"CreateStmt", Kind::kCreate, C::kSession, {"relation", ""}},
+    {"CreateForeignTableStmt", Kind::kCreate, C::kAdmin, {"base", ""}},
+    {"AlterTableStmt", Kind::kAlter, C::kSession, {"relation", ""}},
+    {"IndexStmt", Kind::kCreate, C::kSession, {"relation", ""}},
+    {"ViewStmt", Kind::kCreate, C::kSession, {"view", ""}},
+    {"TruncateStmt", Kind::kTruncate, C::kSession, {"relations", ""}},
+    {"RenameStmt", Kind::kAlter, C::kSession, {"relation", ""}},
+    {"LockStmt", Kind::kLock, C::kSession, {"relations", ""}},
+    {"RefreshMatViewStmt", Kind::kRefresh, C::kSession, {"relation", ""}},
+    {"CreateTrigStmt", Kind::kCreate, C::kSession, {"relation", ""}},
+    {"RuleStmt", Kind::kCreate, C::kSession, {"relation", ""}},
+    {"CreatePolicyStmt", Kind::kCreate, C::kSession, {"table", ""}},
+    {"AlterPolicyStmt", Kind::kAlter, C::kSession, {"table", ""}},
+    {"CreateSeqStmt", Kind::kCreate, C::kSession, {"sequence", ""}},
+    {"AlterSeqStmt", Kind::kAlter, C::kSession, {"sequence", ""}},
+    {"AlterOwnerStmt", Kind::kAlter, C::kSession, {"relation", ""}},
+    {"AlterObjectSchemaStmt", Kind::kAlter, C::kSession, {"relation", ""}},
+    {"ClusterStmt", Kind::kCluster, C::kSession, {"relation", ""}},
+    {"ReindexStmt", Kind::kReindex, C::kSession, {"relation", ""}},
+    {"VacuumStmt", Kind::kVacuum, C::kSession, {"", ""}},
+    {"CreateStatsStmt", Kind::kCreate, C::kSession, {"", ""}},
+    {"AlterStatsStmt", Kind::kAlter, C::kSession, {"", ""}},
+    {"CommentStmt", Kind::kComment, C::kSession, {"", ""}},
+    {"SecLabelStmt", Kind::kComment, C::kAdmin, {"", ""}},
+    {"AlterDefaultPrivilegesStmt", Kind::kGrant, C::kSession, {"", ""}},
+    {"CreateRoleStmt", Kind::kCreateRole, C::kSession, {"", ""}},
+    {"AlterRoleStmt", Kind::kAlterRole, C::kSession, {"", ""}},
+    {"AlterRoleSetStmt", Kind::kAlterRole, C::kSession, {"", ""}},
+    {"DropRoleStmt", Kind::kDrop, C::kAdmin, {"", ""}},
+    {"CreatedbStmt", Kind::kCreate, C::kAdmin, {"", ""}},
+    {"AlterDatabaseStmt", Kind::kAlter, C::kAdmin, {"", ""}},
+    {"AlterDatabaseSetStmt", Kind::kAlter, C::kAdmin, {"", ""}},
+    {"AlterDatabaseRefreshCollStmt", Kind::kAlter, C::kAdmin, {"", ""}},
+    {"DropdbStmt", Kind::kDrop, C::kAdmin, {"", ""}},
+    {"CreateSchemaStmt", Kind::kCreate, C::kSession, {"", ""}},
+    {"CreateExtensionStmt", Kind::kCreateExtension, C::kSession, {"", ""}},
+    {"AlterExtensionStmt", Kind::kCreateExtension, C::kSession, {"", ""}},
+    {"AlterExtensionContentsStmt", Kind::kCreateExtension, C::kSession, {"", ""}},
+    {"DropOwnedStmt", Kind::kDrop, C::kAdmin, {"", ""}},
+    {"ReassignOwnedStmt", Kind::kAlter, C::kAdmin, {"", ""}},
+    {"AlterFunctionStmt", Kind::kAlter, C::kSession, {"", ""}},
+    {"CreateDomainStmt", Kind::kCreate, C::kSession, {"", ""}},
+    {"AlterDomainStmt", Kind::kAlter, C::kSession, {"", ""}},
+    {"CompositeTypeStmt", Kind::kCreate, C::kSession, {"", ""}},
+    {"CreateEnumStmt", Kind::kCreate, C::kSession, {"", ""}},
+    {"AlterEnumStmt", Kind::kAlter, C::kSession, {"", ""}},
+    {"CreateRangeStmt", Kind::kCreate, C::kSession, {"", ""}},
+    {"AlterTypeStmt", Kind::kAlter, C::kSession, {"", ""}},
+    {"DefineStmt", Kind::kCreate, C::kSession, {"", ""}},
+    {"CreateCastStmt", Kind::kCreate, C::kSession, {"", ""}},
+    {"CreateOpClassStmt", Kind::kCreate, C::kSession, {"", ""}},
+    {"CreateOpFamilyStmt", Kind::kCreate, C::kSession, {"", ""}},
+    {"AlterOpFamilyStmt", Kind::kAlter, C::kSession, {"", ""}},
+    {"AlterOperatorStmt", Kind::kAlter, C::kSession, {"", ""}},
+    {"CreateConversionStmt", Kind::kCreate, C::kSession, {"", ""}},
+    {"CreateTransformStmt", Kind::kCreate, C::kSession, {"", ""}},
+    {"AlterCollationStmt", Kind::kAlter, C::kSession, {"", ""}},
+    {"AlterTSDictionaryStmt", Kind::kAlter, C::kSession, {"", ""}},
+    {"AlterTSConfigurationStmt", Kind::kAlter, C::kSession, {"", ""}},
+    {"CreateAmStmt", Kind::kCreateExtension, C::kSession, {"", ""}},
+    {"CreatePLangStmt", Kind::kCreateExtension, C::kSession, {"", ""}},
+    {"CreateEventTrigStmt", Kind::kCreate, C::kAdmin, {"", ""}},
+    {"AlterEventTrigStmt", Kind::kAlter, C::kAdmin, {"", ""}},
+    {"CreateTableSpaceStmt", Kind::kCreate, C::kAdmin, {"", ""}},
+    {"DropTableSpaceStmt", Kind::kDrop, C::kAdmin, {"", ""}},
+    {"AlterTableSpaceOptionsStmt", Kind::kAlter, C::kAdmin, {"", ""}},
+    {"AlterTableMoveAllStmt", Kind::kAlter, C::kAdmin, {"", ""}},
+    {"CreateFdwStmt", Kind::kCreate, C::kAdmin, {"", ""}},
+    {"AlterFdwStmt", Kind::kAlter, C::kAdmin, {"", ""}},
+    {"CreateForeignServerStmt", Kind::kCreate, C::kAdmin, {"", ""}},
+    {"AlterForeignServerStmt", Kind::kAlter, C::kAdmin, {"", ""}},
+    {"CreateUserMappingStmt", Kind::kCreate, C::kAdmin, {"", ""}},
+    {"AlterUserMappingStmt", Kind::kAlter, C::kAdmin, {"", ""}},
+    {"DropUserMappingStmt", Kind::kDrop, C::kAdmin, {"", ""}},
+    {"ImportForeignSchemaStmt", Kind::kCreate, C::kAdmin, {"", ""}},
+    {"CreatePublicationStmt", Kind::kCreate, C::kAdmin, {"", ""}},
+    {"AlterPublicationStmt", Kind::kAlter, C::kAdmin, {"", ""}},
+    {"CreateSubscriptionStmt", Kind::kCreate, C::kAdmin, {"", ""}},
+    {"AlterSubscriptionStmt", Kind::kAlter, C::kAdmin, {"", ""}},
+    {"DropSubscriptionStmt", Kind::kDrop, C::kAdmin, {"", ""}},
+    {"CreateFunctionStmt", Kind::kCreateFunction, C::kSession, {"", ""}},
+    {"DoStmt", Kind::kDo, C::kSession, {"", ""}},
+    {"CallStmt", Kind::kCall, C::kSession, {"", ""}},
+    {"AlterSystemStmt", Kind::kAlterSystem, C::kSession, {"", ""}},
+    {"VariableShowStmt", Kind::kShow, C::kSession, {"", ""}},
+    {"TransactionStmt", Kind::kTransaction, C::kSession, {"", ""}},
+    {"ConstraintsSetStmt", Kind::kTransaction, C::kSession, {"", ""}},
+    {"CheckPointStmt", Kind::kCheckpoint, C::kSession, {"", ""}},
+    {"LoadStmt", Kind::kLoad, C::kSession, {"", ""}},
+    {"ListenStmt", Kind::kListen, C::kSession, {"", ""}},
+    {"UnlistenStmt", Kind::kUnlisten, C::kSession, {"", ""}},
+    {"NotifyStmt", Kind::kNotify, C::kSession, {"", ""}},
+    {"DeclareCursorStmt", Kind::kDeclare, C::kSession, {"", ""}},
+    {"FetchStmt", Kind::kFetch, C::kSession, {"", ""}},
+    {"ClosePortalStmt", Kind::kClose, C::kSession, {"", ""}},
+    {"PrepareStmt", Kind::kPrepare, C::kSession, {"", ""}},
+    {"ExecuteStmt", Kind::kExecute, C::kSession, {"", ""}},
+};
+
+// Functions that run SQL handed to them as a value, or read a table named by
+// a value: what they do cannot be seen in the statement, so it is opaque like
+// a DO block (class admin).
+constexpr std::string_view kDynamicSqlFunctions[] = {
+    "query_to_xml",     "query_to_xmlschema",     "query_to_xml_and_xmlschema",
+    "cursor_to_xml",    "cursor_to_xmlschema",    "table_to_xml",
+    "table_to_xmlschema", "table_to_xml_and_xmlschema", "schema_to_xml",
+    "schema_to_xmlschema", "schema_to_xml_and_xmlschema", "database_to_xml",
+    "database_to_xmlschema", "database_to_xml_and_xmlschema", "ts_stat",
+    "dblink",           "dblink_exec",            "dblink_open",
+    "dblink_send_query", "dblink_build_sql_insert", "dblink_build_sql_update",
+    "dblink_build_sql_delete"};
+
+const std::string& str(const json& j, const char* key) {
+  static const std::string kEmpty;
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return kEmpty;
+  return it->get_ref<const std::string&>();
+}
+
+bool truthy(const json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_boolean() && it->get<bool>();
+}
+
+// The string value of an A_Const node ({"A_Const": {"sval": {"sval": …}}}), if it is one.
+const std::string* const_string(const json& node) {
+  auto a = node.find("A_Const");
+  if (a == node.end()) return nullptr;
+  auto s = a->find("sval");
+  if (s == a->end()) return nullptr;
+  auto v = s->find("sval");
+  if (v == s->end() || !v->is_string()) {
+    static const std::string kEmpty;
+    return &kEmpty;  // '' has no sval member
+  }
+  return &v->get_ref<const std::string&>();
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+class Walker {
+ public:
+  explicit Walker(model::Statement& st) : st_(st) {}
+
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  bool constant_sensitive() const { return constant_sensitive_; }
+
+  // A top-level statement node: {"SelectStmt": {...}}.
+  void statement(const json& stmt) {
+    if (!stmt.is_object() || stmt.size() != 1) return fail("unrecognised statement");
+    const std::string& type = stmt.begin().key();
+    const json& body = stmt.begin().value();
+    if (type == "SelectStmt") {
+      st_.kind = body.contains("intoClause") ? Kind::kCreate : Kind::kSelect;
+    } else if (type == "InsertStmt") {
+      st_.kind = Kind::kInsert;
+    } else if (type == "UpdateStmt") {
+      st_.kind = Kind::kUpdate;
+    } else if (type == "DeleteStmt") {
+      st_.kind = Kind::kDelete;
+    } else if (type == "MergeStmt") {
+      st_.kind = Kind::kMerge;
+    } else if (type == "CopyStmt") {
+      copy(body);
+      return;
+    } else if (type == "ExplainStmt") {
+      explain(body);
+      return;
+    } else if (type == "CreateTableAsStmt") {
+      st_.kind = Kind::kCreate;
+    } else if (type == "VariableSetStmt") {
+      variable_set(body);
+      return;
+    } else if (type == "DropStmt") {
+      drop(body);
+      return;
+    } else if (type == "GrantStmt" || type == "GrantRoleStmt") {
+      st_.kind = truthy(body, "is_grant") ? Kind::kGrant : Kind::kRevoke;
+      node(type, body);
+      return;
+    } else if (type == "DiscardStmt") {
+      st_.kind = Kind::kDiscard;
+      const auto& target = str(body, "target");
+      if (target == "DISCARD_ALL") {
+        st_.search_path_change = model::SearchPathChange::kReset;
+        st_.deallocates_all = true;
+      }
+      return;
+    } else if (type == "DeallocateStmt") {
+      st_.kind = Kind::kDeallocate;
+      st_.deallocated = str(body, "name");
+      st_.deallocates_all = st_.deallocated.empty();
+      return;
+    } else if (type == "VacuumStmt") {
+      st_.kind = truthy(body, "is_vacuumcmd") ? Kind::kVacuum : Kind::kAnalyze;
+      node(type, body);
+      return;
+    } else {
+      const StatementType* t = nullptr;
+      for (const auto& candidate : kStatementTypes)
+        if (candidate.node == type) t = &candidate;
+      if (t == nullptr) return fail("statement type " + type + " is not recognised");
+      st_.kind = t->kind;
+      least_ = t->at_least;
+      for (auto field : t->write_fields) {
+        if (field.empty()) continue;
+        if (auto it = body.find(std::string(field)); it != body.end()) write_target(*it);
+      }
+    }
+    node(type, body);
+  }
+
+  StatementClass least() const { return least_; }
+
+ private:
+  void fail(std::string why) {
+    if (error_.empty()) error_ = std::move(why);
+  }
+
+  // Relations a statement modifies: a RangeVar, or a list of them.
+  void write_target(const json& j) {
+    if (j.is_array()) {
+      for (const auto& e : j) write_target(e);
+      return;
+    }
+    if (!j.is_object()) return;
+    if (auto rv = j.find("RangeVar"); rv != j.end()) return relation(*rv, true);
+    if (j.contains("relname")) relation(j, true);
+  }
+
+  void relation(const json& rv, bool write) {
+    model::Relation r{str(rv, "schemaname"), str(rv, "relname"), write};
+    // An unqualified name may be a CTE in scope rather than a table.
+    if (r.schema.empty() && !write) {
+      for (const auto& scope : cte_scopes_)
+        if (std::find(scope.begin(), scope.end(), r.name) != scope.end()) return;
+    }
+    if (effects_off_ > 0) r.write = false;
+    add_relation(std::move(r));
+  }
+
+  void add_relation(model::Relation r) {
+    for (auto& have : st_.relations) {
+      if (have.schema == r.schema && have.name == r.name) {
+        have.write = have.write || r.write;
+        return;
+      }
+    }
+    st_.relations.push_back(std::move(r));
+  }
+
+  void operation(Kind k, bool without_where = false) {
+    if (effects_off_ > 0) return;
+    model::Operation op{k, without_where};
+    if (std::find(st_.operations.begin(), st_.operations.end(), op) == st_.operations.end())
+      st_.operations.push_back(op);
+    if (in_cte_ > 0 && k != Kind::kSelect) st_.data_modifying_cte = true;
+  }
+
+  void function(const json& fc) {
+    auto it = fc.find("funcname");
+    if (it == fc.end() || !it->is_array() || it->empty()) return;
+    model::FunctionRef f;
+    const auto& parts = *it;
+    f.name = str(parts.back().value("String", json::object()), "sval");
+    if (parts.size() >= 2) f.schema = str(parts[parts.size() - 2].value("String", json::object()), "sval");
+    if (std::find(st_.functions.begin(), st_.functions.end(), f) == st_.functions.end())
+      st_.functions.push_back(f);
+    const bool catalog = f.schema.empty() || f.schema == "pg_catalog";
+    for (auto d : kDynamicSqlFunctions)
+      if (f.name == d) st_.dynamic_sql = true;
+    if (catalog && f.name == "set_config") set_config(fc);
+  }
+
+  // set_config(name, value, is_local): only a constant name other than
+  // search_path leaves the search path alone.
+  void set_config(const json& fc) {
+    constant_sensitive_ = true;
+    auto args = fc.find("args");
+    if (args == fc.end() || !args->is_array() || args->empty()) return;
+    const std::string* name = const_string((*args)[0]);
+    if (name != nullptr && lower(*name) != "search_path") return;
+    const std::string* value = args->size() >= 2 ? const_string((*args)[1]) : nullptr;
+    if (name == nullptr || value == nullptr) {
+      st_.search_path_change = model::SearchPathChange::kDynamic;
+      st_.search_path.clear();
+      return;
+    }
+    if (st_.search_path_change != model::SearchPathChange::kDynamic) {
+      st_.search_path_change = model::SearchPathChange::kSet;
+      st_.search_path = parse_search_path(*value);
+    }
+  }
+
+  void variable_set(const json& body) {
+    constant_sensitive_ = true;
+    const std::string name = lower(str(body, "name"));
+    const std::string& kind = str(body, "kind");
+    st_.kind = Kind::kSet;
+    if (kind == "VAR_SET_MULTI") {
+      st_.kind = name == "transaction" || name == "session characteristics" ? Kind::kTransaction
+                                                                             : Kind::kSet;
+    }
+    if (name == "role" || name == "session_authorization" || name == "session authorization")
+      st_.kind = Kind::kSetRole;
+    if (kind == "VAR_RESET_ALL") st_.search_path_change = model::SearchPathChange::kReset;
+    if (name == "search_path") {
+      if (kind == "VAR_SET_VALUE") {
+        st_.search_path_change = model::SearchPathChange::kSet;
+        std::string joined;
+        if (auto args = body.find("args"); args != body.end() && args->is_array()) {
+          for (const auto& a : *args) {
+            const std::string* s = const_string(a);
+            if (s == nullptr) {
+              st_.search_path_change = model::SearchPathChange::kDynamic;
+              break;
+            }
+            // Each argument is one schema name, already unquoted.
+            st_.search_path.push_back(*s);
+          }
+        }
+      } else {
+        st_.search_path_change = model::SearchPathChange::kReset;
+      }
+    }
+    node("VariableSetStmt", body);
+  }
+
+  void copy(const json& body) {
+    constant_sensitive_ = true;
+    const bool from = truthy(body, "is_from");
+    const bool program = truthy(body, "is_program");
+    const std::string& file = str(body, "filename");
+    if (file.empty()) {
+      st_.kind = from ? Kind::kCopyFrom : Kind::kCopyTo;
+      st_.copy_target = from ? "stdin" : "stdout";
+    } else if (program) {
+      st_.kind = from ? Kind::kCopyFromProgram : Kind::kCopyToProgram;
+      st_.copy_target = file;
+    } else {
+      st_.kind = from ? Kind::kCopyFromFile : Kind::kCopyToFile;
+      st_.copy_target = file;
+    }
+    if (auto rel = body.find("relation"); rel != body.end()) relation(*rel, from);
+    operation(from ? Kind::kCopyFrom : Kind::kCopyTo);
+    if (auto q = body.find("query"); q != body.end()) walk(*q);
+    if (auto w = body.find("whereClause"); w != body.end()) walk(*w);
+  }
+
+  void explain(const json& body) {
+    constant_sensitive_ = true;
+    bool analyze = false;
+    if (auto opts = body.find("options"); opts != body.end() && opts->is_array()) {
+      for (const auto& o : *opts) {
+        auto d = o.find("DefElem");
+        if (d == o.end() || lower(str(*d, "defname")) != "analyze") continue;
+        auto arg = d->find("arg");
+        std::string v = "true";
+        if (arg != d->end()) {
+          if (auto s = arg->find("String"); s != arg->end()) v = lower(str(*s, "sval"));
+          if (auto b = arg->find("Boolean"); b != arg->end()) v = truthy(*b, "boolval") ? "true" : "false";
+          if (const std::string* c = const_string(*arg)) v = lower(*c);
+        }
+        analyze = !(v == "false" || v == "off" || v == "0" || v == "no");
+      }
+    }
+    st_.kind = analyze ? Kind::kExplainAnalyze : Kind::kExplain;
+    // Without ANALYZE the statement is planned, not run: it reads the
+    // catalog's view of the relations, changes nothing.
+    if (!analyze) ++effects_off_;
+    if (auto q = body.find("query"); q != body.end()) walk(*q);
+    if (!analyze) --effects_off_;
+  }
+
+  void drop(const json& body) {
+    st_.kind = Kind::kDrop;
+    const std::string& type = str(body, "removeType");
+    static constexpr std::string_view kRelationTypes[] = {
+        "OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_SEQUENCE", "OBJECT_INDEX",
+        "OBJECT_FOREIGN_TABLE"};
+    const bool relations =
+        std::find(std::begin(kRelationTypes), std::end(kRelationTypes), type) !=
+        std::end(kRelationTypes);
+    if (type == "OBJECT_SCHEMA" || type == "OBJECT_DATABASE") least_ = C::kDdl;
+    if (type == "OBJECT_EXTENSION" || type == "OBJECT_LANGUAGE" || type == "OBJECT_ROLE")
+      least_ = C::kAdmin;
+    auto objects = body.find("objects");
+    if (!relations || objects == body.end() || !objects->is_array()) return;
+    for (const auto& o : *objects) {
+      auto list = o.find("List");
+      if (list == o.end()) continue;
+      auto items = list->find("items");
+      if (items == list->end() || !items->is_array() || items->empty()) continue;
+      std::vector<std::string> parts;
+      for (const auto& i : *items) parts.push_back(str(i.value("String", json::object()), "sval"));
+      model::Relation r;
+      r.name = parts.back();
+      if (parts.size() >= 2) r.schema = parts[parts.size() - 2];
+      r.write = true;
+      add_relation(std::move(r));
+    }
+  }
+
+  // WITH: CTE names are in scope for the query and, when recursive, for the
+  // CTE bodies themselves; a non-recursive CTE's body sees only the ones before it.
+  void with_clause(const json& with, std::vector<std::string>& scope) {
+    const bool recursive = truthy(with, "recursive");
+    auto ctes = with.find("ctes");
+    if (ctes == with.end() || !ctes->is_array()) return;
+    if (recursive)
+      for (const auto& c : *ctes)
+        if (auto cte = c.find("CommonTableExpr"); cte != c.end())
+          scope.push_back(str(*cte, "ctename"));
+    for (const auto& c : *ctes) {
+      auto cte = c.find("CommonTableExpr");
+      if (cte == c.end()) continue;
+      if (auto q = cte->find("ctequery"); q != cte->end()) {
+        ++in_cte_;
+        walk(*q);
+        --in_cte_;
+      }
+      if (!recursive) scope.push_back(str(*cte, "ctename"));
+    }
+  }
+
+  // A node by type: handles what the type means, then walks its children.
+  void node(const std::string& type, const json& body) {
+    if (++depth_ > kMaxDepth) {
+      fail("statement is nested too deeply to analyze");
+      --depth_;
+      return;
+    }
+    bool pushed = false;
+    auto open_scope = [&](const json& b) {
+      if (auto w = b.find("withClause"); w != b.end() && w->is_object()) {
+        cte_scopes_.emplace_back();
+        pushed = true;
+        // The scope is filled while the CTE bodies are walked.
+        with_clause(*w, cte_scopes_.back());
+      }
+    };
+    if (type == "SelectStmt") {
+      open_scope(body);
+      operation(Kind::kSelect);
+      if (auto into = body.find("intoClause"); into != body.end()) {
+        st_.creates_table_as = true;
+        if (auto rel = into->find("rel"); rel != into->end()) relation(*rel, true);
+      }
+      if (auto l = body.find("lockingClause"); l != body.end() && l->is_array() && !l->empty())
+        st_.locking = effects_off_ == 0 || st_.locking;
+      children(body, {"withClause", "intoClause"});
+    } else if (type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" ||
+               type == "MergeStmt") {
+      open_scope(body);
+      Kind k = type == "InsertStmt"   ? Kind::kInsert
+               : type == "UpdateStmt" ? Kind::kUpdate
+               : type == "DeleteStmt" ? Kind::kDelete
+                                      : Kind::kMerge;
+      const bool unbounded = (k == Kind::kUpdate || k == Kind::kDelete) && !body.contains("whereClause");
+      operation(k, unbounded);
+      if (k == Kind::kMerge) merge_actions(body);
+      if (auto rel = body.find("relation"); rel != body.end()) relation(*rel, true);
+      children(body, {"withClause", "relation"});
+    } else if (type == "CreateTableAsStmt") {
+      st_.creates_table_as = true;
+      if (auto into = body.find("into"); into != body.end())
+        if (auto rel = into->find("rel"); rel != into->end()) relation(*rel, true);
+      children(body, {"into"});
+    } else if (type == "CreateFunctionStmt" || type == "DoStmt") {
+      // Bodies are opaque: the function's or block's code is not analyzed.
+    } else if (type == "FuncCall") {
+      function(body);
+      children(body, {});
+    } else if (type == "CallStmt") {
+      if (auto f = body.find("funccall"); f != body.end()) node("FuncCall", *f);
+    } else if (type == "ExecuteStmt") {
+      st_.executes.push_back(str(body, "name"));
+      children(body, {});
+    } else if (type == "PrepareStmt") {
+      st_.prepared_name = str(body, "name");
+      children(body, {});
+    } else if (type == "CopyStmt" || type == "ExplainStmt" || type == "VariableSetStmt") {
+      // Nested forms (EXPLAIN's query is walked by explain()).
+      if (depth_ > 1 && type == "ExplainStmt") explain(body);
+      else if (depth_ > 1 && type == "CopyStmt") copy(body);
+      else children(body, {});
+    } else {
+      children(body, {});
+    }
+    if (pushed) cte_scopes_.pop_back();
+    --depth_;
+  }
+
+  void merge_actions(const json& body) {
+    auto clauses = body.find("mergeWhenClauses");
+    if (clauses == body.end() || !clauses->is_array()) return;
+    for (const auto& c : *clauses) {
+      auto w = c.find("MergeWhenClause");
+      if (w == c.end()) continue;
+      const std::string& cmd = str(*w, "commandType");
+      if (cmd == "CMD_DELETE") operation(Kind::kDelete);
+      if (cmd == "CMD_UPDATE") operation(Kind::kUpdate);
+      if (cmd == "CMD_INSERT") operation(Kind::kInsert);
+    }
+  }
+
+  void children(const json& body, std::initializer_list<std::string_view> skip) {
+    if (!body.is_object()) return;
+    for (auto it = body.begin(); it != body.end(); ++it) {
+      if (std::find(skip.begin(), skip.end(), it.key()) != skip.end()) continue;
+      field(it.key(), *it);
+    }
+  }
+
+  // Any JSON value: node wrappers ({"Type": {...}}), RangeVars written
+  // without a wrapper ({"relname": …}), lists and plain fields.
+  void walk(const json& j) {
+    if (!ok()) return;
+    if (j.is_array()) {
+      for (const auto& e : j) walk(e);
+      return;
+    }
+    if (!j.is_object()) return;
+    if (j.contains("relname")) return relation(j, false);
+    if (j.size() == 1) {
+      const auto& key = j.begin().key();
+      if (!key.empty() && key[0] >= 'A' && key[0] <= 'Z') {
+        if (key == "RangeVar") return relation(j.begin().value(), false);
+        return node(key, j.begin().value());
+      }
+    }
+    if (++depth_ > kMaxDepth) {
+      fail("statement is nested too deeply to analyze");
+      --depth_;
+      return;
+    }
+    for (auto it = j.begin(); it != j.end(); ++it) field(it.key(), *it);
+    --depth_;
+  }
+
+  // A struct member: some hold a node without its type wrapper.
+  void field(const std::string& key, const json& value) {
+    if (key == "funccall" && value.is_object()) {
+      node("FuncCall", value);
+    } else if ((key == "larg" || key == "rarg") && value.is_object()) {
+      node("SelectStmt", value);  // the arms of UNION/INTERSECT/EXCEPT
+    } else {
+      walk(value);
+    }
+  }
+
+  model::Statement& st_;
+  std::vector<std::vector<std::string>> cte_scopes_;
+  std::string error_;
+  StatementClass least_ = C::kSession;
+  int depth_ = 0;
+  int in_cte_ = 0;
+  int effects_off_ = 0;
+  bool constant_sensitive_ = false;
+};
+
+StatementClass strongest(StatementClass a, StatementClass b) {
+  return static_cast<std::uint8_t>(a) >= static_cast<std::uint8_t>(b) ? a : b;
+}
+
+// A statement's class: the strongest of everything it does.
+StatementClass class_of_statement(const model::Statement& st, StatementClass least) {
+  StatementClass c = strongest(model::class_of(st.kind), least);
+  for (const auto& op : st.operations) {
+    // Reading and copying out are reads; anything else an operation does writes.
+    if (op.kind == Kind::kSelect || op.kind == Kind::kCopyTo) {
+      c = strongest(c, C::kRead);
+      continue;
+    }
+    c = strongest(c, model::class_of(op.kind) == C::kSession ? C::kWrite : model::class_of(op.kind));
+  }
+  if (st.locking) c = strongest(c, C::kWrite);
+  if (st.creates_table_as) c = strongest(c, C::kDdl);
+  if (st.dynamic_sql) c = strongest(c, C::kAdmin);
+  // EXPLAIN without ANALYZE and PREPARE run nothing, but are allowed only to
+  // whom may run what they name (a read-only caller cannot prepare a DELETE).
+  return c;
+}
+
+}  // namespace
+
+model::Analysis analyze(std::string_view sql) {
+  model::Analysis a;
+  const std::string text(sql);
+  PgQueryParseResult r = pg_query_parse(text.c_str());
+  if (r.error != nullptr) {
+    a.error = std::string("syntax: ") + r.error->message;
+    pg_query_free_parse_result(r);
+    return a;
+  }
+  json tree = json::parse(r.parse_tree, nullptr, /*allow_exceptions=*/false);
+  pg_query_free_parse_result(r);
+  if (tree.is_discarded()) {
+    a.error = "parse tree unreadable";
+    return a;
+  }
+  auto stmts = tree.find("stmts");
+  if (stmts == tree.end() || !stmts->is_array() || stmts->empty()) {
+    // An empty query string: the server answers EmptyQueryResponse.
+    a.ok = true;
+    a.kind = Kind::kSelect;
+    a.cls = C::kSession;
+    return a;
+  }
+  a.ok = true;
+  a.cls = C::kSession;
+  for (const auto& raw : *stmts) {
+    model::Statement st;
+    Walker w(st);
+    auto s = raw.find("stmt");
+    if (s == raw.end()) continue;  // an empty statement between semicolons
+    w.statement(*s);
+    a.constant_sensitive = a.constant_sensitive || w.constant_sensitive();
+    if (!w.ok()) {
+      a.ok = false;
+      a.error = w.error();
+      st.kind = Kind::kUnknown;
+      st.cls = C::kUnknown;
+    } else {
+      st.cls = class_of_statement(st, w.least());
+    }
+    a.cls = strongest(a.cls, st.cls);
+    a.statements.push_back(std::move(st));
+  }
+  if (a.statements.empty()) {
+    a.kind = Kind::kSelect;
+    return a;
+  }
+  a.kind = a.statements.front().kind;
+  // Anything but plain queries and DML is keyed by its exact text: their
+  // constants (file names, settings, options) can decide.
+  for (const auto& st : a.statements) {
+    switch (st.kind) {
+      case Kind::kSelect:
+      case Kind::kInsert:
+      case Kind::kUpdate:
+      case Kind::kDelete:
+      case Kind::kMerge:
+        break;
+      default:
+        a.constant_sensitive = true;
+    }
+  }
+  if (!a.ok) {
+    a.kind = Kind::kUnknown;
+    a.cls = C::kUnknown;
+  }
+  return a;
+}
+
+std::optional<std::string> normalize(std::string_view sql) {
+  const std::string text(sql);
+  PgQueryNormalizeResult r = pg_query_normalize(text.c_str());
+  std::optional<std::string> out;
+  if (r.error == nullptr && r.normalized_query != nullptr) out = std::string(r.normalized_query);
+  pg_query_free_normalize_result(r);
+  return out;
+}
+
+std::vector<std::string> parse_search_path(std::string_view value) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < value.size()) {
+    while (i < value.size() && (value[i] == ' ' || value[i] == '\t' || value[i] == ',')) ++i;
+    if (i >= value.size()) break;
+    std::string name;
+    if (value[i] == '"') {
+      ++i;
+      while (i < value.size()) {
+        if (value[i] == '"') {
+          if (i + 1 < value.size() && value[i + 1] == '"') {
+            name += '"';
+            i += 2;
+            continue;
+          }
+          ++i;
+          break;
+        }
+        name += value[i++];
+      }
+    } else {
+      while (i < value.size() && value[i] != ',') name += value[i++];
+      while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.pop_back();
+      name = lower(name);  // unquoted names fold to lower case, as the server does
+    }
+    out.push_back(std::move(name));
+    while (i < value.size() && value[i] != ',') ++i;
+  }
+  return out;
+}
+
+std::vector<std::string> candidate_schemas(const model::Relation& r,
+                                           const std::vector<std::string>& search_path,
+                                           std::string_view session_user) {
+  if (!r.schema.empty()) return {r.schema};
+  std::vector<std::string> out;
+  const bool catalog_listed =
+      std::find(search_path.begin(), search_path.end(), "pg_catalog") != search_path.end();
+  // Every relation of pg_catalog is named pg_*; it is searched first unless listed.
+  if (!catalog_listed && r.name.starts_with("pg_")) out.push_back("pg_catalog");
+  for (const auto& s : search_path) {
+    if (s == "pg_catalog" && !r.name.starts_with("pg_")) continue;
+    if (s == "$user") {
+      if (!session_user.empty()) out.emplace_back(session_user);
+      continue;
+    }
+    if (s.empty()) continue;
+    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace gh::sql
