@@ -8,6 +8,10 @@ namespace gh::app {
 
 int run_serve(const std::string& config_path);
 int run_check(const std::string& config_path);
+// reload | pause | resume | status, sent to a running gateway's control socket
+// (found through the config's data_dir, or given).
+int run_control(const std::string& config_path, const std::string& socket_path,
+                const std::string& command);
 
 struct DemoOptions {
   std::uint16_t gateway_port = 15432;

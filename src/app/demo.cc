@@ -137,12 +137,26 @@ connections:
                                     std::to_string(pg.port()) + R"(, database: traces, tls: require}
     credentials: {user: svc_traces, password_file: secrets/traces.pw}
 access:
-  - name: agents-use-traces
+  - name: agents-read-traces
     groups: [ai-agents]
     connections: [traces]
+    actions: [read]
+    tables: ["public.*", "pg_catalog.*", "information_schema.*"]
   - name: dba
     groups: [dba]
     connections: ["*"]
+    actions: [read, write, ddl, admin]
+guardrails:
+  - name: no-destructive-ddl
+    statements: [drop, truncate, alter_system]
+  - name: no-unbounded-writes
+    statements: [update, delete]
+    without_where: true
+  - name: no-server-file-access
+    functions: [pg_read_file, pg_read_binary_file, pg_ls_dir, lo_import, lo_export, "dblink*"]
+  - name: no-dynamic-sql-for-agents
+    groups: [ai-agents]
+    statements: [do, call, create_function]
 )");
     std::string log = dir + "/gatehouse.log";
     auto gateway = testbed::Process::start({self_path(), "serve", "--config", config}, log);
@@ -165,6 +179,10 @@ access:
                               env);
     if (check.exit_code != 0)
       throw std::runtime_error("self-check through the gateway failed:\n" + check.output);
+    // And that the policy holds: the agent's DROP never reaches the server.
+    auto blocked = testbed::run({"psql", "-X", "-A", "-t", target, "-c", "DROP TABLE traces"}, env);
+    if (blocked.output.find("blocked by no-destructive-ddl") == std::string::npos)
+      throw std::runtime_error("self-check: a DROP was not blocked:\n" + blocked.output);
 
     std::cout << "\n  PostgreSQL   127.0.0.1:" << pg.port() << " (its password lives only in "
               << dir << "/secrets)\n"
@@ -179,13 +197,18 @@ access:
               << "  SELECT agent_id, kind, content FROM traces ORDER BY id;\n"
               << "  SELECT current_user;   -- the gateway's own upstream role: you never saw its "
                  "password\n"
+              << "  DROP TABLE traces;     -- blocked by a guardrail before the server sees it\n"
+              << "  DELETE FROM traces;    -- the agent may only read\n"
+              << "  SELECT pg_read_file('/etc/passwd');  -- server file access is blocked\n"
+              << "  gatehouse pause --config " << config
+              << "   # statements are held (NOTICE) until resume\n"
               << "  a token for a group without access is refused:\n"
               << "    PGPASSWORD=\"$(cat " << dir
               << "/outsider.token)\" psql \"host=127.0.0.1 port=" << port
               << " dbname=traces user=intern-3 sslmode=require\"\n"
               << "  every session and statement is in the audit store:\n"
               << "    sqlite3 " << dir
-              << "/var/audit.db 'SELECT subject, connection, text, outcome, rows FROM "
+              << "/var/audit.db 'SELECT subject, text, outcome, kind, decision, rule FROM "
                  "statements JOIN sessions ON sessions.id = session_id ORDER BY at_us'\n\n"
               << (options.no_wait ? "--no-wait: stopping now.\n"
                                   : "Ctrl-C stops everything and removes " + dir + "\n")

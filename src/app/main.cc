@@ -20,6 +20,23 @@ int main(int argc, char** argv) {
   auto* check = app.add_subcommand("check", "validate a configuration file and list every problem");
   check->add_option("--config,-c", config_path, "configuration file (YAML)")->required();
 
+  std::string socket_path;
+  std::string control_command;
+  for (auto [name, help] : {std::pair{"reload", "re-read and apply the running gateway's policy "
+                                                "(as SIGHUP); refused whole if invalid"},
+                            std::pair{"pause", "hold new statements (clients get a NOTICE) until "
+                                               "resume; nothing restarts"},
+                            std::pair{"resume", "release held statements and admit new ones"},
+                            std::pair{"status", "policy version, paused or not, sessions"}}) {
+    auto* sub = app.add_subcommand(name, help);
+    auto* cfg_opt = sub->add_option("--config,-c", config_path,
+                                    "the gateway's configuration (to find its data_dir)");
+    auto* sock_opt =
+        sub->add_option("--socket", socket_path, "the control socket (default: data_dir/control.sock)");
+    cfg_opt->excludes(sock_opt);
+    sub->callback([&control_command, name = std::string(name)] { control_command = name; });
+  }
+
   gh::app::DemoOptions demo_opts;
   auto* demo =
       app.add_subcommand("demo", "start a throwaway PostgreSQL and a gateway in front of it");
@@ -50,6 +67,13 @@ int main(int argc, char** argv) {
   if (*serve) return gh::app::run_serve(config_path);
   if (*check) return gh::app::run_check(config_path);
   if (*demo) return gh::app::run_demo(demo_opts);
+  if (!control_command.empty()) {
+    if (config_path.empty() && socket_path.empty()) {
+      std::cerr << "gatehouse " << control_command << ": give --config or --socket\n";
+      return 2;
+    }
+    return gh::app::run_control(config_path, socket_path, control_command);
+  }
   if (*dev_idp) return gh::app::run_dev_idp(idp_dir);
   if (*dev_mint) return gh::app::run_dev_mint(mint);
   return 2;

@@ -5,10 +5,12 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iostream>
 
 #include "adapters/pg/handler.h"
+#include "admin/control.h"
 #include "app/commands.h"
 #include "base/log.h"
 #include "config/config.h"
@@ -46,7 +48,7 @@ int run_check(const std::string& path) {
   }
   std::cout << path << ": ok (" << cfg->listeners.size() << " listener(s), "
             << cfg->connections.size() << " connection(s), " << cfg->access.rules.size()
-            << " access rule(s))\n";
+            << " access rule(s), " << cfg->guardrails.size() << " guardrail(s))\n";
   return 0;
 }
 
@@ -100,11 +102,31 @@ int run_serve(const std::string& path) {
   for (const auto& b : server.bound()) std::cout << "gatehouse listening " << b << std::endl;
   pool.start();
 
-  boost::asio::io_context signals_ctx;
-  boost::asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
+  // Signals and the control socket share one thread of their own: a reload
+  // reads and validates files, which no I/O thread may wait for.
+  boost::asio::io_context control_ctx;
+  auto control = admin::ControlSocket::open(control_ctx, services,
+                                            admin::control_socket_path(cfg->gateway.data_dir));
+  if (!control) {
+    spdlog::warn("{}; reload, pause and resume are available through SIGHUP only",
+                 control.error());
+  }
+  boost::asio::signal_set signals(control_ctx, SIGINT, SIGTERM, SIGHUP);
   int stop_signal = 0;
-  signals.async_wait([&](const boost::system::error_code&, int sig) { stop_signal = sig; });
-  signals_ctx.run();
+  std::function<void(const boost::system::error_code&, int)> on_signal =
+      [&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        if (sig == SIGHUP) {
+          (void)services.reload("SIGHUP");
+          signals.async_wait(on_signal);
+          return;
+        }
+        stop_signal = sig;
+        if (control) (*control)->close();
+        control_ctx.stop();
+      };
+  signals.async_wait(on_signal);
+  control_ctx.run();
 
   spdlog::info("stopping (signal {})", stop_signal);
   server.stop_accepting();
@@ -112,6 +134,29 @@ int run_serve(const std::string& path) {
   services.flush_audit();
   spdlog::info("stopped");
   return 0;
+}
+
+int run_control(const std::string& config_path, const std::string& socket_path,
+                const std::string& command) {
+  std::string path = socket_path;
+  if (path.empty()) {
+    auto cfg = config::load_file(config_path, config::process_env());
+    if (!cfg) {
+      for (const auto& p : cfg.error()) std::cerr << p.to_string() << "\n";
+      std::cerr << "gatehouse: " << config_path
+                << ": cannot read the configuration to find the gateway's data_dir\n";
+      return 1;
+    }
+    path = admin::control_socket_path(cfg->gateway.data_dir);
+  }
+  auto answer = admin::control_request(path, command);
+  if (!answer) {
+    std::cerr << "gatehouse: " << answer.error() << "\n";
+    return 1;
+  }
+  const bool ok = answer->starts_with("ok");
+  (ok ? std::cout : std::cerr) << *answer;
+  return ok ? 0 : 1;
 }
 
 }  // namespace gh::app

@@ -489,17 +489,18 @@ class Loader {
     }
     std::vector<Unimplemented> later;
     for (std::string_view s :
-         {"guardrails", "masking", "approvals", "recording", "roles", "include"}) {
+         {"masking", "approvals", "recording", "roles", "include"}) {
       later.push_back({s, "section " + ticked(s) + " is not implemented in this build"});
     }
-    check_keys(root, "the top level", {"gateway", "identity", "listeners", "connections", "access"},
-               later);
+    check_keys(root, "the top level",
+               {"gateway", "identity", "listeners", "connections", "access", "guardrails"}, later);
 
     load_gateway(lookup(root, "gateway"));
     load_identity(lookup(root, "identity"));
     load_listeners(lookup(root, "listeners"));
     load_connections(lookup(root, "connections"));
     load_access(lookup(root, "access"));
+    load_guardrails(lookup(root, "guardrails"));
   }
 
   void load_gateway(const Entry& e) {
@@ -760,10 +761,7 @@ class Loader {
       const YAML::Node n = e.value[i];
       const std::string w = "connections[" + std::to_string(i) + "]";
       if (!expect_map({n, n.IsNull() ? e.line : line_of(n)}, w)) continue;
-      check_keys(n, w, {"name", "protocol", "upstream", "credentials"},
-                 {{"read_credentials",
-                   w + ".read_credentials: not implemented in this build (read-only upstream "
-                       "credentials come with statement analysis)"}});
+      check_keys(n, w, {"name", "protocol", "upstream", "credentials", "read_credentials"});
       Connection c;
       if (auto name = text(n, "name", w, true)) {
         c.name = *name;
@@ -782,12 +780,19 @@ class Loader {
       } else {
         problem(line_of(n), w + ": missing required key `credentials`");
       }
+      if (const Entry cred = lookup(n, "read_credentials")) {
+        if (expect_map(cred, w + ".read_credentials")) {
+          c.read_credentials.emplace();
+          load_credentials(cred, w + ".read_credentials", *c.read_credentials);
+        }
+      }
       cfg_.connections.push_back(std::move(c));
     }
   }
 
   void load_upstream(const YAML::Node& n, const std::string& w, Connection& c) {
-    check_keys(n, w, {"host", "port", "database", "tls", "ca", "connect_timeout", "auth"});
+    check_keys(n, w,
+               {"host", "port", "database", "tls", "ca", "connect_timeout", "auth", "search_path"});
     if (auto host = text(n, "host", w, true)) c.host = *host;
     if (auto port = scalar(n, "port", w, false)) {
       if (auto v = integer(*port, w + ".port", 1, 65535)) c.port = static_cast<std::uint16_t>(*v);
@@ -812,6 +817,9 @@ class Loader {
         c.connect_timeout = *t;
       }
     }
+    // The path every session starts with, pinned by the gateway (sent as a
+    // startup parameter) so that it knows how unqualified names resolve.
+    if (auto sp = text(n, "search_path", w, false)) c.search_path = *sp;
     // Which password exchanges the gateway will take part in when the server
     // asks: narrowing it stops a man in the middle from asking for cleartext.
     if (auto methods = list(n, "auth", w, false)) {
@@ -945,16 +953,76 @@ class Loader {
                   w + ".actions: must name at least one of: read, write, ddl, admin");
         }
       }
-      if (auto tables = list(n, "tables", w, false)) rule.tables = values(*tables);
-      // Until statement analysis lands, a rule that grants less than everything
-      // would be read as a promise it does not keep: tell the operator.
-      if (rule.actions.size() != 4 || !rule.tables.empty()) {
-        cfg_.warnings.push_back("access rule " + ticked(rule.name.empty() ? w : rule.name) +
-                                ": actions and tables are recorded but statement-level "
-                                "enforcement is not in this build; the rule admits connections "
-                                "only");
+      if (auto tables = list(n, "tables", w, false)) {
+        rule.tables = values(*tables);
+        table_globs(*tables, w + ".tables");
       }
       cfg_.access.rules.push_back(std::move(rule));
+    }
+  }
+
+  // Table globs are schema.table: a bare name would never match (names are
+  // compared schema-qualified), which would read as a promise not kept.
+  void table_globs(const std::vector<Scalar>& tables, const std::string& at) {
+    for (const auto& t : tables) {
+      if (t.value.find('.') == std::string::npos && t.value != "*") {
+        problem(t.line, at + ": " + ticked(t.raw) +
+                            " must be schema-qualified (e.g. public." + t.raw + ")");
+      }
+    }
+  }
+
+  void load_guardrails(const Entry& e) {
+    if (!e || e.value.IsNull()) return;
+    if (!expect_list(e, "guardrails")) return;
+    std::map<std::string, int> names;
+    for (std::size_t i = 0; i < e.value.size(); ++i) {
+      const YAML::Node n = e.value[i];
+      const std::string w = "guardrails[" + std::to_string(i) + "]";
+      if (!expect_map({n, n.IsNull() ? e.line : line_of(n)}, w)) continue;
+      check_keys(n, w,
+                 {"name", "groups", "subjects", "connections", "statements", "without_where",
+                  "functions", "tables"});
+      policy::Guardrail g;
+      if (auto name = text(n, "name", w, true)) {
+        g.name = *name;
+        unique_name(names, "guardrail", *name, lookup(n, "name").line, w + ".name");
+      }
+      if (auto groups = list(n, "groups", w, false)) g.groups = values(*groups);
+      if (auto subjects = list(n, "subjects", w, false)) g.subjects = values(*subjects);
+      if (auto conns = list(n, "connections", w, false)) g.connections = values(*conns);
+      if (auto kinds = list(n, "statements", w, false)) {
+        for (const auto& k : *kinds) {
+          auto kind = model::kind_from_name(k.value);
+          if (kind == model::Kind::kCount_ || kind == model::Kind::kUnknown) {
+            problem(k.line, w + ".statements: " + ticked(k.raw) +
+                                " is not a statement kind (see config.md, statement classes)");
+          } else {
+            g.statements.push_back(kind);
+          }
+        }
+      }
+      if (auto ww = boolean(n, "without_where", w)) g.without_where = *ww;
+      if (g.without_where) {
+        for (auto k : g.statements) {
+          if (k != model::Kind::kUpdate && k != model::Kind::kDelete) {
+            problem(lookup(n, "without_where").line,
+                    w + ".without_where: applies to update and delete only");
+            break;
+          }
+        }
+      }
+      if (auto fns = list(n, "functions", w, false)) g.functions = values(*fns);
+      if (auto tables = list(n, "tables", w, false)) {
+        g.tables = values(*tables);
+        table_globs(*tables, w + ".tables");
+      }
+      if (g.statements.empty() && !g.without_where && g.functions.empty() && g.tables.empty() &&
+          !lookup(n, "statements") && !lookup(n, "functions") && !lookup(n, "tables")) {
+        problem(line_of(n), w + ": a guardrail must name statements, functions or tables "
+                                "(a rule that matches nothing protects nothing)");
+      }
+      cfg_.guardrails.push_back(std::move(g));
     }
   }
 

@@ -14,6 +14,7 @@
 #include "base/expected.h"
 #include "identity/verifier.h"
 #include "policy/access.h"
+#include "policy/decide.h"
 
 namespace gh::config {
 
@@ -53,7 +54,9 @@ struct Connection {
   std::string ca_file;  // absolute; required for verify-full
   std::chrono::milliseconds connect_timeout{10'000};
   UpstreamAuth auth;  // `upstream.auth`; default: whatever the server asks
+  std::string search_path = "public";  // `upstream.search_path`: pinned for every session
   Credentials credentials;
+  std::optional<Credentials> read_credentials;  // for sessions allowed only `read`
 };
 
 struct Gateway {
@@ -76,6 +79,7 @@ struct Config {
   std::vector<Listener> listeners;
   std::vector<Connection> connections;
   policy::AccessPolicy access;
+  std::vector<policy::Guardrail> guardrails;
   std::vector<std::string> warnings;  // accepted, but worth telling the operator
 
   const Connection* find_connection(std::string_view name) const;

@@ -1,15 +1,128 @@
 #include "gateway/services.h"
 
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <cstdio>
 
 namespace gh::gateway {
 
+namespace {
+
+std::int64_t unix_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::shared_ptr<const policy::Policy> policy_of(const config::Config& c, std::uint64_t version) {
+  auto p = std::make_shared<policy::Policy>();
+  p->version = version;
+  p->access = c.access;
+  p->guardrails = c.guardrails;
+  return p;
+}
+
+}  // namespace
+
+bool PauseGate::pause() {
+  return !paused_.exchange(true, std::memory_order_acq_rel);
+}
+
+bool PauseGate::resume() {
+  std::map<std::uint64_t, std::function<void()>> wake;
+  {
+    std::lock_guard lock(mu_);
+    if (!paused_.exchange(false, std::memory_order_acq_rel)) return false;
+    wake.swap(waiters_);
+  }
+  for (auto& [id, w] : wake) w();
+  return true;
+}
+
+std::uint64_t PauseGate::subscribe(std::function<void()> wake) {
+  std::lock_guard lock(mu_);
+  std::uint64_t id = next_++;
+  waiters_.emplace(id, std::move(wake));
+  return id;
+}
+
+void PauseGate::unsubscribe(std::uint64_t id) {
+  std::lock_guard lock(mu_);
+  waiters_.erase(id);
+}
+
 Services::Services(std::shared_ptr<const config::Config> config,
                    std::unique_ptr<identity::TokenVerifier> verifier,
                    std::unique_ptr<audit::Recorder> recorder)
-    : config_(std::move(config)), verifier_(std::move(verifier)), recorder_(std::move(recorder)) {}
+    : config_(std::move(config)), verifier_(std::move(verifier)), recorder_(std::move(recorder)) {
+  policy_ = policy_of(*config_, 1);
+  version_.store(1, std::memory_order_release);
+  model::PolicyEvent ev{unix_us(), config_->gateway.id, 1, "load", "applied", "", "start"};
+  (void)record(std::move(ev));
+}
+
+std::shared_ptr<const policy::Policy> Services::policy() const {
+  std::lock_guard lock(policy_mu_);
+  return policy_;
+}
+
+ReloadResult Services::reload(const std::string& source) {
+  std::lock_guard one(reload_mu_);
+  ReloadResult r;
+  r.version = policy_version();
+  auto loaded = config::load_file(config_->path, config::process_env());
+  if (!loaded) {
+    for (const auto& p : loaded.error()) r.problems.push_back(p.to_string());
+    std::string detail;
+    for (const auto& p : r.problems) detail += (detail.empty() ? "" : "\n") + p;
+    spdlog::error("policy reload ({}) refused; version {} stays in force:\n{}", source, r.version,
+                  detail);
+    (void)record(model::PolicyEvent{unix_us(), config_->gateway.id, r.version, "reload", "refused",
+                                    detail, source});
+    return r;
+  }
+  // Only the policy sections take effect without a restart; say so when
+  // anything else changed.
+  const config::Config& next = *loaded;
+  if (next.connections.size() != config_->connections.size() ||
+      next.listeners.size() != config_->listeners.size())
+    r.notes.push_back("listeners and connections change only at restart");
+  auto fresh = policy_of(next, r.version + 1);
+  {
+    std::lock_guard lock(policy_mu_);
+    policy_ = fresh;
+    version_.store(fresh->version, std::memory_order_release);
+  }
+  r.applied = true;
+  r.version = fresh->version;
+  r.notes.insert(r.notes.begin(), std::to_string(next.access.rules.size()) + " access rules, " +
+                                      std::to_string(next.guardrails.size()) + " guardrails");
+  std::string detail;
+  for (const auto& n : r.notes) detail += (detail.empty() ? "" : "; ") + n;
+  spdlog::info("policy reload ({}) applied: version {} ({})", source, r.version, detail);
+  (void)record(model::PolicyEvent{unix_us(), config_->gateway.id, r.version, "reload", "applied",
+                                  detail, source});
+  return r;
+}
+
+bool Services::pause(const std::string& source) {
+  bool changed = pause_.pause();
+  spdlog::warn("gateway {} ({}): new statements are held until resume",
+               changed ? "paused" : "already paused", source);
+  (void)record(model::PolicyEvent{unix_us(), config_->gateway.id, policy_version(), "pause",
+                                  changed ? "ok" : "already paused", "", source});
+  return changed;
+}
+
+bool Services::resume(const std::string& source) {
+  bool changed = pause_.resume();
+  spdlog::info("gateway {} ({})", changed ? "resumed" : "was not paused", source);
+  (void)record(model::PolicyEvent{unix_us(), config_->gateway.id, policy_version(), "resume",
+                                  changed ? "ok" : "not paused", "", source});
+  return changed;
+}
 
 Services::~Services() = default;
 

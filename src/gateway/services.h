@@ -5,8 +5,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "audit/recorder.h"
 #include "config/config.h"
@@ -14,6 +18,8 @@
 #include "identity/verifier.h"
 #include "model/audit_event.h"
 #include "policy/access.h"
+#include "policy/decide.h"
+#include "sql/cache.h"
 
 namespace gh::gateway {
 
@@ -25,6 +31,34 @@ struct Counters {
   std::atomic<std::uint64_t> statements{0};
   std::atomic<std::uint64_t> protocol_errors{0};
   std::atomic<std::uint64_t> audit_dropped{0};
+  std::atomic<std::uint64_t> statements_denied{0};
+  std::atomic<std::uint64_t> statements_held{0};  // held while the gateway was paused
+};
+
+// Holds new statements while the gateway is paused. Sessions register a
+// waker; resume() calls every waker once (each posts to its own session).
+class PauseGate {
+ public:
+  bool paused() const { return paused_.load(std::memory_order_acquire); }
+  // False when already in that state.
+  bool pause();
+  bool resume();
+  std::uint64_t subscribe(std::function<void()> wake);
+  void unsubscribe(std::uint64_t id);
+
+ private:
+  std::atomic<bool> paused_{false};
+  std::mutex mu_;
+  std::uint64_t next_ = 1;
+  std::map<std::uint64_t, std::function<void()>> waiters_;
+};
+
+// The outcome of re-reading the policy.
+struct ReloadResult {
+  bool applied = false;
+  std::uint64_t version = 0;          // in force after the attempt
+  std::vector<std::string> problems;  // why it was refused
+  std::vector<std::string> notes;     // what changed, what needs a restart
 };
 
 class Services {
@@ -36,7 +70,19 @@ class Services {
 
   const config::Config& config() const { return *config_; }
   const identity::TokenVerifier& verifier() const { return *verifier_; }
-  const policy::AccessPolicy& access() const { return config_->access; }
+  // The policy in force. A session keeps the snapshot it decided under and
+  // checks policy_version() (one atomic load) before each statement.
+  std::shared_ptr<const policy::Policy> policy() const;
+  std::uint64_t policy_version() const { return version_.load(std::memory_order_acquire); }
+  // Re-reads the configuration file, validates it whole and swaps the policy
+  // sections in atomically; on any problem the old policy stays. Logged and
+  // audited either way. Thread-safe.
+  ReloadResult reload(const std::string& source);
+  PauseGate& pause_gate() { return pause_; }
+  // Pause and resume, logged and audited.
+  bool pause(const std::string& source);
+  bool resume(const std::string& source);
+  sql::AnalysisCache& analyses() { return analyses_; }
   CancelRegistry& cancels() { return cancels_; }
   Counters& counters() { return counters_; }
 
@@ -55,6 +101,12 @@ class Services {
   std::shared_ptr<const config::Config> config_;
   std::unique_ptr<identity::TokenVerifier> verifier_;
   std::unique_ptr<audit::Recorder> recorder_;
+  mutable std::mutex policy_mu_;
+  std::shared_ptr<const policy::Policy> policy_;
+  std::atomic<std::uint64_t> version_{0};
+  std::mutex reload_mu_;  // one reload at a time
+  PauseGate pause_;
+  sql::AnalysisCache analyses_;
   CancelRegistry cancels_;
   Counters counters_;
 };

@@ -26,6 +26,18 @@ struct SessionStart {
   std::string application_name;
 };
 
+// How the policy decided a statement: what analysis found and which rule
+// decided, under which policy version.
+struct StatementDecision {
+  std::string kind;   // statement kind (config.md vocabulary); "unknown" when unanalyzable
+  std::string cls;    // action class
+  std::vector<std::string> tables;     // relations as written (schema-qualified when it was)
+  std::vector<std::string> functions;  // functions called
+  std::string decision;                // "allow" | "deny"
+  std::string rule;                    // the rule that decided
+  std::uint64_t policy_version = 0;
+};
+
 struct StatementEvent {
   std::string session_id;
   std::int64_t seq = 0;
@@ -38,6 +50,7 @@ struct StatementEvent {
   std::string command_tag;    // e.g. "SELECT 3"
   std::string error_code;     // SQLSTATE when outcome is error
   std::string error_message;
+  StatementDecision decision;  // empty kind when no decision was made (e.g. a skipped Execute)
 };
 
 struct SessionEnd {
@@ -62,6 +75,18 @@ struct ConnectionRefused {
   std::string reason;
 };
 
-using AuditEvent = std::variant<SessionStart, StatementEvent, SessionEnd, ConnectionRefused>;
+// A policy (re)load: applied with its version, or refused with the reasons.
+struct PolicyEvent {
+  std::int64_t at_us = 0;
+  std::string replica;
+  std::uint64_t version = 0;  // the version now in force
+  std::string action;         // "load" | "reload" | "pause" | "resume"
+  std::string outcome;        // "applied" | "refused" | "ok"
+  std::string detail;         // problems, or what changed
+  std::string source;         // "start" | "sighup" | "control socket"
+};
+
+using AuditEvent =
+    std::variant<SessionStart, StatementEvent, SessionEnd, ConnectionRefused, PolicyEvent>;
 
 }  // namespace gh::model

@@ -103,6 +103,7 @@ access:
   - name: agents
     groups: [ai-agents]
     connections: [app]
+    actions: [read, write, ddl, admin]
 )");
   auto gw = testbed::Process::start({GH_GATEHOUSE_BIN, "serve", "--config", cfg}, dir + "/gw.log");
   ASSERT_TRUE(

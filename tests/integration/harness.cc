@@ -143,12 +143,16 @@ connections:
                      pgport + R"(, database: app}
     credentials: {user: gh_scram, password_file: scram.pw}
 access:
+  # The relay tests run every kind of statement as the agent; policy_test.cc
+  # has gateways of its own for narrower rules.
   - name: agents
     groups: [ai-agents]
     connections: ["app*"]
+    actions: [read, write, ddl, admin]
   - name: dba
     groups: [dba]
     connections: ["*"]
+    actions: [read, write, ddl, admin]
 )";
   config_path = dir + "/gatehouse.yaml";
   testbed::write_file(config_path, yaml);

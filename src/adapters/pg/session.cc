@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -335,7 +337,8 @@ asio::awaitable<bool> Session::startup() {
   // 6. Authorize. An unknown connection gets the same answer as a forbidden
   // one, so callers cannot enumerate connection names.
   connection_ = services_.config().find_connection(database_);
-  auto decision = policy::may_connect(services_.access(), *principal, database_);
+  auto policy_now = services_.policy();
+  auto decision = policy::may_connect(policy_now->access, *principal, database_);
   if (!connection_ || !decision.allowed) {
     refuse("28000", "gatehouse: " + subject_ + " may not connect to " + database_,
            connection_ ? "no access rule admits the principal" : "no such connection");
@@ -347,15 +350,32 @@ asio::awaitable<bool> Session::startup() {
     co_return co_await send_refusal();
   }
 
-  // 7. Upstream, with the gateway's credential.
+  // 7. Upstream, with the gateway's credential: the read-only one when the
+  // caller may only read (defence in depth behind the statement checks). The
+  // search_path is pinned so the gateway knows how unqualified names resolve.
+  const bool read_only = connection_->read_credentials.has_value() &&
+                         policy::read_only(*policy_now, *principal, connection_->name);
+  const config::Credentials& cred =
+      read_only ? *connection_->read_credentials : connection_->credentials;
+  std::string search_path = connection_->search_path;
+  bool client_path = false;
+  for (auto& [k, v] : pass) {
+    if (k == "search_path") {
+      search_path = v;
+      client_path = true;
+    }
+  }
+  if (!client_path) pass.emplace_back("search_path", search_path);
   auto tls_it = h_.upstream_tls.find(connection_->name);
-  auto up = co_await connect_upstream(ex, *connection_, tls_it->second, pass);
+  auto up = co_await connect_upstream(ex, *connection_, cred, tls_it->second, pass);
   if (!up) {
     spdlog::warn("session for {} on {}: {}", subject_, connection_->name, up.error().for_log);
     refuse("08006", up.error().for_client, up.error().for_log);
     co_return co_await send_refusal();
   }
   upstream_ = std::move(*up);
+  gate_ = std::make_unique<StatementGate>(services_, *principal, connection_->name, search_path,
+                                          cred.user);
 
   // 8. Established: the client sees AuthenticationOk, the server's parameters,
   // the gateway's own cancel key, and ReadyForQuery.
@@ -392,8 +412,9 @@ asio::awaitable<bool> Session::startup() {
   }
   started_ = true;
   services_.counters().sessions_started.fetch_add(1, std::memory_order_relaxed);
-  spdlog::info("session {} started: {} ({}) on {} from {}", session_id_, subject_,
-               principal->issuer_name, connection_->name, client_.address);
+  spdlog::info("session {} started: {} ({}) on {} from {}{}", session_id_, subject_,
+               principal->issuer_name, connection_->name, client_.address,
+               read_only ? " (read-only credentials)" : "");
   co_await send_client(out);
   co_return true;
 }
@@ -406,7 +427,8 @@ void Session::record_statements() {
     ev.seq = ++seq_;
     ev.at_us = f.at_us;
     ev.duration_us = f.duration_us;
-    ev.text = f.text ? *f.text : std::string();
+    ev.text = f.text ? f.text->text : std::string();
+    if (f.decision) ev.decision = *f.decision;
     ev.protocol_path = std::move(f.protocol_path);
     ev.rows = f.rows;
     ev.outcome = std::move(f.outcome);
@@ -433,7 +455,8 @@ asio::awaitable<void> Session::pump(Direction& d) {
   out.reserve(kRelayBuffer);
   std::vector<std::uint8_t> first = std::move(d.first);
   bool use_first = !first.empty();
-  const bool track = services_.audit_enabled();
+  // Set while this (server) direction has written part of a message.
+  bool holding_client = false;
   for (;;) {
     std::size_t n = first.size();
     if (!use_first) {
@@ -462,26 +485,52 @@ asio::awaitable<void> Session::pump(Direction& d) {
       }
       if (ev.kind == K::kWhole) {
         if (d.from_client) {
-          if (ev.header.type == 'X') stop = true;
-          if (track) {
-            using V = StatementTracker::ClientVerdict;
-            switch (tracker_.on_client(ev.header.type, ev.body, Clock::now(), now_us())) {
-              case V::kOk:
-                break;
-              case V::kLimit:
-                d.end = PumpEnd::kLimit;
-                d.error = "too many prepared statements, portals or pipelined messages";
+          const std::uint8_t type = ev.header.type;
+          if (type == 'X') stop = true;
+          if (StatementGate::is_statement(type) && services_.pause_gate().paused()) {
+            // Held: what came before it goes on; it and what follows wait.
+            if (!out.empty()) {
+              net::error_code ec;
+              co_await d.to->write_all(out, ec);
+              if (ec) {
+                d.end = PumpEnd::kWriteFailed;
+                d.error = ec.message();
                 co_return;
-              case V::kMalformed:
-                // What the gateway cannot follow, it does not relay.
-                d.end = PumpEnd::kFramingError;
-                d.error = std::string("malformed '") + char(ev.header.type) + "' message";
-                co_return;
+              }
+              *d.bytes_out += static_cast<std::int64_t>(out.size());
+              out.clear();
             }
+            co_await hold_while_paused();
+            auto cs = co_await asio::this_coro::cancellation_state;
+            if (cs.cancelled() != asio::cancellation_type::none) co_return;
           }
-        } else if (track) {
-          tracker_.on_server(ev.header.type, ev.body, Clock::now(), finished_);
+          // Decide, then record, then relay the message or its replacement.
+          auto ins = gate_->inspect(type, ev.body);
+          using V = StatementTracker::ClientVerdict;
+          switch (tracker_.on_client(type, ev.body, Clock::now(), now_us(), ins.note)) {
+            case V::kOk:
+              break;
+            case V::kLimit:
+              d.end = PumpEnd::kLimit;
+              d.error = "too many prepared statements, portals or pipelined messages";
+              co_return;
+            case V::kMalformed:
+              // What the gateway cannot follow, it does not relay.
+              d.end = PumpEnd::kFramingError;
+              d.error = std::string("malformed '") + char(type) + "' message";
+              co_return;
+          }
+          if (ins.replace) {
+            out.insert(out.end(), ins.replacement.begin(), ins.replacement.end());
+            continue;
+          }
+        } else {
+          auto* replacement = tracker_.on_server(ev.header.type, ev.body, Clock::now(), finished_);
           if (ev.header.type == 'E') note_server_fatal(ev.body);
+          if (replacement != nullptr) {
+            out.insert(out.end(), replacement->begin(), replacement->end());
+            continue;
+          }
         }
       }
       out.insert(out.end(), ev.raw.begin(), ev.raw.end());
@@ -491,7 +540,16 @@ asio::awaitable<void> Session::pump(Direction& d) {
     if (!out.empty()) {
       net::error_code ec;
       d.writing = true;
+      if (!d.from_client && !holding_client) {
+        co_await lock_client_writes();
+        holding_client = true;
+      }
       co_await d.to->write_all(out, ec);
+      // The client may get a gateway message only between whole server messages.
+      if (!d.from_client && framer.at_boundary()) {
+        unlock_client_writes();
+        holding_client = false;
+      }
       if (ec) {
         d.end = ec == asio::error::operation_aborted ? PumpEnd::kCancelled : PumpEnd::kWriteFailed;
         d.error = ec.message();
@@ -509,6 +567,54 @@ asio::awaitable<void> Session::pump(Direction& d) {
       d.end = PumpEnd::kTerminated;
       co_return;
     }
+  }
+}
+
+asio::awaitable<void> Session::lock_client_writes() {
+  if (!client_writes_free_)
+    client_writes_free_ = std::make_shared<asio::steady_timer>(co_await asio::this_coro::executor);
+  while (client_writes_locked_) {
+    client_writes_free_->expires_at(asio::steady_timer::time_point::max());
+    net::error_code ec;
+    co_await client_writes_free_->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none) co_return;
+  }
+  client_writes_locked_ = true;
+}
+
+void Session::unlock_client_writes() {
+  client_writes_locked_ = false;
+  if (client_writes_free_) client_writes_free_->cancel();
+}
+
+asio::awaitable<void> Session::hold_while_paused() {
+  auto& gate = services_.pause_gate();
+  if (!gate.paused()) co_return;
+  services_.counters().statements_held.fetch_add(1, std::memory_order_relaxed);
+  spdlog::info("session {}: statement held (gateway paused)", session_id_);
+  wire::Buffer notice;
+  wire::encode_notice_response(
+      notice, {.severity = "NOTICE",
+               .sqlstate = "00000",
+               .message = "gatehouse: the gateway is paused; this statement is held until it "
+                          "resumes"});
+  co_await lock_client_writes();
+  co_await send_client(notice);
+  unlock_client_writes();
+  auto ex = co_await asio::this_coro::executor;
+  while (gate.paused()) {
+    auto timer = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+    // resume() runs on whichever thread asked for it: the wake-up is posted
+    // to this session's own executor.
+    auto id = gate.subscribe([timer, ex] { asio::post(ex, [timer] { timer->cancel(); }); });
+    if (gate.paused()) {
+      net::error_code ec;
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    gate.unsubscribe(id);
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none) co_return;
   }
 }
 

@@ -6,6 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/pg/statement_gate.h"
 #include "adapters/pg/statement_tracker.h"
 #include "adapters/pg/upstream.h"
 #include "gateway/server.h"
@@ -53,6 +55,12 @@ class Session {
   void refuse(std::string_view sqlstate, std::string message, std::string_view reason_for_audit);
   boost::asio::awaitable<bool> send_refusal();
   boost::asio::awaitable<void> send_client(const wire::pg::Buffer& b);
+  // While the gateway is paused: tells the client once, then waits for resume.
+  boost::asio::awaitable<void> hold_while_paused();
+  // The client stream is written by both directions once the relay runs: a
+  // message the gateway adds must not land inside one the server is sending.
+  boost::asio::awaitable<void> lock_client_writes();
+  void unlock_client_writes();
   boost::asio::awaitable<void> relay();
   // Forwards one direction message by message until it ends; records what it sees.
   boost::asio::awaitable<void> pump(Direction& d);
@@ -84,6 +92,9 @@ class Session {
   bool started_ = false;
 
   StatementTracker tracker_;
+  std::unique_ptr<StatementGate> gate_;
+  bool client_writes_locked_ = false;
+  std::shared_ptr<boost::asio::steady_timer> client_writes_free_;
   std::vector<FinishedStatement> finished_;
   std::int64_t seq_ = 0;
 

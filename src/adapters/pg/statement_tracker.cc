@@ -10,15 +10,17 @@ namespace wire = gh::wire::pg;
 
 namespace {
 
-Text make_text(std::string_view sql) {
-  if (sql.size() <= StatementTracker::kMaxText) return std::make_shared<const std::string>(sql);
-  return std::make_shared<const std::string>(
-      std::string(sql.substr(0, StatementTracker::kMaxText)) + "…[truncated " +
-      std::to_string(sql.size() - StatementTracker::kMaxText) + " bytes]");
+Text make_text(std::string_view sql, Decided decision = nullptr) {
+  if (sql.size() <= StatementTracker::kMaxText)
+    return std::make_shared<const Label>(Label{std::string(sql), std::move(decision)});
+  return std::make_shared<const Label>(
+      Label{std::string(sql.substr(0, StatementTracker::kMaxText)) + "…[truncated " +
+                std::to_string(sql.size() - StatementTracker::kMaxText) + " bytes]",
+            std::move(decision)});
 }
 
 const Text& unknown_statement() {
-  static const Text t = std::make_shared<const std::string>("<unknown prepared statement>");
+  static const Text t = std::make_shared<const Label>(Label{"<unknown prepared statement>", {}});
   return t;
 }
 
@@ -31,22 +33,25 @@ Text StatementTracker::portal_text(const std::string& portal) const {
 
 StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, Bytes body,
                                                             Clock::time_point now,
-                                                            std::int64_t now_us) {
+                                                            std::int64_t now_us,
+                                                            const ClientNote& note) {
   if (queue_.size() >= kMaxPending) return ClientVerdict::kLimit;
   Entry e{};
   e.started = now;
   e.at_us = now_us;
+  e.denial = note.denial;
   switch (type) {
     case 'Q': {
       auto q = wire::parse_query(body);
       e.kind = Entry::kSimple;
-      e.text = make_text(q ? q->sql : "<malformed query>");
+      e.text = make_text(q ? q->sql : "<malformed query>", note.decision);
       break;
     }
     case 'F': {
       auto f = wire::parse_function_call(body);
       e.kind = Entry::kFunctionCall;
-      e.text = make_text("<function call oid " + std::to_string(f ? f->function_oid : 0) + ">");
+      e.text = make_text("<function call oid " + std::to_string(f ? f->function_oid : 0) + ">",
+                         note.decision);
       break;
     }
     case 'P': {
@@ -54,7 +59,7 @@ StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, B
       if (!p) return ClientVerdict::kMalformed;
       e.kind = Entry::kParse;
       e.name = std::string(p->statement);
-      e.text = make_text(p->sql);
+      e.text = make_text(p->sql, note.decision);
       if (client_statements_.size() >= kMaxNamed) client_statements_.clear();
       client_statements_[e.name] = e.text;
       break;
@@ -88,6 +93,7 @@ StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, B
       if (!x) return ClientVerdict::kMalformed;
       e.kind = Entry::kExecute;
       e.name = std::string(x->portal);
+      e.redecided = note.decision;
       if (auto it = client_portals_.find(e.name); it != client_portals_.end()) {
         e.intended = it->second;
       } else {
@@ -137,11 +143,12 @@ void StatementTracker::finish(Entry& e, std::string outcome, Clock::time_point n
     f.text = e.ran ? portal_text(e.name) : e.intended;
   else
     f.text = std::move(e.text);
+  f.decision = e.redecided ? e.redecided : (f.text ? f.text->decision : nullptr);
   f.at_us = e.at_us;
   f.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(now - e.started).count();
   f.rows = e.rows;
   f.tag = std::move(e.tag);
-  f.outcome = e.failed ? "error" : std::move(outcome);
+  f.outcome = e.denied ? "denied" : e.failed ? "error" : std::move(outcome);
   f.error_code = std::move(e.error_code);
   f.error_message = std::move(e.error_message);
   done.push_back(std::move(f));
@@ -164,8 +171,10 @@ void StatementTracker::skip_to_sync(Clock::time_point now, std::vector<FinishedS
   skipping_ = !saw_sync;
 }
 
-void StatementTracker::on_server(std::uint8_t type, Bytes body, Clock::time_point now,
-                                 std::vector<FinishedStatement>& done) {
+const std::vector<std::uint8_t>* StatementTracker::on_server(std::uint8_t type, Bytes body,
+                                                             Clock::time_point now,
+                                                             std::vector<FinishedStatement>& done) {
+  const std::vector<std::uint8_t>* replace = nullptr;
   // A CopyDone/CopyFail with no COPY before it gets no answer of its own.
   while (!queue_.empty() && queue_.front().kind == Entry::kCopyEnd) queue_.pop_front();
   Entry* front = queue_.empty() ? nullptr : &queue_.front();
@@ -234,12 +243,22 @@ void StatementTracker::on_server(std::uint8_t type, Bytes body, Clock::time_poin
       copy_in_ = false;
       if (!front || front->kind == Entry::kSync) break;
       std::string code, message;
-      if (auto f = wire::parse_error_fields(body)) {
+      // The server refusing what replaced a denied message: the client gets
+      // the gateway's denial, and the statement is recorded as denied.
+      const bool denied = front->denial != nullptr;
+      if (denied) {
+        replace = front->denial.get();
+        if (auto f = wire::parse_error_fields(Bytes(replace->data() + 5, replace->size() - 5))) {
+          code = std::string(f->get('C'));
+          message = std::string(f->get('M')).substr(0, kMaxText);
+        }
+      } else if (auto f = wire::parse_error_fields(body)) {
         code = std::string(f->get('C'));
         message = std::string(f->get('M')).substr(0, kMaxText);
       }
       if (front->kind == Entry::kSimple || front->kind == Entry::kFunctionCall) {
         front->failed = true;
+        front->denied = denied;
         front->error_code = std::move(code);
         front->error_message = std::move(message);
         break;  // ReadyForQuery finishes it
@@ -249,14 +268,28 @@ void StatementTracker::on_server(std::uint8_t type, Bytes body, Clock::time_poin
       // the group is skipped by the server. An Execute at the front failed
       // while running, so its portal is the one the server bound.
       if (front->kind == Entry::kExecute) front->ran = true;
+      bool assigned = false;
       for (auto& e : queue_) {
         if (e.kind == Entry::kSync) break;
         if (e.kind == Entry::kExecute) {
           e.failed = true;
+          e.denied = denied;
+          // A denied Parse is why this Execute never ran: it carries that decision.
+          if (denied && front->kind == Entry::kParse && front->text)
+            e.intended = front->text;
           e.error_code = code;
           e.error_message = message;
+          assigned = true;
           break;
         }
+      }
+      // A denied Parse with no Execute behind it is still a refused statement.
+      if (denied && !assigned && front->kind == Entry::kParse) {
+        front->failed = true;
+        front->denied = true;
+        front->error_code = code;
+        front->error_message = message;
+        finish(*front, "denied", now, done);
       }
       skip_to_sync(now, done);
       break;
@@ -284,6 +317,7 @@ void StatementTracker::on_server(std::uint8_t type, Bytes body, Clock::time_poin
     default:
       break;
   }
+  return replace;
 }
 
 void StatementTracker::interrupt_all(Clock::time_point now, std::vector<FinishedStatement>& done) {

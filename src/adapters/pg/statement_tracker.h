@@ -20,10 +20,28 @@
 #include <vector>
 
 #include "base/bytes.h"
+#include "model/audit_event.h"
 
 namespace gh::adapters::pg {
 
-using Text = std::shared_ptr<const std::string>;
+using Decided = std::shared_ptr<const model::StatementDecision>;
+
+// A statement's text and how the policy decided it, shared by every record of
+// it (a prepared statement runs many times).
+struct Label {
+  std::string text;
+  Decided decision;
+};
+using Text = std::shared_ptr<const Label>;
+
+// What the session did with a client message before relaying it.
+struct ClientNote {
+  Decided decision;  // Q/P/F: the decision on its text; E: a re-decision (else null)
+  // The message was denied and replaced by one the server refuses, so that
+  // the refusal lands in order and with the server's own transaction and
+  // skip-to-Sync semantics. The server's error for it is replaced by this.
+  std::shared_ptr<const std::vector<std::uint8_t>> denial;
+};
 
 struct FinishedStatement {
   std::string protocol_path;  // simple | extended | function_call
@@ -32,7 +50,8 @@ struct FinishedStatement {
   std::int64_t duration_us = 0;
   std::int64_t rows = -1;
   std::string tag;
-  std::string outcome;  // ok | error | skipped | interrupted
+  std::string outcome;  // ok | error | denied | skipped | interrupted
+  Decided decision;
   std::string error_code;
   std::string error_message;
 };
@@ -52,10 +71,12 @@ class StatementTracker {
   // kMalformed for a Parse/Bind/Close/Execute the gateway cannot read (the
   // caller does not forward it: what the gateway cannot follow, it does not relay).
   [[nodiscard]] ClientVerdict on_client(std::uint8_t type, Bytes body, Clock::time_point now,
-                                        std::int64_t now_us);
+                                        std::int64_t now_us, const ClientNote& note = {});
   // A whole server message; statements it completes are appended to `done`.
-  void on_server(std::uint8_t type, Bytes body, Clock::time_point now,
-                 std::vector<FinishedStatement>& done);
+  // For the server's error to a denied (substituted) message, returns the
+  // ErrorResponse the client gets instead; null otherwise.
+  const std::vector<std::uint8_t>* on_server(std::uint8_t type, Bytes body, Clock::time_point now,
+                                             std::vector<FinishedStatement>& done);
   // The session ends: everything still awaiting an answer is `interrupted`.
   void interrupt_all(Clock::time_point now, std::vector<FinishedStatement>& done);
 
@@ -79,7 +100,10 @@ class StatementTracker {
     bool failed = false;
     bool discarded = false;  // sent while the server skips to Sync: it never runs
     bool ran = false;        // execute: the server ran it (its text is the bound portal's)
+    bool denied = false;     // the gateway's denial is this statement's outcome
     Text intended;           // execute: what the client meant to run, for one that never did
+    Decided redecided;       // execute: decided again at Execute (policy changed since Parse)
+    std::shared_ptr<const std::vector<std::uint8_t>> denial;  // substituted: the client's error
   };
 
   // An Execute's text: the portal as the server has it when it runs.

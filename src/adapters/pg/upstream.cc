@@ -90,8 +90,8 @@ Expected<UpstreamTls> make_upstream_tls(const config::Connection& c) {
 }
 
 asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
-    asio::any_io_executor ex, const config::Connection& c, const UpstreamTls& tls,
-    const std::vector<std::pair<std::string, std::string>>& client_params) {
+    asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
+    const UpstreamTls& tls, const std::vector<std::pair<std::string, std::string>>& client_params) {
   auto socket = co_await net::dial(ex, c.host, c.port, c.connect_timeout);
   if (!socket) co_return unexpected(fail(c, "unreachable", socket.error()));
 
@@ -140,7 +140,7 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
   }
   net::Stream& stream = *session.stream;
 
-  std::vector<std::pair<std::string, std::string>> params = {{"user", c.credentials.user},
+  std::vector<std::pair<std::string, std::string>> params = {{"user", cred.user},
                                                              {"database", c.database}};
   for (const auto& p : client_params) params.push_back(p);
   wire::Buffer out;
@@ -177,7 +177,7 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
               co_return unexpected(fail(
                   c, "the server asked for an authentication method the connection does not allow",
                   "server asked for cleartext; upstream.auth does not allow `password`"));
-            wire::encode_password_message(out, c.credentials.password);
+            wire::encode_password_message(out, cred.password);
             break;
           case 5: {
             if (!c.auth.md5)
@@ -187,7 +187,7 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
             if (auth->data.size() != 4)
               co_return unexpected(fail(c, "protocol error", "MD5 request without a 4-byte salt"));
             wire::encode_password_message(
-                out, wire::md5_password_response(c.credentials.user, c.credentials.password,
+                out, wire::md5_password_response(cred.user, cred.password,
                                                  as_chars(auth->data)));
             break;
           }
@@ -202,7 +202,7 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
             if (!offered)
               co_return unexpected(
                   fail(c, "no supported SASL mechanism", "server offers no SCRAM-SHA-256"));
-            scram = std::make_unique<wire::ScramSha256Client>(c.credentials.password);
+            scram = std::make_unique<wire::ScramSha256Client>(cred.password);
             wire::encode_sasl_initial_response(out, "SCRAM-SHA-256", scram->client_first());
             break;
           }

@@ -39,8 +39,8 @@ struct UpstreamTls {
 Expected<UpstreamTls> make_upstream_tls(const config::Connection& c);
 
 boost::asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
-    boost::asio::any_io_executor ex, const config::Connection& c, const UpstreamTls& tls,
-    const std::vector<std::pair<std::string, std::string>>& client_params);
+    boost::asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
+    const UpstreamTls& tls, const std::vector<std::pair<std::string, std::string>>& client_params);
 
 // Forwards a cancel to an upstream backend (a new connection carrying only
 // the CancelRequest, as the protocol has it).

@@ -618,7 +618,7 @@ TEST_F(ConfigTest, AccessRuleWithNeitherGroupsNorSubjectsIsRefused) {
   expect_problem(problems, line_of(yaml, "name: empty"), "access[1]: " + msg);
 }
 
-TEST_F(ConfigTest, NarrowActionsOrTablesWarnThatTheyAreNotEnforcedYet) {
+TEST_F(ConfigTest, AccessActionsAndTablesAreLoaded) {
   Sections s;
   s.access =
       "access:\n"
@@ -628,25 +628,115 @@ TEST_F(ConfigTest, NarrowActionsOrTablesWarnThatTheyAreNotEnforcedYet) {
       "  - name: tables-only\n"
       "    subjects: [ci-bot]\n"
       "    connections: [traces]\n"
-      "    actions: [read, write, ddl, admin]\n"
-      "    tables: [\"public.*\"]\n"
-      "  - name: everything\n"
-      "    groups: [\"*\"]\n"
-      "    connections: [\"*\"]\n"
-      "    actions: [admin, ddl, write, read]\n";
+      "    actions: [read, write]\n"
+      "    tables: [\"public.*\", \"audit.log\"]\n";
   Config c = load_ok(s.yaml());
-  const std::string tail =
-      ": actions and tables are recorded but statement-level enforcement is not in this build; "
-      "the rule admits connections only";
-  EXPECT_THAT(c.warnings, ::testing::Contains("access rule `readers`" + tail));
-  EXPECT_THAT(c.warnings, ::testing::Contains("access rule `tables-only`" + tail));
-  for (const auto& w : c.warnings) EXPECT_THAT(w, ::testing::Not(HasSubstr("`everything`")));
+  ASSERT_EQ(c.access.rules.size(), 2u);
+  // No `actions` means read only: least privilege by default.
+  EXPECT_EQ(c.access.rules[0].actions, std::vector<policy::Action>{policy::Action::kRead});
+  EXPECT_EQ(c.access.rules[1].actions,
+            (std::vector<policy::Action>{policy::Action::kRead, policy::Action::kWrite}));
+  EXPECT_EQ(c.access.rules[1].tables, (std::vector<std::string>{"public.*", "audit.log"}));
+}
+
+TEST_F(ConfigTest, UnqualifiedTableGlobIsRefused) {
+  Sections s;
+  s.access =
+      "access:\n"
+      "  - name: readers\n"
+      "    groups: [ai-agents]\n"
+      "    connections: [traces]\n"
+      "    tables: [users]\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "tables: [users]"),
+                 "access[0].tables: `users` must be schema-qualified (e.g. public.users)");
+}
+
+TEST_F(ConfigTest, GuardrailsAreLoaded) {
+  Sections s;
+  s.extra =
+      "guardrails:\n"
+      "  - name: no-destructive-ddl\n"
+      "    statements: [drop, truncate, alter_system]\n"
+      "  - name: no-unbounded-writes\n"
+      "    statements: [update, delete]\n"
+      "    without_where: true\n"
+      "  - name: no-server-file-access\n"
+      "    functions: [pg_read_file, \"dblink*\"]\n"
+      "  - name: agents\n"
+      "    groups: [ai-agents]\n"
+      "    connections: [traces]\n"
+      "    statements: [do, call]\n"
+      "    tables: [\"secret.*\"]\n";
+  Config c = load_ok(s.yaml());
+  ASSERT_EQ(c.guardrails.size(), 4u);
+  EXPECT_EQ(c.guardrails[0].name, "no-destructive-ddl");
+  EXPECT_EQ(c.guardrails[0].statements,
+            (std::vector<model::Kind>{model::Kind::kDrop, model::Kind::kTruncate,
+                                      model::Kind::kAlterSystem}));
+  EXPECT_TRUE(c.guardrails[1].without_where);
+  EXPECT_EQ(c.guardrails[2].functions, (std::vector<std::string>{"pg_read_file", "dblink*"}));
+  EXPECT_EQ(c.guardrails[3].groups, std::vector<std::string>{"ai-agents"});
+  EXPECT_EQ(c.guardrails[3].tables, std::vector<std::string>{"secret.*"});
+}
+
+TEST_F(ConfigTest, BadGuardrailsAreRefusedWithTheirLines) {
+  Sections s;
+  s.extra =
+      "guardrails:\n"
+      "  - name: typo\n"
+      "    statements: [dorp]\n"
+      "  - name: empty\n"
+      "    groups: [x]\n"
+      "  - name: where-on-insert\n"
+      "    statements: [insert]\n"
+      "    without_where: true\n"
+      "  - name: typo\n"
+      "    functions: [f]\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "statements: [dorp]"),
+                 "guardrails[0].statements: `dorp` is not a statement kind (see config.md, "
+                 "statement classes)");
+  expect_problem(problems, line_of(yaml, "name: empty"),
+                 "guardrails[1]: a guardrail must name statements, functions or tables (a rule "
+                 "that matches nothing protects nothing)");
+  expect_problem(problems, line_of(yaml, "without_where: true"),
+                 "guardrails[2].without_where: applies to update and delete only");
+  EXPECT_THAT(all(problems), HasSubstr("duplicate guardrail name `typo`"));
+}
+
+TEST_F(ConfigTest, ReadCredentialsAndSearchPathAreLoaded) {
+  Sections s;
+  Config base = load_ok(s.yaml());
+  ASSERT_FALSE(base.connections.empty());
+  EXPECT_FALSE(base.connections[0].read_credentials.has_value());
+  EXPECT_EQ(base.connections[0].search_path, "public");
+
+  s.connections =
+      "connections:\n"
+      "  - name: traces\n"
+      "    protocol: postgres\n"
+      "    upstream:\n"
+      "      host: 127.0.0.1\n"
+      "      search_path: app, public\n"
+      "    credentials:\n"
+      "      user: svc_traces\n"
+      "      password_env: TRACES_PG_PASSWORD\n"
+      "    read_credentials:\n"
+      "      user: svc_traces_ro\n"
+      "      password_env: TRACES_PG_PASSWORD\n";
+  Config c = load_ok(s.yaml());
+  ASSERT_TRUE(c.connections[0].read_credentials.has_value());
+  EXPECT_EQ(c.connections[0].read_credentials->user, "svc_traces_ro");
+  EXPECT_FALSE(c.connections[0].read_credentials->password.empty());
+  EXPECT_EQ(c.connections[0].search_path, "app, public");
 }
 
 TEST_F(ConfigTest, UnimplementedSectionsAreRefusedByName) {
   Sections s;
   s.extra =
-      "guardrails:\n  - name: no-drop\n    statements: [drop]\n"
       "masking:\n  - name: pii\n"
       "approvals: []\n"
       "recording:\n  results: masked\n"
@@ -655,11 +745,11 @@ TEST_F(ConfigTest, UnimplementedSectionsAreRefusedByName) {
   const std::string yaml = s.yaml();
   auto problems = load_bad(yaml);
   for (const std::string section :
-       {"guardrails", "masking", "approvals", "recording", "roles", "include"}) {
+       {"masking", "approvals", "recording", "roles", "include"}) {
     expect_problem(problems, line_of(yaml, section + ":"),
                    "section `" + section + "` is not implemented in this build");
   }
-  EXPECT_EQ(problems.size(), 6u) << all(problems);
+  EXPECT_EQ(problems.size(), 5u) << all(problems);
 }
 
 TEST_F(ConfigTest, UnimplementedFeaturesAreRefusedByNameNotIgnored) {
@@ -704,9 +794,6 @@ access: []
                  "identity.issuers[0].discovery: OIDC discovery is not implemented in this build");
   expect_problem(problems, line_of(yaml, "protocol: mysql"),
                  "listeners[0].protocol: protocol mysql is not implemented in this build");
-  expect_problem(problems, line_of(yaml, "read_credentials:"),
-                 "connections[0].read_credentials: not implemented in this build (read-only "
-                 "upstream credentials come with statement analysis)");
   expect_problem(problems, line_of(yaml, "name: shop") + 1,
                  "connections[1].protocol: protocol mysql is not implemented in this build");
   // The store URL's password is not echoed back.

@@ -79,6 +79,28 @@ CREATE TABLE refused_connections (
 );
 CREATE INDEX refused_connections_at ON refused_connections(at_us);
 )sql"},
+    Migration{2, R"sql(
+ALTER TABLE statements ADD COLUMN kind TEXT;
+ALTER TABLE statements ADD COLUMN class TEXT;
+ALTER TABLE statements ADD COLUMN tables_json TEXT;
+ALTER TABLE statements ADD COLUMN functions_json TEXT;
+ALTER TABLE statements ADD COLUMN decision TEXT;
+ALTER TABLE statements ADD COLUMN rule TEXT;
+ALTER TABLE statements ADD COLUMN policy_version INTEGER;
+CREATE INDEX statements_decision ON statements(decision, rule);
+
+CREATE TABLE policy_events (
+  id       INTEGER PRIMARY KEY,
+  at_us    INTEGER,
+  replica  TEXT,
+  version  INTEGER,
+  action   TEXT,
+  outcome  TEXT,
+  detail   TEXT,
+  source   TEXT
+);
+CREATE INDEX policy_events_at ON policy_events(at_us);
+)sql"},
 };
 
 struct DbClose {
@@ -184,7 +206,9 @@ class SqliteStore final : public audit::Store {
          "application_name) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
         {&store->insert_statement_,
          "INSERT INTO statements(session_id, seq, at_us, duration_us, text, protocol_path, rows, "
-         "outcome, command_tag, error_code, error_message) VALUES (?,?,?,?,?,?,?,?,?,?,?)"},
+         "outcome, command_tag, error_code, error_message, kind, class, tables_json, "
+         "functions_json, decision, rule, policy_version) "
+         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
         // An upsert rather than a bare UPDATE: should the start ever be missing,
         // the end of the session is still kept instead of matching no row.
         {&store->end_session_,
@@ -193,6 +217,9 @@ class SqliteStore final : public audit::Store {
          "ended_at_us = excluded.ended_at_us, end_reason = excluded.end_reason, "
          "bytes_from_client = excluded.bytes_from_client, "
          "bytes_to_client = excluded.bytes_to_client, statements = excluded.statements"},
+        {&store->insert_policy_,
+         "INSERT INTO policy_events(at_us, replica, version, action, outcome, detail, source) "
+         "VALUES (?,?,?,?,?,?,?)"},
         {&store->insert_refused_,
          "INSERT INTO refused_connections(at_us, replica, client_addr, listener, connection, "
          "subject, token_hash, sqlstate, reason) VALUES (?,?,?,?,?,?,?,?,?)"},
@@ -214,6 +241,7 @@ class SqliteStore final : public audit::Store {
     insert_statement_.reset();
     end_session_.reset();
     insert_refused_.reset();
+    insert_policy_.reset();
   }
 
   Status<> write_batch(std::span<const model::AuditEvent> events) override {
@@ -289,8 +317,17 @@ class SqliteStore final : public audit::Store {
     return run(insert_session_.get(), "insert session");
   }
 
+  static std::string json_list(const std::vector<std::string>& v) {
+    return nlohmann::json(v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+
   Status<> write(const model::StatementEvent& e) {
-    Binder(insert_statement_.get())
+    // Kept alive until the step: the binder does not copy.
+    const std::string tables = json_list(e.decision.tables);
+    const std::string functions = json_list(e.decision.functions);
+    const bool decided = !e.decision.kind.empty();
+    Binder b(insert_statement_.get());
+    b
         .text(e.session_id)
         .integer(e.seq)
         .integer(e.at_us)
@@ -302,6 +339,15 @@ class SqliteStore final : public audit::Store {
         .text(e.command_tag)
         .text(e.error_code)
         .text(e.error_message);
+    if (decided) {
+      b.text(e.decision.kind)
+          .text(e.decision.cls)
+          .text(tables)
+          .text(functions)
+          .text(e.decision.decision)
+          .text(e.decision.rule)
+          .integer(static_cast<std::int64_t>(e.decision.policy_version));
+    }
     return run(insert_statement_.get(), "insert statement");
   }
 
@@ -330,9 +376,21 @@ class SqliteStore final : public audit::Store {
     return run(insert_refused_.get(), "insert refused connection");
   }
 
+  Status<> write(const model::PolicyEvent& e) {
+    Binder(insert_policy_.get())
+        .integer(e.at_us)
+        .text(e.replica)
+        .integer(static_cast<std::int64_t>(e.version))
+        .text(e.action)
+        .text(e.outcome)
+        .text(e.detail)
+        .text(e.source);
+    return run(insert_policy_.get(), "insert policy event");
+  }
+
   Db db_;
   Stmt begin_, commit_, rollback_;
-  Stmt insert_session_, insert_statement_, end_session_, insert_refused_;
+  Stmt insert_session_, insert_statement_, end_session_, insert_refused_, insert_policy_;
 };
 
 }  // namespace

@@ -700,4 +700,13 @@ void encode_query(Buffer& out, std::string_view sql) {
   end_message(out, at);
 }
 
+void encode_parse(Buffer& out, std::string_view statement, std::string_view sql) {
+  std::size_t at = begin_message(out, 'P');
+  ByteWriter w(out);
+  w.cstring(statement);
+  w.cstring(sql);
+  w.u16(0);  // no parameter types given
+  end_message(out, at);
+}
+
 }  // namespace gh::wire::pg

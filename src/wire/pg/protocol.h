@@ -259,5 +259,7 @@ void encode_sasl_initial_response(Buffer& out, std::string_view mechanism, std::
 void encode_sasl_response(Buffer& out, std::string_view data);
 void encode_terminate(Buffer& out);
 void encode_query(Buffer& out, std::string_view sql);
+// Parse with no parameter types. Like Query, written whole.
+void encode_parse(Buffer& out, std::string_view statement, std::string_view sql);
 
 }  // namespace gh::wire::pg

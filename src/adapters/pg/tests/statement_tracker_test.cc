@@ -63,10 +63,80 @@ struct Harness {
     return t.on_client(static_cast<std::uint8_t>(type), Bytes(body), now, 1) ==
            StatementTracker::ClientVerdict::kOk;
   }
-  void server(char type, const std::vector<std::uint8_t>& body) {
-    t.on_server(static_cast<std::uint8_t>(type), Bytes(body), now, done);
+  bool client(char type, const std::vector<std::uint8_t>& body, const ClientNote& note) {
+    return t.on_client(static_cast<std::uint8_t>(type), Bytes(body), now, 1, note) ==
+           StatementTracker::ClientVerdict::kOk;
+  }
+  const std::vector<std::uint8_t>* server(char type, const std::vector<std::uint8_t>& body) {
+    return t.on_server(static_cast<std::uint8_t>(type), Bytes(body), now, done);
   }
 };
+
+ClientNote denied_note(std::string rule) {
+  auto d = std::make_shared<model::StatementDecision>();
+  d->kind = "drop";
+  d->decision = "deny";
+  d->rule = std::move(rule);
+  std::vector<std::uint8_t> err{'E', 0, 0, 0, 0};
+  ByteWriter w(err);
+  w.u8('S').cstring("ERROR").u8('C').cstring("42501").u8('M').cstring("gatehouse: blocked").u8(0);
+  std::uint32_t len = static_cast<std::uint32_t>(err.size() - 1);
+  err[1] = static_cast<std::uint8_t>(len >> 24);
+  err[2] = static_cast<std::uint8_t>(len >> 16);
+  err[3] = static_cast<std::uint8_t>(len >> 8);
+  err[4] = static_cast<std::uint8_t>(len);
+  return {d, std::make_shared<const std::vector<std::uint8_t>>(std::move(err))};
+}
+
+TEST(StatementTracker, DeniedQueryIsRecordedDeniedAndItsErrorReplaced) {
+  Harness h;
+  auto note = denied_note("no-drop");
+  ASSERT_TRUE(h.client('Q', cstr({"DROP TABLE t"}), note));
+  // The server refuses what replaced it: that error is swapped for the denial.
+  EXPECT_EQ(h.server('E', error("42601")), note.denial.get());
+  EXPECT_EQ(h.server('Z', ready('I')), nullptr);
+  ASSERT_EQ(h.done.size(), 1u);
+  EXPECT_EQ(h.done[0].outcome, "denied");
+  EXPECT_EQ(h.done[0].error_code, "42501");
+  EXPECT_EQ(h.done[0].text->text, "DROP TABLE t");
+  ASSERT_TRUE(h.done[0].decision);
+  EXPECT_EQ(h.done[0].decision->rule, "no-drop");
+}
+
+TEST(StatementTracker, DeniedParseMakesItsExecuteDeniedAndTheRestSkipped) {
+  Harness h;
+  auto note = denied_note("no-drop");
+  ASSERT_TRUE(h.client('P', parse("", "DROP TABLE t"), note));
+  ASSERT_TRUE(h.client('B', bind_body("", "")));
+  ASSERT_TRUE(h.client('E', execute("")));
+  ASSERT_TRUE(h.client('S', none()));
+  ASSERT_TRUE(h.client('P', parse("", "SELECT 1")));
+  ASSERT_TRUE(h.client('B', bind_body("", "")));
+  ASSERT_TRUE(h.client('E', execute("")));
+  ASSERT_TRUE(h.client('S', none()));
+  EXPECT_EQ(h.server('E', error("42601")), note.denial.get());
+  h.server('Z', ready('I'));
+  h.server('1', none());
+  h.server('2', none());
+  EXPECT_EQ(h.server('C', tag("SELECT 1")), nullptr);
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 2u);
+  EXPECT_EQ(h.done[0].outcome, "denied");
+  EXPECT_EQ(h.done[0].text->text, "DROP TABLE t");
+  ASSERT_TRUE(h.done[0].decision);
+  EXPECT_EQ(h.done[0].decision->rule, "no-drop");
+  EXPECT_EQ(h.done[1].outcome, "ok");
+  EXPECT_EQ(h.done[1].text->text, "SELECT 1");
+}
+
+TEST(StatementTracker, ServerErrorOfAnAllowedStatementIsNotReplaced) {
+  Harness h;
+  ASSERT_TRUE(h.client('Q', cstr({"SELECT 1/0"})));
+  EXPECT_EQ(h.server('E', error("22012")), nullptr);
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 1u);
+  EXPECT_EQ(h.done[0].outcome, "error");
+}
 
 TEST(StatementTracker, SimpleQuerySumsRowsAndEndsAtReadyForQuery) {
   Harness h;
@@ -76,7 +146,7 @@ TEST(StatementTracker, SimpleQuerySumsRowsAndEndsAtReadyForQuery) {
   EXPECT_TRUE(h.done.empty());
   h.server('Z', ready('I'));
   ASSERT_EQ(h.done.size(), 1u);
-  EXPECT_EQ(*h.done[0].text, "SELECT 1; SELECT 2");
+  EXPECT_EQ(h.done[0].text->text, "SELECT 1; SELECT 2");
   EXPECT_EQ(h.done[0].rows, 2);
   EXPECT_EQ(h.done[0].outcome, "ok");
   EXPECT_EQ(h.t.pending(), 0u);
@@ -104,7 +174,7 @@ TEST(StatementTracker, ARefusedDuplicateParseCannotRelabelWhatRuns) {
   ASSERT_EQ(h.done.size(), 2u);
   EXPECT_EQ(h.done[0].outcome, "error");
   EXPECT_EQ(h.done[0].error_code, "42P05");
-  EXPECT_EQ(*h.done[1].text, "SELECT * FROM payroll");
+  EXPECT_EQ(h.done[1].text->text, "SELECT * FROM payroll");
   EXPECT_EQ(h.done[1].rows, 9);
 }
 
@@ -128,12 +198,12 @@ TEST(StatementTracker, PipelineErrorSkipsToSyncAndStaysInStep) {
   h.server('Z', ready('I'));
   ASSERT_EQ(h.done.size(), 4u);
   EXPECT_EQ(h.done[0].outcome, "ok");
-  EXPECT_EQ(*h.done[1].text, "SELECT 1/0");
+  EXPECT_EQ(h.done[1].text->text, "SELECT 1/0");
   EXPECT_EQ(h.done[1].outcome, "error");
   EXPECT_EQ(h.done[1].error_code, "22012");
-  EXPECT_EQ(*h.done[2].text, "SELECT 3");
+  EXPECT_EQ(h.done[2].text->text, "SELECT 3");
   EXPECT_EQ(h.done[2].outcome, "skipped");
-  EXPECT_EQ(*h.done[3].text, "SELECT 4");
+  EXPECT_EQ(h.done[3].text->text, "SELECT 4");
   EXPECT_EQ(h.done[3].outcome, "ok");
   EXPECT_EQ(h.t.pending(), 0u);
 }
@@ -170,7 +240,7 @@ TEST(StatementTracker, ExtendedCopyFromStdinDoesNotLeaveASyncBehind) {
   h.server('Z', ready('I'));
   ASSERT_EQ(h.done.size(), 2u);
   EXPECT_EQ(h.done[0].rows, 5);
-  EXPECT_EQ(*h.done[1].text, "SELECT 1");
+  EXPECT_EQ(h.done[1].text->text, "SELECT 1");
   EXPECT_EQ(h.done[1].outcome, "ok");
   EXPECT_EQ(h.t.pending(), 0u);
 }
@@ -187,7 +257,7 @@ TEST(StatementTracker, FunctionCallEndsAtItsOwnReadyForQuery) {
   h.server('Z', ready('I'));
   ASSERT_EQ(h.done.size(), 2u);
   EXPECT_EQ(h.done[0].protocol_path, "function_call");
-  EXPECT_EQ(*h.done[1].text, "SELECT 2");
+  EXPECT_EQ(h.done[1].text->text, "SELECT 2");
   EXPECT_EQ(h.done[1].rows, 1);
 }
 
@@ -249,7 +319,7 @@ TEST(StatementTracker, AFailedReParseInAnEarlierGroupCannotRelabelTheBindAfterIt
   h.server('C', tag("DELETE 3"));
   h.server('Z', ready('I'));
   ASSERT_EQ(h.done.size(), 1u);
-  EXPECT_EQ(*h.done[0].text, "DELETE FROM important");
+  EXPECT_EQ(h.done[0].text->text, "DELETE FROM important");
   EXPECT_EQ(h.done[0].tag, "DELETE 3");
 }
 
@@ -294,7 +364,7 @@ TEST(StatementTracker, PipelinedStatementsAfterACopyStillRun) {
   h.server('Z', ready('I'));
   ASSERT_EQ(h.done.size(), 2u);
   EXPECT_EQ(h.done[1].outcome, "ok");
-  EXPECT_EQ(*h.done[1].text, "SELECT 2");
+  EXPECT_EQ(h.done[1].text->text, "SELECT 2");
   EXPECT_EQ(h.t.pending(), 0u);
 }
 
@@ -328,7 +398,7 @@ TEST(StatementTracker, SkippedParsesDoNotLingerInMemory) {
   ASSERT_TRUE(h.client('S', none()));
   h.server('E', error("26000"));
   h.server('Z', ready('I'));
-  EXPECT_EQ(*h.done.back().text, "SELEC broken");
+  EXPECT_EQ(h.done.back().text->text, "SELEC broken");
   EXPECT_EQ(h.done.back().outcome, "error");
   EXPECT_EQ(h.done.back().error_code, "26000");
   EXPECT_EQ(h.t.prepared(), 0u);

@@ -99,16 +99,45 @@ model::StatementEvent statement(std::string session, std::int64_t seq) {
   return e;
 }
 
-TEST_F(SqliteStoreTest, OpenCreatesTheSchemaAndRecordsMigrationOne) {
+TEST_F(SqliteStoreTest, OpenCreatesTheSchemaAndRecordsEveryMigration) {
   ASSERT_TRUE(open());
-  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1");
-  EXPECT_NE(scalar("SELECT applied_at FROM schema_migrations"), "NULL");
+  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1,2");
+  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations WHERE applied_at IS NULL"), "0");
   auto tables = rows(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
-      "('sessions', 'statements', 'refused_connections') ORDER BY name");
-  ASSERT_EQ(tables.size(), 3u);
+      "('sessions', 'statements', 'refused_connections', 'policy_events') ORDER BY name");
+  ASSERT_EQ(tables.size(), 4u);
   auto indexes = rows("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
-  EXPECT_EQ(indexes.size(), 5u);
+  EXPECT_EQ(indexes.size(), 7u);
+}
+
+TEST_F(SqliteStoreTest, StatementDecisionAndPolicyEventsAreKept) {
+  auto store = open();
+  auto denied = statement("s1", 1);
+  denied.outcome = "denied";
+  denied.error_code = "42501";
+  denied.decision.kind = "drop";
+  denied.decision.cls = "ddl";
+  denied.decision.tables = {"public.t"};
+  denied.decision.functions = {};
+  denied.decision.decision = "deny";
+  denied.decision.rule = "no-destructive-ddl";
+  denied.decision.policy_version = 3;
+  model::PolicyEvent pe{1'700'000'000'000'500, "gw-1", 3, "reload", "applied", "2 rules", "SIGHUP"};
+  std::vector<model::AuditEvent> batch{session_start("s1"), denied, statement("s1", 2), pe};
+  ASSERT_TRUE(store->write_batch(batch));
+  auto r = rows(
+      "SELECT seq, outcome, kind, class, tables_json, functions_json, decision, rule, "
+      "policy_version FROM statements ORDER BY seq");
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0], (std::vector<std::string>{"1", "denied", "drop", "ddl", "[\"public.t\"]", "[]",
+                                            "deny", "no-destructive-ddl", "3"}));
+  // No decision made: the columns stay NULL rather than claiming one.
+  EXPECT_EQ(r[1][2], "NULL");
+  EXPECT_EQ(r[1][6], "NULL");
+  auto p = rows("SELECT version, action, outcome, detail, source FROM policy_events");
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0], (std::vector<std::string>{"3", "reload", "applied", "2 rules", "SIGHUP"}));
 }
 
 TEST_F(SqliteStoreTest, ReopeningDoesNotMigrateAgainOrLoseData) {
@@ -121,7 +150,7 @@ TEST_F(SqliteStoreTest, ReopeningDoesNotMigrateAgainOrLoseData) {
   const std::string applied = scalar("SELECT applied_at FROM schema_migrations");
   auto again = open();
   ASSERT_TRUE(again);
-  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "1");
+  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "2");
   EXPECT_EQ(scalar("SELECT applied_at FROM schema_migrations"), applied);
   EXPECT_EQ(scalar("SELECT count(*) FROM sessions"), "1");
 }

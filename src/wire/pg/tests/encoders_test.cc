@@ -211,6 +211,19 @@ TEST(EncodeTest, QueryWithNulIsSentWholeForTheServerToRefuse) {
   EXPECT_FALSE(parse_query(only_message(out, 'Q')));
 }
 
+TEST(EncodeTest, ParseRoundTrips) {
+  Buffer out;
+  encode_parse(out, "s1", "SELECT $1");
+  EXPECT_EQ(str(out),
+            "P\x00\x00\x00\x13"
+            "s1\0SELECT $1\0\x00\x00"s);
+  auto p = parse_parse(only_message(out, 'P'));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->statement, "s1");
+  EXPECT_EQ(p->sql, "SELECT $1");
+  EXPECT_TRUE(p->param_types.empty());
+}
+
 TEST(EncodeTest, SaslMessages) {
   Buffer out;
   encode_sasl_initial_response(out, "SCRAM-SHA-256", "n,,n=,r=abc");

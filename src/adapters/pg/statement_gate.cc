@@ -1,0 +1,309 @@
+#include "adapters/pg/statement_gate.h"
+
+#include <algorithm>
+
+#include "sql/analyzer.h"
+
+namespace gh::adapters::pg {
+
+namespace wire = gh::wire::pg;
+using model::Kind;
+
+namespace {
+
+// What replaces a denied statement: text every PostgreSQL parser refuses at
+// once (its first word is no keyword), whatever the transaction state.
+constexpr std::string_view kRefusedText = "gatehouse denied this statement";
+// The statement name a replacement for a denied Execute parses under. A Parse
+// that fails creates and replaces nothing, so the name cannot touch a client's.
+constexpr std::string_view kRefusedName = "gatehouse-denied";
+
+constexpr std::size_t kMaxVerdicts = 512;
+constexpr std::size_t kMaxNamed = 10'000;
+constexpr std::size_t kMaxSearchPaths = 16;
+
+model::AnalysisPtr unanalyzable(std::string why) {
+  auto a = std::make_shared<model::Analysis>();
+  a->error = std::move(why);
+  return a;
+}
+
+const model::AnalysisPtr& function_call_analysis() {
+  static const model::AnalysisPtr a = [] {
+    auto x = std::make_shared<model::Analysis>();
+    x->ok = true;
+    x->kind = Kind::kFunctionCall;
+    x->cls = model::class_of(Kind::kFunctionCall);
+    model::Statement st;
+    st.kind = Kind::kFunctionCall;
+    st.cls = x->cls;
+    x->statements.push_back(std::move(st));
+    return x;
+  }();
+  return a;
+}
+
+}  // namespace
+
+StatementGate::StatementGate(gateway::Services& services, model::Principal principal,
+                             std::string connection, const std::string& search_path,
+                             std::string session_user)
+    : services_(services),
+      principal_(std::move(principal)),
+      connection_(std::move(connection)),
+      policy_(services.policy()) {
+  view_.search_paths.push_back(sql::parse_search_path(search_path));
+  view_.session_user = std::move(session_user);
+  view_.prepared = &sql_prepared_;
+}
+
+void StatementGate::refresh_policy() {
+  if (services_.policy_version() != policy_->version) policy_ = services_.policy();
+}
+
+model::AnalysisPtr StatementGate::merged(const model::AnalysisPtr& had,
+                                         const model::AnalysisPtr& add) {
+  if (!had || had == add) return add;
+  auto m = std::make_shared<model::Analysis>(*add);
+  m->ok = had->ok && add->ok;
+  for (const auto& st : had->statements) m->statements.push_back(st);
+  if (static_cast<std::uint8_t>(had->cls) > static_cast<std::uint8_t>(m->cls)) m->cls = had->cls;
+  if (!m->ok && m->error.empty()) m->error = had->error;
+  return m;
+}
+
+StatementGate::Verdict StatementGate::decide(const model::AnalysisPtr& analysis) {
+  auto it = verdicts_.find(analysis.get());
+  if (it != verdicts_.end() && it->second.version == policy_->version &&
+      it->second.view_generation == view_generation_)
+    return it->second.verdict;
+  Verdict v;
+  v.decision = policy::decide(*policy_, principal_, connection_, *analysis, view_);
+  v.record = make_record(*analysis, v.decision);
+  if (verdicts_.size() >= kMaxVerdicts) verdicts_.clear();
+  verdicts_.insert_or_assign(analysis.get(),
+                             CachedVerdict{analysis, policy_->version, view_generation_, v});
+  return v;
+}
+
+void StatementGate::apply_effects(const model::Analysis& a) {
+  for (const auto& st : a.statements) {
+    switch (st.search_path_change) {
+      case model::SearchPathChange::kSet: {
+        // The session may now have this path, or (should the SET roll back or
+        // fail) the ones it had: names must be allowed under all of them.
+        auto& paths = view_.search_paths;
+        if (std::find(paths.begin(), paths.end(), st.search_path) == paths.end()) {
+          if (paths.size() >= kMaxSearchPaths)
+            view_.search_path_unknown = true;
+          else
+            paths.push_back(st.search_path);
+          ++view_generation_;
+        }
+        break;
+      }
+      case model::SearchPathChange::kDynamic:
+        view_.search_path_unknown = true;
+        ++view_generation_;
+        break;
+      case model::SearchPathChange::kReset:  // back to the pinned path, which is kept
+      case model::SearchPathChange::kNone:
+        break;
+    }
+    // Code the gateway cannot read may set the path as it likes.
+    if (st.kind == Kind::kDo || st.kind == Kind::kCall || st.dynamic_sql) {
+      view_.search_path_unknown = true;
+      ++view_generation_;
+    }
+    if (!st.prepared_name.empty()) {
+      auto one = std::make_shared<model::Analysis>();
+      one->ok = true;
+      one->kind = st.kind;
+      one->cls = st.cls;
+      one->statements.push_back(st);
+      auto& slot = sql_prepared_[st.prepared_name];
+      if (sql_prepared_.size() <= kMaxNamed) slot = merged(slot, one);
+      ++view_generation_;
+    }
+    for (const auto& name : st.executes) {
+      auto p = sql_prepared_.find(name);
+      if (p != sql_prepared_.end() && p->second) {
+        for (const auto& inner : p->second->statements) {
+          if (inner.search_path_change == model::SearchPathChange::kNone && !inner.dynamic_sql)
+            continue;
+          model::Analysis once;
+          once.statements.push_back(inner);
+          once.statements.back().prepared_name.clear();
+          apply_effects(once);
+        }
+      }
+    }
+  }
+}
+
+Decided StatementGate::make_record(const model::Analysis& a, const policy::Decision& d) const {
+  auto r = std::make_shared<model::StatementDecision>();
+  r->kind = a.ok ? std::string(model::kind_name(a.kind)) : "unknown";
+  r->cls = std::string(model::class_name(a.ok ? a.cls : model::StatementClass::kUnknown));
+  r->decision = d.allowed() ? "allow" : "deny";
+  r->rule = d.rule;
+  r->policy_version = d.policy_version;
+  auto add_statement = [&](const model::Statement& st) {
+    for (const auto& rel : st.relations) {
+      std::string name;
+      if (!rel.schema.empty()) {
+        name = rel.schema + "." + rel.name;
+      } else if (!view_.search_path_unknown) {
+        auto c = sql::candidate_schemas(rel, view_.search_paths.front(), view_.session_user);
+        name = (c.empty() ? std::string("?") : c.front()) + "." + rel.name;
+      } else {
+        name = rel.name;
+      }
+      if (std::find(r->tables.begin(), r->tables.end(), name) == r->tables.end())
+        r->tables.push_back(std::move(name));
+    }
+    for (const auto& f : st.functions) {
+      std::string name = f.schema.empty() ? f.name : f.schema + "." + f.name;
+      if (std::find(r->functions.begin(), r->functions.end(), name) == r->functions.end())
+        r->functions.push_back(std::move(name));
+    }
+  };
+  for (const auto& st : a.statements) {
+    add_statement(st);
+    for (const auto& name : st.executes) {
+      auto p = sql_prepared_.find(name);
+      if (p == sql_prepared_.end() || !p->second) continue;
+      for (const auto& inner : p->second->statements) add_statement(inner);
+    }
+  }
+  return r;
+}
+
+std::shared_ptr<const wire::Buffer> StatementGate::denial_for(const policy::Decision& d) const {
+  auto out = std::make_shared<wire::Buffer>();
+  if (d.outcome == policy::Decision::Outcome::kUnanalyzable) {
+    wire::encode_error_response(*out, {.severity = "ERROR",
+                                       .sqlstate = "42601",
+                                       .message = "gatehouse: statement could not be analyzed; denied",
+                                       .detail = d.detail});
+  } else {
+    const std::string message = "gatehouse: blocked by " + d.rule + ": " + d.what;
+    wire::encode_error_response(
+        *out, {.severity = "ERROR", .sqlstate = "42501", .message = message, .detail = d.detail});
+  }
+  return out;
+}
+
+StatementGate::Inspection StatementGate::deny(const policy::Decision& d, Decided record,
+                                              std::uint8_t type, std::string_view statement_name) {
+  services_.counters().statements_denied.fetch_add(1, std::memory_order_relaxed);
+  Inspection ins;
+  ins.note.decision = std::move(record);
+  ins.note.denial = denial_for(d);
+  ins.replace = true;
+  switch (type) {
+    case 'P':
+      wire::encode_parse(ins.replacement, statement_name, kRefusedText);
+      break;
+    case 'E':
+      wire::encode_parse(ins.replacement, kRefusedName, kRefusedText);
+      break;
+    default:  // Query, FunctionCall: both are answered by an error and ReadyForQuery
+      wire::encode_query(ins.replacement, kRefusedText);
+      break;
+  }
+  return ins;
+}
+
+StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) {
+  switch (type) {
+    case 'Q': {
+      refresh_policy();
+      auto q = wire::parse_query(body);
+      auto a = q ? services_.analyses().get(q->sql) : unanalyzable("malformed Query message");
+      auto v = decide(a);
+      if (!v.decision.allowed()) return deny(v.decision, v.record, type, {});
+      apply_effects(*a);
+      Inspection ins;
+      ins.note.decision = v.record;
+      return ins;
+    }
+    case 'P': {
+      refresh_policy();
+      auto p = wire::parse_parse(body);
+      if (!p) return {};  // the tracker refuses it; the session does not relay it
+      const std::string name(p->statement);
+      auto a = services_.analyses().get(p->sql);
+      auto v = decide(a);
+      // The server drops the unnamed statement before it parses a new one.
+      if (name.empty()) statements_.erase(name);
+      if (!v.decision.allowed()) return deny(v.decision, v.record, type, name);
+      apply_effects(*a);
+      auto& slot = statements_[name];
+      auto entry = std::make_shared<Prepared>(
+          Prepared{name.empty() || !slot ? a : merged(slot->analysis, a), v.record,
+                   policy_->version});
+      if (statements_.size() <= kMaxNamed) slot = std::move(entry);
+      Inspection ins;
+      ins.note.decision = v.record;
+      return ins;
+    }
+    case 'B': {
+      auto b = wire::parse_bind(body);
+      if (!b) return {};
+      const std::string portal(b->portal);
+      auto stmt = statements_.find(b->statement);
+      if (stmt == statements_.end()) {
+        portals_.erase(portal);
+        return {};
+      }
+      auto& slot = portals_[portal];
+      if (portal.empty() || !slot) {
+        slot = stmt->second;
+      } else {
+        slot = std::make_shared<Prepared>(Prepared{merged(slot->analysis, stmt->second->analysis),
+                                                   stmt->second->decision, 0});
+      }
+      if (portals_.size() > kMaxNamed) portals_.erase(portal);
+      return {};
+    }
+    case 'C': {
+      if (auto c = wire::parse_close(body)) {
+        auto& map = c->kind == 'S' ? statements_ : portals_;
+        if (auto it = map.find(c->name); it != map.end()) map.erase(it);
+      }
+      return {};
+    }
+    case 'E': {
+      refresh_policy();
+      auto x = wire::parse_execute(body);
+      if (!x) return {};
+      auto it = portals_.find(x->portal);
+      // A portal the gateway did not see bound is a SQL cursor (decided at
+      // DECLARE) or does not exist (the server says so).
+      if (it == portals_.end() || !it->second) return {};
+      Prepared& entry = *it->second;
+      if (entry.version == policy_->version) return {};
+      // The policy changed since this statement was decided: decide it again.
+      auto v = decide(entry.analysis);
+      entry.version = policy_->version;
+      entry.decision = v.record;
+      if (!v.decision.allowed()) return deny(v.decision, v.record, type, {});
+      Inspection ins;
+      ins.note.decision = v.record;
+      return ins;
+    }
+    case 'F': {
+      refresh_policy();
+      auto v = decide(function_call_analysis());
+      if (!v.decision.allowed()) return deny(v.decision, v.record, type, {});
+      Inspection ins;
+      ins.note.decision = v.record;
+      return ins;
+    }
+    default:
+      return {};
+  }
+}
+
+}  // namespace gh::adapters::pg

@@ -1,0 +1,99 @@
+// Decides every statement a client sends before it reaches the server:
+// Query (a multi-statement string as a whole), Parse (the prepared text),
+// Execute (decided again when the policy changed since its Parse),
+// FunctionCall, and SQL-level PREPARE/EXECUTE through what was prepared.
+// Sans-I/O: whole client messages in, what to relay out.
+//
+// A denied message is not dropped but replaced by one the server refuses at
+// the same point (a Query or Parse that does not parse), and the server's
+// error is swapped for the gateway's on the way back (StatementTracker). So
+// the refusal arrives in order however deep the pipeline, and the server
+// itself applies what follows an error: a transaction block is aborted
+// (25P02 until ROLLBACK), an implicit transaction is rolled back, and the
+// extended protocol skips to Sync.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "adapters/pg/statement_tracker.h"
+#include "gateway/services.h"
+#include "model/analysis.h"
+#include "model/principal.h"
+#include "policy/decide.h"
+#include "wire/pg/protocol.h"
+
+namespace gh::adapters::pg {
+
+class StatementGate {
+ public:
+  StatementGate(gateway::Services& services, model::Principal principal, std::string connection,
+                const std::string& search_path, std::string session_user);
+
+  // Messages that carry a statement to decide (and that pause holds).
+  static bool is_statement(std::uint8_t type) {
+    return type == 'Q' || type == 'P' || type == 'E' || type == 'F';
+  }
+
+  struct Inspection {
+    ClientNote note;       // for the tracker: the decision, and the denial if any
+    bool replace = false;  // relay `replacement` instead of the client's message
+    wire::pg::Buffer replacement;
+  };
+  // A whole client message. Messages that are not decided pass untouched.
+  Inspection inspect(std::uint8_t type, Bytes body);
+
+  const policy::SessionView& view() const { return view_; }
+  std::uint64_t decided_under() const { return policy_ ? policy_->version : 0; }
+
+ private:
+  struct Prepared {
+    model::AnalysisPtr analysis;
+    Decided decision;
+    std::uint64_t version = 0;  // the policy version it was decided under
+  };
+  using PreparedPtr = std::shared_ptr<Prepared>;
+
+  struct Verdict {
+    policy::Decision decision;
+    Decided record;
+  };
+  // Decides an analysis under the current policy and the session's view,
+  // through a per-session cache (the analysis is kept alive in it, so its
+  // address cannot be reused while cached).
+  Verdict decide(const model::AnalysisPtr& analysis);
+  void refresh_policy();
+  // What an allowed statement changes in the session's view.
+  void apply_effects(const model::Analysis& a);
+  Decided make_record(const model::Analysis& a, const policy::Decision& d) const;
+  std::shared_ptr<const wire::pg::Buffer> denial_for(const policy::Decision& d) const;
+  Inspection deny(const policy::Decision& d, Decided record, std::uint8_t type,
+                  std::string_view statement_name);
+  // A named statement or portal already known keeps what it had as well: the
+  // server refuses a second Parse/Bind of an existing name, and the gateway
+  // must not forget what may still be there.
+  static model::AnalysisPtr merged(const model::AnalysisPtr& had, const model::AnalysisPtr& add);
+
+  gateway::Services& services_;
+  model::Principal principal_;
+  std::string connection_;
+  std::shared_ptr<const policy::Policy> policy_;
+  policy::SessionView view_;
+  std::uint64_t view_generation_ = 0;  // bumped whenever view_ changes
+  policy::PreparedStatements sql_prepared_;
+  std::map<std::string, PreparedPtr, std::less<>> statements_;  // extended protocol, by name
+  std::map<std::string, PreparedPtr, std::less<>> portals_;
+
+  struct CachedVerdict {
+    model::AnalysisPtr analysis;
+    std::uint64_t version = 0;
+    std::uint64_t view_generation = 0;
+    Verdict verdict;
+  };
+  std::unordered_map<const model::Analysis*, CachedVerdict> verdicts_;
+};
+
+}  // namespace gh::adapters::pg
