@@ -82,20 +82,20 @@ class Control final : public ControlSocket {
   }
 
   void serve(const std::shared_ptr<Conn>& conn) {
-    asio::async_read_until(conn->socket, conn->buf, '\n',
-                           [this, conn](boost::system::error_code ec, std::size_t n) {
-                             std::string command;
-                             if (ec) {
-                               conn->answer = "error: send one command of at most 256 bytes\n";
-                             } else {
-                               command.assign(asio::buffers_begin(conn->buf.data()),
-                                              asio::buffers_begin(conn->buf.data()) +
-                                                  static_cast<std::ptrdiff_t>(n) - 1);
-                               conn->answer = run_control_command(services_, command);
-                             }
-                             asio::async_write(conn->socket, asio::buffer(conn->answer),
-                                               [conn](boost::system::error_code, std::size_t) {});
-                           });
+    asio::async_read_until(
+        conn->socket, conn->buf, '\n', [this, conn](boost::system::error_code ec, std::size_t n) {
+          std::string command;
+          if (ec) {
+            conn->answer = "error: send one command of at most 256 bytes\n";
+          } else {
+            command.assign(
+                asio::buffers_begin(conn->buf.data()),
+                asio::buffers_begin(conn->buf.data()) + static_cast<std::ptrdiff_t>(n) - 1);
+            conn->answer = run_control_command(services_, command);
+          }
+          asio::async_write(conn->socket, asio::buffer(conn->answer),
+                            [conn](boost::system::error_code, std::size_t) {});
+        });
   }
 
   gateway::Services& services_;
@@ -140,7 +140,6 @@ std::string run_control_command(gateway::Services& services, const std::string& 
   }
   return "error: unknown command (reload, pause, resume, status)\n";
 }
-
 
 Expected<std::unique_ptr<ControlSocket>> ControlSocket::open(asio::io_context& ctx,
                                                              gateway::Services& services,

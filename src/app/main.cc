@@ -22,17 +22,19 @@ int main(int argc, char** argv) {
 
   std::string socket_path;
   std::string control_command;
-  for (auto [name, help] : {std::pair{"reload", "re-read and apply the running gateway's policy "
-                                                "(as SIGHUP); refused whole if invalid"},
-                            std::pair{"pause", "hold new statements (clients get a NOTICE) until "
-                                               "resume; nothing restarts"},
+  for (auto [name, help] : {std::pair{"reload",
+                                      "re-read and apply the running gateway's policy "
+                                      "(as SIGHUP); refused whole if invalid"},
+                            std::pair{"pause",
+                                      "hold new statements (clients get a NOTICE) until "
+                                      "resume; nothing restarts"},
                             std::pair{"resume", "release held statements and admit new ones"},
                             std::pair{"status", "policy version, paused or not, sessions"}}) {
     auto* sub = app.add_subcommand(name, help);
     auto* cfg_opt = sub->add_option("--config,-c", config_path,
                                     "the gateway's configuration (to find its data_dir)");
-    auto* sock_opt =
-        sub->add_option("--socket", socket_path, "the control socket (default: data_dir/control.sock)");
+    auto* sock_opt = sub->add_option("--socket", socket_path,
+                                     "the control socket (default: data_dir/control.sock)");
     cfg_opt->excludes(sock_opt);
     sub->callback([&control_command, name = std::string(name)] { control_command = name; });
   }

@@ -5,8 +5,8 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "adapters/pg/handler.h"
@@ -108,8 +108,7 @@ int run_serve(const std::string& path) {
   auto control = admin::ControlSocket::open(control_ctx, services,
                                             admin::control_socket_path(cfg->gateway.data_dir));
   if (!control) {
-    spdlog::warn("{}; reload, pause and resume are available through SIGHUP only",
-                 control.error());
+    spdlog::warn("{}; reload, pause and resume are available through SIGHUP only", control.error());
   }
   boost::asio::signal_set signals(control_ctx, SIGINT, SIGTERM, SIGHUP);
   int stop_signal = 0;
@@ -139,16 +138,7 @@ int run_serve(const std::string& path) {
 int run_control(const std::string& config_path, const std::string& socket_path,
                 const std::string& command) {
   std::string path = socket_path;
-  if (path.empty()) {
-    auto cfg = config::load_file(config_path, config::process_env());
-    if (!cfg) {
-      for (const auto& p : cfg.error()) std::cerr << p.to_string() << "\n";
-      std::cerr << "gatehouse: " << config_path
-                << ": cannot read the configuration to find the gateway's data_dir\n";
-      return 1;
-    }
-    path = admin::control_socket_path(cfg->gateway.data_dir);
-  }
+  if (path.empty()) path = admin::control_socket_path(config::peek_data_dir(config_path));
   auto answer = admin::control_request(path, command);
   if (!answer) {
     std::cerr << "gatehouse: " << answer.error() << "\n";

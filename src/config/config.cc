@@ -488,8 +488,7 @@ class Loader {
       return;
     }
     std::vector<Unimplemented> later;
-    for (std::string_view s :
-         {"masking", "approvals", "recording", "roles", "include"}) {
+    for (std::string_view s : {"masking", "approvals", "recording", "roles", "include"}) {
       later.push_back({s, "section " + ticked(s) + " is not implemented in this build"});
     }
     check_keys(root, "the top level",
@@ -966,8 +965,8 @@ class Loader {
   void table_globs(const std::vector<Scalar>& tables, const std::string& at) {
     for (const auto& t : tables) {
       if (t.value.find('.') == std::string::npos && t.value != "*") {
-        problem(t.line, at + ": " + ticked(t.raw) +
-                            " must be schema-qualified (e.g. public." + t.raw + ")");
+        problem(t.line, at + ": " + ticked(t.raw) + " must be schema-qualified (e.g. public." +
+                            t.raw + ")");
       }
     }
   }
@@ -1039,6 +1038,25 @@ class Loader {
 Expected<Config, std::vector<Problem>> load_string(const std::string& text, const std::string& path,
                                                    const EnvLookup& env) {
   return Loader(path, env).load(text);
+}
+
+std::string peek_data_dir(const std::string& path) {
+  fs::path base = fs::path(path).parent_path();
+  if (base.empty()) base = ".";
+  std::error_code ec;
+  fs::path abs = fs::absolute(base, ec);
+  if (!ec) base = abs;
+  std::string dir = "./var";
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    if (root.IsMap() && root["gateway"].IsMap() && root["gateway"]["data_dir"].IsScalar())
+      dir = root["gateway"]["data_dir"].Scalar();
+  } catch (const YAML::Exception&) {
+    // The default place, then: the gateway there says what is wrong.
+  }
+  fs::path p(dir);
+  if (p.is_relative()) p = base / p;
+  return p.lexically_normal().string();
 }
 
 Expected<Config, std::vector<Problem>> load_file(const std::string& path, const EnvLookup& env) {

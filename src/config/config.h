@@ -53,7 +53,7 @@ struct Connection {
   UpstreamTls tls = UpstreamTls::kPrefer;
   std::string ca_file;  // absolute; required for verify-full
   std::chrono::milliseconds connect_timeout{10'000};
-  UpstreamAuth auth;  // `upstream.auth`; default: whatever the server asks
+  UpstreamAuth auth;                   // `upstream.auth`; default: whatever the server asks
   std::string search_path = "public";  // `upstream.search_path`: pinned for every session
   Credentials credentials;
   std::optional<Credentials> read_credentials;  // for sessions allowed only `read`
@@ -97,6 +97,9 @@ using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 EnvLookup process_env();
 
 Expected<Config, std::vector<Problem>> load_file(const std::string& path, const EnvLookup& env);
+// Only gateway.data_dir (absolute), read leniently: a running gateway's CLI
+// must find it even in a file that no longer validates (to be told why).
+std::string peek_data_dir(const std::string& path);
 // `path` names the text for messages and anchors relative paths (its directory).
 Expected<Config, std::vector<Problem>> load_string(const std::string& text, const std::string& path,
                                                    const EnvLookup& env);

@@ -68,7 +68,7 @@ constexpr std::array<KindInfo, static_cast<std::size_t>(Kind::kCount_)> kKinds =
     {"function_call", C::kAdmin},
 }};
 
-constexpr std::array<std::string_view, 6> kClasses = {"session", "read", "write",
+constexpr std::array<std::string_view, 6> kClasses = {"session", "read",  "write",
                                                       "ddl",     "admin", "unknown"};
 
 }  // namespace

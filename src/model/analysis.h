@@ -112,12 +112,12 @@ struct Statement {
   std::vector<Operation> operations;  // every data-changing or reading operation inside
   std::vector<Relation> relations;    // every relation read or written (not CTE names)
   std::vector<FunctionRef> functions;
-  bool locking = false;          // SELECT … FOR UPDATE/SHARE
+  bool locking = false;  // SELECT … FOR UPDATE/SHARE
   bool data_modifying_cte = false;
-  bool creates_table_as = false;  // SELECT INTO, CREATE TABLE AS
-  bool dynamic_sql = false;       // calls a function that runs SQL given as a value
-  std::string copy_target;        // copy: "stdin" | "stdout" | a file name | the program
-  std::string prepared_name;      // PREPARE name
+  bool creates_table_as = false;      // SELECT INTO, CREATE TABLE AS
+  bool dynamic_sql = false;           // calls a function that runs SQL given as a value
+  std::string copy_target;            // copy: "stdin" | "stdout" | a file name | the program
+  std::string prepared_name;          // PREPARE name
   std::vector<std::string> executes;  // names of prepared statements EXECUTEd
   SearchPathChange search_path_change = SearchPathChange::kNone;
   std::vector<std::string> search_path;  // with kSet
@@ -129,7 +129,7 @@ struct Analysis {
   bool ok = false;    // false: parse failure or something unrecognised (kind unknown: denied)
   std::string error;  // why not ok
   std::vector<Statement> statements;
-  Kind kind = Kind::kUnknown;  // the first statement's, or unknown
+  Kind kind = Kind::kUnknown;                     // the first statement's, or unknown
   StatementClass cls = StatementClass::kUnknown;  // strongest over all statements
   bool constant_sensitive = false;  // a constant's value changes the analysis: never shared
                                     // under a constant-abstracted cache key

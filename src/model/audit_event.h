@@ -29,8 +29,8 @@ struct SessionStart {
 // How the policy decided a statement: what analysis found and which rule
 // decided, under which policy version.
 struct StatementDecision {
-  std::string kind;   // statement kind (config.md vocabulary); "unknown" when unanalyzable
-  std::string cls;    // action class
+  std::string kind;  // statement kind (config.md vocabulary); "unknown" when unanalyzable
+  std::string cls;   // action class
   std::vector<std::string> tables;     // relations as written (schema-qualified when it was)
   std::vector<std::string> functions;  // functions called
   std::string decision;                // "allow" | "deny"

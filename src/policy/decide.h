@@ -44,8 +44,8 @@ struct SessionView {
   // Every search_path the session may have now (the one pinned at start and
   // each one set since): an unqualified name must be allowed under all.
   std::vector<std::vector<std::string>> search_paths;
-  bool search_path_unknown = false;  // set to a value the gateway could not read
-  std::string session_user;          // what "$user" stands for
+  bool search_path_unknown = false;              // set to a value the gateway could not read
+  std::string session_user;                      // what "$user" stands for
   const PreparedStatements* prepared = nullptr;  // SQL-level PREPAREd, by name
 };
 

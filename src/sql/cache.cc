@@ -9,8 +9,12 @@ namespace gh::sql {
 namespace {
 // Keys of the two kinds never collide: a normalized key starts with 'n', an
 // exact one with 'x'.
-std::string normalized_key(const std::string& norm) { return "n" + norm; }
-std::string exact_key(std::string_view sql) { return "x" + std::string(sql); }
+std::string normalized_key(const std::string& norm) {
+  return "n" + norm;
+}
+std::string exact_key(std::string_view sql) {
+  return "x" + std::string(sql);
+}
 }  // namespace
 
 AnalysisCache::AnalysisCache(std::size_t capacity)

@@ -3,10 +3,10 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -525,7 +525,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
             continue;
           }
         } else {
-          auto* replacement = tracker_.on_server(ev.header.type, ev.body, Clock::now(), finished_);
+          auto replacement = tracker_.on_server(ev.header.type, ev.body, Clock::now(), finished_);
           if (ev.header.type == 'E') note_server_fatal(ev.body);
           if (replacement != nullptr) {
             out.insert(out.end(), replacement->begin(), replacement->end());

@@ -182,10 +182,11 @@ Decided StatementGate::make_record(const model::Analysis& a, const policy::Decis
 std::shared_ptr<const wire::Buffer> StatementGate::denial_for(const policy::Decision& d) const {
   auto out = std::make_shared<wire::Buffer>();
   if (d.outcome == policy::Decision::Outcome::kUnanalyzable) {
-    wire::encode_error_response(*out, {.severity = "ERROR",
-                                       .sqlstate = "42601",
-                                       .message = "gatehouse: statement could not be analyzed; denied",
-                                       .detail = d.detail});
+    wire::encode_error_response(*out,
+                                {.severity = "ERROR",
+                                 .sqlstate = "42601",
+                                 .message = "gatehouse: statement could not be analyzed; denied",
+                                 .detail = d.detail});
   } else {
     const std::string message = "gatehouse: blocked by " + d.rule + ": " + d.what;
     wire::encode_error_response(
@@ -240,9 +241,8 @@ StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) 
       if (!v.decision.allowed()) return deny(v.decision, v.record, type, name);
       apply_effects(*a);
       auto& slot = statements_[name];
-      auto entry = std::make_shared<Prepared>(
-          Prepared{name.empty() || !slot ? a : merged(slot->analysis, a), v.record,
-                   policy_->version});
+      auto entry = std::make_shared<Prepared>(Prepared{
+          name.empty() || !slot ? a : merged(slot->analysis, a), v.record, policy_->version});
       if (statements_.size() <= kMaxNamed) slot = std::move(entry);
       Inspection ins;
       ins.note.decision = v.record;
@@ -261,8 +261,8 @@ StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) 
       if (portal.empty() || !slot) {
         slot = stmt->second;
       } else {
-        slot = std::make_shared<Prepared>(Prepared{merged(slot->analysis, stmt->second->analysis),
-                                                   stmt->second->decision, 0});
+        slot = std::make_shared<Prepared>(
+            Prepared{merged(slot->analysis, stmt->second->analysis), stmt->second->decision, 0});
       }
       if (portals_.size() > kMaxNamed) portals_.erase(portal);
       return {};

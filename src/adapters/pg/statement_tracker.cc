@@ -171,10 +171,9 @@ void StatementTracker::skip_to_sync(Clock::time_point now, std::vector<FinishedS
   skipping_ = !saw_sync;
 }
 
-const std::vector<std::uint8_t>* StatementTracker::on_server(std::uint8_t type, Bytes body,
-                                                             Clock::time_point now,
-                                                             std::vector<FinishedStatement>& done) {
-  const std::vector<std::uint8_t>* replace = nullptr;
+std::shared_ptr<const std::vector<std::uint8_t>> StatementTracker::on_server(
+    std::uint8_t type, Bytes body, Clock::time_point now, std::vector<FinishedStatement>& done) {
+  std::shared_ptr<const std::vector<std::uint8_t>> replace;
   // A CopyDone/CopyFail with no COPY before it gets no answer of its own.
   while (!queue_.empty() && queue_.front().kind == Entry::kCopyEnd) queue_.pop_front();
   Entry* front = queue_.empty() ? nullptr : &queue_.front();
@@ -247,7 +246,7 @@ const std::vector<std::uint8_t>* StatementTracker::on_server(std::uint8_t type, 
       // the gateway's denial, and the statement is recorded as denied.
       const bool denied = front->denial != nullptr;
       if (denied) {
-        replace = front->denial.get();
+        replace = front->denial;  // shared: the entry may be gone before it is sent
         if (auto f = wire::parse_error_fields(Bytes(replace->data() + 5, replace->size() - 5))) {
           code = std::string(f->get('C'));
           message = std::string(f->get('M')).substr(0, kMaxText);
@@ -275,8 +274,7 @@ const std::vector<std::uint8_t>* StatementTracker::on_server(std::uint8_t type, 
           e.failed = true;
           e.denied = denied;
           // A denied Parse is why this Execute never ran: it carries that decision.
-          if (denied && front->kind == Entry::kParse && front->text)
-            e.intended = front->text;
+          if (denied && front->kind == Entry::kParse && front->text) e.intended = front->text;
           e.error_code = code;
           e.error_message = message;
           assigned = true;

@@ -75,8 +75,9 @@ class StatementTracker {
   // A whole server message; statements it completes are appended to `done`.
   // For the server's error to a denied (substituted) message, returns the
   // ErrorResponse the client gets instead; null otherwise.
-  const std::vector<std::uint8_t>* on_server(std::uint8_t type, Bytes body, Clock::time_point now,
-                                             std::vector<FinishedStatement>& done);
+  std::shared_ptr<const std::vector<std::uint8_t>> on_server(std::uint8_t type, Bytes body,
+                                                             Clock::time_point now,
+                                                             std::vector<FinishedStatement>& done);
   // The session ends: everything still awaiting an answer is `interrupted`.
   void interrupt_all(Clock::time_point now, std::vector<FinishedStatement>& done);
 

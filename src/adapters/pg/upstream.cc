@@ -187,8 +187,7 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
             if (auth->data.size() != 4)
               co_return unexpected(fail(c, "protocol error", "MD5 request without a 4-byte salt"));
             wire::encode_password_message(
-                out, wire::md5_password_response(cred.user, cred.password,
-                                                 as_chars(auth->data)));
+                out, wire::md5_password_response(cred.user, cred.password, as_chars(auth->data)));
             break;
           }
           case 10: {

@@ -744,8 +744,7 @@ TEST_F(ConfigTest, UnimplementedSectionsAreRefusedByName) {
       "include: [policy.yaml]\n";
   const std::string yaml = s.yaml();
   auto problems = load_bad(yaml);
-  for (const std::string section :
-       {"masking", "approvals", "recording", "roles", "include"}) {
+  for (const std::string section : {"masking", "approvals", "recording", "roles", "include"}) {
     expect_problem(problems, line_of(yaml, section + ":"),
                    "section `" + section + "` is not implemented in this build");
   }

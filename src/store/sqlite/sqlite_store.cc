@@ -327,8 +327,7 @@ class SqliteStore final : public audit::Store {
     const std::string functions = json_list(e.decision.functions);
     const bool decided = !e.decision.kind.empty();
     Binder b(insert_statement_.get());
-    b
-        .text(e.session_id)
+    b.text(e.session_id)
         .integer(e.seq)
         .integer(e.at_us)
         .integer(e.duration_us)

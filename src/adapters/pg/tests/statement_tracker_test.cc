@@ -67,7 +67,8 @@ struct Harness {
     return t.on_client(static_cast<std::uint8_t>(type), Bytes(body), now, 1, note) ==
            StatementTracker::ClientVerdict::kOk;
   }
-  const std::vector<std::uint8_t>* server(char type, const std::vector<std::uint8_t>& body) {
+  std::shared_ptr<const std::vector<std::uint8_t>> server(char type,
+                                                          const std::vector<std::uint8_t>& body) {
     return t.on_server(static_cast<std::uint8_t>(type), Bytes(body), now, done);
   }
 };
@@ -93,7 +94,7 @@ TEST(StatementTracker, DeniedQueryIsRecordedDeniedAndItsErrorReplaced) {
   auto note = denied_note("no-drop");
   ASSERT_TRUE(h.client('Q', cstr({"DROP TABLE t"}), note));
   // The server refuses what replaced it: that error is swapped for the denial.
-  EXPECT_EQ(h.server('E', error("42601")), note.denial.get());
+  EXPECT_EQ(h.server('E', error("42601")), note.denial);
   EXPECT_EQ(h.server('Z', ready('I')), nullptr);
   ASSERT_EQ(h.done.size(), 1u);
   EXPECT_EQ(h.done[0].outcome, "denied");
@@ -114,7 +115,7 @@ TEST(StatementTracker, DeniedParseMakesItsExecuteDeniedAndTheRestSkipped) {
   ASSERT_TRUE(h.client('B', bind_body("", "")));
   ASSERT_TRUE(h.client('E', execute("")));
   ASSERT_TRUE(h.client('S', none()));
-  EXPECT_EQ(h.server('E', error("42601")), note.denial.get());
+  EXPECT_EQ(h.server('E', error("42601")), note.denial);
   h.server('Z', ready('I'));
   h.server('1', none());
   h.server('2', none());
