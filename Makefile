@@ -8,7 +8,7 @@ BUILD_RELEASE := build/release
 BUILD_FUZZ := build/fuzz
 CMAKE_COMMON := -G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 
-.PHONY: all deps build release test unit fuzz format check-format demo bench clean
+.PHONY: all deps build release test unit fuzz format check-format demo bench bench-micro clean
 
 all: release
 
@@ -51,6 +51,11 @@ demo: release
 
 bench: release
 	bash bench/pg-compare
+
+# Micro-benchmarks (Google Benchmark), release build: statement analysis cold and on a cache hit.
+bench-micro: deps $(BUILD_RELEASE)/build.ninja
+	cmake --build $(BUILD_RELEASE) -j$(JOBS) --target bench_sql_analysis
+	$(BUILD_RELEASE)/bench/micro/bench_sql_analysis
 
 clean:
 	rm -rf build

@@ -12,6 +12,7 @@
 #include <boost/asio/write.hpp>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -103,6 +104,15 @@ class Control final : public ControlSocket {
   std::string path_;
 };
 
+std::string cache_line(const sql::AnalysisCache::Stats& st) {
+  const std::uint64_t total = st.hits + st.misses;
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%.2f",
+                total ? 100.0 * static_cast<double>(st.hits) / static_cast<double>(total) : 0.0);
+  return "analysis cache: " + std::to_string(st.hits) + " hits, " + std::to_string(st.misses) +
+         " misses (hit rate " + rate + " %), " + std::to_string(st.size) + " entries\n";
+}
+
 }  // namespace
 
 std::string control_socket_path(const std::string& data_dir) {
@@ -136,7 +146,8 @@ std::string run_control_command(gateway::Services& services, const std::string& 
     return "ok: policy version " + std::to_string(services.policy_version()) +
            (services.pause_gate().paused() ? ", paused" : ", running") + ", " +
            std::to_string(c.sessions_active.load()) + " active session(s), " +
-           std::to_string(c.statements_denied.load()) + " statement(s) denied\n";
+           std::to_string(c.statements_denied.load()) + " statement(s) denied\n" +
+           cache_line(services.analyses().stats());
   }
   return "error: unknown command (reload, pause, resume, status)\n";
 }

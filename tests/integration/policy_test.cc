@@ -117,9 +117,9 @@ guardrails:
     return c;
   }
   std::map<std::string, std::string> psql_env(const std::string& token) const {
-    return {{"PGHOST", "127.0.0.1"},  {"PGPORT", std::to_string(port)},
-            {"PGDATABASE", "app"},    {"PGUSER", "it"},
-            {"PGPASSWORD", token},    {"PGSSLMODE", "disable"},
+    return {{"PGHOST", "127.0.0.1"},    {"PGPORT", std::to_string(port)},
+            {"PGDATABASE", "app"},      {"PGUSER", "it"},
+            {"PGPASSWORD", token},      {"PGSSLMODE", "disable"},
             {"PGCONNECT_TIMEOUT", "20"}};
   }
   testbed::RunResult control(const std::string& command) const {
@@ -276,9 +276,9 @@ TEST_F(Policy, PipelinedClientStaysInStepAfterADenial) {
                               nullptr, nullptr, 0),
             1);
   ASSERT_EQ(PQpipelineSync(c.get()), 1);
-  ASSERT_EQ(PQsendQueryParams(c.get(), "DELETE FROM guarded_t", 0, nullptr, nullptr, nullptr,
-                              nullptr, 0),
-            1);
+  ASSERT_EQ(
+      PQsendQueryParams(c.get(), "DELETE FROM guarded_t", 0, nullptr, nullptr, nullptr, nullptr, 0),
+      1);
   ASSERT_EQ(PQsendQueryParams(c.get(), "SELECT 2", 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
   ASSERT_EQ(PQpipelineSync(c.get()), 1);
   ASSERT_EQ(PQsendQueryParams(c.get(), "SELECT 3", 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
@@ -340,8 +340,7 @@ TEST_F(Policy, ReaderIsLimitedToItsTablesWhateverTheSearchPath) {
   Result b(PQexec(c3.get(), "BEGIN"));
   Oid oid = lo_creat(c3.get(), 0x00040000 /* INV_READ */);
   EXPECT_EQ(oid, 0u);
-  EXPECT_NE(std::string(PQerrorMessage(c3.get())).find("gatehouse: blocked by"),
-            std::string::npos)
+  EXPECT_NE(std::string(PQerrorMessage(c3.get())).find("gatehouse: blocked by"), std::string::npos)
       << PQerrorMessage(c3.get());
 }
 
@@ -355,8 +354,7 @@ TEST_F(Policy, DecisionsAreAudited) {
       "FROM statements WHERE text = 'DROP TABLE guarded_t' ORDER BY at_us DESC LIMIT 1");
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0], (std::vector<std::string>{"denied", "drop", "ddl", "[\"public.guarded_t\"]",
-                                               "deny", "no-destructive-ddl", rows[0][6],
-                                               "42501"}));
+                                               "deny", "no-destructive-ddl", rows[0][6], "42501"}));
   auto ok = gw_->audit(
       "SELECT outcome, kind, class, decision, rule FROM statements WHERE text = "
       "'SELECT count(*) FROM guarded_t WHERE id > 0' ORDER BY at_us DESC LIMIT 1");
