@@ -132,15 +132,28 @@ constexpr StatementType kStatementTypes[] = {
 // Functions that run SQL handed to them as a value, or read a table named by
 // a value: what they do cannot be seen in the statement, so it is opaque like
 // a DO block (class admin).
-constexpr std::string_view kDynamicSqlFunctions[] = {
-    "query_to_xml",     "query_to_xmlschema",     "query_to_xml_and_xmlschema",
-    "cursor_to_xml",    "cursor_to_xmlschema",    "table_to_xml",
-    "table_to_xmlschema", "table_to_xml_and_xmlschema", "schema_to_xml",
-    "schema_to_xmlschema", "schema_to_xml_and_xmlschema", "database_to_xml",
-    "database_to_xmlschema", "database_to_xml_and_xmlschema", "ts_stat",
-    "dblink",           "dblink_exec",            "dblink_open",
-    "dblink_send_query", "dblink_build_sql_insert", "dblink_build_sql_update",
-    "dblink_build_sql_delete"};
+constexpr std::string_view kDynamicSqlFunctions[] = {"query_to_xml",
+                                                     "query_to_xmlschema",
+                                                     "query_to_xml_and_xmlschema",
+                                                     "cursor_to_xml",
+                                                     "cursor_to_xmlschema",
+                                                     "table_to_xml",
+                                                     "table_to_xmlschema",
+                                                     "table_to_xml_and_xmlschema",
+                                                     "schema_to_xml",
+                                                     "schema_to_xmlschema",
+                                                     "schema_to_xml_and_xmlschema",
+                                                     "database_to_xml",
+                                                     "database_to_xmlschema",
+                                                     "database_to_xml_and_xmlschema",
+                                                     "ts_stat",
+                                                     "dblink",
+                                                     "dblink_exec",
+                                                     "dblink_open",
+                                                     "dblink_send_query",
+                                                     "dblink_build_sql_insert",
+                                                     "dblink_build_sql_update",
+                                                     "dblink_build_sql_delete"};
 
 const std::string& str(const json& j, const char* key) {
   static const std::string kEmpty;
@@ -301,7 +314,8 @@ class Walker {
     model::FunctionRef f;
     const auto& parts = *it;
     f.name = str(parts.back().value("String", json::object()), "sval");
-    if (parts.size() >= 2) f.schema = str(parts[parts.size() - 2].value("String", json::object()), "sval");
+    if (parts.size() >= 2)
+      f.schema = str(parts[parts.size() - 2].value("String", json::object()), "sval");
     if (std::find(st_.functions.begin(), st_.functions.end(), f) == st_.functions.end())
       st_.functions.push_back(f);
     const bool catalog = f.schema.empty() || f.schema == "pg_catalog";
@@ -337,7 +351,7 @@ class Walker {
     st_.kind = Kind::kSet;
     if (kind == "VAR_SET_MULTI") {
       st_.kind = name == "transaction" || name == "session characteristics" ? Kind::kTransaction
-                                                                             : Kind::kSet;
+                                                                            : Kind::kSet;
     }
     if (name == "role" || name == "session_authorization" || name == "session authorization")
       st_.kind = Kind::kSetRole;
@@ -396,7 +410,8 @@ class Walker {
         std::string v = "true";
         if (arg != d->end()) {
           if (auto s = arg->find("String"); s != arg->end()) v = lower(str(*s, "sval"));
-          if (auto b = arg->find("Boolean"); b != arg->end()) v = truthy(*b, "boolval") ? "true" : "false";
+          if (auto b = arg->find("Boolean"); b != arg->end())
+            v = truthy(*b, "boolval") ? "true" : "false";
           if (const std::string* c = const_string(*arg)) v = lower(*c);
         }
         analyze = !(v == "false" || v == "off" || v == "0" || v == "no");
@@ -413,12 +428,11 @@ class Walker {
   void drop(const json& body) {
     st_.kind = Kind::kDrop;
     const std::string& type = str(body, "removeType");
-    static constexpr std::string_view kRelationTypes[] = {
-        "OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_SEQUENCE", "OBJECT_INDEX",
-        "OBJECT_FOREIGN_TABLE"};
-    const bool relations =
-        std::find(std::begin(kRelationTypes), std::end(kRelationTypes), type) !=
-        std::end(kRelationTypes);
+    static constexpr std::string_view kRelationTypes[] = {"OBJECT_TABLE",   "OBJECT_VIEW",
+                                                          "OBJECT_MATVIEW", "OBJECT_SEQUENCE",
+                                                          "OBJECT_INDEX",   "OBJECT_FOREIGN_TABLE"};
+    const bool relations = std::find(std::begin(kRelationTypes), std::end(kRelationTypes), type) !=
+                           std::end(kRelationTypes);
     if (type == "OBJECT_SCHEMA" || type == "OBJECT_DATABASE") least_ = C::kDdl;
     if (type == "OBJECT_EXTENSION" || type == "OBJECT_LANGUAGE" || type == "OBJECT_ROLE")
       least_ = C::kAdmin;
@@ -494,7 +508,8 @@ class Walker {
                : type == "UpdateStmt" ? Kind::kUpdate
                : type == "DeleteStmt" ? Kind::kDelete
                                       : Kind::kMerge;
-      const bool unbounded = (k == Kind::kUpdate || k == Kind::kDelete) && !body.contains("whereClause");
+      const bool unbounded =
+          (k == Kind::kUpdate || k == Kind::kDelete) && !body.contains("whereClause");
       operation(k, unbounded);
       if (k == Kind::kMerge) merge_actions(body);
       if (auto rel = body.find("relation"); rel != body.end()) relation(*rel, true);
@@ -519,9 +534,12 @@ class Walker {
       children(body, {});
     } else if (type == "CopyStmt" || type == "ExplainStmt" || type == "VariableSetStmt") {
       // Nested forms (EXPLAIN's query is walked by explain()).
-      if (depth_ > 1 && type == "ExplainStmt") explain(body);
-      else if (depth_ > 1 && type == "CopyStmt") copy(body);
-      else children(body, {});
+      if (depth_ > 1 && type == "ExplainStmt")
+        explain(body);
+      else if (depth_ > 1 && type == "CopyStmt")
+        copy(body);
+      else
+        children(body, {});
     } else {
       children(body, {});
     }
@@ -610,7 +628,8 @@ StatementClass class_of_statement(const model::Statement& st, StatementClass lea
       c = strongest(c, C::kRead);
       continue;
     }
-    c = strongest(c, model::class_of(op.kind) == C::kSession ? C::kWrite : model::class_of(op.kind));
+    c = strongest(c,
+                  model::class_of(op.kind) == C::kSession ? C::kWrite : model::class_of(op.kind));
   }
   if (st.locking) c = strongest(c, C::kWrite);
   if (st.creates_table_as) c = strongest(c, C::kDdl);
