@@ -48,6 +48,7 @@ model::AnalysisPtr AnalysisCache::get(std::string_view sql) {
     nkey = normalized_key(*norm);
     if (auto a = find(nkey)) {
       hits_.fetch_add(1, std::memory_order_relaxed);
+      if (*norm == sql) put(std::move(exact), a);
       return a;
     }
   }
@@ -58,6 +59,11 @@ model::AnalysisPtr AnalysisCache::get(std::string_view sql) {
   if (a->constant_sensitive || !norm) {
     put(std::move(exact), a);
   } else {
+    // A text without constants (a Parse with $n parameters, a fixed query)
+    // is its own normal form: keep it under its exact text too, so the next
+    // time skips the normaliser. Texts with constants are not, or a stream of
+    // distinct constants would fill the cache with one-off keys.
+    if (*norm == sql) put(std::move(exact), a);
     put(std::move(nkey), a);
   }
   return a;

@@ -420,6 +420,11 @@ asio::awaitable<bool> Session::startup() {
 }
 
 void Session::record_statements() {
+  if (!services_.audit_enabled()) {
+    services_.counters().statements.fetch_add(finished_.size(), std::memory_order_relaxed);
+    finished_.clear();
+    return;
+  }
   for (auto& f : finished_) {
     services_.counters().statements.fetch_add(1, std::memory_order_relaxed);
     model::StatementEvent ev;

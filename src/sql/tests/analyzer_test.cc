@@ -42,6 +42,18 @@ TEST(Cache, ConstantsShareOneEntry) {
   EXPECT_EQ(cache.stats().misses, 1u);
 }
 
+TEST(Cache, TextWithoutConstantsIsFoundByItsExactTextAndConstantsDoNotFloodIt) {
+  AnalysisCache cache;
+  auto a = cache.get("SELECT abalance FROM pgbench_accounts WHERE aid = $1");
+  auto b = cache.get("SELECT abalance FROM pgbench_accounts WHERE aid = $1");
+  EXPECT_EQ(a.get(), b.get());
+  for (int i = 0; i < 100; ++i) (void)cache.get("SELECT 1 FROM t WHERE id = " + std::to_string(i));
+  // One exact and one normalised key for the parameterised text, one
+  // normalised key for all the constants.
+  EXPECT_EQ(cache.stats().size, 3u);
+  EXPECT_EQ(cache.stats().misses, 2u);
+}
+
 TEST(Cache, ConstantThatDecidesIsNotAbstracted) {
   AnalysisCache cache;
   auto a = cache.get("SELECT set_config('application_name', 'x', false)");
