@@ -114,8 +114,11 @@ struct Statement {
   std::vector<FunctionRef> functions;
   bool locking = false;  // SELECT … FOR UPDATE/SHARE
   bool data_modifying_cte = false;
-  bool creates_table_as = false;      // SELECT INTO, CREATE TABLE AS
-  bool dynamic_sql = false;           // calls a function that runs SQL given as a value
+  bool creates_table_as = false;  // SELECT INTO, CREATE TABLE AS
+  bool dynamic_sql = false;       // calls a function that runs SQL given as a value
+  // The strongest class of the built-in functions it calls (nextval writes,
+  // pg_terminate_backend is admin); session when none has side effects.
+  StatementClass function_class = StatementClass::kSession;
   std::string copy_target;            // copy: "stdin" | "stdout" | a file name | the program
   std::string prepared_name;          // PREPARE name
   std::vector<std::string> executes;  // names of prepared statements EXECUTEd

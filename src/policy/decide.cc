@@ -303,6 +303,8 @@ Decision decide(const Policy& policy, const model::Principal& who, std::string_v
         StatementClass cls = strongest(st.cls, inner.cls);
         Decision e = decide_statement(policy, who, connection, as_run, cls, session);
         if (!e.allowed()) return e;
+        // What runs is what was prepared: its rule is the one that decided.
+        if (e.rule != kRuleSession) d = e;
       }
     }
     if (!have_rule || d.rule != kRuleSession) {

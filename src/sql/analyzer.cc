@@ -155,6 +155,27 @@ constexpr std::string_view kDynamicSqlFunctions[] = {"query_to_xml",
                                                      "dblink_build_sql_update",
                                                      "dblink_build_sql_delete"};
 
+// Built-in functions that change data or the server: calling one is a write or
+// an admin action whatever the statement around it says.
+constexpr std::string_view kWriteFunctions[] = {
+    "nextval", "setval",        "lo_create", "lo_creat",  "lo_unlink",
+    "lo_put",  "lo_from_bytea", "lo_import", "lo_export", "pg_notify"};
+constexpr std::string_view kAdminFunctions[] = {"pg_terminate_backend",
+                                                "pg_cancel_backend",
+                                                "pg_reload_conf",
+                                                "pg_rotate_logfile",
+                                                "pg_switch_wal",
+                                                "pg_create_restore_point",
+                                                "pg_promote",
+                                                "pg_drop_replication_slot",
+                                                "pg_create_physical_replication_slot",
+                                                "pg_create_logical_replication_slot",
+                                                "pg_replication_origin_create",
+                                                "pg_file_write",
+                                                "pg_file_unlink",
+                                                "pg_file_rename",
+                                                "pg_log_backend_memory_contexts"};
+
 const std::string& str(const json& j, const char* key) {
   static const std::string kEmpty;
   auto it = j.find(key);
@@ -322,6 +343,12 @@ class Walker {
     for (auto d : kDynamicSqlFunctions)
       if (f.name == d) st_.dynamic_sql = true;
     if (catalog && f.name == "set_config") set_config(fc);
+    if (catalog && effects_off_ == 0) {
+      for (auto w : kWriteFunctions)
+        if (f.name == w && st_.function_class < C::kWrite) st_.function_class = C::kWrite;
+      for (auto a : kAdminFunctions)
+        if (f.name == a) st_.function_class = C::kAdmin;
+    }
   }
 
   // set_config(name, value, is_local): only a constant name other than
@@ -455,14 +482,16 @@ class Walker {
 
   // WITH: CTE names are in scope for the query and, when recursive, for the
   // CTE bodies themselves; a non-recursive CTE's body sees only the ones before it.
-  void with_clause(const json& with, std::vector<std::string>& scope) {
+  // `scope` indexes cte_scopes_: walking a body may open scopes of its own,
+  // which can move the vector, so no reference into it is held across that.
+  void with_clause(const json& with, std::size_t scope) {
     const bool recursive = truthy(with, "recursive");
     auto ctes = with.find("ctes");
     if (ctes == with.end() || !ctes->is_array()) return;
     if (recursive)
       for (const auto& c : *ctes)
         if (auto cte = c.find("CommonTableExpr"); cte != c.end())
-          scope.push_back(str(*cte, "ctename"));
+          cte_scopes_[scope].push_back(str(*cte, "ctename"));
     for (const auto& c : *ctes) {
       auto cte = c.find("CommonTableExpr");
       if (cte == c.end()) continue;
@@ -471,7 +500,7 @@ class Walker {
         walk(*q);
         --in_cte_;
       }
-      if (!recursive) scope.push_back(str(*cte, "ctename"));
+      if (!recursive) cte_scopes_[scope].push_back(str(*cte, "ctename"));
     }
   }
 
@@ -488,7 +517,7 @@ class Walker {
         cte_scopes_.emplace_back();
         pushed = true;
         // The scope is filled while the CTE bodies are walked.
-        with_clause(*w, cte_scopes_.back());
+        with_clause(*w, cte_scopes_.size() - 1);
       }
     };
     if (type == "SelectStmt") {
@@ -634,6 +663,7 @@ StatementClass class_of_statement(const model::Statement& st, StatementClass lea
   if (st.locking) c = strongest(c, C::kWrite);
   if (st.creates_table_as) c = strongest(c, C::kDdl);
   if (st.dynamic_sql) c = strongest(c, C::kAdmin);
+  c = strongest(c, st.function_class);
   // EXPLAIN without ANALYZE and PREPARE run nothing, but are allowed only to
   // whom may run what they name (a read-only caller cannot prepare a DELETE).
   return c;
