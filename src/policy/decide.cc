@@ -1,6 +1,7 @@
 #include "policy/decide.h"
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 
 #include "sql/analyzer.h"
@@ -271,6 +272,68 @@ Decision unanalyzable(const Policy& policy, std::string why) {
   return d;
 }
 
+// What a statement leaves behind for the statements after it in the same
+// string (they run after it took effect): the search_path it sets, or makes
+// unknowable, and what it PREPAREs. The gateway applies the same once the
+// string has run (StatementGate::apply_effects).
+class Effects {
+ public:
+  explicit Effects(const SessionView& session) : session_(session) {}
+
+  const SessionView& view() const { return changed_ ? *changed_ : session_; }
+
+  // What `name` may run: prepared earlier in this string, or before it (a
+  // second PREPARE of a name fails, a DEALLOCATE between makes it run the
+  // new one; both are decided).
+  std::vector<const model::Analysis*> prepared(const std::string& name) const {
+    std::vector<const model::Analysis*> out;
+    if (auto it = here_.find(name); it != here_.end()) out.push_back(it->second.get());
+    if (session_.prepared != nullptr) {
+      auto it = session_.prepared->find(name);
+      if (it != session_.prepared->end() && it->second) out.push_back(it->second.get());
+    }
+    return out;
+  }
+
+  void apply(const model::Statement& st) {
+    switch (st.search_path_change) {
+      case model::SearchPathChange::kSet: {
+        auto& paths = view_for_change().search_paths;
+        if (std::find(paths.begin(), paths.end(), st.search_path) == paths.end())
+          paths.push_back(st.search_path);
+        break;
+      }
+      case model::SearchPathChange::kDynamic:
+        view_for_change().search_path_unknown = true;
+        break;
+      case model::SearchPathChange::kReset:  // back to the pinned path, which is kept
+      case model::SearchPathChange::kNone:
+        break;
+    }
+    // Code the gateway cannot read may set the path as it likes.
+    if (st.kind == Kind::kDo || st.kind == Kind::kCall || st.dynamic_sql)
+      view_for_change().search_path_unknown = true;
+    if (!st.prepared_name.empty()) {
+      auto one = std::make_shared<model::Analysis>();
+      one->ok = true;
+      one->kind = st.kind;
+      one->cls = st.cls;
+      one->statements.push_back(st);
+      here_[st.prepared_name] = std::move(one);
+    }
+  }
+
+ private:
+  SessionView& view_for_change() {
+    if (!changed_) changed_ = session_;
+    return *changed_;
+  }
+
+  const SessionView& session_;
+  std::optional<SessionView> changed_;
+  PreparedStatements here_;
+};
+
 }  // namespace
 
 Decision decide(const Policy& policy, const model::Principal& who, std::string_view connection,
@@ -281,36 +344,48 @@ Decision decide(const Policy& policy, const model::Principal& who, std::string_v
   last.rule = std::string(kRuleSession);
   last.policy_version = policy.version;
   bool have_rule = false;
+  Effects effects(session);
   for (const auto& st : analysis.statements) {
     if (st.kind == Kind::kUnknown) return unanalyzable(policy, "unknown statement");
-    Decision d = decide_statement(policy, who, connection, st, st.cls, session);
+    const SessionView& view = effects.view();
+    Decision d = decide_statement(policy, who, connection, st, st.cls, view);
     if (!d.allowed()) return d;
     // EXECUTE runs what was prepared: it is decided as that statement.
     for (const auto& name : st.executes) {
-      const model::Analysis* prepared = nullptr;
-      if (session.prepared != nullptr) {
-        auto it = session.prepared->find(name);
-        if (it != session.prepared->end() && it->second) prepared = it->second.get();
-      }
-      if (prepared == nullptr || !prepared->ok)
+      auto prepared = effects.prepared(name);
+      if (prepared.empty())
         return unanalyzable(policy, "EXECUTE of prepared statement \"" + name +
                                         "\" that the gateway has not seen prepared");
-      for (const auto& inner : prepared->statements) {
-        // A PREPARE's own analysis is that of its query, with kind prepare.
-        model::Statement as_run = inner;
-        if (as_run.kind == Kind::kPrepare && !as_run.operations.empty())
-          as_run.kind = as_run.operations.front().kind;
-        StatementClass cls = strongest(st.cls, inner.cls);
-        Decision e = decide_statement(policy, who, connection, as_run, cls, session);
-        if (!e.allowed()) return e;
-        // What runs is what was prepared: its rule is the one that decided.
-        if (e.rule != kRuleSession) d = e;
+      for (const model::Analysis* p : prepared) {
+        if (!p->ok)
+          return unanalyzable(
+              policy, "EXECUTE of prepared statement \"" + name + "\" that could not be analyzed");
+        for (const auto& inner : p->statements) {
+          // A PREPARE's own analysis is that of its query, with kind prepare.
+          model::Statement as_run = inner;
+          if (as_run.kind == Kind::kPrepare && !as_run.operations.empty())
+            as_run.kind = as_run.operations.front().kind;
+          StatementClass cls = strongest(st.cls, inner.cls);
+          Decision e = decide_statement(policy, who, connection, as_run, cls, view);
+          if (!e.allowed()) return e;
+          // What runs is what was prepared: its rule is the one that decided.
+          if (e.rule != kRuleSession) d = e;
+        }
       }
     }
     if (!have_rule || d.rule != kRuleSession) {
       last = d;
       have_rule = d.rule != kRuleSession;
     }
+    effects.apply(st);
+    // What an EXECUTE runs may change the path as well.
+    for (const auto& name : st.executes)
+      for (const model::Analysis* p : effects.prepared(name))
+        for (const auto& inner : p->statements) {
+          model::Statement ran = inner;
+          ran.prepared_name.clear();
+          effects.apply(ran);
+        }
   }
   return last;
 }

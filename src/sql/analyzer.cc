@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 namespace gh::sql {
@@ -17,6 +18,10 @@ using model::StatementClass;
 // Deeper trees than this are refused rather than walked (the server's own
 // max_stack_depth stops most long before).
 constexpr int kMaxDepth = 3000;
+// Nor may the walk use more stack than this, whatever a level costs in the
+// build at hand (sanitizers make frames several times larger): a tree deep
+// enough to exhaust the thread's stack would crash the gateway, not deny.
+constexpr std::uintptr_t kMaxStackBytes = 1 << 20;
 
 // Top-level statement node types: their kind, the least class they carry
 // whatever the kind says (creating a role is admin even though it is a
@@ -131,7 +136,7 @@ constexpr StatementType kStatementTypes[] = {
 
 // Functions that run SQL handed to them as a value, or read a table named by
 // a value: what they do cannot be seen in the statement, so it is opaque like
-// a DO block (class admin).
+// a DO block (class admin). Every dblink function is too (see dynamic()).
 constexpr std::string_view kDynamicSqlFunctions[] = {"query_to_xml",
                                                      "query_to_xmlschema",
                                                      "query_to_xml_and_xmlschema",
@@ -147,6 +152,8 @@ constexpr std::string_view kDynamicSqlFunctions[] = {"query_to_xml",
                                                      "database_to_xmlschema",
                                                      "database_to_xml_and_xmlschema",
                                                      "ts_stat",
+                                                     "ts_rewrite",
+                                                     "ts_rewrite",
                                                      "dblink",
                                                      "dblink_exec",
                                                      "dblink_open",
@@ -209,9 +216,55 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// Settings that change how the server reads the statements after them. The
+// gateway reads every statement as UTF-8 with standard_conforming_strings on:
+// with backslashes escaping quotes in plain strings again, or in an encoding
+// whose multibyte characters may end in a backslash byte (SJIS, BIG5, GBK, …),
+// a string the gateway sees as one literal ends early for the server, and
+// what follows it runs unseen. `value` is null when it is not a constant.
+// Returns why the setting cannot be followed, or empty when it can.
+std::string unfollowable(const std::string& name, const std::string* value) {
+  if (name == "standard_conforming_strings") {
+    static constexpr std::string_view kOn[] = {"on", "true", "yes", "1", "t",
+                                               "tr", "tru",  "y",   "ye"};
+    const std::string v = value != nullptr ? lower(*value) : std::string();
+    if (value == nullptr || std::find(std::begin(kOn), std::end(kOn), v) == std::end(kOn))
+      return "standard_conforming_strings may only be on: the gateway reads strings that way";
+  }
+  if (name == "client_encoding") {
+    if (value == nullptr) return "client_encoding set to a value the gateway cannot read";
+    // The server's own spelling rule for encoding names: letters and digits, any case.
+    std::string clean;
+    for (char c : lower(*value))
+      if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) clean += c;
+    static constexpr std::string_view kUnsafe[] = {
+        "sjis",  "shiftjis", "mskanji",    "win932",     "windows932", "shiftjis2004",
+        "big5",  "win950",   "windows950", "gbk",        "win936",     "windows936",
+        "cp936", "uhc",      "win949",     "windows949", "gb18030",    "johab"};
+    if (std::find(std::begin(kUnsafe), std::end(kUnsafe), clean) != std::end(kUnsafe))
+      return "client_encoding " + *value +
+             " can hide a quote inside a multibyte character; the gateway reads UTF-8";
+  }
+  return {};
+}
+
+bool dynamic(const model::FunctionRef& f) {
+  // dblink's functions all reach another database (or this one as another
+  // session) with SQL given as a value.
+  if (f.name.starts_with("dblink")) return true;
+  for (auto d : kDynamicSqlFunctions)
+    if (f.name == d) return true;
+  return false;
+}
+
+// Where the stack is now (it grows down on every platform the gateway runs on).
+inline std::uintptr_t stack_position() {
+  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
+}
+
 class Walker {
  public:
-  explicit Walker(model::Statement& st) : st_(st) {}
+  explicit Walker(model::Statement& st) : st_(st), stack_top_(stack_position()) {}
 
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
@@ -248,6 +301,10 @@ class Walker {
       return;
     } else if (type == "GrantStmt" || type == "GrantRoleStmt") {
       st_.kind = truthy(body, "is_grant") ? Kind::kGrant : Kind::kRevoke;
+      // Privileges on a table are changed on that table.
+      const auto& objtype = str(body, "objtype");
+      if (objtype == "OBJECT_TABLE" || objtype == "OBJECT_SEQUENCE")
+        if (auto o = body.find("objects"); o != body.end()) write_target(*o);
       node(type, body);
       return;
     } else if (type == "DiscardStmt") {
@@ -265,8 +322,20 @@ class Walker {
       return;
     } else if (type == "VacuumStmt") {
       st_.kind = truthy(body, "is_vacuumcmd") ? Kind::kVacuum : Kind::kAnalyze;
+      // VACUUM rewrites what it names (FULL entirely), ANALYZE its statistics.
+      if (auto rels = body.find("rels"); rels != body.end() && rels->is_array())
+        for (const auto& r : *rels)
+          if (auto v = r.find("VacuumRelation"); v != r.end())
+            if (auto rel = v->find("relation"); rel != v->end()) write_target(*rel);
       node(type, body);
       return;
+    } else if (type == "TransactionStmt") {
+      st_.kind = Kind::kTransaction;
+      // COMMIT PREPARED and ROLLBACK PREPARED finish a transaction that any
+      // session of the same role prepared: they commit or throw away its writes.
+      const auto& k = str(body, "kind");
+      if (k == "TRANS_STMT_COMMIT_PREPARED" || k == "TRANS_STMT_ROLLBACK_PREPARED")
+        least_ = C::kWrite;
     } else {
       const StatementType* t = nullptr;
       for (const auto& candidate : kStatementTypes)
@@ -278,8 +347,27 @@ class Walker {
         if (field.empty()) continue;
         if (auto it = body.find(std::string(field)); it != body.end()) write_target(*it);
       }
+      if (type == "AlterObjectSchemaStmt" || type == "RenameStmt") renamed(body);
+      if (type == "CommentStmt" || type == "SecLabelStmt") commented(body);
     }
     node(type, body);
+  }
+
+  // After the walk: calls written as a column (`t.pg_read_file`) are known
+  // only once every FROM item of the statement has been seen.
+  void finish() {
+    for (const auto& ref : qualified_columns_) {
+      for (const auto& fn : function_items_) {
+        if (fn.alias != ref.qualifier) continue;
+        // A column the item declares, or the one its scalar result is named
+        // by, is a column; anything else may be a call on the item's value.
+        const bool column = fn.columns.empty() ? ref.name == fn.alias
+                                               : std::find(fn.columns.begin(), fn.columns.end(),
+                                                           ref.name) != fn.columns.end();
+        if (column) continue;
+        called({"", ref.name}, ref.runs);
+      }
+    }
   }
 
   StatementClass least() const { return least_; }
@@ -307,7 +395,63 @@ class Walker {
       for (const auto& scope : cte_scopes_)
         if (std::find(scope.begin(), scope.end(), r.name) != scope.end()) return;
     }
+    // SELECT … FOR UPDATE/SHARE locks the rows of what its FROM reads.
+    if (locked_ > 0) r.write = true;
     if (effects_off_ > 0) r.write = false;
+    add_relation(std::move(r));
+  }
+
+  // ALTER … SET SCHEMA and RENAME of a relation: it is written under its new
+  // name too (moving a table into a schema writes that schema).
+  void renamed(const json& body) {
+    auto rel = body.find("relation");
+    if (rel == body.end() || !rel->is_object()) return;
+    const json& rv = rel->contains("RangeVar") ? (*rel)["RangeVar"] : *rel;
+    if (const auto& schema = str(body, "newschema"); !schema.empty())
+      add_relation({schema, str(rv, "relname"), true});
+    static constexpr std::string_view kRelationTypes[] = {"OBJECT_TABLE",   "OBJECT_VIEW",
+                                                          "OBJECT_MATVIEW", "OBJECT_SEQUENCE",
+                                                          "OBJECT_INDEX",   "OBJECT_FOREIGN_TABLE"};
+    const auto& type = str(body, "renameType");
+    const auto& name = str(body, "newname");
+    if (!name.empty() && std::find(std::begin(kRelationTypes), std::end(kRelationTypes), type) !=
+                             std::end(kRelationTypes))
+      add_relation({str(rv, "schemaname"), name, true});
+  }
+
+  // COMMENT ON / SECURITY LABEL ON a relation, a column of one, or something
+  // defined on one (trigger, policy, rule, constraint) changes that relation.
+  void commented(const json& body) {
+    auto object = body.find("object");
+    if (object == body.end()) return;
+    object_relation(str(body, "objtype"), *object);
+  }
+
+  // A relation named by an object path ({"List": {"items": [schema, name]}}):
+  // `type` says whether the path names the relation or something on it.
+  void object_relation(const std::string& type, const json& object) {
+    static constexpr std::string_view kRelationTypes[] = {"OBJECT_TABLE",   "OBJECT_VIEW",
+                                                          "OBJECT_MATVIEW", "OBJECT_SEQUENCE",
+                                                          "OBJECT_INDEX",   "OBJECT_FOREIGN_TABLE"};
+    static constexpr std::string_view kOnRelationTypes[] = {
+        "OBJECT_COLUMN", "OBJECT_TRIGGER", "OBJECT_POLICY", "OBJECT_RULE", "OBJECT_TABCONSTRAINT"};
+    const bool is_relation = std::find(std::begin(kRelationTypes), std::end(kRelationTypes),
+                                       type) != std::end(kRelationTypes);
+    const bool on_relation = std::find(std::begin(kOnRelationTypes), std::end(kOnRelationTypes),
+                                       type) != std::end(kOnRelationTypes);
+    if (!is_relation && !on_relation) return;
+    auto list = object.find("List");
+    if (list == object.end()) return;
+    auto items = list->find("items");
+    if (items == list->end() || !items->is_array()) return;
+    std::vector<std::string> parts;
+    for (const auto& i : *items) parts.push_back(str(i.value("String", json::object()), "sval"));
+    if (on_relation && !parts.empty()) parts.pop_back();
+    if (parts.empty()) return;
+    model::Relation r;
+    r.name = parts.back();
+    if (parts.size() >= 2) r.schema = parts[parts.size() - 2];
+    r.write = true;
     add_relation(std::move(r));
   }
 
@@ -319,6 +463,15 @@ class Walker {
       }
     }
     st_.relations.push_back(std::move(r));
+  }
+
+  // A change of role inside another statement (it changes no data, so it is
+  // not a data-modifying CTE even inside one).
+  void set_role() {
+    if (effects_off_ > 0) return;
+    model::Operation op{Kind::kSetRole, false};
+    if (std::find(st_.operations.begin(), st_.operations.end(), op) == st_.operations.end())
+      st_.operations.push_back(op);
   }
 
   void operation(Kind k, bool without_where = false) {
@@ -337,18 +490,25 @@ class Walker {
     f.name = str(parts.back().value("String", json::object()), "sval");
     if (parts.size() >= 2)
       f.schema = str(parts[parts.size() - 2].value("String", json::object()), "sval");
-    if (std::find(st_.functions.begin(), st_.functions.end(), f) == st_.functions.end())
-      st_.functions.push_back(f);
     const bool catalog = f.schema.empty() || f.schema == "pg_catalog";
-    for (auto d : kDynamicSqlFunctions)
-      if (f.name == d) st_.dynamic_sql = true;
-    if (catalog && f.name == "set_config") set_config(fc);
-    if (catalog && effects_off_ == 0) {
+    const bool set_config_call = catalog && f.name == "set_config";
+    called(std::move(f), effects_off_ == 0);
+    if (set_config_call) set_config(fc);
+  }
+
+  // A call of `f`, and what calling it implies; `runs`: it is executed, not
+  // only planned (EXPLAIN without ANALYZE).
+  void called(model::FunctionRef f, bool runs) {
+    if (dynamic(f)) st_.dynamic_sql = true;
+    const bool catalog = f.schema.empty() || f.schema == "pg_catalog";
+    if (catalog && runs) {
       for (auto w : kWriteFunctions)
         if (f.name == w && st_.function_class < C::kWrite) st_.function_class = C::kWrite;
       for (auto a : kAdminFunctions)
         if (f.name == a) st_.function_class = C::kAdmin;
     }
+    if (std::find(st_.functions.begin(), st_.functions.end(), f) == st_.functions.end())
+      st_.functions.push_back(std::move(f));
   }
 
   // set_config(name, value, is_local): only a constant name other than
@@ -358,8 +518,13 @@ class Walker {
     auto args = fc.find("args");
     if (args == fc.end() || !args->is_array() || args->empty()) return;
     const std::string* name = const_string((*args)[0]);
-    if (name != nullptr && lower(*name) != "search_path") return;
+    // Setting role or session_authorization is SET ROLE by another name, and
+    // a name the gateway cannot read may be either.
+    const std::string setting = name != nullptr ? lower(*name) : std::string();
+    if (name == nullptr || setting == "role" || setting == "session_authorization") set_role();
     const std::string* value = args->size() >= 2 ? const_string((*args)[1]) : nullptr;
+    if (auto why = unfollowable(setting, value); !why.empty()) return fail(why);
+    if (name != nullptr && setting != "search_path") return;
     if (name == nullptr || value == nullptr) {
       st_.search_path_change = model::SearchPathChange::kDynamic;
       st_.search_path.clear();
@@ -382,6 +547,14 @@ class Walker {
     }
     if (name == "role" || name == "session_authorization" || name == "session authorization")
       st_.kind = Kind::kSetRole;
+    if (kind == "VAR_SET_VALUE") {
+      // One constant argument, or a value the gateway cannot know.
+      const std::string* value = nullptr;
+      if (auto args = body.find("args");
+          args != body.end() && args->is_array() && args->size() == 1)
+        value = const_string((*args)[0]);
+      if (auto why = unfollowable(name, value); !why.empty()) return fail(why);
+    }
     if (kind == "VAR_RESET_ALL") st_.search_path_change = model::SearchPathChange::kReset;
     if (name == "search_path") {
       if (kind == "VAR_SET_VALUE") {
@@ -439,6 +612,9 @@ class Walker {
           if (auto s = arg->find("String"); s != arg->end()) v = lower(str(*s, "sval"));
           if (auto b = arg->find("Boolean"); b != arg->end())
             v = truthy(*b, "boolval") ? "true" : "false";
+          // ANALYZE 0 / ANALYZE 1 (an Integer 0 is written without its ival).
+          if (auto n = arg->find("Integer"); n != arg->end() && n->is_object())
+            v = n->value("ival", 0) == 0 ? "false" : "true";
           if (const std::string* c = const_string(*arg)) v = lower(*c);
         }
         analyze = !(v == "false" || v == "off" || v == "0" || v == "no");
@@ -455,29 +631,13 @@ class Walker {
   void drop(const json& body) {
     st_.kind = Kind::kDrop;
     const std::string& type = str(body, "removeType");
-    static constexpr std::string_view kRelationTypes[] = {"OBJECT_TABLE",   "OBJECT_VIEW",
-                                                          "OBJECT_MATVIEW", "OBJECT_SEQUENCE",
-                                                          "OBJECT_INDEX",   "OBJECT_FOREIGN_TABLE"};
-    const bool relations = std::find(std::begin(kRelationTypes), std::end(kRelationTypes), type) !=
-                           std::end(kRelationTypes);
     if (type == "OBJECT_SCHEMA" || type == "OBJECT_DATABASE") least_ = C::kDdl;
     if (type == "OBJECT_EXTENSION" || type == "OBJECT_LANGUAGE" || type == "OBJECT_ROLE")
       least_ = C::kAdmin;
+    // The relations dropped, or those a dropped trigger, policy or rule is on.
     auto objects = body.find("objects");
-    if (!relations || objects == body.end() || !objects->is_array()) return;
-    for (const auto& o : *objects) {
-      auto list = o.find("List");
-      if (list == o.end()) continue;
-      auto items = list->find("items");
-      if (items == list->end() || !items->is_array() || items->empty()) continue;
-      std::vector<std::string> parts;
-      for (const auto& i : *items) parts.push_back(str(i.value("String", json::object()), "sval"));
-      model::Relation r;
-      r.name = parts.back();
-      if (parts.size() >= 2) r.schema = parts[parts.size() - 2];
-      r.write = true;
-      add_relation(std::move(r));
-    }
+    if (objects == body.end() || !objects->is_array()) return;
+    for (const auto& o : *objects) object_relation(type, o);
   }
 
   // WITH: CTE names are in scope for the query and, when recursive, for the
@@ -506,7 +666,7 @@ class Walker {
 
   // A node by type: handles what the type means, then walks its children.
   void node(const std::string& type, const json& body) {
-    if (++depth_ > kMaxDepth) {
+    if (++depth_ > kMaxDepth || stack_used() > kMaxStackBytes) {
       fail("statement is nested too deeply to analyze");
       --depth_;
       return;
@@ -527,9 +687,18 @@ class Walker {
         st_.creates_table_as = true;
         if (auto rel = into->find("rel"); rel != into->end()) relation(*rel, true);
       }
-      if (auto l = body.find("lockingClause"); l != body.end() && l->is_array() && !l->empty())
-        st_.locking = effects_off_ == 0 || st_.locking;
-      children(body, {"withClause", "intoClause"});
+      const auto l = body.find("lockingClause");
+      const bool locks = l != body.end() && l->is_array() && !l->empty() && effects_off_ == 0;
+      if (locks) {
+        st_.locking = true;
+        // Everything its FROM reads is locked, subqueries there included
+        // (FOR UPDATE OF names a few: taken as all, which is stricter).
+        ++locked_;
+        if (auto from = body.find("fromClause"); from != body.end()) walk(*from);
+        --locked_;
+      }
+      // The locking clause names FROM items (aliases), not relations.
+      children(body, {"withClause", "intoClause", "lockingClause", locks ? "fromClause" : ""});
     } else if (type == "InsertStmt" || type == "UpdateStmt" || type == "DeleteStmt" ||
                type == "MergeStmt") {
       open_scope(body);
@@ -553,6 +722,25 @@ class Walker {
     } else if (type == "FuncCall") {
       function(body);
       children(body, {});
+    } else if (type == "RangeFunction") {
+      function_item(body);
+      children(body, {});
+    } else if (type == "ColumnRef") {
+      // `t.name`: a column of t, or, when t is a function in FROM, possibly
+      // name(t) written as a column (attribute notation); settled in finish().
+      auto fields = body.find("fields");
+      if (fields != body.end() && fields->is_array() && fields->size() == 2 &&
+          (*fields)[0].contains("String") && (*fields)[1].contains("String"))
+        qualified_columns_.push_back({str((*fields)[0]["String"], "sval"),
+                                      str((*fields)[1]["String"], "sval"), effects_off_ == 0});
+    } else if (type == "A_Indirection") {
+      // `(expr).name` is name(expr) whenever expr has no field `name`: any
+      // one-argument function can be called so (pg_read_file included).
+      if (auto ind = body.find("indirection"); ind != body.end() && ind->is_array())
+        for (const auto& i : *ind)
+          if (auto s = i.find("String"); s != i.end())
+            called({"", str(*s, "sval")}, effects_off_ == 0);
+      children(body, {});
     } else if (type == "CallStmt") {
       if (auto f = body.find("funccall"); f != body.end()) node("FuncCall", *f);
     } else if (type == "ExecuteStmt") {
@@ -574,6 +762,48 @@ class Walker {
     }
     if (pushed) cte_scopes_.pop_back();
     --depth_;
+  }
+
+  // A function in FROM: the names it may be referred to by, and the columns
+  // it is declared to have.
+  void function_item(const json& body) {
+    FunctionItem item;
+    if (auto alias = body.find("alias"); alias != body.end() && alias->is_object()) {
+      item.alias = str(*alias, "aliasname");
+      if (auto cols = alias->find("colnames"); cols != alias->end() && cols->is_array())
+        for (const auto& c : *cols)
+          item.columns.push_back(str(c.value("String", json::object()), "sval"));
+    }
+    auto coldefs = [&](const json& list) {
+      if (!list.is_array()) return;
+      for (const auto& c : list)
+        if (auto d = c.find("ColumnDef"); d != c.end()) item.columns.push_back(str(*d, "colname"));
+    };
+    if (auto cd = body.find("coldeflist"); cd != body.end()) coldefs(*cd);
+    std::vector<std::string> names;
+    if (auto fns = body.find("functions"); fns != body.end() && fns->is_array()) {
+      // Each entry is a List of (call, column definitions).
+      for (const auto& f : *fns) {
+        auto items = f.find("List");
+        if (items == f.end() || !items->contains("items")) continue;
+        const auto& pair = (*items)["items"];
+        if (!pair.is_array() || pair.empty()) continue;
+        if (auto fc = pair[0].find("FuncCall"); fc != pair[0].end())
+          if (auto n = fc->find("funcname"); n != fc->end() && n->is_array() && !n->empty())
+            names.push_back(str(n->back().value("String", json::object()), "sval"));
+        if (pair.size() >= 2) coldefs(pair[1]);
+      }
+    }
+    // Unaliased, the item is named by its function.
+    if (!item.alias.empty()) {
+      function_items_.push_back(std::move(item));
+      return;
+    }
+    for (auto& n : names) {
+      FunctionItem named = item;
+      named.alias = std::move(n);
+      function_items_.push_back(std::move(named));
+    }
   }
 
   void merge_actions(const json& body) {
@@ -614,7 +844,7 @@ class Walker {
         return node(key, j.begin().value());
       }
     }
-    if (++depth_ > kMaxDepth) {
+    if (++depth_ > kMaxDepth || stack_used() > kMaxStackBytes) {
       fail("statement is nested too deeply to analyze");
       --depth_;
       return;
@@ -634,13 +864,32 @@ class Walker {
     }
   }
 
+  std::uintptr_t stack_used() const {
+    const std::uintptr_t here = stack_position();
+    return stack_top_ > here ? stack_top_ - here : 0;
+  }
+
+  struct FunctionItem {
+    std::string alias;
+    std::vector<std::string> columns;
+  };
+  struct QualifiedColumn {
+    std::string qualifier;
+    std::string name;
+    bool runs = true;
+  };
+
   model::Statement& st_;
+  std::uintptr_t stack_top_;
+  std::vector<FunctionItem> function_items_;
+  std::vector<QualifiedColumn> qualified_columns_;
   std::vector<std::vector<std::string>> cte_scopes_;
   std::string error_;
   StatementClass least_ = C::kSession;
   int depth_ = 0;
   int in_cte_ = 0;
   int effects_off_ = 0;
+  int locked_ = 0;
   bool constant_sensitive_ = false;
 };
 
@@ -702,6 +951,7 @@ model::Analysis analyze(std::string_view sql) {
     auto s = raw.find("stmt");
     if (s == raw.end()) continue;  // an empty statement between semicolons
     w.statement(*s);
+    w.finish();
     a.constant_sensitive = a.constant_sensitive || w.constant_sensitive();
     if (!w.ok()) {
       a.ok = false;

@@ -185,11 +185,16 @@ void World::wait_audit_flush() const {
 
 std::vector<std::vector<std::string>> World::audit(const std::string& sql) const {
   wait_audit_flush();
+  return sqlite_rows(audit_db, sql);
+}
+
+std::vector<std::vector<std::string>> sqlite_rows(const std::string& db_path,
+                                                  const std::string& sql) {
   sqlite3* db = nullptr;
   std::vector<std::vector<std::string>> rows;
-  if (sqlite3_open_v2(audit_db.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
     sqlite3_close(db);
-    throw std::runtime_error("cannot open audit db " + audit_db);
+    throw std::runtime_error("cannot open audit db " + db_path);
   }
   sqlite3_busy_timeout(db, 5000);
   sqlite3_stmt* st = nullptr;

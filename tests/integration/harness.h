@@ -63,6 +63,9 @@ class World {
 // Executes, expecting success; returns the single value of a one-cell result.
 std::string scalar(PGconn* c, const std::string& sql);
 std::string sqlstate(const PGresult* r);
+// Rows of `sql` on an SQLite audit store, as text ("" for NULL); throws on failure.
+std::vector<std::vector<std::string>> sqlite_rows(const std::string& db_path,
+                                                  const std::string& sql);
 // Environment for command-line clients (psql, pgbench) to reach the gateway.
 std::map<std::string, std::string> client_env(const World& w, const std::string& database,
                                               const std::string& token);

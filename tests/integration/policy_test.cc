@@ -4,7 +4,6 @@
 // left the data untouched. Also reload (control socket and SIGHUP) and pause.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 
 #include <atomic>
 #include <filesystem>
@@ -127,29 +126,8 @@ guardrails:
                         std::chrono::seconds(60));
   }
   std::vector<std::vector<std::string>> audit(const std::string& sql) const {
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));
-    sqlite3* db = nullptr;
-    std::vector<std::vector<std::string>> rows;
-    if (sqlite3_open_v2((dir + "/var/audit.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr) !=
-        SQLITE_OK) {
-      sqlite3_close(db);
-      return rows;
-    }
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
-      while (sqlite3_step(st) == SQLITE_ROW) {
-        std::vector<std::string> row;
-        for (int i = 0; i < sqlite3_column_count(st); ++i) {
-          auto* t = sqlite3_column_text(st, i);
-          row.push_back(t ? reinterpret_cast<const char*>(t) : "");
-        }
-        rows.push_back(std::move(row));
-      }
-    }
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return rows;
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the recorder's flush
+    return sqlite_rows(dir + "/var/audit.db", sql);
   }
 };
 

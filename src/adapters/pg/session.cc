@@ -546,7 +546,11 @@ asio::awaitable<void> Session::pump(Direction& d) {
       net::error_code ec;
       d.writing = true;
       if (!d.from_client && !holding_client) {
-        co_await lock_client_writes();
+        // Uncontended (the usual case): no coroutine frame for the lock.
+        if (client_writes_locked_)
+          co_await lock_client_writes();
+        else
+          client_writes_locked_ = true;
         holding_client = true;
       }
       co_await d.to->write_all(out, ec);
