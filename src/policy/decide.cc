@@ -77,7 +77,11 @@ std::vector<std::string> candidates(const model::Relation& r, const SessionView&
   if (!r.schema.empty()) return {r.schema + "." + r.name};
   if (s.search_path_unknown) return {};
   for (const auto& path : s.search_paths) {
-    for (auto& schema : sql::candidate_schemas(r, path, s.session_user)) {
+    auto schemas = sql::candidate_schemas(r, path, s.session_user);
+    // A path under which the name resolves nowhere the gateway can name
+    // ("$user" of an unknown user) makes it as unknown as an unread path.
+    if (schemas.empty()) return {};
+    for (auto& schema : schemas) {
       std::string q = schema + "." + r.name;
       if (std::find(out.begin(), out.end(), q) == out.end()) out.push_back(std::move(q));
     }
@@ -135,6 +139,11 @@ Guarded guardrail_matches(const Guardrail& g, const model::Statement& st, const 
                               std::string(model::kind_name(st.kind)));
             break;
           }
+        }
+        // EXPLAIN ANALYZE EXECUTE and CREATE TABLE … AS EXECUTE execute too.
+        if (!hit && !st.executes.empty() && !g.statements.empty() && listed(Kind::kExecute)) {
+          hit = true;
+          reasons.push_back("execute inside " + std::string(model::kind_name(st.kind)));
         }
       }
     }

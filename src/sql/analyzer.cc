@@ -153,7 +153,6 @@ constexpr std::string_view kDynamicSqlFunctions[] = {"query_to_xml",
                                                      "database_to_xml_and_xmlschema",
                                                      "ts_stat",
                                                      "ts_rewrite",
-                                                     "ts_rewrite",
                                                      "dblink",
                                                      "dblink_exec",
                                                      "dblink_open",
@@ -536,6 +535,20 @@ class Walker {
     }
   }
 
+  // Whether the gateway can still read what follows once this SET (or one
+  // of ALTER SYSTEM / ROLE / DATABASE … SET) has taken effect.
+  bool followable(const json& body) {
+    if (str(body, "kind") != "VAR_SET_VALUE") return true;  // DEFAULT, RESET: the start value
+    // One constant argument, or a value the gateway cannot know.
+    const std::string* value = nullptr;
+    if (auto args = body.find("args"); args != body.end() && args->is_array() && args->size() == 1)
+      value = const_string((*args)[0]);
+    auto why = unfollowable(lower(str(body, "name")), value);
+    if (why.empty()) return true;
+    fail(why);
+    return false;
+  }
+
   void variable_set(const json& body) {
     constant_sensitive_ = true;
     const std::string name = lower(str(body, "name"));
@@ -547,14 +560,7 @@ class Walker {
     }
     if (name == "role" || name == "session_authorization" || name == "session authorization")
       st_.kind = Kind::kSetRole;
-    if (kind == "VAR_SET_VALUE") {
-      // One constant argument, or a value the gateway cannot know.
-      const std::string* value = nullptr;
-      if (auto args = body.find("args");
-          args != body.end() && args->is_array() && args->size() == 1)
-        value = const_string((*args)[0]);
-      if (auto why = unfollowable(name, value); !why.empty()) return fail(why);
-    }
+    if (!followable(body)) return;
     if (kind == "VAR_RESET_ALL") st_.search_path_change = model::SearchPathChange::kReset;
     if (name == "search_path") {
       if (kind == "VAR_SET_VALUE") {
@@ -722,6 +728,18 @@ class Walker {
     } else if (type == "FuncCall") {
       function(body);
       children(body, {});
+    } else if (type == "CreateSchemaStmt") {
+      // CREATE SCHEMA … CREATE TABLE/VIEW/INDEX …: what each element creates.
+      if (auto elts = body.find("schemaElts"); elts != body.end() && elts->is_array())
+        for (const auto& e : *elts)
+          if (e.is_object() && e.size() == 1)
+            for (const auto& t : kStatementTypes)
+              if (t.node == e.begin().key())
+                for (auto f : t.write_fields)
+                  if (!f.empty())
+                    if (auto it = e.begin()->find(std::string(f)); it != e.begin()->end())
+                      write_target(*it);
+      children(body, {});
     } else if (type == "RangeFunction") {
       function_item(body);
       children(body, {});
@@ -755,7 +773,8 @@ class Walker {
         explain(body);
       else if (depth_ > 1 && type == "CopyStmt")
         copy(body);
-      else
+      else if (type != "VariableSetStmt" || followable(body))
+        // ALTER SYSTEM / ROLE / DATABASE … SET: what later sessions start with.
         children(body, {});
     } else {
       children(body, {});
@@ -857,6 +876,8 @@ class Walker {
   void field(const std::string& key, const json& value) {
     if (key == "funccall" && value.is_object()) {
       node("FuncCall", value);
+    } else if (key == "setstmt" && value.is_object()) {
+      node("VariableSetStmt", value);  // ALTER SYSTEM / ROLE / DATABASE … SET
     } else if ((key == "larg" || key == "rarg") && value.is_object()) {
       node("SelectStmt", value);  // the arms of UNION/INTERSECT/EXCEPT
     } else {
@@ -1043,7 +1064,11 @@ std::vector<std::string> candidate_schemas(const model::Relation& r,
   for (const auto& s : search_path) {
     if (s == "pg_catalog" && !r.name.starts_with("pg_")) continue;
     if (s == "$user") {
-      if (!session_user.empty()) out.emplace_back(session_user);
+      // Not knowing whose schema that is means not knowing where the name
+      // resolves: none (the caller treats that as a path it cannot read).
+      if (session_user.empty()) return {};
+      if (std::find(out.begin(), out.end(), session_user) == out.end())
+        out.emplace_back(session_user);
       continue;
     }
     if (s.empty()) continue;

@@ -131,6 +131,20 @@ TEST(Session, StartupParametersOutsideTheAllowListAreRefused) {
   EXPECT_EQ(scalar(ok.get(), "SHOW application_name"), "my-agent");
 }
 
+TEST(Session, ClientEncodingsThatHideQuotesAreRefused) {
+  // In SJIS a quote or backslash byte can end a multi-byte character: the
+  // server would read a statement differently from the gateway's analysis.
+  auto& w = World::get();
+  auto c = w.connect("app", w.agent_token(), "require", 0, "client_encoding=SJIS");
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+  EXPECT_NE(std::string(PQerrorMessage(c.get())).find("client_encoding \"SJIS\" is not allowed"),
+            std::string::npos)
+      << PQerrorMessage(c.get());
+  auto ok = w.connect("app", w.agent_token(), "require", 0, "client_encoding=LATIN1");
+  ASSERT_EQ(PQstatus(ok.get()), CONNECTION_OK) << PQerrorMessage(ok.get());
+  EXPECT_EQ(scalar(ok.get(), "SHOW client_encoding"), "LATIN1");
+}
+
 TEST(Session, GssEncryptionIsDeclinedAndTheClientFallsBack) {
   auto& w = World::get();
   // gssencmode=prefer makes libpq send GSSENCRequest first when it has credentials; the

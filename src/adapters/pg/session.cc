@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 #include "adapters/pg/handler_state.h"
 #include "identity/verifier.h"
@@ -50,6 +51,24 @@ std::string allowed_params_list() {
   std::string out;
   for (auto p : kAllowedParams) out += (out.empty() ? "" : ", ") + std::string(p);
   return out;
+}
+
+// Encodings in which a byte that looks like a quote or backslash can be the
+// second byte of a character: the server would read such a statement
+// differently from the gateway's analysis of its bytes.
+// https://www.postgresql.org/docs/15/multibyte.html (client-only encodings)
+bool analyzable_encoding(std::string_view value) {
+  std::string v;
+  for (char c : value)
+    if (c != '_' && c != '-' && c != ' ')
+      v += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  static constexpr std::string_view kUnsafe[] = {
+      "sjis",    "shiftjis", "shiftjis2004", "big5",   "gbk",    "uhc",
+      "gb18030", "johab",    "win932",       "win936", "win949", "win950",
+      "cp932",   "cp936",    "cp949",        "cp950",  "mskanji"};
+  for (auto u : kUnsafe)
+    if (v == u) return false;
+  return true;
 }
 
 bool contains(auto& list, std::string_view v) {
@@ -261,6 +280,13 @@ asio::awaitable<bool> Session::startup() {
       database_ = value;
     } else if (name.starts_with("_pq_.")) {
       unrecognized_options.push_back(name);
+    } else if (name == "client_encoding" && !analyzable_encoding(value)) {
+      refuse("08004",
+             "gatehouse: client_encoding \"" + value +
+                 "\" is not allowed: statements in it cannot be analyzed as the server reads "
+                 "them (use UTF8)",
+             "refused client_encoding " + value);
+      co_return co_await send_refusal();
     } else if (contains(kAllowedParams, name)) {
       pass.emplace_back(name, value);
     } else {

@@ -1,6 +1,10 @@
 #include "sql/analyzer.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
+
+#include <string>
+#include <vector>
 
 #include "sql/cache.h"
 
@@ -108,6 +112,178 @@ TEST(Analyzer, TooDeepIsUnknownNotACrash) {
   auto a = analyze(sql);
   EXPECT_FALSE(a.ok);
   EXPECT_EQ(a.kind, Kind::kUnknown);
+}
+
+std::vector<std::string> function_names(const model::Analysis& a) {
+  std::vector<std::string> out;
+  for (const auto& st : a.statements)
+    for (const auto& f : st.functions)
+      out.push_back(f.schema.empty() ? f.name : f.schema + "." + f.name);
+  return out;
+}
+
+TEST(Analyzer, AttributeNotationCallsAreFunctions) {
+  // (x).f and t.f over a function in FROM both call f(x) when there is no
+  // such field: the server runs pg_read_file for either.
+  EXPECT_EQ(function_names(analyze("SELECT ('/etc/passwd'::text).pg_read_file")),
+            std::vector<std::string>{"pg_read_file"});
+  EXPECT_EQ(function_names(analyze("SELECT f.pg_ls_dir FROM unnest(ARRAY['/']) AS f")),
+            (std::vector<std::string>{"unnest", "pg_ls_dir"}));
+  EXPECT_EQ(function_names(analyze("SELECT unnest.lo_export FROM unnest(ARRAY[1])")),
+            (std::vector<std::string>{"unnest", "lo_export"}));
+  auto d = analyze("SELECT q.dblink_exec FROM unnest(ARRAY['DROP TABLE t']) q");
+  EXPECT_TRUE(d.statements[0].dynamic_sql);
+  EXPECT_EQ(d.cls, StatementClass::kAdmin);
+  // Declared columns, the value of a scalar item and columns of tables are columns.
+  EXPECT_EQ(function_names(analyze("SELECT g.x FROM generate_series(1, 3) AS g(x)")),
+            std::vector<std::string>{"generate_series"});
+  EXPECT_EQ(function_names(analyze("SELECT g.g FROM generate_series(1, 3) g")),
+            std::vector<std::string>{"generate_series"});
+  EXPECT_EQ(function_names(analyze("SELECT t.pg_read_file FROM public.t")),
+            std::vector<std::string>{});
+}
+
+TEST(Analyzer, SetConfigOfTheRoleIsASetRole) {
+  for (const char* sql : {"SELECT set_config('role', 'x', false)",
+                          "SELECT pg_catalog.set_config('SESSION_AUTHORIZATION', 'x', true)",
+                          "SELECT set_config(name, 'x', false) FROM s"}) {
+    auto a = analyze(sql);
+    ASSERT_TRUE(a.ok) << sql;
+    EXPECT_EQ(a.cls, StatementClass::kAdmin) << sql;
+    bool set_role = false;
+    for (const auto& op : a.statements[0].operations)
+      set_role = set_role || op.kind == Kind::kSetRole;
+    EXPECT_TRUE(set_role) << sql;
+    EXPECT_FALSE(a.statements[0].data_modifying_cte) << sql;
+  }
+  EXPECT_EQ(analyze("SELECT set_config('work_mem', '1MB', false)").cls, StatementClass::kRead);
+  EXPECT_EQ(analyze("EXPLAIN SELECT set_config('role', 'x', false)").cls, StatementClass::kRead);
+}
+
+TEST(Analyzer, SettingsTheGatewayCannotFollowAreRefused) {
+  // The server would read later strings differently from the gateway.
+  for (const char* sql :
+       {"SET standard_conforming_strings = off", "SET LOCAL standard_conforming_strings TO 0",
+        "SET standard_conforming_strings = $1", "SET client_encoding = 'SJIS'",
+        "SET NAMES 'Shift_JIS'", "SET client_encoding TO 'big5'",
+        "SELECT set_config('client_encoding', 'GB18030', false)",
+        "SELECT set_config('standard_conforming_strings', 'off', true)",
+        "ALTER ROLE svc SET standard_conforming_strings = off",
+        "ALTER DATABASE traces SET client_encoding = 'GBK'",
+        "ALTER SYSTEM SET client_encoding = 'UHC'"}) {
+    auto a = analyze(sql);
+    EXPECT_FALSE(a.ok) << sql;
+    EXPECT_EQ(a.kind, Kind::kUnknown) << sql;
+  }
+  for (const char* sql :
+       {"SET standard_conforming_strings = on", "SET standard_conforming_strings TO true",
+        "RESET standard_conforming_strings", "SET client_encoding = 'UTF8'",
+        "SET client_encoding TO 'LATIN1'", "SET client_encoding TO DEFAULT", "RESET ALL",
+        "SHOW standard_conforming_strings", "ALTER ROLE svc SET work_mem = '1MB'"})
+    EXPECT_TRUE(analyze(sql).ok) << sql;
+}
+
+TEST(Analyzer, RowLocksWriteWhatTheirFromReads) {
+  auto a = analyze(
+      "SELECT * FROM public.t AS x JOIN (SELECT * FROM s) y ON x.id = y.id "
+      "WHERE x.v IN (SELECT v FROM u) FOR UPDATE OF x");
+  ASSERT_TRUE(a.ok) << a.error;
+  EXPECT_TRUE(a.statements[0].locking);
+  // x is an alias, not a relation; u is only read.
+  EXPECT_EQ(
+      a.statements[0].relations,
+      (std::vector<model::Relation>{{"public", "t", true}, {"", "s", true}, {"", "u", false}}));
+  auto cte = analyze("WITH c AS (SELECT * FROM t) SELECT * FROM c, s FOR SHARE");
+  EXPECT_EQ(cte.statements[0].relations,
+            (std::vector<model::Relation>{{"", "t", false}, {"", "s", true}}));
+  auto explain = analyze("EXPLAIN SELECT * FROM t FOR UPDATE");
+  EXPECT_FALSE(explain.statements[0].locking);
+  EXPECT_EQ(explain.statements[0].relations, (std::vector<model::Relation>{{"", "t", false}}));
+}
+
+TEST(Analyzer, CommitPreparedFinishesAnotherTransactionsWrites) {
+  EXPECT_EQ(analyze("COMMIT PREPARED 'x'").cls, StatementClass::kWrite);
+  EXPECT_EQ(analyze("ROLLBACK PREPARED 'x'").cls, StatementClass::kWrite);
+  EXPECT_EQ(analyze("PREPARE TRANSACTION 'x'").cls, StatementClass::kSession);
+  EXPECT_EQ(analyze("COMMIT").cls, StatementClass::kSession);
+}
+
+TEST(Analyzer, DdlNamesTheRelationsItChanges) {
+  auto rels = [](const char* sql) { return analyze(sql).statements.at(0).relations; };
+  using R = std::vector<model::Relation>;
+  EXPECT_EQ(rels("ALTER TABLE public.t SET SCHEMA secret"),
+            (R{{"public", "t", true}, {"secret", "t", true}}));
+  EXPECT_EQ(rels("ALTER TABLE public.t RENAME TO u"),
+            (R{{"public", "t", true}, {"public", "u", true}}));
+  EXPECT_EQ(rels("ALTER TABLE t RENAME COLUMN a TO b"), (R{{"", "t", true}}));
+  EXPECT_EQ(rels("COMMENT ON COLUMN secret.t.c IS 'x'"), (R{{"secret", "t", true}}));
+  EXPECT_EQ(rels("COMMENT ON TABLE t IS 'x'"), (R{{"", "t", true}}));
+  EXPECT_EQ(rels("DROP TRIGGER tr ON secret.t"), (R{{"secret", "t", true}}));
+  EXPECT_EQ(rels("DROP TABLE a, s.b"), (R{{"", "a", true}, {"s", "b", true}}));
+  EXPECT_EQ(rels("GRANT SELECT ON secret.t TO bob"), (R{{"secret", "t", true}}));
+  EXPECT_EQ(rels("VACUUM FULL secret.t"), (R{{"secret", "t", true}}));
+  EXPECT_EQ(rels("CREATE SCHEMA s2 CREATE TABLE s2.x (id int)"), (R{{"s2", "x", true}}));
+  EXPECT_TRUE(rels("DROP SCHEMA secret").empty());
+}
+
+TEST(Analyzer, ExplainAnalyzeOptionValues) {
+  EXPECT_EQ(analyze("EXPLAIN (ANALYZE 0) DELETE FROM t").kind, Kind::kExplain);
+  EXPECT_EQ(analyze("EXPLAIN (ANALYZE 1) DELETE FROM t").kind, Kind::kExplainAnalyze);
+  EXPECT_EQ(analyze("EXPLAIN (ANALYZE off) DELETE FROM t").kind, Kind::kExplain);
+  EXPECT_EQ(analyze("EXPLAIN (ANALYZE) DELETE FROM t").kind, Kind::kExplainAnalyze);
+  EXPECT_EQ(analyze("EXPLAIN ANALYSE DELETE FROM t").kind, Kind::kExplainAnalyze);
+}
+
+TEST(Analyzer, DynamicSqlFunctions) {
+  for (const char* sql : {"SELECT ts_rewrite('a'::tsquery, 'SELECT a, b FROM s')",
+                          "SELECT dblink_connect('x')", "SELECT x.dblink_fetch('c', 1)"}) {
+    auto a = analyze(sql);
+    EXPECT_TRUE(a.statements.at(0).dynamic_sql) << sql;
+    EXPECT_EQ(a.cls, StatementClass::kAdmin) << sql;
+  }
+}
+
+// Deep trees are refused before they use more than a bounded part of the
+// stack, whatever a level costs in this build: run on a thread with a stack
+// far smaller than the usual 8 MiB.
+TEST(Analyzer, DeepTreesAreRefusedOnASmallStack) {
+  std::vector<std::string> deep;
+  std::string plus = "SELECT ";
+  for (int i = 0; i < 20000; ++i) plus += "1 + ";
+  deep.push_back(plus + "1");
+  std::string arrays = "SELECT ";
+  for (int i = 0; i < 3500; ++i) arrays += "ARRAY[";
+  arrays += "1";
+  for (int i = 0; i < 3500; ++i) arrays += "]";
+  deep.push_back(arrays);
+  std::string unions = "SELECT 0";
+  for (int i = 1; i < 3000; ++i) unions += " UNION ALL SELECT " + std::to_string(i);
+  deep.push_back(unions);
+
+  struct Job {
+    const std::vector<std::string>* sql;
+    std::vector<bool> ok;
+  } job{&deep, {}};
+  pthread_attr_t attr;
+  ASSERT_EQ(pthread_attr_init(&attr), 0);
+  ASSERT_EQ(pthread_attr_setstacksize(&attr, 4u << 20), 0);
+  pthread_t thread;
+  ASSERT_EQ(pthread_create(
+                &thread, &attr,
+                [](void* p) -> void* {
+                  auto* j = static_cast<Job*>(p);
+                  for (const auto& s : *j->sql) j->ok.push_back(analyze(s).ok);
+                  return nullptr;
+                },
+                &job),
+            0);
+  ASSERT_EQ(pthread_join(thread, nullptr), 0);
+  pthread_attr_destroy(&attr);
+  EXPECT_EQ(job.ok, (std::vector<bool>{false, false, false}));
+  // What real queries nest stays well inside.
+  std::string some = "SELECT 0";
+  for (int i = 1; i < 100; ++i) some += " UNION ALL SELECT " + std::to_string(i);
+  EXPECT_TRUE(analyze(some).ok);
 }
 
 TEST(Analyzer, ParseFailureIsUnknown) {
