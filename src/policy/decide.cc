@@ -305,23 +305,14 @@ class Effects {
   }
 
   void apply(const model::Statement& st) {
-    switch (st.search_path_change) {
-      case model::SearchPathChange::kSet: {
-        auto& paths = view_for_change().search_paths;
-        if (std::find(paths.begin(), paths.end(), st.search_path) == paths.end())
-          paths.push_back(st.search_path);
-        break;
-      }
-      case model::SearchPathChange::kDynamic:
-        view_for_change().search_path_unknown = true;
-        break;
-      case model::SearchPathChange::kReset:  // back to the pinned path, which is kept
-      case model::SearchPathChange::kNone:
-        break;
+    // The view is copied only for a statement that may change it.
+    const bool may_change = st.search_path_change == model::SearchPathChange::kSet ||
+                            st.search_path_change == model::SearchPathChange::kDynamic ||
+                            st.kind == Kind::kDo || st.kind == Kind::kCall || st.dynamic_sql;
+    if (may_change) {
+      SessionView probe = view();
+      if (apply_search_path_effects(probe, st)) changed_ = std::move(probe);
     }
-    // Code the gateway cannot read may set the path as it likes.
-    if (st.kind == Kind::kDo || st.kind == Kind::kCall || st.dynamic_sql)
-      view_for_change().search_path_unknown = true;
     if (!st.prepared_name.empty()) {
       auto one = std::make_shared<model::Analysis>();
       one->ok = true;
@@ -397,6 +388,40 @@ Decision decide(const Policy& policy, const model::Principal& who, std::string_v
         }
   }
   return last;
+}
+
+bool apply_search_path_effects(SessionView& view, const model::Statement& st) {
+  constexpr std::size_t kMaxSearchPaths = 16;
+  bool changed = false;
+  auto unknown = [&] {
+    changed = changed || !view.search_path_unknown;
+    view.search_path_unknown = true;
+  };
+  switch (st.search_path_change) {
+    case model::SearchPathChange::kSet: {
+      // The session may now have this path, or (should the SET roll back or
+      // fail) the ones it had: names must be allowed under all of them.
+      auto& paths = view.search_paths;
+      if (std::find(paths.begin(), paths.end(), st.search_path) == paths.end()) {
+        if (paths.size() >= kMaxSearchPaths) {
+          unknown();
+        } else {
+          paths.push_back(st.search_path);
+          changed = true;
+        }
+      }
+      break;
+    }
+    case model::SearchPathChange::kDynamic:
+      unknown();
+      break;
+    case model::SearchPathChange::kReset:  // back to the pinned path, which is kept
+    case model::SearchPathChange::kNone:
+      break;
+  }
+  // Code the gateway cannot read may set the path as it likes.
+  if (st.kind == Kind::kDo || st.kind == Kind::kCall || st.dynamic_sql) unknown();
+  return changed;
 }
 
 bool read_only(const Policy& policy, const model::Principal& who, std::string_view connection) {

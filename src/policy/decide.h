@@ -68,6 +68,12 @@ inline constexpr std::string_view kRuleSession = "session-statement";
 Decision decide(const Policy& policy, const model::Principal& who, std::string_view connection,
                 const model::Analysis& analysis, const SessionView& session);
 
+// What a statement that runs does to the session's search_path: a path it
+// sets joins the ones the session may have (past 16 the path is unknown), a
+// value the gateway cannot read — or code it cannot read (DO, CALL, dynamic
+// SQL) — makes it unknown. Returns whether `view` changed.
+bool apply_search_path_effects(SessionView& view, const model::Statement& st);
+
 // Whether any access rule that applies to the caller on this connection can
 // admit `read` only (the session may then use read-only credentials).
 bool read_only(const Policy& policy, const model::Principal& who, std::string_view connection);

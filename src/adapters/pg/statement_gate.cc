@@ -20,7 +20,6 @@ constexpr std::string_view kRefusedName = "gatehouse-denied";
 
 constexpr std::size_t kMaxVerdicts = 512;
 constexpr std::size_t kMaxNamed = 10'000;
-constexpr std::size_t kMaxSearchPaths = 16;
 
 model::AnalysisPtr unanalyzable(std::string why) {
   auto a = std::make_shared<model::Analysis>();
@@ -88,33 +87,7 @@ StatementGate::Verdict StatementGate::decide(const model::AnalysisPtr& analysis)
 
 void StatementGate::apply_effects(const model::Analysis& a) {
   for (const auto& st : a.statements) {
-    switch (st.search_path_change) {
-      case model::SearchPathChange::kSet: {
-        // The session may now have this path, or (should the SET roll back or
-        // fail) the ones it had: names must be allowed under all of them.
-        auto& paths = view_.search_paths;
-        if (std::find(paths.begin(), paths.end(), st.search_path) == paths.end()) {
-          if (paths.size() >= kMaxSearchPaths)
-            view_.search_path_unknown = true;
-          else
-            paths.push_back(st.search_path);
-          ++view_generation_;
-        }
-        break;
-      }
-      case model::SearchPathChange::kDynamic:
-        view_.search_path_unknown = true;
-        ++view_generation_;
-        break;
-      case model::SearchPathChange::kReset:  // back to the pinned path, which is kept
-      case model::SearchPathChange::kNone:
-        break;
-    }
-    // Code the gateway cannot read may set the path as it likes.
-    if (st.kind == Kind::kDo || st.kind == Kind::kCall || st.dynamic_sql) {
-      view_.search_path_unknown = true;
-      ++view_generation_;
-    }
+    if (policy::apply_search_path_effects(view_, st)) ++view_generation_;
     if (!st.prepared_name.empty()) {
       auto one = std::make_shared<model::Analysis>();
       one->ok = true;
