@@ -488,11 +488,13 @@ class Loader {
       return;
     }
     std::vector<Unimplemented> later;
-    for (std::string_view s : {"masking", "approvals", "recording", "roles", "include"}) {
+    for (std::string_view s : {"approvals", "recording", "roles", "include"}) {
       later.push_back({s, "section " + ticked(s) + " is not implemented in this build"});
     }
-    check_keys(root, "the top level",
-               {"gateway", "identity", "listeners", "connections", "access", "guardrails"}, later);
+    check_keys(
+        root, "the top level",
+        {"gateway", "identity", "listeners", "connections", "access", "guardrails", "masking"},
+        later);
 
     load_gateway(lookup(root, "gateway"));
     load_identity(lookup(root, "identity"));
@@ -500,6 +502,7 @@ class Loader {
     load_connections(lookup(root, "connections"));
     load_access(lookup(root, "access"));
     load_guardrails(lookup(root, "guardrails"));
+    load_masking(lookup(root, "masking"));
   }
 
   void load_gateway(const Entry& e) {
@@ -1022,6 +1025,76 @@ class Loader {
                                 "(a rule that matches nothing protects nothing)");
       }
       cfg_.guardrails.push_back(std::move(g));
+    }
+  }
+
+  void load_masking(const Entry& e) {
+    if (!e || e.value.IsNull()) return;
+    if (!expect_list(e, "masking")) return;
+    std::map<std::string, int> names;
+    for (std::size_t i = 0; i < e.value.size(); ++i) {
+      const YAML::Node n = e.value[i];
+      const std::string w = "masking[" + std::to_string(i) + "]";
+      if (!expect_map({n, n.IsNull() ? e.line : line_of(n)}, w)) continue;
+      check_keys(
+          n, w,
+          {"name", "connections", "columns", "detectors", "style", "json_paths", "except_groups"});
+      masking::Rule r;
+      if (auto name = text(n, "name", w, true)) {
+        r.name = *name;
+        unique_name(names, "masking rule", *name, lookup(n, "name").line, w + ".name");
+      }
+      if (auto conns = list(n, "connections", w, false)) {
+        if (conns->empty())
+          problem(lookup(n, "connections").line,
+                  w + ".connections: must name at least one connection (or \"*\")");
+        r.connections = values(*conns);
+      }
+      if (auto cols = list(n, "columns", w, false)) {
+        for (const auto& c : *cols) {
+          if (c.value.find('.') == std::string::npos)
+            problem(c.line, w + ".columns: " + ticked(c.raw) +
+                                " must name table.column or schema.table.column (e.g. *.email)");
+        }
+        r.columns = values(*cols);
+      }
+      if (auto dets = list(n, "detectors", w, false)) {
+        for (const auto& d : *dets) {
+          if (auto det = masking::detector_from_name(d.value)) {
+            r.detectors.set(static_cast<std::size_t>(*det));
+          } else {
+            std::string known;
+            for (std::size_t k = 0; k < masking::kDetectorCount; ++k)
+              known += (k ? ", " : "") +
+                       std::string(masking::detector_name(static_cast<masking::Detector>(k)));
+            problem(d.line, w + ".detectors: unknown detector " + ticked(d.raw) +
+                                " (known: " + known + ")");
+          }
+        }
+      }
+      if (auto style = text(n, "style", w, false)) {
+        if (auto st = masking::style_from_name(*style))
+          r.style = *st;
+        else
+          problem(lookup(n, "style").line,
+                  w + ".style: " + ticked(*style) + " is not one of partial, redact, hash");
+      }
+      if (auto paths = list(n, "json_paths", w, false)) {
+        for (const auto& p : *paths) {
+          auto jp = masking::parse_json_path(p.value);
+          if (jp)
+            r.json_paths.push_back(std::move(*jp));
+          else
+            problem(p.line, w + ".json_paths: " + ticked(p.raw) + ": " + jp.error());
+        }
+      }
+      if (auto ex = list(n, "except_groups", w, false)) r.except_groups = values(*ex);
+      if (r.columns.empty() && r.detectors.none() && r.json_paths.empty() &&
+          !lookup(n, "columns") && !lookup(n, "detectors") && !lookup(n, "json_paths")) {
+        problem(line_of(n), w + ": a masking rule must name columns, detectors or json_paths "
+                                "(a rule that matches nothing masks nothing)");
+      }
+      cfg_.masking.push_back(std::move(r));
     }
   }
 

@@ -13,6 +13,7 @@
 
 #include "base/expected.h"
 #include "identity/verifier.h"
+#include "masking/rules.h"
 #include "policy/access.h"
 #include "policy/decide.h"
 
@@ -80,6 +81,7 @@ struct Config {
   std::vector<Connection> connections;
   policy::AccessPolicy access;
   std::vector<policy::Guardrail> guardrails;
+  std::vector<masking::Rule> masking;
   std::vector<std::string> warnings;  // accepted, but worth telling the operator
 
   const Connection* find_connection(std::string_view name) const;

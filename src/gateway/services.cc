@@ -1,10 +1,14 @@
 #include "gateway/services.h"
 
+#include <fcntl.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 
 namespace gh::gateway {
 
@@ -22,6 +26,44 @@ std::shared_ptr<const policy::Policy> policy_of(const config::Config& c, std::ui
   p->access = c.access;
   p->guardrails = c.guardrails;
   return p;
+}
+
+constexpr std::size_t kMaskingKeyBytes = 32;
+
+// The `hash` style's key: 32 random bytes in data_dir/masking.key (0600),
+// made on first start. Replicas that must produce the same tokens share it.
+std::vector<std::uint8_t> load_masking_key(const std::string& data_dir) {
+  std::vector<std::uint8_t> key(kMaskingKeyBytes);
+  const std::string path = data_dir + "/masking.key";
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    ssize_t n = ::read(fd, key.data(), key.size());
+    ::close(fd);
+    if (n == static_cast<ssize_t>(key.size())) return key;
+    spdlog::error("{} is not a {}-byte key; hash tokens will not match earlier ones", path,
+                  kMaskingKeyBytes);
+  }
+  if (RAND_bytes(key.data(), static_cast<int>(key.size())) != 1) std::abort();
+  fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    bool ok = ::write(fd, key.data(), key.size()) == static_cast<ssize_t>(key.size());
+    ok = ::fsync(fd) == 0 && ok;
+    ::close(fd);
+    if (ok) {
+      spdlog::info("created the masking key {}", path);
+      return key;
+    }
+    ::unlink(path.c_str());
+  }
+  spdlog::warn("cannot keep a masking key in {}: hash tokens last until restart", data_dir);
+  return key;
+}
+
+std::shared_ptr<const masking::MaskingPolicy> masking_of(const config::Config& c,
+                                                         const std::vector<std::uint8_t>& key) {
+  return std::make_shared<masking::MaskingPolicy>(c.masking, key);
 }
 
 }  // namespace
@@ -58,6 +100,8 @@ Services::Services(std::shared_ptr<const config::Config> config,
                    std::unique_ptr<audit::Recorder> recorder)
     : config_(std::move(config)), verifier_(std::move(verifier)), recorder_(std::move(recorder)) {
   policy_ = policy_of(*config_, 1);
+  masking_key_ = load_masking_key(config_->gateway.data_dir);
+  masking_ = masking_of(*config_, masking_key_);
   version_.store(1, std::memory_order_release);
   model::PolicyEvent ev{unix_us(), config_->gateway.id, 1, "load", "applied", "", "start"};
   (void)record(std::move(ev));
@@ -66,6 +110,11 @@ Services::Services(std::shared_ptr<const config::Config> config,
 std::shared_ptr<const policy::Policy> Services::policy() const {
   std::lock_guard lock(policy_mu_);
   return policy_;
+}
+
+std::shared_ptr<const masking::MaskingPolicy> Services::masking() const {
+  std::lock_guard lock(policy_mu_);
+  return masking_;
 }
 
 ReloadResult Services::reload(const std::string& source) {
@@ -90,15 +139,18 @@ ReloadResult Services::reload(const std::string& source) {
       next.listeners.size() != config_->listeners.size())
     r.notes.push_back("listeners and connections change only at restart");
   auto fresh = policy_of(next, r.version + 1);
+  auto fresh_masking = masking_of(next, masking_key_);
   {
     std::lock_guard lock(policy_mu_);
     policy_ = fresh;
+    masking_ = fresh_masking;
     version_.store(fresh->version, std::memory_order_release);
   }
   r.applied = true;
   r.version = fresh->version;
   r.notes.insert(r.notes.begin(), std::to_string(next.access.rules.size()) + " access rules, " +
-                                      std::to_string(next.guardrails.size()) + " guardrails");
+                                      std::to_string(next.guardrails.size()) + " guardrails, " +
+                                      std::to_string(next.masking.size()) + " masking rules");
   std::string detail;
   for (const auto& n : r.notes) detail += (detail.empty() ? "" : "; ") + n;
   spdlog::info("policy reload ({}) applied: version {} ({})", source, r.version, detail);

@@ -15,7 +15,9 @@
 #include "audit/recorder.h"
 #include "config/config.h"
 #include "gateway/cancel_registry.h"
+#include "gateway/relation_catalog.h"
 #include "identity/verifier.h"
+#include "masking/rules.h"
 #include "model/audit_event.h"
 #include "policy/access.h"
 #include "policy/decide.h"
@@ -33,6 +35,8 @@ struct Counters {
   std::atomic<std::uint64_t> audit_dropped{0};
   std::atomic<std::uint64_t> statements_denied{0};
   std::atomic<std::uint64_t> statements_held{0};  // held while the gateway was paused
+  std::atomic<std::uint64_t> values_masked{0};
+  std::atomic<std::uint64_t> values_withheld{0};
 };
 
 // Holds new statements while the gateway is paused. Sessions register a
@@ -74,6 +78,8 @@ class Services {
   // checks policy_version() (one atomic load) before each statement.
   std::shared_ptr<const policy::Policy> policy() const;
   std::uint64_t policy_version() const { return version_.load(std::memory_order_acquire); }
+  // The masking rules in force, swapped with the rest of the policy.
+  std::shared_ptr<const masking::MaskingPolicy> masking() const;
   // Re-reads the configuration file, validates it whole and swaps the policy
   // sections in atomically; on any problem the old policy stays. Logged and
   // audited either way. Thread-safe.
@@ -84,6 +90,7 @@ class Services {
   bool resume(const std::string& source);
   sql::AnalysisCache& analyses() { return analyses_; }
   CancelRegistry& cancels() { return cancels_; }
+  RelationCatalog& relations() { return relations_; }
   Counters& counters() { return counters_; }
 
   // Hands an event to the audit recorder (never blocks). False when the
@@ -103,11 +110,14 @@ class Services {
   std::unique_ptr<audit::Recorder> recorder_;
   mutable std::mutex policy_mu_;
   std::shared_ptr<const policy::Policy> policy_;
+  std::shared_ptr<const masking::MaskingPolicy> masking_;
+  std::vector<std::uint8_t> masking_key_;  // data_dir/masking.key: the `hash` style's secret
   std::atomic<std::uint64_t> version_{0};
   std::mutex reload_mu_;  // one reload at a time
   PauseGate pause_;
   sql::AnalysisCache analyses_;
   CancelRegistry cancels_;
+  RelationCatalog relations_;
   Counters counters_;
 };
 

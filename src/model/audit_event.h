@@ -38,6 +38,12 @@ struct StatementDecision {
   std::uint64_t policy_version = 0;
 };
 
+// How many values one masking rule masked in a statement's results (never the values).
+struct MaskCount {
+  std::string rule;
+  std::int64_t values = 0;
+};
+
 struct StatementEvent {
   std::string session_id;
   std::int64_t seq = 0;
@@ -50,7 +56,9 @@ struct StatementEvent {
   std::string command_tag;    // e.g. "SELECT 3"
   std::string error_code;     // SQLSTATE when outcome is error
   std::string error_message;
-  StatementDecision decision;  // empty kind when no decision was made (e.g. a skipped Execute)
+  StatementDecision decision;     // empty kind when no decision was made (e.g. a skipped Execute)
+  std::vector<MaskCount> masked;  // per masking rule, in the session's rule order
+  std::int64_t withheld = 0;      // values that could not be masked and were not sent
 };
 
 struct SessionEnd {

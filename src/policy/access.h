@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/glob.h"
 #include "model/principal.h"
 
 namespace gh::policy {
@@ -35,7 +36,6 @@ struct ConnectDecision {
 ConnectDecision may_connect(const AccessPolicy& policy, const model::Principal& who,
                             std::string_view connection);
 
-// Shell-style glob: `*` any run of characters, `?` one character; exact otherwise.
-bool glob_match(std::string_view pattern, std::string_view text);
+using gh::glob_match;  // base/glob.h
 
 }  // namespace gh::policy

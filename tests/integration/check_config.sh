@@ -14,7 +14,7 @@ for want in \
   "bad.yaml:19: connections[0].upstream.tls: \`sometimes\` is not one of" \
   "bad.yaml:20: connections[0].credentials.password_env: environment variable \`GATEHOUSE_TEST_UNSET_VARIABLE\` is not set" \
   "bad.yaml:22: access[0]: an access rule must name groups or subjects" \
-  "bad.yaml:24: section \`masking\` is not implemented in this build" \
+  "bad.yaml:26: masking[0].detectors: unknown detector \`passport\`" \
   "7 problem(s); configuration refused"; do
   grep -qF -- "$want" <<<"$out" || fail "missing: $want"
 done

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <stdexcept>
 #include <thread>
@@ -236,6 +237,91 @@ std::map<std::string, std::string> client_env(const World& w, const std::string&
           {"PGDATABASE", database},   {"PGUSER", "agent-7"},
           {"PGPASSWORD", token},      {"PGSSLMODE", "require"},
           {"PGCONNECT_TIMEOUT", "20"}};
+}
+
+std::string OwnGateway::base_yaml(const World& w, const std::string& id, int port,
+                                  bool read_credentials) {
+  const std::string pgport = std::to_string(w.pg.port());
+  std::string y = R"(gateway:
+  id: )" + id + R"(
+  data_dir: ./var
+  log_level: debug
+identity:
+  issuers:
+    - name: test-idp
+      issuer: https://idp.test/
+      audience: gatehouse
+      jwks_file: )" +
+                  w.dir + R"(/jwks.json
+      groups_claim: groups
+      max_lifetime: 1h
+listeners:
+  - name: pg
+    protocol: postgres
+    listen: 127.0.0.1:)" +
+                  std::to_string(port) + R"(
+    tls: optional
+connections:
+  - name: app
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" +
+                  pgport + R"(, database: app, tls: disable}
+    credentials: {user: gh_scram, password_file: )" +
+                  w.dir + R"(/scram.pw}
+)";
+  if (read_credentials)
+    y += "    read_credentials: {user: gh_policy_ro, password_file: " + w.dir + "/ro.pw}\n";
+  return y;
+}
+
+OwnGateway::OwnGateway(const std::string& name, const std::function<std::string(int)>& yaml) {
+  dir = testbed::make_temp_dir(name);
+  port = testbed::free_port();
+  config = dir + "/gatehouse.yaml";
+  log = dir + "/gatehouse.log";
+  testbed::write_file(config, yaml(port));
+  process = testbed::Process::start({GH_GATEHOUSE_BIN, "serve", "--config", config}, log);
+  if (!testbed::wait_for_text(log, "gatehouse listening", std::chrono::seconds(60)))
+    throw std::runtime_error("gatehouse did not start: " + testbed::read_file(log));
+}
+
+OwnGateway::~OwnGateway() {
+  process.stop();
+  if (::testing::UnitTest::GetInstance()->failed_test_count() > 0) {
+    std::cerr << "gateway kept for inspection: " << dir << "\n";
+    return;
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+std::string OwnGateway::conninfo(const std::string& token) const {
+  return "host=127.0.0.1 port=" + std::to_string(port) +
+         " dbname=app user=it sslmode=disable connect_timeout=20 password=" + token;
+}
+
+Conn OwnGateway::connect(const std::string& token) const {
+  Conn c(PQconnectdb(conninfo(token).c_str()));
+  if (PQstatus(c.get()) != CONNECTION_OK)
+    throw std::runtime_error(std::string("connect: ") + PQerrorMessage(c.get()));
+  return c;
+}
+
+std::map<std::string, std::string> OwnGateway::psql_env(const std::string& token) const {
+  return {{"PGHOST", "127.0.0.1"},    {"PGPORT", std::to_string(port)},
+          {"PGDATABASE", "app"},      {"PGUSER", "it"},
+          {"PGPASSWORD", token},      {"PGSSLMODE", "disable"},
+          {"PGCONNECT_TIMEOUT", "20"}};
+}
+
+testbed::RunResult OwnGateway::control(const std::string& command) const {
+  return testbed::run({GH_GATEHOUSE_BIN, command, "--config", config}, {},
+                      std::chrono::seconds(60));
+}
+
+std::vector<std::vector<std::string>> OwnGateway::audit(const std::string& sql) const {
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the recorder's flush
+  return sqlite_rows(dir + "/var/audit.db", sql);
 }
 
 }  // namespace gh::it

@@ -5,6 +5,8 @@
 
 #include <libpq-fe.h>
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +60,35 @@ class World {
  private:
   World();
   void start_gateway();
+};
+
+// A gateway process of a test's own in front of the world's PostgreSQL, with
+// the sections the test writes. Its config file can be rewritten and reloaded;
+// its directory is kept after a failure, for its log.
+struct OwnGateway {
+  std::string dir;
+  std::string config;
+  std::string log;
+  int port = 0;
+  testbed::Process process;
+
+  // gateway, identity (the world's IdP), one plaintext loopback listener and
+  // the `app` connection as gh_scram (read credentials gh_policy_ro, whose
+  // password file the test writes, when asked).
+  static std::string base_yaml(const World& w, const std::string& id, int port,
+                               bool read_credentials);
+  // `yaml` is the whole file for the port the gateway listens on.
+  OwnGateway(const std::string& name, const std::function<std::string(int port)>& yaml);
+  ~OwnGateway();
+  OwnGateway(const OwnGateway&) = delete;
+  OwnGateway& operator=(const OwnGateway&) = delete;
+
+  std::string conninfo(const std::string& token) const;
+  Conn connect(const std::string& token) const;  // throws when it cannot
+  std::map<std::string, std::string> psql_env(const std::string& token) const;
+  testbed::RunResult control(const std::string& command) const;
+  // Rows of the gateway's SQLite audit store, after the recorder's flush.
+  std::vector<std::vector<std::string>> audit(const std::string& sql) const;
 };
 
 // Executes, expecting success; returns the single value of a one-cell result.

@@ -15,46 +15,10 @@
 namespace gh::it {
 namespace {
 
-// A gateway of its own in front of the world's PostgreSQL, with the policy
-// under test. Its config file can be rewritten and reloaded.
-struct PolicyGateway {
-  std::string dir;
-  std::string config;
-  std::string log;
-  int port = 0;
-  testbed::Process process;
-
+// The policy under test, behind a gateway of its own.
+struct PolicyGateway : OwnGateway {
   static std::string yaml(const World& w, int port, const std::string& reader_tables) {
-    const std::string pgport = std::to_string(w.pg.port());
-    return R"(gateway:
-  id: gw-policy
-  data_dir: ./var
-  log_level: debug
-identity:
-  issuers:
-    - name: test-idp
-      issuer: https://idp.test/
-      audience: gatehouse
-      jwks_file: )" +
-           w.dir + R"(/jwks.json
-      groups_claim: groups
-      max_lifetime: 1h
-listeners:
-  - name: pg
-    protocol: postgres
-    listen: 127.0.0.1:)" +
-           std::to_string(port) + R"(
-    tls: optional
-connections:
-  - name: app
-    protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" +
-           pgport + R"(, database: app, tls: disable}
-    credentials: {user: gh_scram, password_file: )" +
-           w.dir + R"(/scram.pw}
-    read_credentials: {user: gh_policy_ro, password_file: )" +
-           w.dir + R"(/ro.pw}
-access:
+    return OwnGateway::base_yaml(w, "gw-policy", port, /*read_credentials=*/true) + R"(access:
   - name: readers
     groups: [readers]
     connections: [app]
@@ -84,51 +48,8 @@ guardrails:
   static constexpr const char* kReaderTables =
       R"("public.*", "pg_catalog.*", "information_schema.*")";
 
-  explicit PolicyGateway(const World& w) {
-    dir = testbed::make_temp_dir("gatehouse-policy");
-    port = testbed::free_port();
-    config = dir + "/gatehouse.yaml";
-    log = dir + "/gatehouse.log";
-    testbed::write_file(config, yaml(w, port, kReaderTables));
-    process = testbed::Process::start({GH_GATEHOUSE_BIN, "serve", "--config", config}, log);
-    if (!testbed::wait_for_text(log, "gatehouse listening", std::chrono::seconds(60)))
-      throw std::runtime_error("gatehouse did not start: " + testbed::read_file(log));
-  }
-  ~PolicyGateway() {
-    process.stop();
-    // Kept after a failure, for its log.
-    if (::testing::UnitTest::GetInstance()->failed_test_count() > 0) {
-      std::cerr << "policy gateway kept for inspection: " << dir << "\n";
-      return;
-    }
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-
-  std::string conninfo(const std::string& token) const {
-    return "host=127.0.0.1 port=" + std::to_string(port) +
-           " dbname=app user=it sslmode=disable connect_timeout=20 password=" + token;
-  }
-  Conn connect(const std::string& token) const {
-    Conn c(PQconnectdb(conninfo(token).c_str()));
-    if (PQstatus(c.get()) != CONNECTION_OK)
-      throw std::runtime_error(std::string("connect: ") + PQerrorMessage(c.get()));
-    return c;
-  }
-  std::map<std::string, std::string> psql_env(const std::string& token) const {
-    return {{"PGHOST", "127.0.0.1"},    {"PGPORT", std::to_string(port)},
-            {"PGDATABASE", "app"},      {"PGUSER", "it"},
-            {"PGPASSWORD", token},      {"PGSSLMODE", "disable"},
-            {"PGCONNECT_TIMEOUT", "20"}};
-  }
-  testbed::RunResult control(const std::string& command) const {
-    return testbed::run({GH_GATEHOUSE_BIN, command, "--config", config}, {},
-                        std::chrono::seconds(60));
-  }
-  std::vector<std::vector<std::string>> audit(const std::string& sql) const {
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the recorder's flush
-    return sqlite_rows(dir + "/var/audit.db", sql);
-  }
+  explicit PolicyGateway(const World& w)
+      : OwnGateway("gatehouse-policy", [&w](int p) { return yaml(w, p, kReaderTables); }) {}
 };
 
 // The world's cluster gets the tables and the read-only role these tests use.

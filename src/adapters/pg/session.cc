@@ -14,6 +14,7 @@
 #include <array>
 #include <cctype>
 
+#include "adapters/pg/catalog_fetch.h"
 #include "adapters/pg/handler_state.h"
 #include "identity/verifier.h"
 #include "net/deadline.h"
@@ -88,6 +89,10 @@ bool client_wants_whole(std::uint8_t type) {
 }
 bool server_wants_whole(std::uint8_t type) {
   return type != 'D' && type != 'd';
+}
+// With masking on, rows and COPY data are rewritten, so they come whole.
+bool server_wants_all_whole(std::uint8_t) {
+  return true;
 }
 
 }  // namespace
@@ -375,6 +380,19 @@ asio::awaitable<bool> Session::startup() {
            "audit unavailable");
     co_return co_await send_refusal();
   }
+  // Masking fails closed: without its rules, no session.
+  {
+    masker_version_ = services_.policy_version();
+    std::string error;
+    auto rules = services_.masking()->for_session(*principal, connection_->name, error);
+    if (!rules) {
+      spdlog::error("session for {} on {}: {}", subject_, connection_->name, error);
+      refuse("XX000", "gatehouse: masking is unavailable; new sessions are refused", error);
+      co_return co_await send_refusal();
+    }
+    masker_.set_rules(std::move(rules));
+  }
+  principal_ = *principal;
 
   // 7. Upstream, with the gateway's credential: the read-only one when the
   // caller may only read (defence in depth behind the statement checks). The
@@ -400,6 +418,10 @@ asio::awaitable<bool> Session::startup() {
     co_return co_await send_refusal();
   }
   upstream_ = std::move(*up);
+  cred_ = &cred;
+  source_of_ = [this](std::uint32_t oid, std::int16_t attnum) {
+    return services_.relations().column(connection_->name, oid, attnum);
+  };
   gate_ = std::make_unique<StatementGate>(services_, *principal, connection_->name, search_path,
                                           cred.user);
 
@@ -446,6 +468,13 @@ asio::awaitable<bool> Session::startup() {
 }
 
 void Session::record_statements() {
+  // The gateway saw DDL succeed: names and columns may have changed.
+  for (const auto& f : finished_) {
+    if (f.decision && f.decision->cls == "ddl" && f.outcome == "ok") {
+      services_.relations().invalidate(connection_->name);
+      break;
+    }
+  }
   if (!services_.audit_enabled()) {
     services_.counters().statements.fetch_add(finished_.size(), std::memory_order_relaxed);
     finished_.clear();
@@ -459,7 +488,16 @@ void Session::record_statements() {
     ev.at_us = f.at_us;
     ev.duration_us = f.duration_us;
     ev.text = f.text ? f.text->text : std::string();
+    if (masker_.active()) {
+      // What is recorded is masked too: literals in the text can be values.
+      masking::Counts ignored;
+      std::string masked;
+      if (masker_.rules()->mask_text(ev.text, masked, ignored) == masking::Outcome::kRewritten)
+        ev.text = std::move(masked);
+    }
     if (f.decision) ev.decision = *f.decision;
+    ev.masked = std::move(f.masked);
+    ev.withheld = f.withheld;
     ev.protocol_path = std::move(f.protocol_path);
     ev.rows = f.rows;
     ev.outcome = std::move(f.outcome);
@@ -556,12 +594,30 @@ asio::awaitable<void> Session::pump(Direction& d) {
             continue;
           }
         } else {
-          auto replacement = tracker_.on_server(ev.header.type, ev.body, Clock::now(), finished_);
-          if (ev.header.type == 'E') note_server_fatal(ev.body);
+          const std::uint8_t type = ev.header.type;
+          Bytes body = ev.body;
+          Bytes raw = ev.raw;
+          if (type == 'T' || type == 'H') refresh_masking(framer);
+          if (masker_.active()) {
+            if (type == 'T') co_await resolve_sources(body);
+            using A = ResultMasker::Action;
+            A act = masker_.on_server(type, body, source_of_, mask_out_);
+            if (act == A::kDrop) continue;
+            if (act == A::kReplace) {
+              raw = Bytes(mask_out_);
+              body = raw.subspan(wire::Header::kSize);
+            }
+          }
+          const std::size_t before = finished_.size();
+          auto replacement = tracker_.on_server(type, body, Clock::now(), finished_);
+          if (masker_.active()) attach_mask_counts(before);
+          if (type == 'E') note_server_fatal(body);
           if (replacement != nullptr) {
             out.insert(out.end(), replacement->begin(), replacement->end());
             continue;
           }
+          out.insert(out.end(), raw.begin(), raw.end());
+          continue;
         }
       }
       out.insert(out.end(), ev.raw.begin(), ev.raw.end());
@@ -603,6 +659,59 @@ asio::awaitable<void> Session::pump(Direction& d) {
       co_return;
     }
   }
+}
+
+void Session::refresh_masking(wire::MessageFramer& framer) {
+  const std::uint64_t v = services_.policy_version();
+  if (v != masker_version_) {
+    masker_version_ = v;
+    std::string error;
+    auto rules = services_.masking()->for_session(principal_, connection_->name, error);
+    if (rules)
+      masker_.set_rules(std::move(rules));
+    else
+      spdlog::error("session {}: masking rules not refreshed, the previous ones stay: {}",
+                    session_id_, error);
+  }
+  framer.set_wants_whole(masker_.active() ? &server_wants_all_whole : &server_wants_whole);
+}
+
+asio::awaitable<void> Session::resolve_sources(Bytes row_description) {
+  if (!masker_.rules()->has_column_rules()) co_return;
+  auto& catalog = services_.relations();
+  std::vector<std::uint32_t> missing;
+  for (auto oid : ResultMasker::tables_of(row_description))
+    if (!catalog.known(connection_->name, oid)) missing.push_back(oid);
+  if (missing.empty()) co_return;
+  auto ex = co_await asio::this_coro::executor;
+  auto tls_it = h_.upstream_tls.find(connection_->name);
+  auto found = co_await fetch_relations(ex, *connection_, *cred_, tls_it->second, missing);
+  if (!found) {
+    // Unresolved columns are masked whole (fail closed); the next result tries again.
+    spdlog::warn("session {}: {}", session_id_, found.error());
+    co_return;
+  }
+  for (auto oid : missing) {
+    auto it = found->find(oid);
+    catalog.put(connection_->name, oid,
+                it == found->end() ? gateway::RelationInfo{} : std::move(it->second));
+  }
+}
+
+void Session::attach_mask_counts(std::size_t finished_before) {
+  if (finished_.size() == finished_before || !masker_.has_counts()) return;
+  auto counts = masker_.take_counts();
+  auto& f = finished_.back();
+  const auto& rules = masker_.rules()->rules();
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < counts.by_rule.size() && i < rules.size(); ++i) {
+    if (counts.by_rule[i] == 0) continue;
+    f.masked.push_back({rules[i]->name, static_cast<std::int64_t>(counts.by_rule[i])});
+    total += counts.by_rule[i];
+  }
+  f.withheld += static_cast<std::int64_t>(counts.withheld);
+  services_.counters().values_masked.fetch_add(total, std::memory_order_relaxed);
+  services_.counters().values_withheld.fetch_add(counts.withheld, std::memory_order_relaxed);
 }
 
 asio::awaitable<void> Session::lock_client_writes() {
@@ -670,8 +779,13 @@ asio::awaitable<void> Session::relay() {
                std::vector<std::uint8_t>(cbuf_.begin(), cbuf_.begin() + clen_),
                &bytes_from_client_,
                &ignored};
-  Direction down{upstream_.stream.get(),        cstream_.get(), &server_wants_whole, false,
-                 std::move(upstream_.leftover), &ignored,       &bytes_to_client_};
+  Direction down{upstream_.stream.get(),
+                 cstream_.get(),
+                 masker_.active() ? &server_wants_all_whole : &server_wants_whole,
+                 false,
+                 std::move(upstream_.leftover),
+                 &ignored,
+                 &bytes_to_client_};
   OPENSSL_cleanse(cbuf_.data(), cbuf_.size());  // it held the token
   cbuf_ = {};
   clen_ = 0;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/pg/result_masker.h"
 #include "adapters/pg/statement_gate.h"
 #include "adapters/pg/statement_tracker.h"
 #include "adapters/pg/upstream.h"
@@ -65,6 +66,12 @@ class Session {
   // Forwards one direction message by message until it ends; records what it sees.
   boost::asio::awaitable<void> pump(Direction& d);
   void record_statements();
+  // Masking rules follow policy reloads: checked at the start of each result.
+  void refresh_masking(wire::pg::MessageFramer& framer);
+  // Looks up the relations of a RowDescription the catalog does not know yet.
+  boost::asio::awaitable<void> resolve_sources(Bytes row_description);
+  // Hands what masking did to the statement that just finished.
+  void attach_mask_counts(std::size_t finished_before);
   void note_server_fatal(Bytes body);
   // Sets the session's end reason and the FATAL the client gets once the relay stopped.
   void set_fatal(std::string_view sqlstate, const std::string& message, std::string reason);
@@ -91,6 +98,12 @@ class Session {
   bool cancel_registered_ = false;
   bool started_ = false;
 
+  model::Principal principal_;
+  const config::Credentials* cred_ = nullptr;
+  ResultMasker masker_;
+  std::uint64_t masker_version_ = 0;
+  ResultMasker::SourceOf source_of_;
+  wire::pg::Buffer mask_out_;
   StatementTracker tracker_;
   std::unique_ptr<StatementGate> gate_;
   bool client_writes_locked_ = false;

@@ -54,6 +54,8 @@ struct FinishedStatement {
   Decided decision;
   std::string error_code;
   std::string error_message;
+  std::vector<model::MaskCount> masked;  // what masking did to its results
+  std::int64_t withheld = 0;
 };
 
 class StatementTracker {

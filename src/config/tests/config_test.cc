@@ -681,6 +681,68 @@ TEST_F(ConfigTest, GuardrailsAreLoaded) {
   EXPECT_EQ(c.guardrails[3].tables, std::vector<std::string>{"secret.*"});
 }
 
+TEST_F(ConfigTest, MaskingRulesAreLoaded) {
+  Sections s;
+  s.extra =
+      "masking:\n"
+      "  - name: pii\n"
+      "    connections: [\"*\"]\n"
+      "    columns: [\"*.email\", \"public.users.ssn\", \"*.*api_key*\"]\n"
+      "    detectors: [email, credit_card, us_ssn, phone, iban, ip_address, jwt, aws_access_key, "
+      "private_key, generic_secret]\n"
+      "    style: partial\n"
+      "    json_paths: [\"$.user.email\", \"$..password\"]\n"
+      "    except_groups: [pii-auditors]\n"
+      "  - name: refs\n"
+      "    columns: [public.orders.customer_ref]\n"
+      "    style: hash\n";
+  Config c = load_ok(s.yaml());
+  ASSERT_EQ(c.masking.size(), 2u);
+  EXPECT_EQ(c.masking[0].name, "pii");
+  EXPECT_EQ(c.masking[0].columns.size(), 3u);
+  EXPECT_TRUE(c.masking[0].detectors.all());
+  EXPECT_EQ(c.masking[0].style, masking::Style::kPartial);
+  ASSERT_EQ(c.masking[0].json_paths.size(), 2u);
+  EXPECT_EQ(c.masking[0].json_paths[1].text, "$..password");
+  EXPECT_EQ(c.masking[0].except_groups, std::vector<std::string>{"pii-auditors"});
+  EXPECT_EQ(c.masking[1].connections, std::vector<std::string>{"*"});  // the default
+  EXPECT_EQ(c.masking[1].style, masking::Style::kHash);
+  EXPECT_TRUE(c.masking[1].detectors.none());
+}
+
+TEST_F(ConfigTest, BadMaskingRulesAreRefusedWithTheirLines) {
+  Sections s;
+  s.extra =
+      "masking:\n"
+      "  - name: a\n"
+      "    detectors: [email, passport]\n"
+      "  - name: b\n"
+      "    style: scramble\n"
+      "    columns: [email]\n"
+      "  - name: c\n"
+      "    json_paths: [\"user.email\"]\n"
+      "  - name: d\n"
+      "    except_groups: [x]\n"
+      "  - name: a\n"
+      "    detectors: [jwt]\n"
+      "    colour: red\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "detectors: [email, passport]"),
+                 "masking[0].detectors: unknown detector `passport` (known: email, credit_card");
+  expect_problem(problems, line_of(yaml, "style: scramble"),
+                 "masking[1].style: `scramble` is not one of partial, redact, hash");
+  expect_problem(problems, line_of(yaml, "columns: [email]"),
+                 "masking[1].columns: `email` must name table.column");
+  expect_problem(problems, line_of(yaml, "json_paths: [\"user.email\"]"),
+                 "masking[2].json_paths: `user.email`: a JSON path starts with $");
+  expect_problem(problems, line_of(yaml, "  - name: d\n"),
+                 "masking[3]: a masking rule must name columns, detectors or json_paths");
+  expect_problem(problems, line_of(yaml, "colour: red"), "unknown key `colour`");
+  expect_problem(problems, line_of(yaml, "  - name: a\n    detectors: [jwt]") + 0,
+                 "duplicate masking rule name");
+}
+
 TEST_F(ConfigTest, BadGuardrailsAreRefusedWithTheirLines) {
   Sections s;
   s.extra =
@@ -737,18 +799,17 @@ TEST_F(ConfigTest, ReadCredentialsAndSearchPathAreLoaded) {
 TEST_F(ConfigTest, UnimplementedSectionsAreRefusedByName) {
   Sections s;
   s.extra =
-      "masking:\n  - name: pii\n"
       "approvals: []\n"
       "recording:\n  results: masked\n"
       "roles:\n  admins: [platform-admins]\n"
       "include: [policy.yaml]\n";
   const std::string yaml = s.yaml();
   auto problems = load_bad(yaml);
-  for (const std::string section : {"masking", "approvals", "recording", "roles", "include"}) {
+  for (const std::string section : {"approvals", "recording", "roles", "include"}) {
     expect_problem(problems, line_of(yaml, section + ":"),
                    "section `" + section + "` is not implemented in this build");
   }
-  EXPECT_EQ(problems.size(), 5u) << all(problems);
+  EXPECT_EQ(problems.size(), 4u) << all(problems);
 }
 
 TEST_F(ConfigTest, UnimplementedFeaturesAreRefusedByNameNotIgnored) {
@@ -1073,7 +1134,7 @@ access:
   - name: r
     groups: [g]
     connections: [billing]
-masking: []
+approvals: []
 )";
   auto problems = load_bad(yaml);
   ASSERT_EQ(problems.size(), 8u) << all(problems);
@@ -1084,7 +1145,7 @@ masking: []
   expect_problem(problems, 17, "out of range");
   expect_problem(problems, 18, "`UNSET_PW` is not set");
   expect_problem(problems, 22, "unknown connection `billing`");
-  expect_problem(problems, 23, "section `masking`");
+  expect_problem(problems, 23, "section `approvals`");
   for (std::size_t i = 1; i < problems.size(); ++i) {
     EXPECT_LE(problems[i - 1].line, problems[i].line);
   }

@@ -101,6 +101,10 @@ CREATE TABLE policy_events (
 );
 CREATE INDEX policy_events_at ON policy_events(at_us);
 )sql"},
+    Migration{3, R"sql(
+ALTER TABLE statements ADD COLUMN masked_json TEXT;
+ALTER TABLE statements ADD COLUMN withheld INTEGER;
+)sql"},
 };
 
 struct DbClose {
@@ -207,8 +211,8 @@ class SqliteStore final : public audit::Store {
         {&store->insert_statement_,
          "INSERT INTO statements(session_id, seq, at_us, duration_us, text, protocol_path, rows, "
          "outcome, command_tag, error_code, error_message, kind, class, tables_json, "
-         "functions_json, decision, rule, policy_version) "
-         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+         "functions_json, decision, rule, policy_version, masked_json, withheld) "
+         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
         // An upsert rather than a bare UPDATE: should the start ever be missing,
         // the end of the session is still kept instead of matching no row.
         {&store->end_session_,
@@ -276,6 +280,11 @@ class SqliteStore final : public audit::Store {
       sqlite3_bind_int64(s_, ++i_, v);
       return *this;
     }
+    // Leaves the next parameter NULL.
+    Binder& skip(int n = 1) {
+      i_ += n;
+      return *this;
+    }
 
    private:
     sqlite3_stmt* s_;
@@ -326,6 +335,12 @@ class SqliteStore final : public audit::Store {
     const std::string tables = json_list(e.decision.tables);
     const std::string functions = json_list(e.decision.functions);
     const bool decided = !e.decision.kind.empty();
+    std::string masked;
+    if (!e.masked.empty()) {
+      nlohmann::json m = nlohmann::json::object();
+      for (const auto& c : e.masked) m[c.rule] = c.values;
+      masked = m.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
     Binder b(insert_statement_.get());
     b.text(e.session_id)
         .integer(e.seq)
@@ -346,7 +361,14 @@ class SqliteStore final : public audit::Store {
           .text(e.decision.decision)
           .text(e.decision.rule)
           .integer(static_cast<std::int64_t>(e.decision.policy_version));
+    } else {
+      b.skip(7);
     }
+    if (!masked.empty())
+      b.text(masked);
+    else
+      b.skip();
+    b.integer(e.withheld);
     return run(insert_statement_.get(), "insert statement");
   }
 

@@ -597,6 +597,104 @@ std::optional<char> parse_ready_for_query(Bytes body) {
 
 // ---- Encoders -----------------------------------------------------------------------------
 
+std::optional<std::vector<FieldDescription>> parse_row_description(Bytes body) {
+  ByteReader r = reader_of(body);
+  auto n = r.u16();
+  // Each field takes at least its name's NUL and 18 bytes.
+  if (!n || r.remaining() < static_cast<std::size_t>(*n) * 19) return std::nullopt;
+  std::vector<FieldDescription> out;
+  out.reserve(*n);
+  for (std::uint32_t i = 0; i < *n; ++i) {
+    FieldDescription f;
+    auto name = r.cstring();
+    auto table = r.u32();
+    auto att = r.i16();
+    auto type = r.u32();
+    auto size = r.i16();
+    auto mod = r.i32();
+    auto fmt = r.i16();
+    if (!name || !table || !att || !type || !size || !mod || !fmt) return std::nullopt;
+    if (*fmt != 0 && *fmt != 1) return std::nullopt;
+    f.name = *name;
+    f.table_oid = *table;
+    f.attnum = *att;
+    f.type_oid = *type;
+    f.type_size = *size;
+    f.type_modifier = *mod;
+    f.format = *fmt;
+    out.push_back(f);
+  }
+  if (!r.empty()) return std::nullopt;
+  return out;
+}
+
+bool parse_data_row(Bytes body, std::vector<std::optional<Bytes>>& values) {
+  ByteReader r = reader_of(body);
+  values.clear();
+  std::size_t count = 0;
+  return read_values(r, &values, &count) && r.empty();
+}
+
+std::optional<Notification> parse_notification(Bytes body) {
+  ByteReader r = reader_of(body);
+  auto pid = r.i32();
+  auto channel = r.cstring();
+  auto payload = r.cstring();
+  if (!pid || !channel || !payload || !r.empty()) return std::nullopt;
+  return Notification{*pid, *channel, *payload};
+}
+
+std::optional<std::int8_t> parse_copy_response(Bytes body) {
+  ByteReader r = reader_of(body);
+  auto overall = r.u8();
+  if (!overall || *overall > 1) return std::nullopt;
+  if (!read_formats(r, nullptr) || !r.empty()) return std::nullopt;
+  return static_cast<std::int8_t>(*overall);
+}
+
+void encode_error_fields(Buffer& out, char type,
+                         const std::vector<std::pair<char, std::string_view>>& fields) {
+  std::size_t at = begin_message(out, type);
+  ByteWriter w(out);
+  for (const auto& [code, value] : fields) {
+    if (code == 0) continue;  // it would end the list
+    w.u8(static_cast<std::uint8_t>(code));
+    w.cstring(before_nul(value));
+  }
+  w.u8(0);
+  end_message(out, at);
+}
+
+void encode_data_row(Buffer& out, const std::vector<std::optional<Bytes>>& values) {
+  std::size_t at = begin_message(out, 'D');
+  ByteWriter w(out);
+  w.u16(static_cast<std::uint16_t>(values.size()));
+  for (const auto& v : values) {
+    if (!v) {
+      w.i32(-1);
+      continue;
+    }
+    w.i32(static_cast<std::int32_t>(v->size()));
+    out.insert(out.end(), v->begin(), v->end());
+  }
+  end_message(out, at);
+}
+
+void encode_notification(Buffer& out, const Notification& n) {
+  std::size_t at = begin_message(out, 'A');
+  ByteWriter w(out);
+  w.i32(n.pid);
+  w.cstring(before_nul(n.channel));
+  w.cstring(before_nul(n.payload));
+  end_message(out, at);
+}
+
+void encode_copy_data(Buffer& out, Bytes data) {
+  std::size_t at = begin_message(out, 'd');
+  out.insert(out.end(), data.begin(), data.end());
+  end_message(out, at);
+}
+
 void encode_error_response(Buffer& out, const ErrorSpec& e) {
   encode_error_like(out, 'E', e);
 }

@@ -112,6 +112,9 @@ class MessageFramer {
   Event next();
   // True when no message is half-read (a clean place to close or stop).
   bool at_boundary() const;
+  // Changes which messages come whole, from the next message on (call it
+  // between next() calls, not while a message is streaming).
+  void set_wants_whole(WantsWhole wants_whole) { wants_whole_ = wants_whole; }
 
  private:
   Event next_from_partial();
@@ -219,6 +222,32 @@ std::int64_t rows_from_command_tag(std::string_view tag);
 
 std::optional<char> parse_ready_for_query(Bytes body);  // 'Z': 'I' | 'T' | 'E'
 
+// RowDescription: one field per result column.
+struct FieldDescription {
+  std::string_view name;
+  std::uint32_t table_oid = 0;  // 0 when the column is not a table column
+  std::int16_t attnum = 0;
+  std::uint32_t type_oid = 0;
+  std::int16_t type_size = 0;
+  std::int32_t type_modifier = 0;
+  std::int16_t format = 0;  // 0 text, 1 binary
+};
+std::optional<std::vector<FieldDescription>> parse_row_description(Bytes body);  // 'T'
+
+// DataRow: its values (nullopt = NULL), exactly as many as the count says,
+// into `values` (cleared first, so one vector serves a whole result).
+bool parse_data_row(Bytes body, std::vector<std::optional<Bytes>>& values);  // 'D' (backend)
+
+struct Notification {
+  std::int32_t pid = 0;
+  std::string_view channel;
+  std::string_view payload;
+};
+std::optional<Notification> parse_notification(Bytes body);  // 'A'
+
+// CopyOutResponse / CopyInResponse / CopyBothResponse: the overall format (0 text, 1 binary).
+std::optional<std::int8_t> parse_copy_response(Bytes body);  // 'H' / 'G' / 'W'
+
 // ---- Encoders -------------------------------------------------------------------
 
 // Each encoder appends one message to `out`. In messages made of several strings in a row
@@ -235,7 +264,15 @@ struct ErrorSpec {
   std::string_view detail;  // omitted when empty
   std::string_view hint;    // omitted when empty
 };
-void encode_error_response(Buffer& out, const ErrorSpec& e);   // 'E'
+void encode_error_response(Buffer& out, const ErrorSpec& e);  // 'E'
+// An ErrorResponse or NoticeResponse ('E' | 'N') with exactly these fields, in order.
+void encode_error_fields(Buffer& out, char type,
+                         const std::vector<std::pair<char, std::string_view>>& fields);
+// A DataRow of these values (nullopt = NULL).
+void encode_data_row(Buffer& out, const std::vector<std::optional<Bytes>>& values);
+void encode_notification(Buffer& out, const Notification& n);  // 'A'
+// A CopyData ('d') message around these bytes.
+void encode_copy_data(Buffer& out, Bytes data);
 void encode_notice_response(Buffer& out, const ErrorSpec& e);  // 'N'
 
 void encode_auth_cleartext_request(Buffer& out);  // R 3

@@ -101,7 +101,7 @@ model::StatementEvent statement(std::string session, std::int64_t seq) {
 
 TEST_F(SqliteStoreTest, OpenCreatesTheSchemaAndRecordsEveryMigration) {
   ASSERT_TRUE(open());
-  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1,2");
+  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1,2,3");
   EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations WHERE applied_at IS NULL"), "0");
   auto tables = rows(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
@@ -140,6 +140,19 @@ TEST_F(SqliteStoreTest, StatementDecisionAndPolicyEventsAreKept) {
   EXPECT_EQ(p[0], (std::vector<std::string>{"3", "reload", "applied", "2 rules", "SIGHUP"}));
 }
 
+TEST_F(SqliteStoreTest, MaskingCountsAreKeptPerRuleWithoutValues) {
+  auto store = open();
+  auto masked = statement("s1", 1);
+  masked.masked = {{"pii", 3}, {"refs", 1}};
+  masked.withheld = 2;
+  std::vector<model::AuditEvent> batch{session_start("s1"), masked, statement("s1", 2)};
+  ASSERT_TRUE(store->write_batch(batch));
+  auto r = rows("SELECT masked_json, withheld FROM statements ORDER BY seq");
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0], (std::vector<std::string>{"{\"pii\":3,\"refs\":1}", "2"}));
+  EXPECT_EQ(r[1], (std::vector<std::string>{"NULL", "0"}));
+}
+
 TEST_F(SqliteStoreTest, ReopeningDoesNotMigrateAgainOrLoseData) {
   {
     auto store = open();
@@ -150,7 +163,7 @@ TEST_F(SqliteStoreTest, ReopeningDoesNotMigrateAgainOrLoseData) {
   const std::string applied = scalar("SELECT applied_at FROM schema_migrations");
   auto again = open();
   ASSERT_TRUE(again);
-  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "2");
+  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "3");
   EXPECT_EQ(scalar("SELECT applied_at FROM schema_migrations"), applied);
   EXPECT_EQ(scalar("SELECT count(*) FROM sessions"), "1");
 }

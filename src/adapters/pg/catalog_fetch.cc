@@ -1,0 +1,113 @@
+#include "adapters/pg/catalog_fetch.h"
+
+#include <boost/asio/this_coro.hpp>
+
+#include <charconv>
+
+#include "net/deadline.h"
+#include "wire/pg/protocol.h"
+
+namespace gh::adapters::pg {
+
+namespace asio = boost::asio;
+namespace wire = gh::wire::pg;
+
+namespace {
+
+constexpr auto kLookupTimeout = std::chrono::seconds(10);
+
+template <class T>
+bool number(std::optional<Bytes> v, T& out) {
+  if (!v) return false;
+  auto* b = reinterpret_cast<const char*>(v->data());
+  auto r = std::from_chars(b, b + v->size(), out);
+  return r.ec == std::errc() && r.ptr == b + v->size();
+}
+
+std::string text_of(std::optional<Bytes> v) {
+  return v ? std::string(reinterpret_cast<const char*>(v->data()), v->size()) : std::string();
+}
+
+}  // namespace
+
+std::string relation_names_query(const std::vector<std::uint32_t>& oids) {
+  std::string list;
+  for (auto o : oids) list += (list.empty() ? "" : ",") + std::to_string(o);
+  return "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.attisdropped "
+         "FROM pg_catalog.pg_class c "
+         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+         "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+         "WHERE c.oid IN (" +
+         list + ") ORDER BY 1, 4";
+}
+
+asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> fetch_relations(
+    asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
+    const UpstreamTls& tls, const std::vector<std::uint32_t>& oids) {
+  std::map<std::uint32_t, gateway::RelationInfo> out;
+  if (oids.empty()) co_return out;
+  std::unique_ptr<net::Stream>* held = nullptr;
+  UpstreamSession up;
+  net::Deadline deadline(ex, kLookupTimeout, [&held] {
+    if (held && *held) (*held)->close();
+  });
+  std::vector<std::pair<std::string, std::string>> params;
+  params.emplace_back("application_name", std::string("gatehouse catalog"));
+  auto connected = co_await connect_upstream(ex, c, cred, tls, params);
+  if (!connected) co_return unexpected("catalog lookup: " + connected.error().for_log);
+  up = std::move(*connected);
+  held = &up.stream;
+
+  wire::Buffer q;
+  wire::encode_query(q, relation_names_query(oids));
+  net::error_code ec;
+  co_await up.stream->write_all(q, ec);
+  if (ec) co_return unexpected("catalog lookup: " + ec.message());
+
+  wire::MessageFramer framer(nullptr);
+  framer.feed(up.leftover);
+  std::vector<std::uint8_t> buf(16 * 1024);
+  std::vector<std::optional<Bytes>> values;
+  std::string error;
+  for (;;) {
+    auto ev = framer.next();
+    using K = wire::MessageFramer::EventKind;
+    if (ev.kind == K::kError) co_return unexpected("catalog lookup: " + ev.error);
+    if (ev.kind == K::kNeedMore) {
+      std::size_t n = co_await up.stream->read_some(buf, ec);
+      if (ec) co_return unexpected("catalog lookup: " + ec.message());
+      framer.feed(Bytes(buf.data(), n));
+      continue;
+    }
+    if (ev.kind != K::kWhole) continue;
+    const auto type = ev.header.type;
+    if (type == 'D') {
+      std::uint32_t oid = 0;
+      std::int32_t attnum = 0;
+      if (!wire::parse_data_row(ev.body, values) || values.size() != 6 || !number(values[0], oid) ||
+          !number(values[3], attnum) || attnum <= 0 || attnum > 1600)
+        co_return unexpected(std::string("catalog lookup: unexpected row"));
+      auto& info = out[oid];
+      info.schema = text_of(values[1]);
+      info.table = text_of(values[2]);
+      if (info.columns.size() < static_cast<std::size_t>(attnum))
+        info.columns.resize(static_cast<std::size_t>(attnum));
+      if (text_of(values[5]) != "t")
+        info.columns[static_cast<std::size_t>(attnum) - 1] = text_of(values[4]);
+    } else if (type == 'E') {
+      auto f = wire::parse_error_fields(ev.body);
+      error = f ? std::string(f->get('M')) : "error";
+    } else if (type == 'Z') {
+      break;
+    }
+  }
+  wire::Buffer bye;
+  wire::encode_terminate(bye);
+  co_await up.stream->write_all(bye, ec);
+  up.stream->close();
+  held = nullptr;
+  if (!error.empty()) co_return unexpected("catalog lookup: " + error);
+  co_return out;
+}
+
+}  // namespace gh::adapters::pg

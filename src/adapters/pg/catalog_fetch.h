@@ -1,0 +1,29 @@
+// Looks up relation and column names by OID on a side connection to the
+// upstream (the session's own credential, a short-lived connection), for the
+// relation catalog that masking rules resolve source columns through.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "adapters/pg/upstream.h"
+#include "base/expected.h"
+#include "config/config.h"
+#include "gateway/relation_catalog.h"
+
+namespace gh::adapters::pg {
+
+// The catalog query for these OIDs (numbers only: nothing of the client's).
+std::string relation_names_query(const std::vector<std::uint32_t>& oids);
+
+// OIDs the catalog does not know (dropped since) are absent from the result.
+boost::asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> fetch_relations(
+    boost::asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
+    const UpstreamTls& tls, const std::vector<std::uint32_t>& oids);
+
+}  // namespace gh::adapters::pg

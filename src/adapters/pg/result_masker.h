@@ -1,0 +1,64 @@
+// Masks what the server sends back before the client sees it: DataRow values
+// (text and binary), CopyData lines of COPY … TO STDOUT, the text fields of
+// ErrorResponse and NoticeResponse, and NotificationResponse payloads. The
+// plan for a result is made at its RowDescription from each column's source
+// (table OID and attribute number, resolved through the relation catalog),
+// output name, type and format. A value that cannot be masked is withheld
+// (sent as NULL); binary COPY output, which cannot be rewritten, is withheld
+// whole and ends in an error. Sans-I/O: whole messages in, replacements out.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/bytes.h"
+#include "masking/rules.h"
+#include "wire/pg/protocol.h"
+
+namespace gh::adapters::pg {
+
+class ResultMasker {
+ public:
+  // "schema.table.column" of a table column; nullopt when unknown.
+  using SourceOf =
+      std::function<std::optional<std::string>(std::uint32_t table_oid, std::int16_t attnum)>;
+
+  void set_rules(std::shared_ptr<const masking::SessionMasker> rules);
+  bool active() const { return rules_ && rules_->active(); }
+  const masking::SessionMasker* rules() const { return rules_.get(); }
+
+  // The table OIDs of a RowDescription (to look up before on_server sees it).
+  static std::vector<std::uint32_t> tables_of(Bytes row_description);
+
+  enum class Action { kForward, kReplace, kDrop };
+  // One whole server message. kReplace: `out` holds the message to send
+  // instead (header included); kDrop: send nothing for it.
+  Action on_server(std::uint8_t type, Bytes body, const SourceOf& source_of, wire::pg::Buffer& out);
+
+  // What was masked since the last call (attached to the statement it belongs to).
+  masking::Counts take_counts();
+  bool has_counts() const { return counts_.any(); }
+
+ private:
+  Action on_row_description(Bytes body, const SourceOf& source_of);
+  Action on_data_row(Bytes body, wire::pg::Buffer& out);
+  Action on_fields(std::uint8_t type, Bytes body, wire::pg::Buffer& out);
+
+  std::shared_ptr<const masking::SessionMasker> rules_;
+  std::vector<masking::ColumnPlan> plan_;
+  bool plan_needs_work_ = false;
+  bool copy_out_ = false;
+  bool copy_binary_ = false;
+  std::uint64_t copy_withheld_ = 0;  // CopyData messages of a binary COPY held back
+  masking::Counts counts_;
+  // Reused per row.
+  std::vector<std::optional<Bytes>> values_;
+  std::vector<std::string> masked_;
+  std::string scratch_;
+};
+
+}  // namespace gh::adapters::pg

@@ -1,0 +1,48 @@
+// Names of upstream relations and their columns by OID, as the catalog of
+// each connection reports them: what turns a result column's (table OID,
+// attribute number) into the source `schema.table.column` that masking rules
+// name. Shared by every session of a connection; entries expire, and DDL seen
+// by the gateway drops a connection's entries at once. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace gh::gateway {
+
+struct RelationInfo {
+  std::string schema;
+  std::string table;
+  std::vector<std::string> columns;  // by attribute number - 1; dropped ones empty
+};
+
+class RelationCatalog {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr auto kTtl = std::chrono::seconds(60);
+  static constexpr std::size_t kMaxEntries = 50'000;
+
+  // "schema.table.column"; nullopt when the relation is not (or no longer) known.
+  std::optional<std::string> column(const std::string& connection, std::uint32_t table_oid,
+                                    std::int16_t attnum) const;
+  bool known(const std::string& connection, std::uint32_t table_oid) const;
+  void put(const std::string& connection, std::uint32_t table_oid, RelationInfo info);
+  // After DDL on the connection: everything is looked up again.
+  void invalidate(const std::string& connection);
+
+ private:
+  struct Entry {
+    RelationInfo info;
+    Clock::time_point fetched;
+  };
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, std::uint32_t>, Entry> entries_;
+};
+
+}  // namespace gh::gateway
