@@ -157,6 +157,14 @@ guardrails:
   - name: no-dynamic-sql-for-agents
     groups: [ai-agents]
     statements: [do, call, create_function]
+masking:
+  - name: pii
+    connections: ["*"]
+    columns: ["*.email", "*.owner_email", "public.customers.ssn", "public.customers.card_number"]
+    detectors: [email, credit_card, us_ssn, phone, iban, ip_address, jwt, aws_access_key,
+                private_key, generic_secret]
+    style: partial
+    except_groups: [dba]
 )");
     std::string log = dir + "/gatehouse.log";
     auto gateway = testbed::Process::start({self_path(), "serve", "--config", config}, log);
@@ -183,18 +191,30 @@ guardrails:
     auto blocked = testbed::run({"psql", "-X", "-A", "-t", target, "-c", "DROP TABLE traces"}, env);
     if (blocked.output.find("blocked by no-destructive-ddl") == std::string::npos)
       throw std::runtime_error("self-check: a DROP was not blocked:\n" + blocked.output);
+    // And that the reasoning traces come back masked.
+    auto masked = testbed::run(
+        {"psql", "-X", "-A", "-t", target, "-c", "SELECT content FROM traces WHERE id = 1"}, env);
+    if (masked.exit_code != 0 || masked.output.find("jane.doe@example.com") != std::string::npos ||
+        masked.output.find("@") == std::string::npos)
+      throw std::runtime_error("self-check: a trace was not masked:\n" + masked.output);
 
     std::cout << "\n  PostgreSQL   127.0.0.1:" << pg.port() << " (its password lives only in "
               << dir << "/secrets)\n"
               << "  gateway      127.0.0.1:" << port << " (TLS required, log: " << log << ")\n"
               << "  self-check   "
               << check.output.substr(0, check.output.find_last_not_of("\n") + 1) << "\n"
+              << "  masked trace "
+              << masked.output.substr(0, masked.output.find_last_not_of("\n") + 1) << "\n"
               << "Connect as the agent — its short-lived token (1h) is the password:\n\n"
               << "  export PGPASSWORD=\"$(cat " << dir << "/agent.token)\"\n"
               << "  psql \"host=127.0.0.1 port=" << port
               << " dbname=traces user=agent-7 sslmode=require\"\n\n"
               << "Things to try:\n"
-              << "  SELECT agent_id, kind, content FROM traces ORDER BY id;\n"
+              << "  SELECT agent_id, kind, content FROM traces ORDER BY id;  -- emails, cards, "
+                 "keys, SSNs masked\n"
+              << "  SELECT upper(email) AS e, ssn FROM customers;  -- aliases and expressions "
+                 "do not dodge it\n"
+              << "  SELECT json_agg(t) FROM traces t;  -- nor JSON aggregates\n"
               << "  SELECT current_user;   -- the gateway's own upstream role: you never saw its "
                  "password\n"
               << "  DROP TABLE traces;     -- blocked by a guardrail before the server sees it\n"

