@@ -28,10 +28,27 @@ void RelationCatalog::put(const std::string& connection, std::uint32_t table_oid
   entries_[{connection, table_oid}] = Entry{std::move(info), Clock::now()};
 }
 
+std::optional<RelationInfo> RelationCatalog::by_name(const std::string& connection,
+                                                     const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = names_.find({connection, name});
+  if (it == names_.end() || Clock::now() - it->second.fetched > kTtl) return std::nullopt;
+  return it->second.info;
+}
+
+void RelationCatalog::put_name(const std::string& connection, const std::string& name,
+                               RelationInfo info) {
+  std::lock_guard lock(mu_);
+  if (names_.size() >= kMaxEntries) names_.clear();
+  names_[{connection, name}] = Entry{std::move(info), Clock::now()};
+}
+
 void RelationCatalog::invalidate(const std::string& connection) {
   std::lock_guard lock(mu_);
   auto it = entries_.lower_bound({connection, 0});
   while (it != entries_.end() && it->first.first == connection) it = entries_.erase(it);
+  auto n = names_.lower_bound({connection, std::string()});
+  while (n != names_.end() && n->first.first == connection) n = names_.erase(n);
 }
 
 }  // namespace gh::gateway

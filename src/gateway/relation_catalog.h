@@ -33,6 +33,9 @@ class RelationCatalog {
                                     std::int16_t attnum) const;
   bool known(const std::string& connection, std::uint32_t table_oid) const;
   void put(const std::string& connection, std::uint32_t table_oid, RelationInfo info);
+  // By the name a statement used ("schema.table"), for COPY of a table.
+  std::optional<RelationInfo> by_name(const std::string& connection, const std::string& name) const;
+  void put_name(const std::string& connection, const std::string& name, RelationInfo info);
   // After DDL on the connection: everything is looked up again.
   void invalidate(const std::string& connection);
 
@@ -43,6 +46,7 @@ class RelationCatalog {
   };
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::uint32_t>, Entry> entries_;
+  std::map<std::pair<std::string, std::string>, Entry> names_;
 };
 
 }  // namespace gh::gateway

@@ -45,7 +45,7 @@
 #ifdef GH_HAVE_HYPERSCAN
 #include <hs/hs.h>
 #if defined(__SSE2__)
-#include <emmintrin.h>
+#include <immintrin.h>
 #endif
 #endif
 
@@ -878,6 +878,9 @@ struct Rule {
   const char* hs_pattern = nullptr;
   // The digit-chain pass bit that locates this rule in the Hyperscan engine.
   unsigned chain = 0;
+  // Compiled into a second Hyperscan database: a large set of short
+  // case-insensitive literals slows the literal matcher for everything else.
+  bool own_database = false;
 };
 
 template <const TokenRule& R>
@@ -948,7 +951,7 @@ const std::vector<Rule>& rules() {
        token_fn<kBearer>},
       {Detector::kGenericSecret,
        R"((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|secret[_-]?key|access[_-]?token|auth[_-]?token|token|private[_-]?key)["']?[ \t]*[:=])",
-       true, nullptr, nullptr, assignment_fn},
+       true, nullptr, nullptr, assignment_fn, nullptr, nullptr, 0, true},
       {Detector::kGenericSecret, R"(://)", false, nullptr, nullptr, url_fn, "://"},
   };
   return kRules;
@@ -1095,12 +1098,15 @@ struct ThreadScratch {
   }
 };
 
-hs_scratch_t* scratch_for(std::uint64_t id, const hs_database_t* db) {
+// This thread's scratch, large enough for the databases of scanner `id`.
+hs_scratch_t* scratch_for(std::uint64_t id, const std::array<hs_database_t*, 2>& dbs) {
   thread_local ThreadScratch tls;
   if (std::find(tls.sized_for.begin(), tls.sized_for.end(), id) != tls.sized_for.end()) {
     return tls.scratch;
   }
-  if (hs_alloc_scratch(db, &tls.scratch) != HS_SUCCESS) return nullptr;
+  for (const hs_database_t* db : dbs) {
+    if (db != nullptr && hs_alloc_scratch(db, &tls.scratch) != HS_SUCCESS) return nullptr;
+  }
   if (tls.sized_for.size() >= 256) tls.sized_for.clear();
   tls.sized_for.push_back(id);
   return tls.scratch;
@@ -1124,9 +1130,6 @@ hs_scratch_t* scratch_for(std::uint64_t id, const hs_database_t* db) {
 
 constexpr CharClass kChainChar = make_class("0~9 ().-");
 
-// Bit i set when byte i of the 64 at p is in the class.
-using MaskFn = std::uint64_t (*)(const char* p);
-
 #if defined(__SSE2__)
 inline __m128i digits16(__m128i v) {
   const __m128i d = _mm_sub_epi8(v, _mm_set1_epi8('0'));
@@ -1136,55 +1139,88 @@ inline __m128i eq(__m128i v, char c) {
   return _mm_cmpeq_epi8(v, _mm_set1_epi8(c));
 }
 
-// Digits (low word) and digits-or-gap bytes (high word) of the 64 at p.
+// Per 64 bytes at p: digits, digits-or-gap bytes, dots, and IPv6 bytes.
 struct ChainMasks {
-  std::uint64_t digit = 0, chain = 0;
+  std::uint64_t digit = 0, chain = 0, dot = 0, v6 = 0, colon = 0;
 };
 
-ChainMasks chain_masks(const char* p) {
+#if defined(__GNUC__) && defined(__x86_64__)
+// The same masks, 32 bytes at a time, on CPUs that have AVX2.
+__attribute__((target("avx2"))) ChainMasks chain_masks_avx2(const char* p) {
+  ChainMasks m;
+  for (int k = 0; k < 2; ++k) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * k));
+    const __m256i dd = _mm256_sub_epi8(v, _mm256_set1_epi8('0'));
+    const __m256i d = _mm256_cmpeq_epi8(_mm256_min_epu8(dd, _mm256_set1_epi8(9)), dd);
+    const __m256i dot = _mm256_cmpeq_epi8(v, _mm256_set1_epi8('.'));
+    const __m256i colon = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(':'));
+    const __m256i gap = _mm256_or_si256(
+        _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(' ')),
+                        _mm256_cmpeq_epi8(v, _mm256_set1_epi8('-'))),
+        _mm256_or_si256(_mm256_or_si256(dot, _mm256_cmpeq_epi8(v, _mm256_set1_epi8('('))),
+                        _mm256_cmpeq_epi8(v, _mm256_set1_epi8(')'))));
+    const __m256i l =
+        _mm256_sub_epi8(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), _mm256_set1_epi8('a'));
+    const __m256i hex_letter = _mm256_cmpeq_epi8(_mm256_min_epu8(l, _mm256_set1_epi8(5)), l);
+    const __m256i v6 = _mm256_or_si256(_mm256_or_si256(d, hex_letter), _mm256_or_si256(colon, dot));
+    const int sh = 32 * k;
+    m.digit |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm256_movemask_epi8(d)))
+               << sh;
+    m.chain |= static_cast<std::uint64_t>(
+                   static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(d, gap))))
+               << sh;
+    m.dot |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm256_movemask_epi8(dot)))
+             << sh;
+    m.v6 |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm256_movemask_epi8(v6))) << sh;
+    m.colon |= static_cast<std::uint64_t>(static_cast<std::uint32_t>(_mm256_movemask_epi8(colon)))
+               << sh;
+  }
+  return m;
+}
+#endif
+
+ChainMasks chain_masks_sse2(const char* p) {
   ChainMasks m;
   for (int k = 0; k < 4; ++k) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
     const __m128i d = digits16(v);
-    const __m128i gap =
-        _mm_or_si128(_mm_or_si128(eq(v, ' '), eq(v, '-')),
-                     _mm_or_si128(_mm_or_si128(eq(v, '.'), eq(v, '(')), eq(v, ')')));
-    const auto db = static_cast<unsigned>(_mm_movemask_epi8(d)) & 0xffffu;
-    const auto cb = static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(d, gap))) & 0xffffu;
-    m.digit |= static_cast<std::uint64_t>(db) << (16 * k);
-    m.chain |= static_cast<std::uint64_t>(cb) << (16 * k);
+    const __m128i dot = eq(v, '.');
+    const __m128i gap = _mm_or_si128(_mm_or_si128(eq(v, ' '), eq(v, '-')),
+                                     _mm_or_si128(_mm_or_si128(dot, eq(v, '(')), eq(v, ')')));
+    const __m128i l = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+    const __m128i hex_letter = _mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(5)), l);
+    const __m128i v6 = _mm_or_si128(_mm_or_si128(d, hex_letter), _mm_or_si128(eq(v, ':'), dot));
+    const int sh = 16 * k;
+    m.digit |= static_cast<std::uint64_t>(_mm_movemask_epi8(d) & 0xffff) << sh;
+    m.chain |= static_cast<std::uint64_t>(_mm_movemask_epi8(_mm_or_si128(d, gap)) & 0xffff) << sh;
+    m.dot |= static_cast<std::uint64_t>(_mm_movemask_epi8(dot) & 0xffff) << sh;
+    m.v6 |= static_cast<std::uint64_t>(_mm_movemask_epi8(v6) & 0xffff) << sh;
+    m.colon |= static_cast<std::uint64_t>(_mm_movemask_epi8(eq(v, ':')) & 0xffff) << sh;
   }
   return m;
 }
 
-std::uint64_t ipv6_mask(const char* p) {
-  std::uint64_t m = 0;
-  for (int k = 0; k < 4; ++k) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-    const __m128i l = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
-    const __m128i hex_letter = _mm_cmpeq_epi8(_mm_min_epu8(l, _mm_set1_epi8(5)), l);
-    const __m128i any =
-        _mm_or_si128(_mm_or_si128(digits16(v), hex_letter), _mm_or_si128(eq(v, ':'), eq(v, '.')));
-    const auto bits = static_cast<unsigned>(_mm_movemask_epi8(any));
-    m |= static_cast<std::uint64_t>(bits & 0xffffu) << (16 * k);
-  }
-  return m;
+using MasksFn = ChainMasks (*)(const char*);
+MasksFn pick_chain_masks() {
+#if defined(__GNUC__) && defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2")) return chain_masks_avx2;
+#endif
+  return chain_masks_sse2;
 }
+const MasksFn chain_masks = pick_chain_masks();
 #else
 struct ChainMasks {
-  std::uint64_t digit = 0, chain = 0;
+  std::uint64_t digit = 0, chain = 0, dot = 0, v6 = 0, colon = 0;
 };
 ChainMasks chain_masks(const char* p) {
   ChainMasks m;
   for (int i = 0; i < 64; ++i) {
     m.digit |= static_cast<std::uint64_t>(is_digit(p[i])) << i;
     m.chain |= static_cast<std::uint64_t>(in(kChainChar, p[i])) << i;
+    m.dot |= static_cast<std::uint64_t>(p[i] == '.') << i;
+    m.v6 |= static_cast<std::uint64_t>(in(kIpv6Region, p[i])) << i;
+    m.colon |= static_cast<std::uint64_t>(p[i] == ':') << i;
   }
-  return m;
-}
-std::uint64_t ipv6_mask(const char* p) {
-  std::uint64_t m = 0;
-  for (int i = 0; i < 64; ++i) m |= static_cast<std::uint64_t>(in(kIpv6Region, p[i])) << i;
   return m;
 }
 #endif
@@ -1195,6 +1231,14 @@ ChainMasks chain_masks_at(std::string_view t, std::size_t off) {
   char buf[64] = {};
   std::memcpy(buf, t.data() + off, t.size() - off);
   return chain_masks(buf);
+}
+
+// Population count without relying on the POPCNT instruction.
+inline unsigned bit_count(std::uint64_t x) {
+  x = x - ((x >> 1) & 0x5555555555555555ull);
+  x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+  return static_cast<unsigned>((x * 0x0101010101010101ull) >> 56);
 }
 
 // Bit i set when bits i .. i+N-1 of w are all set (N <= 64).
@@ -1208,45 +1252,6 @@ inline unsigned __int128 runs_of(unsigned __int128 w) {
     have += step;
   }
   return r;
-}
-
-std::uint64_t mask_at(std::string_view t, std::size_t off, MaskFn fn) {
-  if (off >= t.size()) return 0;
-  if (t.size() - off >= 64) return fn(t.data() + off);
-  char buf[64] = {};
-  std::memcpy(buf, t.data() + off, t.size() - off);
-  return fn(buf);
-}
-
-// Calls on_run(b, e) for every maximal run of class `c` (whose bytes `fn`
-// marks) at least MinLen (<= 64) bytes long; stops early when it returns
-// false.
-template <std::size_t MinLen, class OnRun>
-void for_each_long_run(std::string_view t, const CharClass& c, MaskFn fn, OnRun on_run) {
-  const std::size_t n = t.size();
-  std::size_t cursor = 0;
-  std::uint64_t next = mask_at(t, 0, fn);
-  for (std::size_t base = 0; base < n; base += 64) {
-    const std::uint64_t cur = next;
-    next = mask_at(t, base + 64, fn);
-    if (cur == 0) continue;
-    // Bit i of z: bytes base+i .. base+i+min_len-1 are all in the class.
-    auto z = static_cast<std::uint64_t>(
-        runs_of<MinLen>(cur | (static_cast<unsigned __int128>(next) << 64)));
-    if (cursor > base) {
-      if (cursor - base >= 64) continue;
-      z &= ~std::uint64_t{0} << (cursor - base);
-    }
-    while (z != 0) {
-      std::size_t b = base + static_cast<std::size_t>(__builtin_ctzll(z));
-      while (b > cursor && in(c, t[b - 1])) --b;
-      const std::size_t e = run_end(t, b, c);
-      if (!on_run(b, e)) return;
-      cursor = e;
-      if (e - base >= 64) break;
-      z &= ~std::uint64_t{0} << (e - base);
-    }
-  }
 }
 
 // Which chain-located rules could accept something in the chain `g`.
@@ -1332,39 +1337,44 @@ class HyperscanScanner final : public Scanner {
     if (rules().size() > 64) return unexpected(std::string("masking: too many rules"));
     auto s = std::unique_ptr<HyperscanScanner>(new HyperscanScanner(set));
     s->fallback_ = std::move(*fallback);
-    std::vector<const char*> exprs;
-    std::vector<unsigned int> flags, ids;
+    std::vector<const char*> exprs[2];
+    std::vector<unsigned int> flags[2], ids[2];
     for (std::size_t idx : rules_for(set)) {
       const Rule& r = rules()[idx];
       if (r.chain != 0) s->chain_rules_.push_back(idx);
       const char* p = r.hs_pattern != nullptr ? r.hs_pattern : r.pattern;
       if (*p == '\0') continue;
-      ids.push_back(static_cast<unsigned int>(s->rule_of_.size()));
+      const int d = r.own_database ? 1 : 0;
+      ids[d].push_back(static_cast<unsigned int>(s->rule_of_.size()));
       s->rule_of_.push_back(idx);
-      exprs.push_back(p);
-      flags.push_back(r.caseless ? HS_FLAG_CASELESS : 0u);
+      exprs[d].push_back(p);
+      flags[d].push_back(r.caseless ? HS_FLAG_CASELESS : 0u);
     }
-    if (exprs.empty()) return s;
-    hs_compile_error_t* err = nullptr;
-    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
-                         static_cast<unsigned int>(exprs.size()), HS_MODE_BLOCK, nullptr, &s->db_,
-                         &err) != HS_SUCCESS) {
-      std::string msg = "masking: hyperscan compilation failed";
-      if (err != nullptr) {
-        if (err->message != nullptr) msg += std::string(": ") + err->message;
-        hs_free_compile_error(err);
+    for (int d = 0; d < 2; ++d) {
+      if (exprs[d].empty()) continue;
+      hs_compile_error_t* err = nullptr;
+      if (hs_compile_multi(exprs[d].data(), flags[d].data(), ids[d].data(),
+                           static_cast<unsigned int>(exprs[d].size()), HS_MODE_BLOCK, nullptr,
+                           &s->dbs_[static_cast<std::size_t>(d)], &err) != HS_SUCCESS) {
+        std::string msg = "masking: hyperscan compilation failed";
+        if (err != nullptr) {
+          if (err->message != nullptr) msg += std::string(": ") + err->message;
+          hs_free_compile_error(err);
+        }
+        return unexpected(std::move(msg));
       }
-      return unexpected(std::move(msg));
     }
     // Size this thread's scratch now so that a broken database shows up here.
-    if (scratch_for(s->id_, s->db_) == nullptr) {
+    if (scratch_for(s->id_, s->dbs_) == nullptr) {
       return unexpected(std::string("masking: hyperscan scratch allocation failed"));
     }
     return s;
   }
 
   ~HyperscanScanner() override {
-    if (db_ != nullptr) hs_free_database(db_);
+    for (hs_database_t* db : dbs_) {
+      if (db != nullptr) hs_free_database(db);
+    }
   }
 
   void scan(std::string_view text, std::vector<Finding>& out) const override {
@@ -1391,16 +1401,19 @@ class HyperscanScanner final : public Scanner {
   // False when Hyperscan could not scan (the portable engine then does).
   bool run(std::string_view text, Sink& sink) const {
     if (text.empty()) return true;
-    if (db_ != nullptr) {
+    if (dbs_[0] != nullptr || dbs_[1] != nullptr) {
       if (text.size() > UINT_MAX) return false;
-      hs_scratch_t* scratch = scratch_for(id_, db_);
+      hs_scratch_t* scratch = scratch_for(id_, dbs_);
       if (scratch == nullptr) return false;
       HsContext ctx{text, &rule_of_, {}, {}, &sink};
-      const hs_error_t rc = hs_scan(db_, text.data(), static_cast<unsigned int>(text.size()), 0,
-                                    scratch, on_match, &ctx);
-      if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
-        sink.found.clear();
-        return false;
+      for (const hs_database_t* db : dbs_) {
+        if (db == nullptr || sink.done()) continue;
+        const hs_error_t rc = hs_scan(db, text.data(), static_cast<unsigned int>(text.size()), 0,
+                                      scratch, on_match, &ctx);
+        if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
+          sink.found.clear();
+          return false;
+        }
       }
     }
     if (!chain_rules_.empty() && !sink.done()) run_chains(text, sink);
@@ -1442,38 +1455,61 @@ class HyperscanScanner final : public Scanner {
         first = i;
       }
     };
-    if ((enabled & ~kChainIpv6) != 0) scan_chain_runs(t, sink, chains);
-    if ((enabled & kChainIpv6) != 0 && !sink.done()) {
-      for_each_long_run<15>(t, kIpv6Region, ipv6_mask, [&](std::size_t b, std::size_t e) {
-        if (std::count(t.begin() + static_cast<std::ptrdiff_t>(b),
-                       t.begin() + static_cast<std::ptrdiff_t>(e), ':') >= 6) {
-          examine(kChainIpv6, b, e, nullptr, 0);
-        }
-        return !sink.done();
-      });
-    }
+    auto v6run = [&](std::size_t b, std::size_t e) {
+      if (std::count(t.begin() + static_cast<std::ptrdiff_t>(b),
+                     t.begin() + static_cast<std::ptrdiff_t>(e), ':') >= 6) {
+        examine(kChainIpv6, b, e, nullptr, 0);
+      }
+    };
+    scan_chain_runs(t, sink, (enabled & ~kChainIpv6) != 0, (enabled & kChainIpv4) != 0,
+                    (enabled & kChainIpv6) != 0, chains, v6run);
   }
 
-  // Calls chains(b, e, groups, count) for every run of at least 7 chain
-  // bytes, with the run's digit groups.
-  template <class Chains>
-  static void scan_chain_runs(std::string_view t, const Sink& sink, Chains&& chains) {
+  // One vectorised pass: calls chains(b, e, groups, count) for every run of
+  // at least 7 chain bytes that has 8+ digits (or 3+ dots when IPv4 is
+  // wanted), with the run's digit groups; and v6run(b, e) for every run of
+  // at least 15 IPv6 bytes.
+  template <class Chains, class V6Run>
+  static void scan_chain_runs(std::string_view t, const Sink& sink, bool digits, bool ipv4,
+                              bool ipv6, Chains&& chains, V6Run&& v6run) {
     const std::size_t n = t.size();
     std::array<Group, 32> small;
     thread_local std::vector<Group> big;
-    std::size_t cursor = 0;
+    std::size_t cursor = 0, cursor6 = 0;
     ChainMasks next = chain_masks_at(t, 0);
+    auto wide = [](std::uint64_t lo, std::uint64_t hi) {
+      return lo | (static_cast<unsigned __int128>(hi) << 64);
+    };
+    auto from = [](std::uint64_t z, std::size_t cur, std::size_t base) -> std::uint64_t {
+      if (cur <= base) return z;
+      return cur - base >= 64 ? 0 : z & (~std::uint64_t{0} << (cur - base));
+    };
     for (std::size_t base = 0; base < n && !sink.done(); base += 64) {
       const ChainMasks cur = next;
       next = chain_masks_at(t, base + 64);
-      if (cur.chain == 0) continue;
-      const unsigned __int128 wc = cur.chain | (static_cast<unsigned __int128>(next.chain) << 64);
-      const unsigned __int128 wd = cur.digit | (static_cast<unsigned __int128>(next.digit) << 64);
-      auto z = static_cast<std::uint64_t>(runs_of<7>(wc));
-      if (cursor > base) {
-        if (cursor - base >= 64) continue;
-        z &= ~std::uint64_t{0} << (cursor - base);
+      // A full-form address has six colons after hex digits within 128
+      // bytes of its start.
+      const unsigned __int128 w6 = wide(cur.v6, next.v6);
+      const unsigned __int128 hex_colons = wide(cur.colon, next.colon) & (w6 << 1);
+      if (ipv6 && bit_count(static_cast<std::uint64_t>(hex_colons)) +
+                          bit_count(static_cast<std::uint64_t>(hex_colons >> 64)) >=
+                      6) {
+        std::uint64_t z = from(static_cast<std::uint64_t>(runs_of<15>(w6)), cursor6, base);
+        while (z != 0) {
+          const std::size_t b = base + static_cast<std::size_t>(__builtin_ctzll(z));
+          const std::size_t e = run_end(t, b, kIpv6Region);
+          v6run(b, e);
+          cursor6 = e;
+          z = from(z, e, base);
+        }
       }
+      // Runs without digits close by hold nothing; a long run that goes on
+      // is picked up in a later chunk, with the same digit groups.
+      if (!digits || (cur.digit | next.digit) == 0) continue;
+      const unsigned __int128 wc = wide(cur.chain, next.chain);
+      const unsigned __int128 wd = wide(cur.digit, next.digit);
+      const unsigned __int128 wp = wide(cur.dot, next.dot);
+      std::uint64_t z = from(static_cast<std::uint64_t>(runs_of<7>(wc)), cursor, base);
       while (z != 0 && !sink.done()) {
         const std::size_t off = static_cast<std::size_t>(__builtin_ctzll(z));
         const std::size_t b = base + off;
@@ -1483,15 +1519,21 @@ class HyperscanScanner final : public Scanner {
           // The run ends within 64 bytes: its digit groups come from the mask.
           const auto len = static_cast<std::size_t>(__builtin_ctzll(~c64));
           e = b + len;
-          std::uint64_t d = static_cast<std::uint64_t>(wd >> off) & ((std::uint64_t{1} << len) - 1);
-          std::size_t k = 0;
-          while (d != 0) {
-            const auto gs = static_cast<std::size_t>(__builtin_ctzll(d));
-            const auto gl = static_cast<std::size_t>(__builtin_ctzll(~(d >> gs)));
-            small[k++] = {b + gs, b + gs + gl};
-            d &= ~std::uint64_t{0} << (gs + gl);
+          const std::uint64_t in_run = (std::uint64_t{1} << len) - 1;
+          std::uint64_t d = static_cast<std::uint64_t>(wd >> off) & in_run;
+          const bool worth =
+              bit_count(d) >= 8 ||
+              (ipv4 && bit_count(static_cast<std::uint64_t>(wp >> off) & in_run) >= 3);
+          if (worth) {
+            std::size_t k = 0;
+            while (d != 0) {
+              const auto gs = static_cast<std::size_t>(__builtin_ctzll(d));
+              const auto gl = static_cast<std::size_t>(__builtin_ctzll(~(d >> gs)));
+              small[k++] = {b + gs, b + gs + gl};
+              d &= ~std::uint64_t{0} << (gs + gl);
+            }
+            chains(b, e, small.data(), k);
           }
-          chains(b, e, small.data(), k);
         } else {
           e = run_end(t, b, kChainChar);
           big.clear();
@@ -1500,14 +1542,13 @@ class HyperscanScanner final : public Scanner {
           release_if_large(big);
         }
         cursor = e;
-        if (e - base >= 64) break;
-        z &= ~std::uint64_t{0} << (e - base);
+        z = from(z, e, base);
       }
     }
   }
 
   const std::uint64_t id_ = g_next_scanner_id.fetch_add(1);
-  hs_database_t* db_ = nullptr;
+  std::array<hs_database_t*, 2> dbs_{};
   std::vector<std::size_t> rule_of_;      // Hyperscan pattern id -> rule index
   std::vector<std::size_t> chain_rules_;  // rules the digit-chain pass locates
   std::unique_ptr<PortableScanner> fallback_;

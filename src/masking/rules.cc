@@ -336,6 +336,12 @@ ColumnPlan SessionMasker::plan(const ColumnSource& column) const {
   return p;
 }
 
+int SessionMasker::first_column_rule() const {
+  for (std::size_t r = 0; r < rules_.size(); ++r)
+    if (!rules_[r]->columns.empty()) return static_cast<int>(r);
+  return -1;
+}
+
 void SessionMasker::mask_whole_value(int rule, std::string_view value, std::string& out) const {
   const Style style = rules_[static_cast<std::size_t>(rule)]->style;
   if (scanner_) {
@@ -369,69 +375,109 @@ Outcome SessionMasker::mask_text(std::string_view text, std::string& out, Counts
   return Outcome::kRewritten;
 }
 
-Outcome SessionMasker::mask_copy_line(std::string_view line, std::string& out,
+Outcome SessionMasker::mask_copy_line(std::string_view line, const CopyFormat& format,
+                                      const std::vector<int>& field_rules, std::string& out,
                                       Counts& counts) const {
   std::string rebuilt;
-  bool json_changed = false;
-  if (has_json_paths_ && line.find('{') != std::string_view::npos) {
+  bool changed = false;
+  const bool by_field = !field_rules.empty();
+  if (by_field || (has_json_paths_ && line.find('{') != std::string_view::npos)) {
     const bool newline = line.ends_with('\n');
     if (newline) line.remove_suffix(1);
     // Fields: tab-separated in text format, comma-separated (quoted when they
-    // hold quotes or commas) in CSV.
-    const char delim = line.find('\t') != std::string_view::npos ? '\t' : ',';
-    ColumnPlan plan;
-    std::string masked;
-    std::size_t i = 0;
-    while (i <= line.size()) {
-      std::size_t end;
-      std::string field;
-      bool quoted = delim == ',' && i < line.size() && line[i] == '"';
-      if (quoted) {
+    // hold quotes, delimiters or newlines) in CSV.
+    char delim = format.delimiter;
+    bool csv = format.csv;
+    if (!format.known) {
+      csv = line.find('\t') == std::string_view::npos;
+      delim = csv ? ',' : '\t';
+    }
+    const char quote = csv ? format.quote : 0;
+    struct Field {
+      std::size_t begin, end;  // raw bytes in the line
+      std::string value;       // unescaped
+      bool quoted;
+    };
+    std::vector<Field> fields;
+    for (std::size_t i = 0;;) {
+      Field f{i, i, {}, csv && i < line.size() && line[i] == quote};
+      if (f.quoted) {
         std::size_t j = i + 1;
         while (j < line.size()) {
-          if (line[j] == '"') {
-            if (j + 1 < line.size() && line[j + 1] == '"') {
-              field += '"';
+          if (line[j] == quote) {
+            if (j + 1 < line.size() && line[j + 1] == quote) {
+              f.value += quote;
               j += 2;
               continue;
             }
             break;
           }
-          field += line[j++];
+          f.value += line[j++];
         }
-        end = std::min(j + 1, line.size());
+        f.end = std::min(j + 1, line.size());
       } else {
-        end = line.find(delim, i);
-        if (end == std::string_view::npos) end = line.size();
-        field = delim == '\t' ? copy_text_unescape(line.substr(i, end - i))
-                              : std::string(line.substr(i, end - i));
+        f.end = line.find(delim, i);
+        if (f.end == std::string_view::npos) f.end = line.size();
+        f.value = csv ? std::string(line.substr(i, f.end - i))
+                      : copy_text_unescape(line.substr(i, f.end - i));
       }
-      std::string_view raw = line.substr(i, end - i);
-      if (looks_like_json(field) &&
-          mask_json(plan, field, masked, counts, /*typed=*/false) == Outcome::kRewritten) {
-        json_changed = true;
-        if (quoted) {
-          rebuilt += '"';
-          for (char c : masked) rebuilt += c == '"' ? std::string("\"\"") : std::string(1, c);
-          rebuilt += '"';
-        } else {
-          rebuilt += delim == '\t' ? copy_text_escape(masked) : masked;
-        }
-      } else {
-        rebuilt.append(raw);
-      }
-      if (end >= line.size()) break;
-      rebuilt += line[end];  // the delimiter (or what follows a closing quote)
-      i = end + 1;
+      fields.push_back(std::move(f));
+      if (fields.back().end >= line.size()) break;
+      i = fields.back().end + 1;
     }
+    // A line that does not split into the expected fields is masked whole by
+    // the column rule (fail closed).
+    int whole_rule = -1;
+    if (by_field && fields.size() != field_rules.size())
+      for (int r : field_rules)
+        if (r >= 0 && whole_rule < 0) whole_rule = r;
+    ColumnPlan plan;
+    std::string masked;
+    std::size_t at = 0;
+    for (std::size_t k = 0; k < fields.size(); ++k) {
+      const Field& f = fields[k];
+      std::string_view raw = line.substr(f.begin, f.end - f.begin);
+      const bool null = csv ? (!f.quoted && raw.empty()) : raw == "\\N";
+      const int rule = whole_rule >= 0                      ? whole_rule
+                       : by_field && k < field_rules.size() ? field_rules[k]
+                                                            : -1;
+      bool rewritten = false;
+      if (!null && rule >= 0) {
+        masked.clear();
+        mask_whole_value(rule, f.value, masked);
+        count(counts, rule, rules_.size());
+        rewritten = true;
+      } else if (!null && looks_like_json(f.value)) {
+        rewritten =
+            mask_json(plan, f.value, masked, counts, /*typed=*/false) == Outcome::kRewritten;
+      }
+      rebuilt.append(line.substr(at, f.begin - at));
+      if (!rewritten) {
+        rebuilt.append(raw);
+      } else if (csv) {
+        // Replacements hold no delimiter or newline; quotes only from JSON.
+        const bool q = f.quoted || masked.find(quote) != std::string::npos;
+        if (q) rebuilt += quote;
+        for (char c : masked) {
+          if (c == quote) rebuilt += quote;
+          rebuilt += c;
+        }
+        if (q) rebuilt += quote;
+      } else {
+        rebuilt += copy_text_escape(masked);
+      }
+      changed = changed || rewritten;
+      at = f.end;
+    }
+    rebuilt.append(line.substr(at));
     if (newline) {
       rebuilt += '\n';
       line = std::string_view(line.data(), line.size() + 1);
     }
   }
-  std::string_view current = json_changed ? std::string_view(rebuilt) : line;
+  std::string_view current = changed ? std::string_view(rebuilt) : line;
   if (mask_text(current, out, counts) == Outcome::kRewritten) return Outcome::kRewritten;
-  if (!json_changed) return Outcome::kUnchanged;
+  if (!changed) return Outcome::kUnchanged;
   out = std::move(rebuilt);
   return Outcome::kRewritten;
 }

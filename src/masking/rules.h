@@ -76,6 +76,14 @@ struct ColumnPlan {
   bool scan = true;      // content detectors / JSON paths apply
 };
 
+// How COPY … TO STDOUT writes its lines.
+struct CopyFormat {
+  bool known = false;  // false: guessed from the line (a tab means text format)
+  bool csv = false;
+  char delimiter = '\t';
+  char quote = '"';
+};
+
 // Per statement: how many values each rule masked, and how many were withheld.
 struct Counts {
   std::vector<std::uint64_t> by_rule;  // indexed like SessionMasker::rules()
@@ -107,9 +115,17 @@ class SessionMasker {
   // COPY lines, recorded statement text). Findings are replaced in place;
   // replacements never contain tabs, newlines, quotes, commas or backslashes.
   Outcome mask_text(std::string_view text, std::string& out, Counts& counts) const;
-  // A line of COPY … TO STDOUT output (text or CSV): JSON paths inside fields
-  // that hold JSON documents, then content detectors over the line.
-  Outcome mask_copy_line(std::string_view line, std::string& out, Counts& counts) const;
+  // A line of COPY … TO STDOUT output (text or CSV): fields of columns a rule
+  // names (`field_rules`: a rule index per field, -1 for none; empty when the
+  // columns are unknown) masked whole, JSON paths inside fields that hold JSON
+  // documents, then content detectors over the line.
+  Outcome mask_copy_line(std::string_view line, const CopyFormat& format,
+                         const std::vector<int>& field_rules, std::string& out,
+                         Counts& counts) const;
+  // The rule that masks a column of this source whole, or -1.
+  int column_rule_for(const ColumnSource& column) const { return plan(column).column_rule; }
+  // The first rule that names columns (what masks unresolved columns), or -1.
+  int first_column_rule() const;
 
  private:
   friend class MaskingPolicy;

@@ -119,9 +119,14 @@ struct Statement {
   // The strongest class of the built-in functions it calls (nextval writes,
   // pg_terminate_backend is admin); session when none has side effects.
   StatementClass function_class = StatementClass::kSession;
-  std::string copy_target;            // copy: "stdin" | "stdout" | a file name | the program
-  std::string prepared_name;          // PREPARE name
-  std::vector<std::string> executes;  // names of prepared statements EXECUTEd
+  std::string copy_target;                // copy: "stdin" | "stdout" | a file name | the program
+  std::vector<std::string> copy_columns;  // COPY t (a, b): the columns listed
+  bool copy_query = false;                // COPY (query) rather than a table
+  std::string copy_format = "text";       // text | csv | binary
+  char copy_delimiter = 0;                // 0: the format's default (tab, comma)
+  char copy_quote = '"';                  // csv
+  std::string prepared_name;              // PREPARE name
+  std::vector<std::string> executes;      // names of prepared statements EXECUTEd
   SearchPathChange search_path_change = SearchPathChange::kNone;
   std::vector<std::string> search_path;  // with kSet
   bool deallocates_all = false;          // DEALLOCATE ALL, DISCARD ALL

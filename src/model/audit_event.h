@@ -28,6 +28,15 @@ struct SessionStart {
 
 // How the policy decided a statement: what analysis found and which rule
 // decided, under which policy version.
+// A COPY … TO STDOUT inside a statement: what it sends and how, for masking.
+struct CopyOut {
+  std::string table;                 // schema.table; empty for COPY (query)
+  std::vector<std::string> columns;  // as listed; empty = every column of the table
+  bool csv = false;
+  char delimiter = '\t';
+  char quote = '"';
+};
+
 struct StatementDecision {
   std::string kind;  // statement kind (config.md vocabulary); "unknown" when unanalyzable
   std::string cls;   // action class
@@ -36,6 +45,7 @@ struct StatementDecision {
   std::string decision;                // "allow" | "deny"
   std::string rule;                    // the rule that decided
   std::uint64_t policy_version = 0;
+  std::vector<CopyOut> copy_outs;  // not recorded: what masking needs to follow COPY output
 };
 
 // How many values one masking rule masked in a statement's results (never the values).

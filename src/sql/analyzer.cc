@@ -600,6 +600,23 @@ class Walker {
       st_.copy_target = file;
     }
     if (auto rel = body.find("relation"); rel != body.end()) relation(*rel, from);
+    st_.copy_query = body.contains("query");
+    if (auto cols = body.find("attlist"); cols != body.end() && cols->is_array())
+      for (const auto& c : *cols)
+        if (auto sv = c.find("String"); sv != c.end()) st_.copy_columns.push_back(str(*sv, "sval"));
+    if (auto opts = body.find("options"); opts != body.end() && opts->is_array()) {
+      for (const auto& o : *opts) {
+        auto d = o.find("DefElem");
+        if (d == o.end()) continue;
+        std::string v;
+        if (auto arg = d->find("arg"); arg != d->end())
+          if (auto sv = arg->find("String"); sv != arg->end()) v = str(*sv, "sval");
+        const std::string name = lower(str(*d, "defname"));
+        if (name == "format") st_.copy_format = lower(v);
+        if (name == "delimiter" && v.size() == 1) st_.copy_delimiter = v[0];
+        if (name == "quote" && v.size() == 1) st_.copy_quote = v[0];
+      }
+    }
     operation(from ? Kind::kCopyFrom : Kind::kCopyTo);
     if (auto q = body.find("query"); q != body.end()) walk(*q);
     if (auto w = body.find("whereClause"); w != body.end()) walk(*w);

@@ -263,6 +263,17 @@ TEST_F(Masking, CopyToStdoutTextAndCsvIsMasked) {
     expect_no_secret(sql, r.output);
     EXPECT_NE(r.output.find("@"), std::string::npos) << r.output;  // masked, not emptied
   }
+  // Column rules follow the table's columns into COPY, even for values no
+  // detector would recognise, in either format and with a column list.
+  for (const char* sql :
+       {"COPY customers TO STDOUT", "COPY public.customers TO STDOUT (FORMAT csv)",
+        "COPY customers (id, customer_ref) TO STDOUT (FORMAT csv, DELIMITER ';')"}) {
+    auto r = testbed::run({"psql", "-X", "-v", "ON_ERROR_STOP=1", "-c", sql},
+                          gw_->psql_env(analyst()), std::chrono::seconds(60));
+    EXPECT_EQ(r.exit_code, 0) << sql << ": " << r.output;
+    EXPECT_EQ(r.output.find("CUST-0001"), std::string::npos) << sql << ": " << r.output;
+    EXPECT_NE(r.output.find("[MASKED:"), std::string::npos) << sql << ": " << r.output;
+  }
   // Binary COPY cannot be rewritten: nothing of it arrives, and the client is told.
   auto r = testbed::run({"psql", "-X", "-c", "COPY customers TO STDOUT (FORMAT binary)"},
                         gw_->psql_env(analyst()), std::chrono::seconds(60));

@@ -30,22 +30,69 @@ std::string text_of(std::optional<Bytes> v) {
 
 }  // namespace
 
+namespace {
+
+constexpr const char* kRelationColumns =
+    "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.attisdropped "
+    "FROM pg_catalog.pg_class c "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 ";
+
+std::string quoted(std::string_view s, char q) {
+  std::string out(1, q);
+  for (char c : s) {
+    if (c == q) out += q;
+    out += c;
+  }
+  return out + q;
+}
+
+asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> run_catalog_query(
+    asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
+    const UpstreamTls& tls, std::string sql);
+
+}  // namespace
+
 std::string relation_names_query(const std::vector<std::uint32_t>& oids) {
   std::string list;
   for (auto o : oids) list += (list.empty() ? "" : ",") + std::to_string(o);
-  return "SELECT c.oid, n.nspname, c.relname, a.attnum, a.attname, a.attisdropped "
-         "FROM pg_catalog.pg_class c "
-         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-         "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
-         "WHERE c.oid IN (" +
-         list + ") ORDER BY 1, 4";
+  return std::string(kRelationColumns) + "WHERE c.oid IN (" + list + ") ORDER BY 1, 4";
+}
+
+std::string relation_named_query(const std::string& qualified_name) {
+  std::string ident;
+  auto dot = qualified_name.find('.');
+  if (dot != std::string::npos)
+    ident = quoted(qualified_name.substr(0, dot), '"') + "." +
+            quoted(qualified_name.substr(dot + 1), '"');
+  else
+    ident = quoted(qualified_name, '"');
+  return std::string(kRelationColumns) + "WHERE c.oid = pg_catalog.to_regclass(" +
+         quoted(ident, '\'') + ") ORDER BY 1, 4";
 }
 
 asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> fetch_relations(
     asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
     const UpstreamTls& tls, const std::vector<std::uint32_t>& oids) {
+  if (oids.empty()) co_return std::map<std::uint32_t, gateway::RelationInfo>{};
+  co_return co_await run_catalog_query(ex, c, cred, tls, relation_names_query(oids));
+}
+
+asio::awaitable<Expected<std::optional<gateway::RelationInfo>>> fetch_relation_named(
+    asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
+    const UpstreamTls& tls, const std::string& qualified_name) {
+  auto found = co_await run_catalog_query(ex, c, cred, tls, relation_named_query(qualified_name));
+  if (!found) co_return unexpected(found.error());
+  if (found->empty()) co_return std::optional<gateway::RelationInfo>();
+  co_return std::optional<gateway::RelationInfo>(std::move(found->begin()->second));
+}
+
+namespace {
+
+asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> run_catalog_query(
+    asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
+    const UpstreamTls& tls, std::string sql) {
   std::map<std::uint32_t, gateway::RelationInfo> out;
-  if (oids.empty()) co_return out;
   std::unique_ptr<net::Stream>* held = nullptr;
   UpstreamSession up;
   net::Deadline deadline(ex, kLookupTimeout, [&held] {
@@ -59,7 +106,7 @@ asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> fetch_
   held = &up.stream;
 
   wire::Buffer q;
-  wire::encode_query(q, relation_names_query(oids));
+  wire::encode_query(q, sql);
   net::error_code ec;
   co_await up.stream->write_all(q, ec);
   if (ec) co_return unexpected("catalog lookup: " + ec.message());
@@ -109,5 +156,7 @@ asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> fetch_
   if (!error.empty()) co_return unexpected("catalog lookup: " + error);
   co_return out;
 }
+
+}  // namespace
 
 }  // namespace gh::adapters::pg

@@ -21,6 +21,15 @@ namespace gh::adapters::pg {
 // The catalog query for these OIDs (numbers only: nothing of the client's).
 std::string relation_names_query(const std::vector<std::uint32_t>& oids);
 
+// The catalog query for a relation by the name a statement used ("schema.table"),
+// quoted as an identifier inside a literal: nothing of it can escape.
+std::string relation_named_query(const std::string& qualified_name);
+
+// The relation a name resolves to (through `to_regclass`); nullopt when none.
+boost::asio::awaitable<Expected<std::optional<gateway::RelationInfo>>> fetch_relation_named(
+    boost::asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
+    const UpstreamTls& tls, const std::string& qualified_name);
+
 // OIDs the catalog does not know (dropped since) are absent from the result.
 boost::asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> fetch_relations(
     boost::asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,

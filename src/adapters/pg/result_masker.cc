@@ -41,6 +41,14 @@ std::vector<std::uint32_t> ResultMasker::tables_of(Bytes row_description) {
   return out;
 }
 
+void ResultMasker::expect_copy(masking::CopyFormat format,
+                               std::vector<masking::ColumnSource> columns, bool unresolved) {
+  copy_expected_ = true;
+  copy_format_ = format;
+  copy_columns_ = std::move(columns);
+  copy_unresolved_ = unresolved;
+}
+
 masking::Counts ResultMasker::take_counts() {
   masking::Counts c = counts_;
   counts_.clear();
@@ -76,6 +84,21 @@ ResultMasker::Action ResultMasker::on_server(std::uint8_t type, Bytes body,
       copy_out_ = true;
       copy_binary_ = !format || *format != 0;
       copy_withheld_ = 0;
+      copy_rules_.clear();
+      if (!copy_expected_) copy_format_ = {};
+      if (copy_expected_ && rules_->has_column_rules()) {
+        const std::size_t n = body.size() >= 3 ? (std::size_t{body[1]} << 8) | body[2] : 0;
+        if (copy_unresolved_) {
+          copy_rules_.assign(n, rules_->first_column_rule());
+        } else if (copy_columns_.size() == n) {
+          for (const auto& c : copy_columns_) copy_rules_.push_back(rules_->column_rule_for(c));
+          if (std::all_of(copy_rules_.begin(), copy_rules_.end(), [](int r) { return r < 0; }))
+            copy_rules_.clear();
+        } else if (!copy_columns_.empty()) {
+          copy_rules_.assign(n, rules_->first_column_rule());  // not what was described
+        }
+      }
+      copy_expected_ = false;
       return Action::kForward;
     }
     case 'd': {
@@ -86,7 +109,8 @@ ResultMasker::Action ResultMasker::on_server(std::uint8_t type, Bytes body,
       }
       // A COPY line in text or CSV: replacements never contain a delimiter,
       // quote, escape or newline, so the line keeps its fields.
-      if (rules_->mask_copy_line(as_text(body), scratch_, counts_) != Outcome::kRewritten)
+      if (rules_->mask_copy_line(as_text(body), copy_format_, copy_rules_, scratch_, counts_) !=
+          Outcome::kRewritten)
         return Action::kForward;
       out.clear();
       wire::encode_copy_data(out, as_bytes_of(scratch_));

@@ -34,6 +34,12 @@ class ResultMasker {
   // The table OIDs of a RowDescription (to look up before on_server sees it).
   static std::vector<std::uint32_t> tables_of(Bytes row_description);
 
+  // Before the next CopyOutResponse: how its lines are written and the source
+  // of each column (empty when unknown, e.g. COPY (query)); `unresolved`: a
+  // table was named but its columns could not be looked up (fail closed).
+  void expect_copy(masking::CopyFormat format, std::vector<masking::ColumnSource> columns,
+                   bool unresolved);
+
   enum class Action { kForward, kReplace, kDrop };
   // One whole server message. kReplace: `out` holds the message to send
   // instead (header included); kDrop: send nothing for it.
@@ -54,6 +60,11 @@ class ResultMasker {
   bool copy_out_ = false;
   bool copy_binary_ = false;
   std::uint64_t copy_withheld_ = 0;  // CopyData messages of a binary COPY held back
+  masking::CopyFormat copy_format_;
+  std::vector<int> copy_rules_;  // per field: the rule masking it whole, or -1
+  bool copy_expected_ = false;
+  std::vector<masking::ColumnSource> copy_columns_;
+  bool copy_unresolved_ = false;
   masking::Counts counts_;
   // Reused per row.
   std::vector<std::optional<Bytes>> values_;

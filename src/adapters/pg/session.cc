@@ -600,6 +600,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
           if (type == 'T' || type == 'H') refresh_masking(framer);
           if (masker_.active()) {
             if (type == 'T') co_await resolve_sources(body);
+            if (type == 'H') co_await prepare_copy();
             using A = ResultMasker::Action;
             A act = masker_.on_server(type, body, source_of_, mask_out_);
             if (act == A::kDrop) continue;
@@ -608,6 +609,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
               body = raw.subspan(wire::Header::kSize);
             }
           }
+          if (type == 'Z') copies_seen_ = 0;
           const std::size_t before = finished_.size();
           auto replacement = tracker_.on_server(type, body, Clock::now(), finished_);
           if (masker_.active()) attach_mask_counts(before);
@@ -696,6 +698,44 @@ asio::awaitable<void> Session::resolve_sources(Bytes row_description) {
     catalog.put(connection_->name, oid,
                 it == found->end() ? gateway::RelationInfo{} : std::move(it->second));
   }
+}
+
+asio::awaitable<void> Session::prepare_copy() {
+  auto decision = tracker_.running();
+  const std::size_t index = copies_seen_++;
+  if (!decision || index >= decision->copy_outs.size()) co_return;
+  const model::CopyOut& copy = decision->copy_outs[index];
+  masking::CopyFormat format{true, copy.csv, copy.delimiter, copy.quote};
+  std::vector<masking::ColumnSource> columns;
+  if (copy.table.empty() || !masker_.rules()->has_column_rules()) {
+    masker_.expect_copy(format, {}, false);
+    co_return;
+  }
+  auto& catalog = services_.relations();
+  auto info = catalog.by_name(connection_->name, copy.table);
+  if (!info) {
+    auto ex = co_await asio::this_coro::executor;
+    auto tls_it = h_.upstream_tls.find(connection_->name);
+    auto found =
+        co_await fetch_relation_named(ex, *connection_, *cred_, tls_it->second, copy.table);
+    if (!found || !*found) {
+      // Columns unknown: every field is masked whole (fail closed).
+      spdlog::warn("session {}: columns of {} for COPY not resolved: {}", session_id_, copy.table,
+                   found ? "no such relation" : found.error());
+      masker_.expect_copy(format, {}, true);
+      co_return;
+    }
+    info = **found;
+    catalog.put_name(connection_->name, copy.table, *info);
+  }
+  const std::string prefix = info->schema + "." + info->table + ".";
+  if (copy.columns.empty()) {
+    for (const auto& c : info->columns)
+      if (!c.empty()) columns.push_back({prefix + c, c, 25, 0});
+  } else {
+    for (const auto& c : copy.columns) columns.push_back({prefix + c, c, 25, 0});
+  }
+  masker_.expect_copy(format, std::move(columns), false);
 }
 
 void Session::attach_mask_counts(std::size_t finished_before) {

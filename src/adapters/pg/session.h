@@ -70,6 +70,9 @@ class Session {
   void refresh_masking(wire::pg::MessageFramer& framer);
   // Looks up the relations of a RowDescription the catalog does not know yet.
   boost::asio::awaitable<void> resolve_sources(Bytes row_description);
+  // Before a CopyOutResponse: tells the masker how the COPY writes its lines
+  // and which table columns its fields are.
+  boost::asio::awaitable<void> prepare_copy();
   // Hands what masking did to the statement that just finished.
   void attach_mask_counts(std::size_t finished_before);
   void note_server_fatal(Bytes body);
@@ -104,6 +107,7 @@ class Session {
   std::uint64_t masker_version_ = 0;
   ResultMasker::SourceOf source_of_;
   wire::pg::Buffer mask_out_;
+  std::size_t copies_seen_ = 0;  // CopyOutResponses of the running statement so far
   StatementTracker tracker_;
   std::unique_ptr<StatementGate> gate_;
   bool client_writes_locked_ = false;

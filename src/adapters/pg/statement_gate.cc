@@ -122,6 +122,7 @@ Decided StatementGate::make_record(const model::Analysis& a, const policy::Decis
   r->rule = d.rule;
   r->policy_version = d.policy_version;
   auto add_statement = [&](const model::Statement& st) {
+    std::string first_table;
     for (const auto& rel : st.relations) {
       std::string name;
       if (!rel.schema.empty()) {
@@ -132,8 +133,18 @@ Decided StatementGate::make_record(const model::Analysis& a, const policy::Decis
       } else {
         name = rel.name;
       }
+      if (first_table.empty()) first_table = name;
       if (std::find(r->tables.begin(), r->tables.end(), name) == r->tables.end())
         r->tables.push_back(std::move(name));
+    }
+    if (st.kind == model::Kind::kCopyTo && st.copy_target == "stdout") {
+      model::CopyOut c;
+      if (!st.copy_query) c.table = first_table;
+      c.columns = st.copy_columns;
+      c.csv = st.copy_format == "csv";
+      c.delimiter = st.copy_delimiter != 0 ? st.copy_delimiter : c.csv ? ',' : '\t';
+      c.quote = st.copy_quote;
+      r->copy_outs.push_back(std::move(c));
     }
     for (const auto& f : st.functions) {
       std::string name = f.schema.empty() ? f.name : f.schema + "." + f.name;

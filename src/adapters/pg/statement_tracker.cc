@@ -31,6 +31,21 @@ Text StatementTracker::portal_text(const std::string& portal) const {
   return it != portals_.end() ? it->second : unknown_statement();
 }
 
+Decided StatementTracker::running() const {
+  for (const auto& e : queue_) {
+    if (e.kind == Entry::kCopyEnd) continue;
+    if (e.kind == Entry::kSimple || e.kind == Entry::kFunctionCall)
+      return e.text ? e.text->decision : nullptr;
+    if (e.kind == Entry::kExecute) {
+      if (e.redecided) return e.redecided;
+      Text t = portal_text(e.name);
+      return t ? t->decision : nullptr;
+    }
+    return nullptr;
+  }
+  return nullptr;
+}
+
 StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, Bytes body,
                                                             Clock::time_point now,
                                                             std::int64_t now_us,

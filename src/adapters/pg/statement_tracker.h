@@ -83,6 +83,10 @@ class StatementTracker {
   // The session ends: everything still awaiting an answer is `interrupted`.
   void interrupt_all(Clock::time_point now, std::vector<FinishedStatement>& done);
 
+  // The decision of the statement whose results the server is sending now
+  // (the front of the queue: a simple Query or an Execute); null when none.
+  Decided running() const;
+
   std::size_t pending() const { return queue_.size(); }
   std::size_t prepared() const { return prepared_.size(); }
   std::size_t portals() const { return portals_.size(); }
