@@ -346,7 +346,8 @@ void SessionMasker::mask_whole_value(int rule, std::string_view value, std::stri
   const Style style = rules_[static_cast<std::size_t>(rule)]->style;
   if (scanner_) {
     // A value that is one recognisable thing keeps that thing's shape.
-    std::vector<Finding> f;
+    std::vector<Finding>& f = found_;
+    f.clear();
     scanner_->scan(value, f);
     if (f.size() == 1 && f[0].begin == 0 && f[0].end == value.size()) {
       mask_found(f[0].detector, style, value, key_, out);
@@ -358,7 +359,8 @@ void SessionMasker::mask_whole_value(int rule, std::string_view value, std::stri
 
 Outcome SessionMasker::mask_text(std::string_view text, std::string& out, Counts& counts) const {
   if (!scanner_ || text.empty()) return Outcome::kUnchanged;
-  std::vector<Finding> found;
+  std::vector<Finding>& found = found_;
+  found.clear();
   scanner_->scan(text, found);
   if (found.empty()) return Outcome::kUnchanged;
   out.clear();

@@ -98,8 +98,8 @@ enum class Outcome : std::uint8_t { kUnchanged, kRewritten, kWithheld };
 class MaskingPolicy;
 
 // The rules that apply to one session (its connection, its principal minus
-// exempt groups), with their scanner. Immutable; used from the session's
-// thread only, but sharing it is safe.
+// exempt groups), with their scanner. Made per session and used from that
+// session's thread only (it keeps scratch space between calls).
 class SessionMasker {
  public:
   bool active() const { return !rules_.empty(); }
@@ -141,6 +141,7 @@ class SessionMasker {
   std::vector<std::uint8_t> key_;
   bool has_column_rules_ = false;
   bool has_json_paths_ = false;
+  mutable std::vector<Finding> found_;  // scratch, reused per value
 };
 
 // The masking section in force: the rules and a cache of compiled scanners
