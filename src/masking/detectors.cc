@@ -136,9 +136,12 @@ std::size_t run_end(std::string_view t, std::size_t i, const CharClass& c,
 struct Sink {
   std::vector<Finding> found;
   bool stop_at_first = false;
-  bool done() const { return stop_at_first && !found.empty(); }
+  bool stopped = false;
+  bool done() const { return stopped; }
   void add(std::size_t b, std::size_t e, Detector d) {
-    if (e > b) found.push_back(Finding{b, e, d});
+    if (e <= b) return;
+    found.push_back(Finding{b, e, d});
+    stopped = stop_at_first;
   }
 };
 
@@ -784,7 +787,10 @@ bool key_name_ok(std::string_view ident) {
   return false;
 }
 
-// `key = value` style assignments; the finding is the value.
+// `key = value` style assignments; the finding is the value. The pattern
+// only locates a key-like word before ':' or '=' (it says "passw…" rather
+// than "password|passwd", which Hyperscan matches much faster); the key name
+// is checked here.
 void extract_assignment(std::string_view t, std::size_t end, Sink& s, ScanMemo& m) {
   if (end == 0) return;
   // Back over the separator, blanks and an optional closing quote of the key.
@@ -878,9 +884,6 @@ struct Rule {
   const char* hs_pattern = nullptr;
   // The digit-chain pass bit that locates this rule in the Hyperscan engine.
   unsigned chain = 0;
-  // Compiled into a second Hyperscan database: a large set of short
-  // case-insensitive literals slows the literal matcher for everything else.
-  bool own_database = false;
 };
 
 template <const TokenRule& R>
@@ -914,7 +917,7 @@ const std::vector<Rule>& rules() {
       {Detector::kUsSsn, R"([0-9]{3}[ -][0-9]{2}[ -][0-9]{4})", false, &kDigitSep, extract_ssn,
        nullptr, nullptr, "", kChainSsn},
       {Detector::kPhone,
-       R"(\+[1-9](?:[ .()-]{0,2}[0-9]){6,14}|\(?[2-9][0-9]{2}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}|0[1-9][0-9]{0,3}\)?[ .-][0-9]{2})",
+       R"(\+[1-9](?:[ .()-]{0,2}[0-9]){6,14}|\(?[2-9][0-9]{2}\)?[ .-]?[0-9]{3}[ .-][0-9]{4}|0[1-9][0-9]{0,3}(?:\)[ .-]?|[ .-])[0-9]{2})",
        false, &kPhoneRegion, extract_phone, nullptr, nullptr,
        R"(\+[1-9](?:[ .()-]{0,2}[0-9]){6,14})", kChainPhone},
       {Detector::kIban, R"([A-Za-z]{2}[0-9]{2} ?[A-Za-z0-9]{4})", false, &kIbanRegion, extract_iban,
@@ -950,8 +953,8 @@ const std::vector<Rule>& rules() {
       {Detector::kGenericSecret, R"(bearer [A-Za-z0-9._~+/=-]{16})", true, nullptr, nullptr,
        token_fn<kBearer>},
       {Detector::kGenericSecret,
-       R"((?:password|passwd|pwd|secret|api[_-]?key|access[_-]?key|secret[_-]?key|access[_-]?token|auth[_-]?token|token|private[_-]?key)["']?[ \t]*[:=])",
-       true, nullptr, nullptr, assignment_fn, nullptr, nullptr, 0, true},
+       R"((?:passw[a-z]{0,3}|pwd|secret|api[_-]?key|access[_-]?key|secret[_-]?key|access[_-]?token|auth[_-]?token|token|private[_-]?key)["']?[ \t]*[:=])",
+       true, nullptr, nullptr, assignment_fn},
       {Detector::kGenericSecret, R"(://)", false, nullptr, nullptr, url_fn, "://"},
   };
   return kRules;
@@ -1098,15 +1101,13 @@ struct ThreadScratch {
   }
 };
 
-// This thread's scratch, large enough for the databases of scanner `id`.
-hs_scratch_t* scratch_for(std::uint64_t id, const std::array<hs_database_t*, 2>& dbs) {
+// This thread's scratch, large enough for the database of scanner `id`.
+hs_scratch_t* scratch_for(std::uint64_t id, const hs_database_t* db) {
   thread_local ThreadScratch tls;
   if (std::find(tls.sized_for.begin(), tls.sized_for.end(), id) != tls.sized_for.end()) {
     return tls.scratch;
   }
-  for (const hs_database_t* db : dbs) {
-    if (db != nullptr && hs_alloc_scratch(db, &tls.scratch) != HS_SUCCESS) return nullptr;
-  }
+  if (hs_alloc_scratch(db, &tls.scratch) != HS_SUCCESS) return nullptr;
   if (tls.sized_for.size() >= 256) tls.sized_for.clear();
   tls.sized_for.push_back(id);
   return tls.scratch;
@@ -1120,13 +1121,13 @@ hs_scratch_t* scratch_for(std::uint64_t id, const std::array<hs_database_t*, 2>&
 // would cost a full automaton pass. The Hyperscan engine locates them with
 // one vectorised pass instead. A chain is a sequence of digit groups in which
 // consecutive groups are separated by one or two of " ().-". Every value
-// those rules accept lies in one chain of at least 7 bytes, and a check on
-// the chain's group lengths (chain_rules) tells which rules could accept
-// something in it; only their extractors then examine the regions around the
-// chain. Full-form IPv6 addresses (those without "::") are located the same
-// way, as runs of 15 or more of [0-9A-Fa-f:.] with at least six colons. The
-// portable engine locates the same rules with its patterns, and both engines
-// produce the same findings because every extractor finding satisfies both.
+// those rules accept lies in one chain of at least 7 bytes with 8 or more
+// digits (IPv4: 3 or more dots); a check on the chain's group lengths
+// (chain_rules) tells which rules could accept something in it, and only
+// their extractors then examine the regions around the chain. Full-form IPv6 addresses (those
+// without "::") are located the same way, as runs of 15 or more of [0-9A-Fa-f:.] with at least six
+// colons. The portable engine locates the same rules with its patterns, and both engines produce
+// the same findings because every extractor finding satisfies both.
 
 constexpr CharClass kChainChar = make_class("0~9 ().-");
 
@@ -1203,6 +1204,7 @@ ChainMasks chain_masks_sse2(const char* p) {
 using MasksFn = ChainMasks (*)(const char*);
 MasksFn pick_chain_masks() {
 #if defined(__GNUC__) && defined(__x86_64__)
+  __builtin_cpu_init();  // this runs from a static initialiser
   if (__builtin_cpu_supports("avx2")) return chain_masks_avx2;
 #endif
   return chain_masks_sse2;
@@ -1255,11 +1257,15 @@ inline unsigned __int128 runs_of(unsigned __int128 w) {
 }
 
 // Which chain-located rules could accept something in the chain `g`.
-unsigned chain_rules(std::string_view t, const Group* g, std::size_t k) {
+unsigned chain_rules(std::string_view t, const Group* g, std::size_t k, unsigned enabled) {
   unsigned m = 0;
   auto len = [g](std::size_t i) { return g[i].e - g[i].b; };
   auto sep = [&](std::size_t i) { return single_sep(t, g[i - 1], g[i]); };  // before group i
-  for (std::size_t i = 0; i < k; ++i) {
+  std::size_t digits = 0;
+  for (std::size_t i = 0; i < k; ++i) digits += len(i);
+  // Everything but IPv4 needs eight digits or more.
+  if (digits < 8) enabled &= kChainIpv4;
+  for (std::size_t i = 0; i < k && (m & enabled) != enabled; ++i) {
     const std::size_t li = len(i);
     // Cards: 13+ digits joined by one repeated ' ' or '-'; IBANs: 8+ digits
     // joined by single spaces.
@@ -1267,7 +1273,8 @@ unsigned chain_rules(std::string_view t, const Group* g, std::size_t k) {
     char s0 = '\0';
     if (sum >= 13) m |= kChainCard;
     if (iban_sum >= 8) m |= kChainIban;
-    for (std::size_t j = i + 1; j < k && (sum < 13 || iban_sum < 8); ++j) {
+    // Bounded: at most 13 groups, as a '-' ends the IBAN run.
+    for (std::size_t j = i + 1; j < k && (sum < 13 || (s0 != '-' && iban_sum < 8)); ++j) {
       const char c = sep(j);
       if ((c != ' ' && c != '-') || (s0 != '\0' && c != s0)) break;
       s0 = c;
@@ -1337,44 +1344,39 @@ class HyperscanScanner final : public Scanner {
     if (rules().size() > 64) return unexpected(std::string("masking: too many rules"));
     auto s = std::unique_ptr<HyperscanScanner>(new HyperscanScanner(set));
     s->fallback_ = std::move(*fallback);
-    std::vector<const char*> exprs[2];
-    std::vector<unsigned int> flags[2], ids[2];
+    std::vector<const char*> exprs;
+    std::vector<unsigned int> flags, ids;
     for (std::size_t idx : rules_for(set)) {
       const Rule& r = rules()[idx];
       if (r.chain != 0) s->chain_rules_.push_back(idx);
       const char* p = r.hs_pattern != nullptr ? r.hs_pattern : r.pattern;
       if (*p == '\0') continue;
-      const int d = r.own_database ? 1 : 0;
-      ids[d].push_back(static_cast<unsigned int>(s->rule_of_.size()));
+      ids.push_back(static_cast<unsigned int>(s->rule_of_.size()));
       s->rule_of_.push_back(idx);
-      exprs[d].push_back(p);
-      flags[d].push_back(r.caseless ? HS_FLAG_CASELESS : 0u);
+      exprs.push_back(p);
+      flags.push_back(r.caseless ? HS_FLAG_CASELESS : 0u);
     }
-    for (int d = 0; d < 2; ++d) {
-      if (exprs[d].empty()) continue;
-      hs_compile_error_t* err = nullptr;
-      if (hs_compile_multi(exprs[d].data(), flags[d].data(), ids[d].data(),
-                           static_cast<unsigned int>(exprs[d].size()), HS_MODE_BLOCK, nullptr,
-                           &s->dbs_[static_cast<std::size_t>(d)], &err) != HS_SUCCESS) {
-        std::string msg = "masking: hyperscan compilation failed";
-        if (err != nullptr) {
-          if (err->message != nullptr) msg += std::string(": ") + err->message;
-          hs_free_compile_error(err);
-        }
-        return unexpected(std::move(msg));
+    if (exprs.empty()) return s;
+    hs_compile_error_t* err = nullptr;
+    if (hs_compile_multi(exprs.data(), flags.data(), ids.data(),
+                         static_cast<unsigned int>(exprs.size()), HS_MODE_BLOCK, nullptr, &s->db_,
+                         &err) != HS_SUCCESS) {
+      std::string msg = "masking: hyperscan compilation failed";
+      if (err != nullptr) {
+        if (err->message != nullptr) msg += std::string(": ") + err->message;
+        hs_free_compile_error(err);
       }
+      return unexpected(std::move(msg));
     }
     // Size this thread's scratch now so that a broken database shows up here.
-    if (scratch_for(s->id_, s->dbs_) == nullptr) {
+    if (scratch_for(s->id_, s->db_) == nullptr) {
       return unexpected(std::string("masking: hyperscan scratch allocation failed"));
     }
     return s;
   }
 
   ~HyperscanScanner() override {
-    for (hs_database_t* db : dbs_) {
-      if (db != nullptr) hs_free_database(db);
-    }
+    if (db_ != nullptr) hs_free_database(db_);
   }
 
   void scan(std::string_view text, std::vector<Finding>& out) const override {
@@ -1401,19 +1403,16 @@ class HyperscanScanner final : public Scanner {
   // False when Hyperscan could not scan (the portable engine then does).
   bool run(std::string_view text, Sink& sink) const {
     if (text.empty()) return true;
-    if (dbs_[0] != nullptr || dbs_[1] != nullptr) {
+    if (db_ != nullptr) {
       if (text.size() > UINT_MAX) return false;
-      hs_scratch_t* scratch = scratch_for(id_, dbs_);
+      hs_scratch_t* scratch = scratch_for(id_, db_);
       if (scratch == nullptr) return false;
       HsContext ctx{text, &rule_of_, {}, {}, &sink};
-      for (const hs_database_t* db : dbs_) {
-        if (db == nullptr || sink.done()) continue;
-        const hs_error_t rc = hs_scan(db, text.data(), static_cast<unsigned int>(text.size()), 0,
-                                      scratch, on_match, &ctx);
-        if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
-          sink.found.clear();
-          return false;
-        }
+      const hs_error_t rc = hs_scan(db_, text.data(), static_cast<unsigned int>(text.size()), 0,
+                                    scratch, on_match, &ctx);
+      if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED) {
+        sink.found.clear();
+        return false;
       }
     }
     if (!chain_rules_.empty() && !sink.done()) run_chains(text, sink);
@@ -1450,7 +1449,7 @@ class HyperscanScanner final : public Scanner {
       std::size_t first = 0;
       for (std::size_t i = 1; i <= k && !sink.done(); ++i) {
         if (i < k && g[i].b - g[i - 1].e <= 2) continue;
-        const unsigned bits = chain_rules(t, g + first, i - first) & enabled;
+        const unsigned bits = chain_rules(t, g + first, i - first, enabled) & enabled;
         if (bits != 0) examine(bits, b, e, g + first, i - first);
         first = i;
       }
@@ -1548,7 +1547,7 @@ class HyperscanScanner final : public Scanner {
   }
 
   const std::uint64_t id_ = g_next_scanner_id.fetch_add(1);
-  std::array<hs_database_t*, 2> dbs_{};
+  hs_database_t* db_ = nullptr;
   std::vector<std::size_t> rule_of_;      // Hyperscan pattern id -> rule index
   std::vector<std::size_t> chain_rules_;  // rules the digit-chain pass locates
   std::unique_ptr<PortableScanner> fallback_;

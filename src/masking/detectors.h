@@ -1,9 +1,13 @@
 // Content detectors: find sensitive values inside text in one pass over it.
-// Every configured detector's pattern is compiled into one multi-pattern
-// database (Hyperscan where the build has it, a portable Boost.Regex engine
-// otherwise); each candidate the patterns report is then checked by its
-// detector's validator (Luhn, mod-97, SSN area rules, octet ranges, …) so
-// that order numbers, timestamps, UUIDs and version strings stay untouched.
+// With Hyperscan (where the build has it) the detectors that start with a
+// literal (emails, keys, tokens, PEM blocks, `::`) share one multi-pattern
+// database and the digit-led ones (cards, SSNs, phones, IBANs, IP addresses)
+// are found by one vectorised scan for digit runs; the portable engine runs
+// Boost.Regex patterns for all of them. Patterns only locate candidates: each
+// detector's own code then decides the exact value and validates it (Luhn,
+// mod-97, SSN area rules, octet ranges, …), so both engines find the same
+// values and order numbers, timestamps, UUIDs and version strings stay
+// untouched.
 // Pure computation: no I/O, no threads of its own; a Scanner is immutable
 // once built and may scan from any number of threads at once.
 #pragma once

@@ -20,11 +20,15 @@
 // starred completely.
 #include "masking/styles.h"
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
+#include <vector>
 
 namespace gh::masking {
 
@@ -232,18 +236,64 @@ void partial(Detector d, std::string_view v, std::string& out) {
   out.append("********");
 }
 
+// HMAC-SHA-256 with a per-thread context kept for the last key used, so a
+// value costs one MAC computation rather than a fetch and a key setup.
+class ThreadMac {
+ public:
+  ThreadMac() = default;
+  ThreadMac(const ThreadMac&) = delete;
+  ThreadMac& operator=(const ThreadMac&) = delete;
+  ~ThreadMac() {
+    if (!key_.empty()) OPENSSL_cleanse(key_.data(), key_.size());
+    EVP_MAC_CTX_free(ctx_);
+    EVP_MAC_free(mac_);
+  }
+
+  // False when OpenSSL fails; `md` then holds nothing useful.
+  bool compute(HashKey key, std::string_view v, std::array<unsigned char, 32>& md) {
+    if (ctx_ == nullptr) {
+      mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+      ctx_ = mac_ != nullptr ? EVP_MAC_CTX_new(mac_) : nullptr;
+      if (ctx_ == nullptr) return false;
+    }
+    const bool same_key =
+        ready_ && key.size() == key_.size() && std::equal(key.begin(), key.end(), key_.begin());
+    int ok = 0;
+    if (same_key) {
+      ok = EVP_MAC_init(ctx_, nullptr, 0, nullptr);
+    } else {
+      char digest[] = "SHA256";
+      const OSSL_PARAM params[] = {
+          OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+          OSSL_PARAM_construct_end()};
+      static constexpr unsigned char kEmpty[1] = {0};
+      ok = EVP_MAC_init(ctx_, key.empty() ? kEmpty : key.data(), key.size(), params);
+      if (!key_.empty()) OPENSSL_cleanse(key_.data(), key_.size());
+      key_.assign(key.begin(), key.end());
+      ready_ = ok == 1;
+    }
+    if (ok != 1) return false;
+    const auto* data = reinterpret_cast<const unsigned char*>(v.empty() ? "" : v.data());
+    std::size_t len = 0;
+    return EVP_MAC_update(ctx_, data, v.size()) == 1 &&
+           EVP_MAC_final(ctx_, md.data(), &len, md.size()) == 1 && len == md.size();
+  }
+
+ private:
+  EVP_MAC* mac_ = nullptr;
+  EVP_MAC_CTX* ctx_ = nullptr;
+  std::vector<std::uint8_t> key_;
+  bool ready_ = false;
+};
+
 // "[LABEL:<16 hex>]"; "[LABEL]" if the MAC cannot be computed.
 void hashed(std::string_view label, std::string_view v, HashKey key, std::string& out) {
-  static constexpr std::uint8_t kEmpty[1] = {0};
-  std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
-  unsigned int md_len = 0;
-  const void* k = key.empty() ? static_cast<const void*>(kEmpty) : key.data();
-  const auto* data = reinterpret_cast<const unsigned char*>(v.empty() ? "" : v.data());
-  const unsigned char* r =
-      HMAC(EVP_sha256(), k, static_cast<int>(key.size()), data, v.size(), md.data(), &md_len);
+  thread_local ThreadMac mac;
+  std::array<unsigned char, 32> md{};
+  const bool ok = mac.compute(key, v, md);
   out.push_back('[');
   out.append(label);
-  if (r == nullptr || md_len < 8) {
+  if (!ok) {
     out.push_back(']');
     return;
   }

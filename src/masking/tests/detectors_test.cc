@@ -229,7 +229,19 @@ TEST(Detectors, UuidIsNotACreditCard) {
   for (Engine e : engines()) {
     EXPECT_TRUE(hits(scanner(e), "123e4567-e89b-12d3-a456-426614174000").empty());
     EXPECT_TRUE(hits(scanner(e), "id=550e8400-e29b-41d4-a716-446655440000").empty());
+    // Digit-only leading groups that happen to pass Luhn with a Maestro prefix.
+    EXPECT_TRUE(hits(scanner(e), "request_id=58665678-3481-4147-a16e-9ecd9517f13e").empty());
   }
+}
+
+TEST_P(DetectorsTest, UnusualDigitGroupingsAreNotCards) {
+  // Luhn-valid Visa numbers, but not grouped the way cards are printed.
+  expect_none({"41 1111 1111 1111 11", "4111111 111111111", "411 111 111 111 1111",
+               "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1"});
+}
+
+TEST_P(DetectorsTest, CardNumbersInsideIdentifiersAreNotCards) {
+  expect_none({"ref-4111111111111111", "4111111111111111-a1", "txn-4111-1111-1111-1111"});
 }
 
 // ---------------------------------------------------------------------------
@@ -274,7 +286,9 @@ TEST_P(DetectorsTest, PhonesAreFound) {
                  {"1-800-555-1234", "1-800-555-1234"},
                  {"tel:+4930123456,", "+4930123456"},
                  {R"({"phone":"+447911123456"})", "+447911123456"},
-                 {"01 23 45 67 89", "01 23 45 67 89"}},
+                 {"01 23 45 67 89", "01 23 45 67 89"},
+                 {"(030)1234567", "(030)1234567"},
+                 {"(555)123-4567", "(555)123-4567"}},
                 Detector::kPhone);
 }
 
@@ -318,6 +332,11 @@ TEST_P(DetectorsTest, IbansAreFound) {
                  {"AT611904300234573201", "AT611904300234573201"},
                  {"de89370400440532013000", "de89370400440532013000"}},
                 Detector::kIban);
+}
+
+TEST_P(DetectorsTest, IdentifiersWithAValidChecksumButNoAccountNumberAreNotIbans) {
+  // mod-97 is right, but no national format is letters and digits in pairs.
+  expect_none({"GB71WEST12WEST12WEST12", "GB76AB12CD34EF56GH78IJ"});
 }
 
 TEST_P(DetectorsTest, InvalidIbansAreNotIbans) {
@@ -781,6 +800,15 @@ TEST_P(DetectorsTest, PathologicalInputsScanQuickly) {
       repeat("Bearer "),
       repeat("x@example.com,"),
       repeat("4111111111111111 "),
+      repeat("1:"),
+      repeat("a1:"),
+      repeat("(555) "),
+      repeat("01 "),
+      repeat("12345678 "),
+      repeat("1.2.3.4."),
+      repeat("1 1-"),
+      repeat("0(1)2 "),
+      repeat("123.45."),
   };
   for (const std::string& text : inputs) {
     SCOPED_TRACE(text.substr(0, 24));

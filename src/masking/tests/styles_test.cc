@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace gh::masking {
@@ -181,6 +182,29 @@ TEST(Styles, HashOfWholeValueUsesMaskedLabel) {
   EXPECT_EQ(h.size(), 8u + 16u + 1u);
   EXPECT_EQ(h, whole(Style::kHash, "some value"));
   EXPECT_NE(h, whole(Style::kHash, "some value", kOtherKey));
+}
+
+TEST(Styles, HashStaysCorrectWhenKeysAlternateAndThreadsShare) {
+  const std::string a = whole(Style::kHash, "value", kKey);
+  const std::string b = whole(Style::kHash, "value", kOtherKey);
+  ASSERT_NE(a, b);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(whole(Style::kHash, "value", kKey), a);
+    EXPECT_EQ(whole(Style::kHash, "value", kOtherKey), b);
+  }
+  std::vector<std::thread> threads;
+  std::vector<int> good(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        const bool ok =
+            whole(Style::kHash, "value", (i + t) % 2 ? kKey : kOtherKey) == ((i + t) % 2 ? a : b);
+        good[static_cast<std::size_t>(t)] += ok ? 1 : 0;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int g : good) EXPECT_EQ(g, 100);
 }
 
 TEST(Styles, HashWithAnEmptyKeyStillWorks) {
