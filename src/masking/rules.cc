@@ -357,24 +357,43 @@ void SessionMasker::mask_whole_value(int rule, std::string_view value, std::stri
   mask_whole(style, value, key_, out);
 }
 
+void SessionMasker::scan(std::string_view text, std::vector<Finding>& out) const {
+  if (scanner_) scanner_->scan(text, out);
+}
+
+Outcome SessionMasker::rewrite(std::string_view value, int column_rule, const Finding* found,
+                               std::size_t n, std::string& out, Counts& counts) const {
+  out.clear();
+  if (column_rule >= 0) {
+    const Style style = rules_[static_cast<std::size_t>(column_rule)]->style;
+    if (n == 1 && found[0].begin == 0 && found[0].end == value.size())
+      mask_found(found[0].detector, style, value, key_, out);
+    else
+      mask_whole(style, value, key_, out);
+    count(counts, column_rule, rules_.size());
+    return Outcome::kRewritten;
+  }
+  if (n == 0) return Outcome::kUnchanged;
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const Finding& f = found[i];
+    out.append(value.substr(at, f.begin - at));
+    const int rule = owner_[static_cast<std::size_t>(f.detector)];
+    mask_found(f.detector, rules_[static_cast<std::size_t>(rule)]->style,
+               value.substr(f.begin, f.end - f.begin), key_, out);
+    count(counts, rule, rules_.size());
+    at = f.end;
+  }
+  out.append(value.substr(at));
+  return Outcome::kRewritten;
+}
+
 Outcome SessionMasker::mask_text(std::string_view text, std::string& out, Counts& counts) const {
   if (!scanner_ || text.empty()) return Outcome::kUnchanged;
   std::vector<Finding>& found = found_;
   found.clear();
   scanner_->scan(text, found);
-  if (found.empty()) return Outcome::kUnchanged;
-  out.clear();
-  std::size_t at = 0;
-  for (const auto& f : found) {
-    out.append(text.substr(at, f.begin - at));
-    const int rule = owner_[static_cast<std::size_t>(f.detector)];
-    mask_found(f.detector, rules_[static_cast<std::size_t>(rule)]->style,
-               text.substr(f.begin, f.end - f.begin), key_, out);
-    count(counts, rule, rules_.size());
-    at = f.end;
-  }
-  out.append(text.substr(at));
-  return Outcome::kRewritten;
+  return rewrite(text, -1, found.data(), found.size(), out, counts);
 }
 
 Outcome SessionMasker::mask_copy_line(std::string_view line, const CopyFormat& format,

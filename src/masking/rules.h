@@ -122,6 +122,14 @@ class SessionMasker {
   Outcome mask_copy_line(std::string_view line, const CopyFormat& format,
                          const std::vector<int>& field_rules, std::string& out,
                          Counts& counts) const;
+  // For callers that scan several values at once (a whole row): the raw
+  // findings of a text, and the rewrite of one value from its own findings
+  // (offsets relative to the value). `column_rule` >= 0 masks it whole.
+  void scan(std::string_view text, std::vector<Finding>& out) const;
+  bool has_scanner() const { return scanner_ != nullptr; }
+  bool has_json_paths() const { return has_json_paths_; }
+  Outcome rewrite(std::string_view value, int column_rule, const Finding* found, std::size_t n,
+                  std::string& out, Counts& counts) const;
   // The rule that masks a column of this source whole, or -1.
   int column_rule_for(const ColumnSource& column) const { return plan(column).column_rule; }
   // The first rule that names columns (what masks unresolved columns), or -1.

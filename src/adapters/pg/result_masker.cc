@@ -175,21 +175,70 @@ ResultMasker::Action ResultMasker::on_data_row(Bytes body, wire::Buffer& out) {
     return Action::kReplace;
   }
   if (masked_.size() < values_.size()) masked_.resize(values_.size());
+  batch_.clear();
   bool changed = false;
+  auto apply = [&](std::size_t i, Outcome r) {
+    if (r == Outcome::kRewritten) {
+      values_[i] = as_bytes_of(masked_[i]);
+      changed = true;
+    } else if (r == Outcome::kWithheld) {
+      values_[i].reset();
+      changed = true;
+    }
+  };
   for (std::size_t i = 0; i < values_.size(); ++i) {
     const auto& p = plan_[i];
     if (!values_[i] || (!p.scan && p.column_rule < 0)) continue;
-    switch (rules_->mask_value(p, as_text(*values_[i]), masked_[i], counts_)) {
-      case Outcome::kUnchanged:
-        break;
-      case Outcome::kRewritten:
-        values_[i] = as_bytes_of(masked_[i]);
-        changed = true;
-        break;
-      case Outcome::kWithheld:
-        values_[i].reset();
-        changed = true;
-        break;
+    const std::string_view v = as_text(*values_[i]);
+    // Plain text values of a row are scanned together, NUL-separated (text
+    // cannot hold a NUL); JSON documents and the rest go one by one.
+    const bool json_text =
+        rules_->has_json_paths() && p.column_rule < 0 &&
+        v.find_first_not_of(" \t\r\n") != std::string_view::npos &&
+        (v[v.find_first_not_of(" \t\r\n")] == '{' || v[v.find_first_not_of(" \t\r\n")] == '[');
+    if (p.kind == masking::ValueKind::kText && !json_text && rules_->has_scanner() &&
+        v.find('\0') == std::string_view::npos) {
+      batch_.push_back(i);
+      continue;
+    }
+    apply(i, rules_->mask_value(p, v, masked_[i], counts_));
+  }
+  if (!batch_.empty()) {
+    joined_.clear();
+    starts_.clear();
+    for (std::size_t i : batch_) {
+      starts_.push_back(joined_.size());
+      joined_.append(as_text(*values_[i]));
+      joined_ += '\0';
+    }
+    found_.clear();
+    rules_->scan(joined_, found_);
+    bool crossing = false;
+    std::size_t f = 0;
+    for (std::size_t k = 0; k < batch_.size() && !crossing; ++k) {
+      const std::size_t begin = starts_[k], end = begin + values_[batch_[k]]->size();
+      std::size_t first = f;
+      while (f < found_.size() && found_[f].begin < end) {
+        if (found_[f].begin < begin || found_[f].end > end) crossing = true;
+        found_[f].begin -= begin;
+        found_[f].end -= begin;
+        ++f;
+      }
+      if (f < found_.size() && found_[f].begin <= end) crossing = true;  // on the separator
+      spans_.resize(batch_.size());
+      spans_[k] = {first, f};
+    }
+    for (std::size_t k = 0; k < batch_.size(); ++k) {
+      const std::size_t i = batch_[k];
+      const std::string_view v = as_text(*values_[i]);
+      if (crossing) {
+        // A finding across two values: each is scanned on its own instead.
+        apply(i, rules_->mask_value(plan_[i], v, masked_[i], counts_));
+        continue;
+      }
+      const auto [first, last] = spans_[k];
+      apply(i, rules_->rewrite(v, plan_[i].column_rule, found_.data() + first, last - first,
+                               masked_[i], counts_));
     }
   }
   if (!changed) return Action::kForward;

@@ -70,6 +70,12 @@ class ResultMasker {
   std::vector<std::optional<Bytes>> values_;
   std::vector<std::string> masked_;
   std::string scratch_;
+  // Reused per row: the values scanned together, their text, where each starts.
+  std::vector<std::size_t> batch_;
+  std::string joined_;
+  std::vector<std::size_t> starts_;
+  std::vector<masking::Finding> found_;
+  std::vector<std::pair<std::size_t, std::size_t>> spans_;
 };
 
 }  // namespace gh::adapters::pg

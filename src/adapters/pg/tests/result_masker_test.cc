@@ -99,6 +99,43 @@ TEST_F(ResultMaskerTest, AliasedSourceColumnIsMaskedAndTheRowLengthsStayRight) {
   EXPECT_EQ(send('D', data_row({"8", std::nullopt})), A::kForward);
 }
 
+TEST_F(ResultMaskerTest, ValuesScannedTogetherAreMaskedAsEachAloneWouldBe) {
+  std::vector<Field> fields = {{"a", 0, 0, 25}, {"ssn", 16384, 2, 25}, {"c", 0, 0, 1043},
+                               {"d", 0, 0, 25}, {"e", 0, 0, 25},       {"p", 0, 0, 25},
+                               {"j", 0, 0, 114}};
+  std::vector<std::optional<std::string>> row = {"mail jane@example.com now",
+                                                 "078-05-1120",
+                                                 "4111 1111 1111 1111",
+                                                 "plain words",
+                                                 std::nullopt,
+                                                 "+44 20 7946 0958",
+                                                 R"({"k": "bob@example.org"})"};
+  row.push_back("12");
+  fields.push_back({"n", 0, 0, 23});
+  send('T', row_description(fields));
+  ASSERT_EQ(send('D', data_row(row)), A::kReplace);
+  auto batched = values_of(out_);
+  ASSERT_EQ(batched.size(), row.size());
+  auto rules = masker_.rules();
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    SCOPED_TRACE(i);
+    if (!row[i]) {
+      EXPECT_FALSE(batched[i]);
+      continue;
+    }
+    masking::ColumnSource src{"", fields[i].name, fields[i].type, 0};
+    if (fields[i].table) src.source = *source_of_(fields[i].table, fields[i].att);
+    masking::Counts c;
+    std::string alone;
+    auto r = rules->mask_value(rules->plan(src), *row[i], alone, c);
+    ASSERT_EQ(batched[i].has_value(), r != masking::Outcome::kWithheld);
+    if (batched[i]) {
+      EXPECT_EQ(*batched[i], r == masking::Outcome::kRewritten ? alone : *row[i]);
+    }
+  }
+  EXPECT_EQ(batched[3], "plain words");
+}
+
 TEST_F(ResultMaskerTest, UnknownSourceOfATableColumnIsMaskedWhole) {
   send('T', row_description({{"anything", 99999, 3, 25}}));
   ASSERT_EQ(send('D', data_row({"plain words"})), A::kReplace);
