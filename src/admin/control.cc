@@ -147,7 +147,10 @@ std::string run_control_command(gateway::Services& services, const std::string& 
            (services.pause_gate().paused() ? ", paused" : ", running") + ", " +
            std::to_string(c.sessions_active.load()) + " active session(s), " +
            std::to_string(c.statements_denied.load()) + " statement(s) denied\n" +
-           cache_line(services.analyses().stats());
+           cache_line(services.analyses().stats()) +
+           "masking: " + std::to_string(services.masking()->rules().size()) + " rule(s), " +
+           std::to_string(c.values_masked.load()) + " value(s) masked, " +
+           std::to_string(c.values_withheld.load()) + " withheld\n";
   }
   return "error: unknown command (reload, pause, resume, status)\n";
 }

@@ -339,6 +339,11 @@ TEST_F(Masking, PsqlShowsMaskedValuesAndTheAuditCountsWithoutValues) {
       "FROM statements");
   ASSERT_EQ(all.size(), 1u);
   expect_no_secret("audit store", all[0][0]);
+  // The operator sees it too.
+  auto status = gw_->control("status");
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_NE(status.output.find("masking: 2 rule(s), "), std::string::npos) << status.output;
+  EXPECT_EQ(status.output.find(", 0 value(s) masked"), std::string::npos) << status.output;
 }
 
 }  // namespace
