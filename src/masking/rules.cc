@@ -138,11 +138,6 @@ bool text_like(std::uint32_t oid) {
   }
 }
 
-bool looks_like_json(std::string_view v) {
-  auto at = v.find_first_not_of(" \t\r\n");
-  return at != std::string_view::npos && (v[at] == '{' || v[at] == '[');
-}
-
 // COPY text format escapes: https://www.postgresql.org/docs/15/sql-copy.html
 std::string copy_text_unescape(std::string_view f) {
   std::string out;
@@ -210,6 +205,11 @@ std::string_view last_part(std::string_view glob) {
 }
 
 }  // namespace
+
+bool looks_like_json(std::string_view v) {
+  auto at = v.find_first_not_of(" \t\r\n");
+  return at != std::string_view::npos && (v[at] == '{' || v[at] == '[');
+}
 
 Expected<JsonPath, std::string> parse_json_path(std::string_view text) {
   JsonPath path;
@@ -319,8 +319,7 @@ ColumnPlan SessionMasker::plan(const ColumnSource& column) const {
         p.column_rule = static_cast<int>(r);
         break;
       }
-      for (const auto& g : rules_[r]->columns) {
-        const std::string glob = lower(g);
+      for (const auto& glob : rules_[r]->columns) {  // lowercased by MaskingPolicy
         if ((!source.empty() && glob_match(glob, source)) ||
             (!name.empty() && glob_match(last_part(glob), name))) {
           p.column_rule = static_cast<int>(r);
@@ -343,18 +342,19 @@ int SessionMasker::first_column_rule() const {
 }
 
 void SessionMasker::mask_whole_value(int rule, std::string_view value, std::string& out) const {
+  found_.clear();
+  if (scanner_) scanner_->scan(value, found_);
+  mask_whole_found(rule, value, found_.data(), found_.size(), out);
+}
+
+void SessionMasker::mask_whole_found(int rule, std::string_view value, const Finding* found,
+                                     std::size_t n, std::string& out) const {
   const Style style = rules_[static_cast<std::size_t>(rule)]->style;
-  if (scanner_) {
-    // A value that is one recognisable thing keeps that thing's shape.
-    std::vector<Finding>& f = found_;
-    f.clear();
-    scanner_->scan(value, f);
-    if (f.size() == 1 && f[0].begin == 0 && f[0].end == value.size()) {
-      mask_found(f[0].detector, style, value, key_, out);
-      return;
-    }
-  }
-  mask_whole(style, value, key_, out);
+  // A value that is one recognisable thing keeps that thing's shape.
+  if (n == 1 && found[0].begin == 0 && found[0].end == value.size())
+    mask_found(found[0].detector, style, value, key_, out);
+  else
+    mask_whole(style, value, key_, out);
 }
 
 void SessionMasker::scan(std::string_view text, std::vector<Finding>& out) const {
@@ -365,11 +365,7 @@ Outcome SessionMasker::rewrite(std::string_view value, int column_rule, const Fi
                                std::size_t n, std::string& out, Counts& counts) const {
   out.clear();
   if (column_rule >= 0) {
-    const Style style = rules_[static_cast<std::size_t>(column_rule)]->style;
-    if (n == 1 && found[0].begin == 0 && found[0].end == value.size())
-      mask_found(found[0].detector, style, value, key_, out);
-    else
-      mask_whole(style, value, key_, out);
+    mask_whole_found(column_rule, value, found, n, out);
     count(counts, column_rule, rules_.size());
     return Outcome::kRewritten;
   }
@@ -718,6 +714,9 @@ Outcome SessionMasker::mask_value(const ColumnPlan& plan, std::string_view value
 
 MaskingPolicy::MaskingPolicy(std::vector<Rule> rules, std::vector<std::uint8_t> hash_key)
     : rules_(std::move(rules)), key_(std::move(hash_key)) {
+  // Column globs match case-insensitively: lowered once here, sources per result.
+  for (auto& r : rules_)
+    for (auto& g : r.columns) g = lower(g);
   // The set a session usually needs (every rule applies) is compiled now,
   // where the policy is loaded, not on a session's I/O thread.
   DetectorSet all;

@@ -34,6 +34,8 @@ struct JsonPath {
   std::vector<Step> steps;
 };
 Expected<JsonPath, std::string> parse_json_path(std::string_view text);
+// Whether a text starts (after whitespace) like a JSON object or array.
+bool looks_like_json(std::string_view text);
 
 struct Rule {
   std::string name;
@@ -142,6 +144,8 @@ class SessionMasker {
   Outcome mask_json(const ColumnPlan& plan, std::string_view json, std::string& out, Counts& counts,
                     bool typed = true) const;
   void mask_whole_value(int rule, std::string_view value, std::string& out) const;
+  void mask_whole_found(int rule, std::string_view value, const Finding* found, std::size_t n,
+                        std::string& out) const;
 
   std::vector<const Rule*> rules_;
   std::vector<int> owner_;  // detector → index of the first rule listing it

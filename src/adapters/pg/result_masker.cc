@@ -193,9 +193,7 @@ ResultMasker::Action ResultMasker::on_data_row(Bytes body, wire::Buffer& out) {
     // Plain text values of a row are scanned together, NUL-separated (text
     // cannot hold a NUL); JSON documents and the rest go one by one.
     const bool json_text =
-        rules_->has_json_paths() && p.column_rule < 0 &&
-        v.find_first_not_of(" \t\r\n") != std::string_view::npos &&
-        (v[v.find_first_not_of(" \t\r\n")] == '{' || v[v.find_first_not_of(" \t\r\n")] == '[');
+        rules_->has_json_paths() && p.column_rule < 0 && masking::looks_like_json(v);
     if (p.kind == masking::ValueKind::kText && !json_text && rules_->has_scanner() &&
         v.find('\0') == std::string_view::npos) {
       batch_.push_back(i);
@@ -215,6 +213,7 @@ ResultMasker::Action ResultMasker::on_data_row(Bytes body, wire::Buffer& out) {
     rules_->scan(joined_, found_);
     bool crossing = false;
     std::size_t f = 0;
+    spans_.resize(batch_.size());
     for (std::size_t k = 0; k < batch_.size() && !crossing; ++k) {
       const std::size_t begin = starts_[k], end = begin + values_[batch_[k]]->size();
       std::size_t first = f;
@@ -225,7 +224,6 @@ ResultMasker::Action ResultMasker::on_data_row(Bytes body, wire::Buffer& out) {
         ++f;
       }
       if (f < found_.size() && found_[f].begin <= end) crossing = true;  // on the separator
-      spans_.resize(batch_.size());
       spans_[k] = {first, f};
     }
     for (std::size_t k = 0; k < batch_.size(); ++k) {

@@ -74,9 +74,13 @@ TEST(Rules, SourceColumnRuleMasksWhateverTheOutputIsCalled) {
   std::string out = mask(*m, text_col("public.users.ssn", "renamed"), "078-05-1120 x");
   EXPECT_EQ(out.find("078-05-1120"), std::string::npos);
   EXPECT_NE(out, "078-05-1120 x");
-  // Case of the catalog's names does not matter.
+  // Case of the catalog's names does not matter, nor the case the rule is written in.
   out = mask(*m, text_col("Public.Users.SSN", "s"), "abcdef");
   EXPECT_NE(out, "abcdef");
+  Rule upper = pii();
+  upper.columns = {"PUBLIC.Users.Secret"};
+  MaskingPolicy upper_policy({upper}, key());
+  EXPECT_NE(mask(*session(upper_policy), text_col("public.users.secret", "s"), "abcdef"), "abcdef");
 }
 
 TEST(Rules, OutputNameMatchesTheRulesLastPart) {
