@@ -119,9 +119,10 @@ std::string control_socket_path(const std::string& data_dir) {
   return (std::filesystem::path(data_dir) / "control.sock").string();
 }
 
-std::string run_control_command(gateway::Services& services, const std::string& command) {
+std::string run_control_command(gateway::Services& services, const std::string& command,
+                                const std::string& source) {
   if (command == "reload") {
-    auto r = services.reload("control socket");
+    auto r = services.reload(source);
     std::string out;
     if (r.applied) {
       out = "ok: policy version " + std::to_string(r.version) + " in force\n";
@@ -134,11 +135,11 @@ std::string run_control_command(gateway::Services& services, const std::string& 
     return out;
   }
   if (command == "pause") {
-    bool changed = services.pause("control socket");
+    bool changed = services.pause(source);
     return changed ? "ok: paused; new statements are held\n" : "ok: already paused\n";
   }
   if (command == "resume") {
-    bool changed = services.resume("control socket");
+    bool changed = services.resume(source);
     return changed ? "ok: resumed\n" : "ok: was not paused\n";
   }
   if (command == "status") {

@@ -38,6 +38,7 @@ Expected<std::string> control_request(const std::string& path, const std::string
 
 // Runs one command against a service and returns the answer text (also what
 // the socket sends); exposed for tests.
-std::string run_control_command(gateway::Services& services, const std::string& command);
+std::string run_control_command(gateway::Services& services, const std::string& command,
+                                const std::string& source = "control socket");
 
 }  // namespace gh::admin

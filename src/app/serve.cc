@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "adapters/pg/handler.h"
 #include "admin/control.h"
+#include "admin/http_server.h"
 #include "app/commands.h"
 #include "base/log.h"
 #include "config/config.h"
@@ -58,8 +60,16 @@ int run_serve(const std::string& path) {
   if (!cfg) return 1;
   log::init(cfg->gateway.log_level, cfg->gateway.id);
 
-  auto verifier =
-      identity::TokenVerifier::create(cfg->issuers, cfg->verifier, SystemClock::instance());
+  // The gateway's own signing keys (created on first start) and the issuers it trusts.
+  auto tokens = gateway::TokenService::open(cfg->gateway.data_dir + "/keys", cfg->gateway_tokens,
+                                            SystemClock::instance());
+  if (!tokens) {
+    std::cerr << "gatehouse: gateway signing keys: " << tokens.error() << "\n";
+    return 1;
+  }
+  std::vector<identity::IssuerConfig> issuers = cfg->issuers;
+  issuers.push_back((*tokens)->issuer_config());
+  auto verifier = identity::TokenVerifier::create(issuers, cfg->verifier, SystemClock::instance());
   if (!verifier) {
     for (const auto& p : verifier.error()) std::cerr << path << ": identity: " << p << "\n";
     return 1;
@@ -85,6 +95,10 @@ int run_serve(const std::string& path) {
   }
 
   gateway::Services services(cfg, std::move(*verifier), std::move(recorder));
+  if (auto st = services.set_tokens(std::move(*tokens)); !st) {
+    std::cerr << "gatehouse: gateway tokens: " << st.error() << "\n";
+    return 1;
+  }
   net::IoPool pool(static_cast<unsigned>(cfg->gateway.io_threads));
   gateway::Server server(services, pool);
   auto pg = adapters::pg::make_handler(services);
@@ -110,6 +124,30 @@ int run_serve(const std::string& path) {
   if (!control) {
     spdlog::warn("{}; reload, pause and resume are available through SIGHUP only", control.error());
   }
+  std::unique_ptr<admin::AdminServer> admin_api;
+  if (cfg->gateway.admin.enabled) {
+    auto api = admin::AdminServer::start(control_ctx, services, cfg->gateway.admin);
+    if (!api) {
+      std::cerr << "gatehouse: " << api.error() << "\n";
+      server.stop_accepting();
+      pool.stop();
+      return 1;
+    }
+    admin_api = std::move(*api);
+    spdlog::info("admin API listening: {}", admin_api->bound());
+    std::cout << "gatehouse admin listening " << admin_api->bound() << std::endl;
+  }
+  // Pending approval requests lapse on time even when nobody looks at them.
+  boost::asio::steady_timer sweeper(control_ctx);
+  std::function<void(const boost::system::error_code&)> sweep =
+      [&](const boost::system::error_code& ec) {
+        if (ec) return;
+        services.approvals().sweep();
+        sweeper.expires_after(std::chrono::seconds(1));
+        sweeper.async_wait(sweep);
+      };
+  sweeper.expires_after(std::chrono::seconds(1));
+  sweeper.async_wait(sweep);
   boost::asio::signal_set signals(control_ctx, SIGINT, SIGTERM, SIGHUP);
   int stop_signal = 0;
   std::function<void(const boost::system::error_code&, int)> on_signal =
@@ -122,6 +160,8 @@ int run_serve(const std::string& path) {
         }
         stop_signal = sig;
         if (control) (*control)->close();
+        if (admin_api) admin_api->close();
+        sweeper.cancel();
         control_ctx.stop();
       };
   signals.async_wait(on_signal);

@@ -488,13 +488,13 @@ class Loader {
       return;
     }
     std::vector<Unimplemented> later;
-    for (std::string_view s : {"approvals", "recording", "roles", "include"}) {
+    for (std::string_view s : {"recording", "include"}) {
       later.push_back({s, "section " + ticked(s) + " is not implemented in this build"});
     }
-    check_keys(
-        root, "the top level",
-        {"gateway", "identity", "listeners", "connections", "access", "guardrails", "masking"},
-        later);
+    check_keys(root, "the top level",
+               {"gateway", "identity", "listeners", "connections", "access", "guardrails",
+                "masking", "approvals", "roles"},
+               later);
 
     load_gateway(lookup(root, "gateway"));
     load_identity(lookup(root, "identity"));
@@ -503,6 +503,14 @@ class Loader {
     load_access(lookup(root, "access"));
     load_guardrails(lookup(root, "guardrails"));
     load_masking(lookup(root, "masking"));
+    load_approvals(lookup(root, "approvals"));
+    load_roles(lookup(root, "roles"));
+    for (const auto& i : cfg_.issuers) {
+      if (i.issuer == cfg_.gateway_tokens.issuer)
+        problem(0, "identity: issuer " + ticked(i.issuer) +
+                       " is also the gateway's own (identity.gateway_tokens.issuer); choose "
+                       "another for gateway tokens");
+    }
   }
 
   void load_gateway(const Entry& e) {
@@ -511,10 +519,9 @@ class Loader {
     if (!e || !expect_map(e, "gateway")) return;
     const YAML::Node& n = e.value;
     const std::string w = "gateway";
-    check_keys(
-        n, w,
-        {"id", "data_dir", "store", "tls", "audit", "log_level", "io_threads", "max_connections"},
-        {{"admin", "gateway.admin: the admin API is not implemented in this build"}});
+    check_keys(n, w,
+               {"id", "data_dir", "store", "tls", "audit", "log_level", "io_threads",
+                "max_connections", "admin"});
 
     if (auto id = text(n, "id", w, false)) g.id = *id;
     if (auto dir = text(n, "data_dir", w, false)) g.data_dir = resolve(*dir);
@@ -556,6 +563,40 @@ class Loader {
         g.max_connections = static_cast<int>(*v);
       }
     }
+    if (const Entry admin = lookup(n, "admin")) load_admin(admin);
+  }
+
+  void load_admin(const Entry& e) {
+    const std::string w = "gateway.admin";
+    if (!expect_map(e, w)) return;
+    check_keys(e.value, w, {"listen", "tls"});
+    AdminListener& a = cfg_.gateway.admin;
+    auto listen = scalar(e.value, "listen", w, true);
+    if (!listen || !parse_listen(*listen, w + ".listen", a.host, a.port)) return;
+    a.enabled = true;
+    a.cert_file = cfg_.gateway.tls_cert;
+    a.key_file = cfg_.gateway.tls_key;
+    if (const Entry tls = lookup(e.value, "tls")) {
+      if (tls.value.IsScalar()) {
+        auto on = boolean(e.value, "tls", w);
+        if (on && !*on) {
+          a.tls = false;
+          // Tokens travel in every API call: plaintext only where nobody else can listen.
+          if (a.host != "127.0.0.1" && a.host != "::1" && a.host != "localhost")
+            problem(tls.line, w + ".tls: `off` is allowed only on a loopback address (the "
+                                  "API carries tokens)");
+        }
+      } else if (expect_map(tls, w + ".tls")) {
+        check_keys(tls.value, w + ".tls", {"cert", "key"});
+        if (auto pair = cert_pair(tls.value, w + ".tls")) {
+          a.cert_file = pair->first;
+          a.key_file = pair->second;
+        }
+      }
+    }
+    if (a.tls && a.cert_file.empty() && !gateway_tls_named_ && !lookup(e.value, "tls"))
+      problem(e.line, w + ": HTTPS needs a certificate; set gateway.tls or gateway.admin.tls "
+                          "(or `tls: off` on loopback)");
   }
 
   void load_identity(const Entry& e) {
@@ -565,10 +606,8 @@ class Loader {
     }
     if (!expect_map(e, "identity")) return;
     const YAML::Node& n = e.value;
-    check_keys(n, "identity", {"issuers", "leeway"},
-               {{"gateway_tokens",
-                 "identity.gateway_tokens: gateway-issued tokens are not implemented in this "
-                 "build"}});
+    check_keys(n, "identity", {"issuers", "leeway", "gateway_tokens"});
+    if (const Entry gt = lookup(n, "gateway_tokens")) load_gateway_tokens(gt);
 
     if (auto leeway = duration(n, "leeway", "identity")) {
       // More skew than this would let an expired token live on noticeably.
@@ -595,6 +634,21 @@ class Loader {
     for (std::size_t i = 0; i < issuers.value.size(); ++i) {
       load_issuer(issuers.value[i], issuers.line, i, names, iss_values);
     }
+  }
+
+  void load_gateway_tokens(const Entry& e) {
+    const std::string w = "identity.gateway_tokens";
+    if (!expect_map(e, w)) return;
+    check_keys(e.value, w, {"max_ttl", "issuer", "audience"});
+    GatewayTokens& t = cfg_.gateway_tokens;
+    if (auto ttl = duration(e.value, "max_ttl", w)) {
+      if (*ttl < 1min || *ttl > 24h)
+        problem(lookup(e.value, "max_ttl").line, w + ".max_ttl: must be between 1m and 24h");
+      else
+        t.max_ttl = std::chrono::duration_cast<std::chrono::seconds>(*ttl);
+    }
+    if (auto iss = text(e.value, "issuer", w, false)) t.issuer = *iss;
+    if (auto aud = text(e.value, "audience", w, false)) t.audience = *aud;
   }
 
   void load_issuer(const YAML::Node& n, int list_line, std::size_t i,
@@ -1096,6 +1150,124 @@ class Loader {
       }
       cfg_.masking.push_back(std::move(r));
     }
+  }
+
+  void load_approvals(const Entry& e) {
+    if (!e || e.value.IsNull()) return;
+    if (!expect_list(e, "approvals")) return;
+    std::set<std::string> connections;
+    for (const auto& c : cfg_.connections) connections.insert(c.name);
+    std::map<std::string, int> names;
+    for (std::size_t i = 0; i < e.value.size(); ++i) {
+      const YAML::Node n = e.value[i];
+      const std::string w = "approvals[" + std::to_string(i) + "]";
+      if (!expect_map({n, n.IsNull() ? e.line : line_of(n)}, w)) continue;
+      check_keys(n, w,
+                 {"name", "groups", "subjects", "connections", "statements", "tables", "on",
+                  "approvers", "mode", "grant", "expires", "timeout"},
+                 {{"rows_over", w + ".rows_over: row-threshold approvals are not implemented in "
+                                    "this build"}});
+      approvals::Rule r;
+      if (auto name = text(n, "name", w, true)) {
+        r.name = *name;
+        unique_name(names, "approval rule", *name, lookup(n, "name").line, w + ".name");
+      }
+      if (auto groups = list(n, "groups", w, false)) r.groups = values(*groups);
+      if (auto subjects = list(n, "subjects", w, false)) r.subjects = values(*subjects);
+      if (auto conns = list(n, "connections", w, false)) {
+        for (const auto& c : *conns)
+          if (!is_glob(c.value) && connections.count(c.value) == 0 && !cfg_.connections.empty())
+            problem(c.line, w + ".connections: unknown connection " + ticked(c.raw));
+        r.connections = values(*conns);
+      }
+      if (auto kinds = list(n, "statements", w, false)) {
+        for (const auto& k : *kinds) {
+          auto kind = model::kind_from_name(k.value);
+          if (kind == model::Kind::kCount_ || kind == model::Kind::kUnknown)
+            problem(k.line, w + ".statements: " + ticked(k.raw) +
+                                " is not a statement kind (see config.md, statement classes)");
+          else
+            r.statements.push_back(kind);
+        }
+      }
+      if (auto tables = list(n, "tables", w, false)) {
+        r.tables = values(*tables);
+        table_globs(*tables, w + ".tables");
+      }
+      if (auto on = choice(n, "on", w, {"statement", "connect"})) r.on_connect = *on == 1;
+      if (r.on_connect && (lookup(n, "statements") || lookup(n, "tables")))
+        problem(lookup(n, "on").line,
+                w + ": `on: connect` approves a whole session window; it takes no statements "
+                    "or tables");
+      if (!r.on_connect && !lookup(n, "statements") && !lookup(n, "tables") &&
+          !lookup(n, "rows_over"))
+        problem(line_of(n), w + ": an approval rule must name statements or tables, or be "
+                                "`on: connect` (a rule that matches nothing holds nothing)");
+      if (const Entry ap = lookup(n, "approvers")) {
+        if (expect_map(ap, w + ".approvers")) {
+          check_keys(ap.value, w + ".approvers", {"groups", "count"});
+          if (auto groups = list(ap.value, "groups", w + ".approvers", true)) {
+            r.approver_groups = values(*groups);
+            if (r.approver_groups.empty())
+              problem(ap.line, w + ".approvers.groups: must name at least one group");
+            for (const auto& g : r.approver_groups)
+              if (g == "*")
+                problem(ap.line, w + ".approvers.groups: `*` would make every caller an "
+                                     "approver; name the groups");
+          }
+          if (auto count = scalar(ap.value, "count", w + ".approvers", false))
+            if (auto v = integer(*count, w + ".approvers.count", 1, 10))
+              r.count = static_cast<int>(*v);
+        }
+      } else {
+        problem(line_of(n), w + ": missing required key `approvers` (groups, count)");
+      }
+      if (auto mode = choice(n, "mode", w, {"wait", "reject"}))
+        r.mode = *mode == 0 ? approvals::Mode::kWait : approvals::Mode::kReject;
+      if (auto grant = scalar(n, "grant", w, false)) {
+        if (grant->value != "once") {
+          if (auto d = parse_duration(grant->value); d && *d >= 1s && *d <= 24h * 30)
+            r.grant = std::chrono::duration_cast<std::chrono::seconds>(*d);
+          else
+            problem(grant->line, w + ".grant: " + ticked(grant->raw) +
+                                     " is not `once` or a duration between 1s and 30d");
+        }
+      }
+      if (r.on_connect && !r.grant) {
+        if (lookup(n, "grant"))
+          problem(lookup(n, "grant").line,
+                  w + ".grant: an access window (`on: connect`) needs a duration, not `once`");
+        else
+          r.grant = std::chrono::hours(1);
+      }
+      if (auto d = duration(n, "expires", w)) {
+        if (*d < 1s)
+          problem(lookup(n, "expires").line, w + ".expires: must be at least 1s");
+        else
+          r.expires = std::chrono::duration_cast<std::chrono::seconds>(*d);
+      }
+      if (auto d = duration(n, "timeout", w)) {
+        if (*d < 1s)
+          problem(lookup(n, "timeout").line, w + ".timeout: must be at least 1s");
+        else
+          r.timeout = std::chrono::duration_cast<std::chrono::seconds>(*d);
+      }
+      cfg_.approvals.rules.push_back(std::move(r));
+    }
+  }
+
+  void load_roles(const Entry& e) {
+    if (!e || e.value.IsNull()) return;
+    if (!expect_map(e, "roles")) return;
+    check_keys(e.value, "roles", {"admins", "auditors"});
+    if (auto admins = list(e.value, "admins", "roles", false)) cfg_.roles.admins = values(*admins);
+    if (auto auditors = list(e.value, "auditors", "roles", false))
+      cfg_.roles.auditors = values(*auditors);
+    for (const auto* groups : {&cfg_.roles.admins, &cfg_.roles.auditors})
+      for (const auto& g : *groups)
+        if (g == "*")
+          problem(lookup(e.value, groups == &cfg_.roles.admins ? "admins" : "auditors").line,
+                  "roles: `*` would give every caller the role; name the groups");
   }
 
   std::string file_;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "approvals/rules.h"
 #include "base/expected.h"
 #include "identity/verifier.h"
 #include "masking/rules.h"
@@ -60,6 +61,16 @@ struct Connection {
   std::optional<Credentials> read_credentials;  // for sessions allowed only `read`
 };
 
+// The admin API's HTTPS listener (`gateway.admin`).
+struct AdminListener {
+  bool enabled = false;
+  std::string host;
+  std::uint16_t port = 0;
+  bool tls = true;        // `tls: off` only on loopback
+  std::string cert_file;  // absolute; defaults to gateway.tls
+  std::string key_file;
+};
+
 struct Gateway {
   std::string id = "gw-1";
   std::string data_dir;  // absolute
@@ -70,6 +81,20 @@ struct Gateway {
   std::string log_level = "info";
   int io_threads = 0;           // 0 = one per core
   int max_connections = 10000;  // client connections open at once, authenticated or not
+  AdminListener admin;
+};
+
+// `roles`: what callers of the admin API may do beyond their own requests.
+struct Roles {
+  std::vector<std::string> admins;    // groups: issue tokens, reload, pause/resume, all reviews
+  std::vector<std::string> auditors;  // groups: read every request, session and audit record
+};
+
+// `identity.gateway_tokens`: the short-lived tokens the gateway signs itself.
+struct GatewayTokens {
+  std::chrono::seconds max_ttl{3600};
+  std::string issuer = "gatehouse";  // the `iss` of gateway tokens
+  std::string audience = "gatehouse";
 };
 
 struct Config {
@@ -82,6 +107,9 @@ struct Config {
   policy::AccessPolicy access;
   std::vector<policy::Guardrail> guardrails;
   std::vector<masking::Rule> masking;
+  approvals::RuleSet approvals;
+  Roles roles;
+  GatewayTokens gateway_tokens;
   std::vector<std::string> warnings;  // accepted, but worth telling the operator
 
   const Connection* find_connection(std::string_view name) const;

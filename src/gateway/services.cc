@@ -66,6 +66,18 @@ std::shared_ptr<const masking::MaskingPolicy> masking_of(const config::Config& c
   return std::make_shared<masking::MaskingPolicy>(c.masking, key);
 }
 
+std::string new_request_id() {
+  unsigned char bytes[6];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();
+  std::string id = "r-";
+  char hex[3];
+  for (unsigned char b : bytes) {
+    std::snprintf(hex, sizeof hex, "%02x", b);
+    id += hex;
+  }
+  return id;
+}
+
 }  // namespace
 
 bool PauseGate::pause() {
@@ -102,6 +114,34 @@ Services::Services(std::shared_ptr<const config::Config> config,
   policy_ = policy_of(*config_, 1);
   masking_key_ = load_masking_key(config_->gateway.data_dir);
   masking_ = masking_of(*config_, masking_key_);
+  approval_rules_ = std::make_shared<approvals::RuleSet>(config_->approvals);
+  broker_ = std::make_unique<approvals::Broker>(
+      SystemClock::instance(),
+      [this](const approvals::Event& e) {
+        const auto& r = e.request;
+        model::ApprovalEvent ev;
+        ev.at_us = unix_us();
+        ev.replica = config_->gateway.id;
+        ev.request_id = r.id;
+        ev.event = std::string(approvals::event_name(e.kind));
+        ev.status = std::string(approvals::status_name(r.status));
+        ev.rule = r.rule;
+        ev.kind = r.binding.kind == approvals::Binding::Kind::kConnect ? "connect" : "statement";
+        ev.requester = r.requester.subject;
+        ev.actor = e.actor;
+        ev.detail = e.detail;
+        ev.connection = r.binding.connection;
+        ev.session_id = r.session_id;
+        ev.statement = r.statement;
+        ev.text_hash = r.binding.text_hash;
+        ev.params_hash = r.binding.params_hash;
+        ev.policy_version = r.binding.policy_version;
+        spdlog::info("approval request {} ({}): {} by {}{}", r.id, r.rule, ev.event,
+                     e.actor.empty() ? "the gateway" : e.actor,
+                     e.detail.empty() ? "" : " — " + e.detail);
+        (void)record(std::move(ev));
+      },
+      &new_request_id);
   version_.store(1, std::memory_order_release);
   model::PolicyEvent ev{unix_us(), config_->gateway.id, 1, "load", "applied", "", "start"};
   (void)record(std::move(ev));
@@ -140,17 +180,21 @@ ReloadResult Services::reload(const std::string& source) {
     r.notes.push_back("listeners and connections change only at restart");
   auto fresh = policy_of(next, r.version + 1);
   auto fresh_masking = masking_of(next, masking_key_);
+  auto fresh_approvals = std::make_shared<approvals::RuleSet>(next.approvals);
   {
     std::lock_guard lock(policy_mu_);
     policy_ = fresh;
     masking_ = fresh_masking;
+    approval_rules_ = fresh_approvals;
     version_.store(fresh->version, std::memory_order_release);
   }
   r.applied = true;
   r.version = fresh->version;
   r.notes.insert(r.notes.begin(), std::to_string(next.access.rules.size()) + " access rules, " +
                                       std::to_string(next.guardrails.size()) + " guardrails, " +
-                                      std::to_string(next.masking.size()) + " masking rules");
+                                      std::to_string(next.masking.size()) + " masking rules, " +
+                                      std::to_string(next.approvals.rules.size()) +
+                                      " approval rules");
   std::string detail;
   for (const auto& n : r.notes) detail += (detail.empty() ? "" : "; ") + n;
   spdlog::info("policy reload ({}) applied: version {} ({})", source, r.version, detail);
@@ -177,6 +221,57 @@ bool Services::resume(const std::string& source) {
 }
 
 Services::~Services() = default;
+
+std::shared_ptr<const approvals::RuleSet> Services::approval_rules() const {
+  std::lock_guard lock(policy_mu_);
+  return approval_rules_;
+}
+
+Status<> Services::set_tokens(std::unique_ptr<TokenService> tokens) {
+  auto issuer = tokens->issuer_config();
+  // The verifier was built from the configured issuers; the gateway's own is
+  // added by publishing its keys under its issuer name.
+  if (auto st = verifier_->set_issuer_keys(issuer.issuer, issuer.jwks_json); !st)
+    return unexpected(st.error());
+  tokens_ = std::move(tokens);
+  return Ok{};
+}
+
+Expected<std::string> Services::rotate_signing_key(const std::string& actor) {
+  if (!tokens_) return unexpected(std::string("gateway tokens are not set up"));
+  auto kid = tokens_->rotate();
+  if (!kid) return kid;
+  auto issuer = tokens_->issuer_config();
+  if (auto st = verifier_->set_issuer_keys(issuer.issuer, issuer.jwks_json); !st)
+    return unexpected(st.error());
+  model::TokenEvent ev;
+  ev.at_us = unix_us();
+  ev.replica = config_->gateway.id;
+  ev.action = "key_rotated";
+  ev.actor = actor;
+  ev.kid = *kid;
+  spdlog::info("signing key rotated by {}: {} is now active", actor, *kid);
+  (void)record(std::move(ev));
+  return kid;
+}
+
+void Services::record_token(const std::string& action, const std::string& actor,
+                            const TokenClaims& claims, const MintedToken& minted) {
+  model::TokenEvent ev;
+  ev.at_us = unix_us();
+  ev.replica = config_->gateway.id;
+  ev.action = action;
+  ev.actor = actor;
+  ev.subject = claims.subject;
+  ev.groups = claims.groups;
+  ev.connections = claims.connections;
+  ev.expires_at = minted.expires_at;
+  ev.token_hash = minted.token_hash;
+  ev.kid = minted.kid;
+  spdlog::info("token {} for {} by {} (expires {}, kid {})", action, claims.subject, actor,
+               minted.expires_at, minted.kid);
+  (void)record(std::move(ev));
+}
 
 bool Services::record(model::AuditEvent event) {
   if (!recorder_) return true;

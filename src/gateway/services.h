@@ -12,10 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "approvals/broker.h"
 #include "audit/recorder.h"
 #include "config/config.h"
 #include "gateway/cancel_registry.h"
 #include "gateway/relation_catalog.h"
+#include "gateway/tokens.h"
 #include "identity/verifier.h"
 #include "masking/rules.h"
 #include "model/audit_event.h"
@@ -37,6 +39,8 @@ struct Counters {
   std::atomic<std::uint64_t> statements_held{0};  // held while the gateway was paused
   std::atomic<std::uint64_t> values_masked{0};
   std::atomic<std::uint64_t> values_withheld{0};
+  std::atomic<std::uint64_t> approvals_requested{0};  // requests raised by statements and connects
+  std::atomic<std::uint64_t> approvals_waiting{0};    // statements held for a decision right now
 };
 
 // Holds new statements while the gateway is paused. Sessions register a
@@ -80,6 +84,19 @@ class Services {
   std::uint64_t policy_version() const { return version_.load(std::memory_order_acquire); }
   // The masking rules in force, swapped with the rest of the policy.
   std::shared_ptr<const masking::MaskingPolicy> masking() const;
+  // The approval rules in force, swapped with the rest of the policy.
+  std::shared_ptr<const approvals::RuleSet> approval_rules() const;
+  approvals::Broker& approvals() { return *broker_; }
+  // The gateway's own token signer; null until set (serve sets it at start).
+  TokenService* tokens() { return tokens_.get(); }
+  // Takes the signer and makes the verifier accept what it signs.
+  Status<> set_tokens(std::unique_ptr<TokenService> tokens);
+  // A new signing key, published at once; the previous keys stay valid.
+  Expected<std::string> rotate_signing_key(const std::string& actor);
+  // Records a token the gateway signed (never the token).
+  void record_token(const std::string& action, const std::string& actor, const TokenClaims& claims,
+                    const MintedToken& minted);
+
   // Re-reads the configuration file, validates it whole and swaps the policy
   // sections in atomically; on any problem the old policy stays. Logged and
   // audited either way. Thread-safe.
@@ -111,6 +128,9 @@ class Services {
   mutable std::mutex policy_mu_;
   std::shared_ptr<const policy::Policy> policy_;
   std::shared_ptr<const masking::MaskingPolicy> masking_;
+  std::shared_ptr<const approvals::RuleSet> approval_rules_;
+  std::unique_ptr<approvals::Broker> broker_;
+  std::unique_ptr<TokenService> tokens_;
   std::vector<std::uint8_t> masking_key_;  // data_dir/masking.key: the `hash` style's secret
   std::atomic<std::uint64_t> version_{0};
   std::mutex reload_mu_;  // one reload at a time

@@ -102,7 +102,7 @@ Expected<std::optional<std::int64_t>, Refusal> date_claim(const Json& payload, c
 
 struct IssuerKeys {
   IssuerConfig config;
-  std::vector<Jwk> keys;
+  std::shared_ptr<const std::vector<Jwk>> keys;  // shared: a key set is swapped whole
 };
 
 // A verified principal remembered until its token expires.
@@ -123,7 +123,9 @@ struct CacheShard {
 struct TokenVerifier::Impl {
   Impl(const Clock& c) : clock(c) {}
 
-  std::vector<IssuerKeys> issuers;
+  // Swapped whole when an issuer's keys change; a verification keeps the snapshot it took.
+  mutable std::mutex issuers_mu;
+  std::shared_ptr<const std::vector<IssuerKeys>> issuers;
   VerifierOptions options;
   std::int64_t leeway = 0;  // seconds, already capped
   const Clock& clock;
@@ -189,6 +191,7 @@ Expected<std::unique_ptr<TokenVerifier>, std::vector<std::string>> TokenVerifier
   auto impl = std::make_unique<Impl>(clock);
   if (options.max_token_bytes == 0) problems.push_back("max_token_bytes must be positive");
   std::set<std::string> seen_issuers;
+  auto loaded = std::make_shared<std::vector<IssuerKeys>>();
   for (std::size_t i = 0; i < issuers.size(); ++i) {
     IssuerConfig& config = issuers[i];
     const std::string label =
@@ -208,9 +211,11 @@ Expected<std::unique_ptr<TokenVerifier>, std::vector<std::string>> TokenVerifier
       for (const auto& p : keys.error()) problems.push_back(label + ": " + p);
       continue;
     }
-    impl->issuers.push_back(IssuerKeys{std::move(config), std::move(*keys)});
+    loaded->push_back(
+        IssuerKeys{std::move(config), std::make_shared<const std::vector<Jwk>>(std::move(*keys))});
   }
   if (!problems.empty()) return unexpected(std::move(problems));
+  impl->issuers = std::move(loaded);
 
   impl->options = options;
   impl->leeway = std::clamp<std::int64_t>(options.leeway.count(), 0, kMaxLeewaySeconds);
@@ -315,8 +320,13 @@ Expected<model::Principal, Refusal> TokenVerifier::Impl::verify_fresh(
   if (!iss_it->is_string())
     return refuse(RefusalCode::kBadClaimType, "token \"iss\" is not a string");
   const auto& iss = iss_it->get_ref<const std::string&>();
+  std::shared_ptr<const std::vector<IssuerKeys>> snapshot;
+  {
+    std::lock_guard lock(issuers_mu);
+    snapshot = issuers;
+  }
   const IssuerKeys* issuer = nullptr;
-  for (const auto& candidate : issuers)
+  for (const auto& candidate : *snapshot)
     if (candidate.config.issuer == iss) issuer = &candidate;
   // The iss value is the sender's text: not echoed.
   if (issuer == nullptr)
@@ -327,18 +337,18 @@ Expected<model::Principal, Refusal> TokenVerifier::Impl::verify_fresh(
   const Jwk* key = nullptr;
   if (const auto kid_it = header->find("kid"); kid_it != header->end()) {
     const auto& kid = kid_it->get_ref<const std::string&>();
-    for (const auto& candidate : issuer->keys)
+    for (const auto& candidate : *issuer->keys)
       if (candidate.has_kid && candidate.kid == kid) key = &candidate;
     if (key == nullptr)
       return refuse(RefusalCode::kUnknownKid,
                     "token \"kid\" names no key of issuer '" + issuer_name + "'");
   } else {
-    if (issuer->keys.size() != 1)
+    if (issuer->keys->size() != 1)
       return refuse(RefusalCode::kUnknownKid,
                     "token has no \"kid\" and issuer '" + issuer_name + "' has " +
-                        std::to_string(issuer->keys.size()) +
+                        std::to_string(issuer->keys->size()) +
                         " keys: a token must name its key when there is more than one");
-    key = &issuer->keys.front();
+    key = &issuer->keys->front();
   }
   if (!key->for_signing)
     return refuse(RefusalCode::kAlgKeyMismatch,
@@ -451,7 +461,48 @@ Expected<model::Principal, Refusal> TokenVerifier::Impl::verify_fresh(
   principal.issued_at = iat->value_or(0);
   principal.expires_at = expires_at;
   principal.token_hash = std::move(token_hash);
+  if (issuer->config.gateway) {
+    principal.gateway_token = true;
+    if (const auto it = claims.find("gh_issued_by"); it != claims.end()) {
+      if (!it->is_string())
+        return refuse(RefusalCode::kBadClaimType, "token \"gh_issued_by\" is not a string");
+      principal.issued_by = it->get<std::string>();
+    }
+    if (const auto it = claims.find("gh_connections"); it != claims.end()) {
+      if (!it->is_array())
+        return refuse(RefusalCode::kBadClaimType,
+                      "token \"gh_connections\" is not an array of strings");
+      for (const auto& c : *it) {
+        if (!c.is_string())
+          return refuse(RefusalCode::kBadClaimType,
+                        "token \"gh_connections\" is not an array of strings");
+        principal.connections.push_back(c.get<std::string>());
+      }
+      // A scope that names nothing would read as "unscoped": refuse it instead.
+      if (principal.connections.empty())
+        return refuse(RefusalCode::kBadClaimType, "token \"gh_connections\" is empty");
+    }
+  }
   return principal;
+}
+
+Status<> TokenVerifier::set_issuer_keys(const std::string& issuer, const std::string& jwks_json) {
+  auto keys = parse_jwks(jwks_json);
+  if (!keys) {
+    std::string why;
+    for (const auto& p : keys.error()) why += (why.empty() ? "" : "; ") + p;
+    return unexpected("JWKS of " + issuer + ": " + why);
+  }
+  std::lock_guard lock(impl_->issuers_mu);
+  auto next = std::make_shared<std::vector<IssuerKeys>>(*impl_->issuers);
+  for (auto& i : *next) {
+    if (i.config.issuer == issuer) {
+      i.keys = std::make_shared<const std::vector<Jwk>>(std::move(*keys));
+      impl_->issuers = std::move(next);
+      return Ok{};
+    }
+  }
+  return unexpected("no issuer " + issuer);
 }
 
 std::uint64_t TokenVerifier::cache_hits() const {

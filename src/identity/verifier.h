@@ -24,6 +24,9 @@ struct IssuerConfig {
   std::string jwks_json;                    // the JWKS document's text (the caller reads the file)
   std::string groups_claim = "groups";      // claim holding an array of group names
   std::chrono::seconds max_lifetime{3600};  // exp - iat may not exceed this
+  // The gateway's own issuer: its tokens' `gh_issued_by` and `gh_connections`
+  // claims are read into the principal (from no other issuer).
+  bool gateway = false;
 };
 
 struct VerifierOptions {
@@ -67,6 +70,10 @@ class TokenVerifier {
   ~TokenVerifier();
 
   Expected<model::Principal, Refusal> verify(std::string_view token) const;
+
+  // Replaces one issuer's keys (a rotation, a refreshed JWKS) without a
+  // restart; tokens already verified stay cached until they expire.
+  Status<> set_issuer_keys(const std::string& issuer, const std::string& jwks_json);
 
   // Cache statistics (tests, metrics).
   std::uint64_t cache_hits() const;

@@ -45,6 +45,7 @@ struct StatementDecision {
   std::string decision;                // "allow" | "deny"
   std::string rule;                    // the rule that decided
   std::uint64_t policy_version = 0;
+  std::string approval_id;         // the approval request whose grant let it run
   std::vector<CopyOut> copy_outs;  // not recorded: what masking needs to follow COPY output
 };
 
@@ -104,7 +105,43 @@ struct PolicyEvent {
   std::string source;         // "start" | "sighup" | "control socket"
 };
 
-using AuditEvent =
-    std::variant<SessionStart, StatementEvent, SessionEnd, ConnectionRefused, PolicyEvent>;
+// Something that happened to an approval request: created, reviewed (one
+// person's approve/deny), decided, used, lapsed, withdrawn.
+struct ApprovalEvent {
+  std::int64_t at_us = 0;
+  std::string replica;
+  std::string request_id;
+  std::string event;   // created | reviewed | decided | used | lapsed | withdrawn
+  std::string status;  // the request's status after it
+  std::string rule;
+  std::string kind;  // statement | connect
+  std::string requester;
+  std::string actor;   // who did it (reviewer, requester)
+  std::string detail;  // approve/deny and reason, why withdrawn
+  std::string connection;
+  std::string session_id;
+  std::string statement;  // masked, as reviewers saw it
+  std::string text_hash;
+  std::string params_hash;
+  std::uint64_t policy_version = 0;
+};
+
+// A token the gateway signed (issued by an admin, or exchanged for an IdP
+// token), or a signing-key rotation. Never the token: its hash.
+struct TokenEvent {
+  std::int64_t at_us = 0;
+  std::string replica;
+  std::string action;  // issued | exchanged | key_rotated
+  std::string actor;   // the caller
+  std::string subject;
+  std::vector<std::string> groups;
+  std::vector<std::string> connections;
+  std::int64_t expires_at = 0;  // unix seconds
+  std::string token_hash;
+  std::string kid;
+};
+
+using AuditEvent = std::variant<SessionStart, StatementEvent, SessionEnd, ConnectionRefused,
+                                PolicyEvent, ApprovalEvent, TokenEvent>;
 
 }  // namespace gh::model

@@ -15,6 +15,12 @@ struct Principal {
   std::int64_t issued_at = 0;       // unix seconds (0 when absent)
   std::int64_t expires_at = 0;      // unix seconds
   std::string token_hash;           // hex SHA-256 of the token: never the token itself
+  // Gateway-issued tokens only: the admin who minted it with `token issue`
+  // (they, not the subject, act through it), and the connections it is
+  // scoped to (empty: not narrowed).
+  std::string issued_by;
+  std::vector<std::string> connections;
+  bool gateway_token = false;
 
   bool in_group(const std::string& g) const {
     for (const auto& mine : groups)

@@ -1,5 +1,9 @@
 #include "net/stream.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -42,6 +46,15 @@ void tune(tcp::socket& s) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
 }
 
+// The kernel's view, without consuming anything: 0 bytes at the head of the
+// receive queue is the peer's FIN, an error other than EAGAIN a reset.
+bool socket_peer_closed(tcp::socket& s) {
+  char c;
+  const ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 0) return true;
+  return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
 class TcpStream final : public Stream {
  public:
   explicit TcpStream(tcp::socket s) : socket_(std::move(s)) { tune(socket_); }
@@ -60,6 +73,11 @@ class TcpStream final : public Stream {
   }
   bool is_tls() const override { return false; }
   asio::any_io_executor executor() override { return socket_.get_executor(); }
+  awaitable<void> wait_readable(error_code& ec) override {
+    co_await socket_.async_wait(tcp::socket::wait_read,
+                                asio::redirect_error(asio::use_awaitable, ec));
+  }
+  bool peer_closed() override { return socket_peer_closed(socket_); }
   tcp::socket release() { return std::move(socket_); }
 
  private:
@@ -177,6 +195,11 @@ class TlsStream final : public Stream {
   }
   bool is_tls() const override { return true; }
   asio::any_io_executor executor() override { return socket_.get_executor(); }
+  awaitable<void> wait_readable(error_code& ec) override {
+    co_await socket_.async_wait(tcp::socket::wait_read,
+                                asio::redirect_error(asio::use_awaitable, ec));
+  }
+  bool peer_closed() override { return socket_peer_closed(socket_); }
 
  private:
   // Gives OpenSSL what it asked for: more received bytes (WANT_READ) or a

@@ -32,6 +32,11 @@ class Stream {
   virtual void close() = 0;
   virtual bool is_tls() const = 0;
   virtual boost::asio::any_io_executor executor() = 0;
+  // Completes when the peer sent something or closed, without reading it.
+  virtual awaitable<void> wait_readable(error_code& ec) = 0;
+  // Whether the peer has closed its side (an orderly FIN or a reset), checked
+  // without consuming anything; false while it may still send.
+  virtual bool peer_closed() = 0;
 };
 
 // Plain TCP. `release()` hands the socket on (to wrap it in TLS after SSLRequest).

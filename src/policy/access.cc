@@ -1,5 +1,7 @@
 #include "policy/access.h"
 
+#include <algorithm>
+
 namespace gh::policy {
 
 namespace {
@@ -25,6 +27,11 @@ bool connection_matches(const AccessRule& rule, std::string_view connection) {
 
 ConnectDecision may_connect(const AccessPolicy& policy, const model::Principal& who,
                             std::string_view connection) {
+  // A token scoped to some connections reaches no other, whatever the rules say.
+  if (!who.connections.empty() &&
+      std::none_of(who.connections.begin(), who.connections.end(),
+                   [&](const std::string& c) { return glob_match(c, connection); }))
+    return {false, {}};
   for (const auto& rule : policy.rules) {
     if (principal_matches(rule, who) && connection_matches(rule, connection)) {
       return {true, rule.name};

@@ -256,6 +256,8 @@ asio::awaitable<bool> Session::startup() {
       auto target = services_.cancels().find({cancel->pid, cancel->secret});
       if (target) {
         spdlog::info("cancel for session {} from {}", target->session_id, client_.address);
+        // A statement held for approval is what the client wants cancelled.
+        services_.approvals().withdraw_held(target->session_id, "cancelled by the client");
         co_await send_upstream_cancel(ex, target->host, target->port, target->upstream_pid,
                                       target->upstream_secret);
       }
@@ -375,6 +377,48 @@ asio::awaitable<bool> Session::startup() {
            connection_ ? "no access rule admits the principal" : "no such connection");
     co_return co_await send_refusal();
   }
+  // Just-in-time access: a connection under an `on: connect` rule needs an
+  // approved window for this caller.
+  if (auto rules = services_.approval_rules(); rules->has_connect_rules()) {
+    if (const auto* rule = approvals::match_connect(*rules, *principal, database_)) {
+      approvals::Binding b;
+      b.kind = approvals::Binding::Kind::kConnect;
+      b.subject = principal->subject;
+      b.connection = database_;
+      auto& broker = services_.approvals();
+      auto grant = broker.use_grant(b);
+      if (!grant) {
+        approvals::Person who{principal->subject, principal->issuer, principal->issued_by,
+                              principal->groups};
+        auto raised = broker.raise(b, *rule, who, "connect to " + database_, "", "", std::nullopt);
+        if (!raised) {
+          refuse("53400",
+                 "gatehouse: access to " + database_ + " needs approval (" + rule->name +
+                     "), but no request could be raised: " + raised.error(),
+                 "access window needed; " + raised.error());
+          co_return co_await send_refusal();
+        }
+        if (raised->created)
+          services_.counters().approvals_requested.fetch_add(1, std::memory_order_relaxed);
+        const std::string& id = raised->request.id;
+        refuse("28000",
+               "gatehouse: access to " + database_ + " needs approval (" + rule->name +
+                   "): request " + id,
+               "access window needed: request " + id);
+        refusal_.clear();
+        wire::encode_error_response(
+            refusal_, {.severity = "FATAL",
+                       .sqlstate = "28000",
+                       .message = "gatehouse: access to " + database_ + " needs approval (" +
+                                  rule->name + "): request " + id,
+                       .hint = "an approver runs `gatehouse reviews approve " + id +
+                               "`; then connect again"});
+        co_return co_await send_refusal();
+      }
+      window_until_us_ = grant->grant_until_us;
+      window_request_ = grant->id;
+    }
+  }
   if (!services_.audit_accepting()) {
     refuse("53300", "gatehouse: the audit store is not accepting records; new sessions are refused",
            "audit unavailable");
@@ -424,10 +468,19 @@ asio::awaitable<bool> Session::startup() {
   };
   gate_ = std::make_unique<StatementGate>(services_, *principal, connection_->name, search_path,
                                           cred.user);
+  gate_->set_redactor([this](const std::string& text) {
+    masking::Counts ignored;
+    std::string masked;
+    if (masker_.active() &&
+        masker_.rules()->mask_text(text, masked, ignored) == masking::Outcome::kRewritten)
+      return masked;
+    return text;
+  });
 
   // 8. Established: the client sees AuthenticationOk, the server's parameters,
   // the gateway's own cancel key, and ReadyForQuery.
   session_id_ = gateway::Services::new_session_id();
+  gate_->set_session_id(session_id_);
   cancel_key_ = services_.cancels().add(
       {connection_->host, connection_->port, upstream_.pid, upstream_.secret, session_id_});
   cancel_registered_ = true;
@@ -575,6 +628,29 @@ asio::awaitable<void> Session::pump(Direction& d) {
           }
           // Decide, then record, then relay the message or its replacement.
           auto ins = gate_->inspect(type, ev.body);
+          if (ins.hold) {
+            // Held for approval: what came before it goes on; it and what follows wait.
+            if (!out.empty()) {
+              net::error_code ec;
+              co_await d.to->write_all(out, ec);
+              if (ec) {
+                d.end = PumpEnd::kWriteFailed;
+                d.error = ec.message();
+                co_return;
+              }
+              *d.bytes_out += static_cast<std::int64_t>(out.size());
+              out.clear();
+            }
+            bool client_gone = false;
+            ins = co_await hold_for_approval(type, std::move(ins), d, client_gone);
+            auto cs = co_await asio::this_coro::cancellation_state;
+            if (cs.cancelled() != asio::cancellation_type::none) co_return;
+            if (client_gone) {
+              d.end = PumpEnd::kReadFailed;
+              d.error = "connection closed while a statement was held for approval";
+              co_return;
+            }
+          }
           using V = StatementTracker::ClientVerdict;
           switch (tracker_.on_client(type, ev.body, Clock::now(), now_us(), ins.note)) {
             case V::kOk:
@@ -833,11 +909,19 @@ asio::awaitable<void> Session::relay() {
   OPENSSL_cleanse(cbuf_.data(), cbuf_.size());  // it held the token
   cbuf_ = {};
   clen_ = 0;
-  co_await (pump(up) || pump(down));
+  if (window_until_us_ > 0)
+    co_await (pump(up) || pump(down) || watch_access_window());
+  else
+    co_await (pump(up) || pump(down));
 
-  // Exactly one direction ended on its own; the other was cancelled.
+  // Exactly one direction ended on its own (or the access window did); the rest was cancelled.
   Direction& cause = up.end != PumpEnd::kCancelled ? up : down;
-  if (cause.from_client) {
+  if (up.end == PumpEnd::kCancelled && down.end == PumpEnd::kCancelled) {
+    set_fatal("57P01",
+              "gatehouse: the access window for " + connection_->name + " (request " +
+                  window_request_ + ") has ended; request a new one to reconnect",
+              "access window ended");
+  } else if (cause.from_client) {
     switch (cause.end) {
       case PumpEnd::kTerminated:
         end_reason_ = "client terminated";
@@ -880,6 +964,116 @@ asio::awaitable<void> Session::relay() {
   // client — unless a message to it was cut off mid-way: a FATAL after half a
   // message would only be garbage, so the client just sees the connection close.
   if (!fatal_.empty() && !down.writing) co_await send_client(fatal_);
+}
+
+asio::awaitable<void> Session::watch_access_window() {
+  auto ex = co_await asio::this_coro::executor;
+  asio::steady_timer timer(ex);
+  const auto left =
+      std::chrono::microseconds(std::max<std::int64_t>(0, window_until_us_ - now_us()));
+  timer.expires_after(left);
+  net::error_code ec;
+  co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  spdlog::info("session {}: access window {} ended", session_id_, window_request_);
+}
+
+asio::awaitable<StatementGate::Inspection> Session::hold_for_approval(
+    std::uint8_t type, StatementGate::Inspection held, Direction& d, bool& client_gone) {
+  auto& broker = services_.approvals();
+  const approvals::Request req = *held.hold;
+  services_.counters().approvals_waiting.fetch_add(1, std::memory_order_relaxed);
+  spdlog::info("session {}: statement held for approval: request {} ({})", session_id_, req.id,
+               req.rule);
+  std::string approvers;
+  for (const auto& g : req.approver_groups) approvers += (approvers.empty() ? "" : ", ") + g;
+  // Held at most until the rule's timeout, never past the request's own expiry.
+  auto limit = std::chrono::microseconds(std::max<std::int64_t>(0, req.expires_at_us - now_us()));
+  auto timeout = std::chrono::duration_cast<std::chrono::microseconds>(held.hold_timeout);
+  if (timeout < limit) limit = timeout;
+  {
+    wire::Buffer notice;
+    wire::encode_notice_response(
+        notice, {.severity = "NOTICE",
+                 .sqlstate = "00000",
+                 .message = "gatehouse: held for approval (" + req.rule + "): request " + req.id,
+                 .detail = "waiting up to " + std::to_string(limit.count() / 1'000'000) +
+                           " s for " + std::to_string(req.count) + " approver(s) from " + approvers,
+                 .hint = "an approver runs `gatehouse reviews approve " + req.id +
+                         "`; Ctrl-C withdraws the request"});
+    co_await lock_client_writes();
+    co_await send_client(notice);
+    unlock_client_writes();
+  }
+  auto ex = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(ex);
+  const auto deadline = asio::steady_timer::clock_type::now() + limit;
+  timer->expires_at(deadline);
+  auto decided = std::make_shared<std::atomic<bool>>(false);
+  // Whichever thread decides posts the wake-up to this session's executor.
+  const std::uint64_t sub =
+      broker.subscribe(req.id, [timer, ex, decided](const approvals::Request&) {
+        decided->store(true);
+        asio::post(ex, [timer] { timer->cancel(); });
+      });
+  bool watching = true;  // the client is watched for leaving while nothing else comes from it
+  while (!decided->load() && asio::steady_timer::clock_type::now() < deadline) {
+    net::error_code ec_timer, ec_read;
+    if (watching) {
+      auto which =
+          co_await (timer->async_wait(asio::redirect_error(asio::use_awaitable, ec_timer)) ||
+                    d.from->wait_readable(ec_read));
+      if (which.index() == 1) {
+        if (ec_read || d.from->peer_closed()) {
+          client_gone = true;
+          break;
+        }
+        watching = false;  // pipelined bytes wait in the socket until the statement is settled
+      }
+    } else {
+      co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec_timer));
+    }
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none) {
+      client_gone = true;
+      break;
+    }
+  }
+  broker.unsubscribe(sub);
+  services_.counters().approvals_waiting.fetch_sub(1, std::memory_order_relaxed);
+  if (client_gone) {
+    broker.withdraw(req.id, "the client disconnected while waiting");
+    co_return held;
+  }
+  auto now = broker.get(req.id);
+  const auto status = now ? now->status : approvals::Status::kLapsed;
+  if (status == approvals::Status::kApproved) {
+    broker.consume(req.id);
+    spdlog::info("session {}: request {} approved; statement released", session_id_, req.id);
+    co_return gate_->released(held);
+  }
+  if (status == approvals::Status::kDenied) {
+    std::string by, reason;
+    for (const auto& r : now->reviews)
+      if (!r.approve) {
+        by = r.subject;
+        reason = r.reason;
+      }
+    co_return gate_->refused_held(type, held, "42501",
+                                  "gatehouse: request " + req.id + " was denied (" + req.rule + ")",
+                                  "denied by " + by + (reason.empty() ? "" : ": " + reason));
+  }
+  if (status == approvals::Status::kWithdrawn) {
+    co_return gate_->refused_held(
+        type, held, "57014",
+        "canceling statement due to user request: gatehouse request " + req.id + " withdrawn", "");
+  }
+  if (status == approvals::Status::kPending)
+    broker.withdraw(req.id, "not approved within the rule's timeout");
+  co_return gate_->refused_held(
+      type, held, "57014",
+      "gatehouse: request " + req.id + " was not approved in time; the statement did not run",
+      status == approvals::Status::kPending ? "the rule's timeout passed"
+                                            : "the request lapsed at its expiry");
 }
 
 }  // namespace gh::adapters::pg

@@ -58,6 +58,14 @@ class Session {
   boost::asio::awaitable<void> send_client(const wire::pg::Buffer& b);
   // While the gateway is paused: tells the client once, then waits for resume.
   boost::asio::awaitable<void> hold_while_paused();
+  // Wait mode: tells the client the statement is held, waits for the
+  // request's decision (or the rule's timeout, or the client leaving) and
+  // returns what to do with the message. `client_gone` when the client left:
+  // the request is withdrawn.
+  boost::asio::awaitable<StatementGate::Inspection> hold_for_approval(
+      std::uint8_t type, StatementGate::Inspection held, Direction& d, bool& client_gone);
+  // Ends the session when its access window (`on: connect` grant) ends.
+  boost::asio::awaitable<void> watch_access_window();
   // The client stream is written by both directions once the relay runs: a
   // message the gateway adds must not land inside one the server is sending.
   boost::asio::awaitable<void> lock_client_writes();
@@ -120,6 +128,8 @@ class Session {
   bool ended_ = false;
   std::string end_reason_;
   std::string server_fatal_;
+  std::int64_t window_until_us_ = 0;  // the access window this session was admitted under
+  std::string window_request_;
   wire::pg::Buffer fatal_;
   wire::pg::Buffer refusal_;
 };

@@ -1,5 +1,7 @@
 #include "adapters/pg/statement_gate.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 
 #include "sql/analyzer.h"
@@ -20,6 +22,42 @@ constexpr std::string_view kRefusedName = "gatehouse-denied";
 
 constexpr std::size_t kMaxVerdicts = 512;
 constexpr std::size_t kMaxNamed = 10'000;
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  (void)EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 15];
+  }
+  return out;
+}
+
+// The parameters of one execution, formats and NULLs included: a grant is
+// for these values only.
+std::string params_hash_of(const wire::Bind& b) {
+  std::string canon;
+  for (std::size_t i = 0; i < b.params.size(); ++i) {
+    canon += std::to_string(b.param_format(i));
+    if (!b.params[i]) {
+      canon += "N;";
+      continue;
+    }
+    canon += 'V' + std::to_string(b.params[i]->size()) + ':';
+    canon.append(reinterpret_cast<const char*>(b.params[i]->data()), b.params[i]->size());
+    canon += ';';
+  }
+  return sha256_hex(canon);
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& x : v) out += (out.empty() ? "" : ", ") + x;
+  return out;
+}
 
 model::AnalysisPtr unanalyzable(std::string why) {
   auto a = std::make_shared<model::Analysis>();
@@ -51,13 +89,17 @@ StatementGate::StatementGate(gateway::Services& services, model::Principal princ
       principal_(std::move(principal)),
       connection_(std::move(connection)),
       policy_(services.policy()) {
+  approval_rules_ = services.approval_rules();
   view_.search_paths.push_back(sql::parse_search_path(search_path));
   view_.session_user = std::move(session_user);
   view_.prepared = &sql_prepared_;
 }
 
 void StatementGate::refresh_policy() {
-  if (services_.policy_version() != policy_->version) policy_ = services_.policy();
+  if (services_.policy_version() != policy_->version) {
+    policy_ = services_.policy();
+    approval_rules_ = services_.approval_rules();
+  }
 }
 
 model::AnalysisPtr StatementGate::merged(const model::AnalysisPtr& had,
@@ -182,9 +224,15 @@ std::shared_ptr<const wire::Buffer> StatementGate::denial_for(const policy::Deci
 StatementGate::Inspection StatementGate::deny(const policy::Decision& d, Decided record,
                                               std::uint8_t type, std::string_view statement_name) {
   services_.counters().statements_denied.fetch_add(1, std::memory_order_relaxed);
+  return replaced(denial_for(d), std::move(record), type, statement_name);
+}
+
+StatementGate::Inspection StatementGate::replaced(std::shared_ptr<const wire::Buffer> error,
+                                                  Decided record, std::uint8_t type,
+                                                  std::string_view statement_name) {
   Inspection ins;
   ins.note.decision = std::move(record);
-  ins.note.denial = denial_for(d);
+  ins.note.denial = std::move(error);
   ins.replace = true;
   switch (type) {
     case 'P':
@@ -200,6 +248,97 @@ StatementGate::Inspection StatementGate::deny(const policy::Decision& d, Decided
   return ins;
 }
 
+std::optional<StatementGate::Inspection> StatementGate::approval(std::uint8_t type,
+                                                                 const model::Analysis& a,
+                                                                 Decided& record,
+                                                                 const std::string& text,
+                                                                 std::string params_hash) {
+  const approvals::Rule* rule =
+      approvals::match_statement(*approval_rules_, principal_, connection_, a, record->tables);
+  if (rule == nullptr) return std::nullopt;
+  approvals::Binding binding;
+  binding.subject = principal_.subject;
+  binding.connection = connection_;
+  binding.text_hash = sha256_hex(text);
+  binding.fingerprint = sql::normalize(text).value_or(text);
+  binding.fingerprint = sha256_hex(binding.fingerprint);
+  binding.params_hash = std::move(params_hash);
+  binding.policy_version = policy_->version;
+  auto& broker = services_.approvals();
+  if (auto grant = broker.use_grant(binding)) {
+    auto r = std::make_shared<model::StatementDecision>(*record);
+    r->approval_id = grant->id;
+    record = std::move(r);
+    return std::nullopt;
+  }
+  approvals::Person requester{principal_.subject, principal_.issuer, principal_.issued_by,
+                              principal_.groups};
+  std::string shown = redact_ ? redact_(text) : text;
+  if (shown.size() > 4096) shown = shown.substr(0, 4096) + "…";
+  auto raised = broker.raise(binding, *rule, requester, std::move(shown), session_id_);
+  auto refusal_record = [&](const std::string& id) {
+    auto r = std::make_shared<model::StatementDecision>(*record);
+    r->decision = "deny";
+    r->rule = rule->name;
+    r->approval_id = id;
+    return Decided(std::move(r));
+  };
+  if (!raised) {
+    auto out = std::make_shared<wire::Buffer>();
+    wire::encode_error_response(
+        *out, {.severity = "ERROR",
+               .sqlstate = "53400",
+               .message = "gatehouse: approval required (" + rule->name +
+                          "), but no request could be raised: " + raised.error()});
+    return replaced(std::move(out), refusal_record(""), type, {});
+  }
+  const approvals::Request& req = raised->request;
+  if (raised->created)
+    services_.counters().approvals_requested.fetch_add(1, std::memory_order_relaxed);
+  const std::string approvers = std::to_string(req.count) + " of " + joined(req.approver_groups);
+  if (rule->mode == approvals::Mode::kReject) {
+    auto out = std::make_shared<wire::Buffer>();
+    wire::encode_error_response(
+        *out, {.severity = "ERROR",
+               .sqlstate = "42501",
+               .message = "gatehouse: approval required (" + rule->name + "): request " + req.id,
+               .detail = "this statement needs approval by " + approvers + " before it runs",
+               .hint = "an approver runs `gatehouse reviews approve " + req.id +
+                       "`; then run the same statement again (the approval is bound to this exact "
+                       "text and parameters)"});
+    return replaced(std::move(out), refusal_record(req.id), type, {});
+  }
+  Inspection ins;
+  ins.hold = req;
+  ins.hold_timeout = rule->timeout;
+  ins.note.decision = record;
+  return ins;
+}
+
+StatementGate::Inspection StatementGate::released(const Inspection& held) {
+  Inspection ins;
+  auto r = std::make_shared<model::StatementDecision>(*held.note.decision);
+  r->approval_id = held.hold->id;
+  ins.note.decision = std::move(r);
+  if (held.held) apply_effects(*held.held);
+  return ins;
+}
+
+StatementGate::Inspection StatementGate::refused_held(std::uint8_t type, const Inspection& held,
+                                                      std::string_view sqlstate,
+                                                      const std::string& message,
+                                                      const std::string& detail) {
+  services_.counters().statements_denied.fetch_add(1, std::memory_order_relaxed);
+  auto r = std::make_shared<model::StatementDecision>(*held.note.decision);
+  r->decision = "deny";
+  r->rule = held.hold->rule;
+  r->approval_id = held.hold->id;
+  auto out = std::make_shared<wire::Buffer>();
+  wire::encode_error_response(
+      *out, {.severity = "ERROR", .sqlstate = sqlstate, .message = message, .detail = detail});
+  return replaced(std::move(out), std::move(r), type, {});
+}
+
 StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) {
   switch (type) {
     case 'Q': {
@@ -208,6 +347,12 @@ StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) 
       auto a = q ? services_.analyses().get(q->sql) : unanalyzable("malformed Query message");
       auto v = decide(a);
       if (!v.decision.allowed()) return deny(v.decision, v.record, type, {});
+      if (approval_rules_->has_statement_rules()) {
+        if (auto held = approval(type, *a, v.record, std::string(q->sql), {})) {
+          if (held->hold) held->held = a;  // its effects apply once it runs
+          return std::move(*held);
+        }
+      }
       apply_effects(*a);
       Inspection ins;
       ins.note.decision = v.record;
@@ -225,8 +370,12 @@ StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) 
       if (!v.decision.allowed()) return deny(v.decision, v.record, type, name);
       apply_effects(*a);
       auto& slot = statements_[name];
-      auto entry = std::make_shared<Prepared>(Prepared{
-          name.empty() || !slot ? a : merged(slot->analysis, a), v.record, policy_->version});
+      auto entry =
+          std::make_shared<Prepared>(Prepared{name.empty() || !slot ? a : merged(slot->analysis, a),
+                                              v.record,
+                                              policy_->version,
+                                              std::make_shared<const std::string>(p->sql),
+                                              {}});
       if (statements_.size() <= kMaxNamed) slot = std::move(entry);
       Inspection ins;
       ins.note.decision = v.record;
@@ -242,11 +391,18 @@ StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) 
         return {};
       }
       auto& slot = portals_[portal];
-      if (portal.empty() || !slot) {
+      const bool approvals_on = approval_rules_->has_statement_rules();
+      if ((portal.empty() || !slot) && !approvals_on) {
         slot = stmt->second;
+      } else if (portal.empty() || !slot) {
+        // A portal of its own: it carries this execution's parameters.
+        auto own = std::make_shared<Prepared>(*stmt->second);
+        own->params_hash = params_hash_of(*b);
+        slot = std::move(own);
       } else {
         slot = std::make_shared<Prepared>(
-            Prepared{merged(slot->analysis, stmt->second->analysis), stmt->second->decision, 0});
+            Prepared{merged(slot->analysis, stmt->second->analysis), stmt->second->decision, 0,
+                     stmt->second->text, approvals_on ? params_hash_of(*b) : std::string()});
       }
       if (portals_.size() > kMaxNamed) portals_.erase(portal);
       return {};
@@ -267,14 +423,25 @@ StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) 
       // DECLARE) or does not exist (the server says so).
       if (it == portals_.end() || !it->second) return {};
       Prepared& entry = *it->second;
-      if (entry.version == policy_->version) return {};
-      // The policy changed since this statement was decided: decide it again.
-      auto v = decide(entry.analysis);
-      entry.version = policy_->version;
-      entry.decision = v.record;
-      if (!v.decision.allowed()) return deny(v.decision, v.record, type, {});
+      const bool approvals_on = approval_rules_->has_statement_rules() && entry.text;
+      if (entry.version == policy_->version && !approvals_on) return {};
       Inspection ins;
-      ins.note.decision = v.record;
+      Decided record = entry.decision;
+      if (entry.version != policy_->version) {
+        // The policy changed since this statement was decided: decide it again.
+        auto v = decide(entry.analysis);
+        entry.version = policy_->version;
+        entry.decision = v.record;
+        record = v.record;
+        if (!v.decision.allowed()) return deny(v.decision, v.record, type, {});
+        ins.note.decision = v.record;
+      }
+      if (approvals_on) {
+        Decided before = record;
+        if (auto held = approval(type, *entry.analysis, record, *entry.text, entry.params_hash))
+          return std::move(*held);
+        if (record != before) ins.note.decision = record;  // ran on a grant
+      }
       return ins;
     }
     case 'F': {

@@ -14,12 +14,15 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "adapters/pg/statement_tracker.h"
+#include "approvals/broker.h"
 #include "gateway/services.h"
 #include "model/analysis.h"
 #include "model/principal.h"
@@ -42,9 +45,27 @@ class StatementGate {
     ClientNote note;       // for the tracker: the decision, and the denial if any
     bool replace = false;  // relay `replacement` instead of the client's message
     wire::pg::Buffer replacement;
+    // Wait mode: hold the message until this request is decided, then call
+    // released() or refused_held().
+    std::optional<approvals::Request> hold;
+    std::chrono::seconds hold_timeout{0};
+    model::AnalysisPtr held;  // what a held Query does to the session once it runs
   };
   // A whole client message. Messages that are not decided pass untouched.
   Inspection inspect(std::uint8_t type, Bytes body);
+
+  // A held message was approved: it goes on, recorded with the approval.
+  Inspection released(const Inspection& held);
+  // A held message was not approved: it is replaced like a denial, and the
+  // client gets this error instead of the server's.
+  Inspection refused_held(std::uint8_t type, const Inspection& held, std::string_view sqlstate,
+                          const std::string& message, const std::string& detail);
+
+  // How statement texts are shown to reviewers and recorded (masked).
+  void set_redactor(std::function<std::string(const std::string&)> redact) {
+    redact_ = std::move(redact);
+  }
+  void set_session_id(std::string id) { session_id_ = std::move(id); }
 
   const policy::SessionView& view() const { return view_; }
   std::uint64_t decided_under() const { return policy_ ? policy_->version : 0; }
@@ -53,7 +74,9 @@ class StatementGate {
   struct Prepared {
     model::AnalysisPtr analysis;
     Decided decision;
-    std::uint64_t version = 0;  // the policy version it was decided under
+    std::uint64_t version = 0;                // the policy version it was decided under
+    std::shared_ptr<const std::string> text;  // the prepared text (approval binding)
+    std::string params_hash;                  // portals: SHA-256 of the bound parameters
   };
   using PreparedPtr = std::shared_ptr<Prepared>;
 
@@ -72,12 +95,22 @@ class StatementGate {
   std::shared_ptr<const wire::pg::Buffer> denial_for(const policy::Decision& d) const;
   Inspection deny(const policy::Decision& d, Decided record, std::uint8_t type,
                   std::string_view statement_name);
+  // Replaces the message as for a denial, with `error` for the client.
+  Inspection replaced(std::shared_ptr<const wire::pg::Buffer> error, Decided record,
+                      std::uint8_t type, std::string_view statement_name);
+  // An allowed statement that an approval rule holds: through on a grant
+  // (nullopt, `record` then names the approval), refused in reject mode, held in wait mode.
+  std::optional<Inspection> approval(std::uint8_t type, const model::Analysis& a, Decided& record,
+                                     const std::string& text, std::string params_hash);
   // A named statement or portal already known keeps what it had as well: the
   // server refuses a second Parse/Bind of an existing name, and the gateway
   // must not forget what may still be there.
   static model::AnalysisPtr merged(const model::AnalysisPtr& had, const model::AnalysisPtr& add);
 
   gateway::Services& services_;
+  std::function<std::string(const std::string&)> redact_;
+  std::string session_id_;
+  std::shared_ptr<const approvals::RuleSet> approval_rules_;
   model::Principal principal_;
   std::string connection_;
   std::shared_ptr<const policy::Policy> policy_;

@@ -105,6 +105,44 @@ CREATE INDEX policy_events_at ON policy_events(at_us);
 ALTER TABLE statements ADD COLUMN masked_json TEXT;
 ALTER TABLE statements ADD COLUMN withheld INTEGER;
 )sql"},
+    Migration{4, R"sql(
+ALTER TABLE statements ADD COLUMN approval_id TEXT;
+
+CREATE TABLE approval_events (
+  at_us          INTEGER,
+  replica        TEXT,
+  request_id     TEXT,
+  event          TEXT,
+  status         TEXT,
+  rule           TEXT,
+  kind           TEXT,
+  requester      TEXT,
+  actor          TEXT,
+  detail         TEXT,
+  connection     TEXT,
+  session_id     TEXT,
+  statement      TEXT,
+  text_hash      TEXT,
+  params_hash    TEXT,
+  policy_version INTEGER
+);
+CREATE INDEX approval_events_request ON approval_events(request_id);
+CREATE INDEX approval_events_at ON approval_events(at_us);
+
+CREATE TABLE token_events (
+  at_us            INTEGER,
+  replica          TEXT,
+  action           TEXT,
+  actor            TEXT,
+  subject          TEXT,
+  groups_json      TEXT,
+  connections_json TEXT,
+  expires_at       INTEGER,
+  token_hash       TEXT,
+  kid              TEXT
+);
+CREATE INDEX token_events_at ON token_events(at_us);
+)sql"},
 };
 
 struct DbClose {
@@ -211,8 +249,8 @@ class SqliteStore final : public audit::Store {
         {&store->insert_statement_,
          "INSERT INTO statements(session_id, seq, at_us, duration_us, text, protocol_path, rows, "
          "outcome, command_tag, error_code, error_message, kind, class, tables_json, "
-         "functions_json, decision, rule, policy_version, masked_json, withheld) "
-         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+         "functions_json, decision, rule, policy_version, masked_json, withheld, approval_id) "
+         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
         // An upsert rather than a bare UPDATE: should the start ever be missing,
         // the end of the session is still kept instead of matching no row.
         {&store->end_session_,
@@ -224,6 +262,13 @@ class SqliteStore final : public audit::Store {
         {&store->insert_policy_,
          "INSERT INTO policy_events(at_us, replica, version, action, outcome, detail, source) "
          "VALUES (?,?,?,?,?,?,?)"},
+        {&store->insert_approval_,
+         "INSERT INTO approval_events(at_us, replica, request_id, event, status, rule, kind, "
+         "requester, actor, detail, connection, session_id, statement, text_hash, params_hash, "
+         "policy_version) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+        {&store->insert_token_,
+         "INSERT INTO token_events(at_us, replica, action, actor, subject, groups_json, "
+         "connections_json, expires_at, token_hash, kid) VALUES (?,?,?,?,?,?,?,?,?,?)"},
         {&store->insert_refused_,
          "INSERT INTO refused_connections(at_us, replica, client_addr, listener, connection, "
          "subject, token_hash, sqlstate, reason) VALUES (?,?,?,?,?,?,?,?,?)"},
@@ -246,6 +291,8 @@ class SqliteStore final : public audit::Store {
     end_session_.reset();
     insert_refused_.reset();
     insert_policy_.reset();
+    insert_approval_.reset();
+    insert_token_.reset();
   }
 
   Status<> write_batch(std::span<const model::AuditEvent> events) override {
@@ -369,6 +416,10 @@ class SqliteStore final : public audit::Store {
     else
       b.skip();
     b.integer(e.withheld);
+    if (!e.decision.approval_id.empty())
+      b.text(e.decision.approval_id);
+    else
+      b.skip();
     return run(insert_statement_.get(), "insert statement");
   }
 
@@ -409,9 +460,48 @@ class SqliteStore final : public audit::Store {
     return run(insert_policy_.get(), "insert policy event");
   }
 
+  Status<> write(const model::ApprovalEvent& e) {
+    Binder(insert_approval_.get())
+        .integer(e.at_us)
+        .text(e.replica)
+        .text(e.request_id)
+        .text(e.event)
+        .text(e.status)
+        .text(e.rule)
+        .text(e.kind)
+        .text(e.requester)
+        .text(e.actor)
+        .text(e.detail)
+        .text(e.connection)
+        .text(e.session_id)
+        .text(e.statement)
+        .text(e.text_hash)
+        .text(e.params_hash)
+        .integer(static_cast<std::int64_t>(e.policy_version));
+    return run(insert_approval_.get(), "insert approval event");
+  }
+
+  Status<> write(const model::TokenEvent& e) {
+    const std::string groups = nlohmann::json(e.groups).dump();
+    const std::string connections = nlohmann::json(e.connections).dump();
+    Binder(insert_token_.get())
+        .integer(e.at_us)
+        .text(e.replica)
+        .text(e.action)
+        .text(e.actor)
+        .text(e.subject)
+        .text(groups)
+        .text(connections)
+        .integer(e.expires_at)
+        .text(e.token_hash)
+        .text(e.kid);
+    return run(insert_token_.get(), "insert token event");
+  }
+
   Db db_;
   Stmt begin_, commit_, rollback_;
   Stmt insert_session_, insert_statement_, end_session_, insert_refused_, insert_policy_;
+  Stmt insert_approval_, insert_token_;
 };
 
 }  // namespace
