@@ -175,12 +175,14 @@ Expected<Broker::Raised> Broker::raise(const Binding& binding, const Rule& rule,
     std::lock_guard lock(mu_);
     sweep_locked(events, wakers);
     std::size_t pending = 0, mine = 0;
-    for (const auto& [id, r] : requests_) {
+    for (auto& [id, r] : requests_) {
       if (r.status != Status::kPending) continue;
       ++pending;
       if (r.requester.subject == requester.subject) ++mine;
       if (r.binding == binding && r.rule == rule.name) {
-        out.request = r;
+        // The same ask again; a reason given now is what reviewers should read.
+        if (r.reason.empty() && !reason.empty()) requests_[id].reason = reason;
+        out.request = requests_[id];
         break;
       }
     }

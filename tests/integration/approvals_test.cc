@@ -1,0 +1,373 @@
+// Just-in-time approvals end to end: real psql sessions held or refused by
+// approval rules, reviewed through the CLI (a separate process) over the
+// HTTPS admin API with each person's own token; access windows; gateway
+// tokens issued, exchanged and published. The server's table is checked to
+// show what ran and what did not.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "tests/integration/harness.h"
+
+namespace gh::it {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct ApprovalGateway : OwnGateway {
+  int admin_port;
+  explicit ApprovalGateway(const World& w, int admin)
+      : OwnGateway("gatehouse-approvals",
+                   [&w, admin](int p) {
+                     std::string base = OwnGateway::base_yaml(w, "gw-approvals", p, false);
+                     // The admin API over HTTPS with the world's certificate (127.0.0.1 in its
+                     // SAN).
+                     base.replace(
+                         base.find("  log_level: debug\n"), 18,
+                         "  log_level: debug\n  tls: {cert: " + w.dir + "/gw.crt, key: " + w.dir +
+                             "/gw.key}\n  admin:\n    listen: 127.0.0.1:" + std::to_string(admin) +
+                             "\n");
+                     return base + R"(  - name: prod
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" +
+                            std::to_string(w.pg.port()) + R"(, database: app, tls: disable}
+    credentials: {user: gh_scram, password_file: )" +
+                            w.dir + R"(/scram.pw}
+roles:
+  admins: [platform-admins]
+access:
+  - name: everyone
+    groups: [ai-agents, dba, compliance, platform-admins]
+    connections: [app, prod]
+    actions: [read, write, ddl]
+approvals:
+  - name: regulated
+    tables: [public.jit_patients]
+    statements: [update, delete]
+    approvers: {groups: [compliance], count: 2}
+    mode: wait
+    timeout: 20s
+  - name: export
+    tables: [public.jit_export]
+    statements: [select]
+    approvers: {groups: [dba]}
+    mode: reject
+    grant: once
+  - name: prod-window
+    connections: [prod]
+    on: connect
+    approvers: {groups: [dba]}
+    grant: 3s
+)";
+                   }),
+        admin_port(admin) {}
+
+  std::string url() const { return "https://127.0.0.1:" + std::to_string(admin_port); }
+
+  // The CLI as `token`'s owner, in its own process.
+  testbed::RunResult cli(const std::vector<std::string>& args, const std::string& token) const {
+    std::vector<std::string> argv{GH_GATEHOUSE_BIN};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testbed::run(argv,
+                        {{"GATEHOUSE_GATEWAY", url()},
+                         {"GATEHOUSE_TOKEN", token},
+                         {"GATEHOUSE_CA", World::get().dir + "/gw.crt"}},
+                        60s);
+  }
+};
+
+std::string request_id(const std::string& text) {
+  std::smatch m;
+  if (std::regex_search(text, m, std::regex("request (r-[0-9a-f]+)"))) return m[1];
+  return "";
+}
+
+class Approvals : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const World& w = World::get();
+    w.pg.sql(
+        "SET ROLE gh_scram;"
+        "DROP TABLE IF EXISTS public.jit_patients, public.jit_export;"
+        "CREATE TABLE public.jit_patients(id int primary key, name text);"
+        "INSERT INTO public.jit_patients SELECT g, 'p' || g FROM generate_series(1, 5) g;"
+        "CREATE TABLE public.jit_export(id int);"
+        "INSERT INTO public.jit_export SELECT generate_series(1, 3);",
+        "app");
+    gw_ = new ApprovalGateway(w, testbed::free_port());
+    if (!testbed::wait_for_text(gw_->log, "gatehouse admin listening", 30s))
+      throw std::runtime_error("no admin API: " + testbed::read_file(gw_->log));
+  }
+  static void TearDownTestSuite() {
+    delete gw_;
+    gw_ = nullptr;
+  }
+  static ApprovalGateway* gw_;
+  const World& w() const { return World::get(); }
+  std::string agent() const { return w().idp->mint("agent-7", {"ai-agents"}); }
+  std::string carol() const { return w().idp->mint("carol", {"compliance", "dba"}); }
+  std::string dave() const { return w().idp->mint("dave", {"compliance"}); }
+  std::string admin() const {
+    return w().idp->mint("root-admin", {"platform-admins", "compliance"});
+  }
+  std::string patients_count() const {
+    auto c = gw_->connect(carol());
+    return scalar(c.get(), "SELECT count(*) FROM public.jit_patients");
+  }
+};
+ApprovalGateway* Approvals::gw_ = nullptr;
+
+// psql runs in the background; the approvers act from other processes.
+std::future<testbed::RunResult> psql_async(const ApprovalGateway& gw, const std::string& token,
+                                           const std::string& sql) {
+  auto env = gw.psql_env(token);
+  return std::async(std::launch::async, [env, sql] {
+    return testbed::run({"psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql}, env, 60s);
+  });
+}
+
+std::string wait_for_pending(const ApprovalGateway& gw, const std::string& token,
+                             const std::string& rule) {
+  for (int i = 0; i < 100; ++i) {
+    auto r = gw.cli({"reviews", "list", "--status", "pending", "--json"}, token);
+    auto j = nlohmann::json::parse(r.output, nullptr, false);
+    if (j.is_array())
+      for (const auto& x : j)
+        if (x.value("rule", "") == rule) return x.value("id", "");
+    std::this_thread::sleep_for(100ms);
+  }
+  return "";
+}
+
+TEST_F(Approvals, WaitModeHoldsTheStatementUntilTwoDistinctApproversSayYes) {
+  auto held = psql_async(*gw_, agent(), "DELETE FROM public.jit_patients WHERE id = 1");
+  const std::string id = wait_for_pending(*gw_, carol(), "regulated");
+  ASSERT_FALSE(id.empty()) << testbed::read_file(gw_->log);
+  // Another session is not blocked meanwhile.
+  EXPECT_EQ(patients_count(), "5");
+
+  // The requester cannot approve; nor can someone outside the approver groups.
+  auto self = gw_->cli({"reviews", "approve", id}, agent());
+  EXPECT_NE(self.exit_code, 0);
+  EXPECT_NE(self.output.find("your own request"), std::string::npos) << self.output;
+  auto outsider = gw_->cli({"reviews", "approve", id}, w().idp->mint("eve", {"ai-agents"}));
+  EXPECT_NE(outsider.exit_code, 0);
+
+  // The same person counts once, whichever of their groups they approve through.
+  auto first = gw_->cli({"reviews", "approve", id, "--reason", "ticket 42"}, carol());
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto again = gw_->cli({"reviews", "approve", id}, carol());
+  EXPECT_NE(again.exit_code, 0);
+  EXPECT_NE(again.output.find("already"), std::string::npos) << again.output;
+  EXPECT_EQ(held.wait_for(300ms), std::future_status::timeout) << "released after one approval";
+  EXPECT_EQ(patients_count(), "5");
+
+  const auto approved_at = std::chrono::steady_clock::now();
+  auto second = gw_->cli({"reviews", "approve", id}, dave());
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  auto r = held.get();
+  const auto released = std::chrono::steady_clock::now() - approved_at;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("held for approval (regulated): request " + id), std::string::npos)
+      << r.output;
+  EXPECT_LT(released, 2s);  // includes the CLI process exiting; the release itself is a post
+  EXPECT_EQ(patients_count(), "4");
+
+  auto show = gw_->cli({"reviews", "show", id, "--json"}, carol());
+  auto j = nlohmann::json::parse(show.output, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << show.output;
+  EXPECT_EQ(j["status"], "used");
+  EXPECT_EQ(j["approvals"], nlohmann::json::array({"carol", "dave"}));
+  EXPECT_EQ(j["requester"], "agent-7");
+
+  auto events = gw_->audit("SELECT event FROM approval_events WHERE request_id = '" + id +
+                           "' ORDER BY rowid");
+  std::vector<std::string> names;
+  for (const auto& e : events) names.push_back(e[0]);
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"created", "reviewed", "reviewed", "decided", "used"}));
+  auto ran =
+      gw_->audit("SELECT approval_id, outcome FROM statements WHERE approval_id = '" + id + "'");
+  ASSERT_EQ(ran.size(), 1u);
+  EXPECT_EQ(ran[0][1], "ok");
+}
+
+TEST_F(Approvals, AdminCannotApproveTheirOwnRequest) {
+  auto held = psql_async(*gw_, admin(), "UPDATE public.jit_patients SET name = 'x' WHERE id = 2");
+  const std::string id = wait_for_pending(*gw_, admin(), "regulated");
+  ASSERT_FALSE(id.empty());
+  auto self = gw_->cli({"reviews", "approve", id}, admin());
+  EXPECT_NE(self.exit_code, 0);
+  EXPECT_NE(self.output.find("your own request"), std::string::npos) << self.output;
+  auto deny = gw_->cli({"reviews", "deny", id, "--reason", "not during the freeze"}, carol());
+  ASSERT_EQ(deny.exit_code, 0) << deny.output;
+  auto r = held.get();
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("was denied (regulated)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not during the freeze"), std::string::npos) << r.output;
+  auto c = gw_->connect(carol());
+  EXPECT_EQ(scalar(c.get(), "SELECT name FROM public.jit_patients WHERE id = 2"), "p2");
+}
+
+TEST_F(Approvals, ClientThatDisconnectsWhileWaitingWithdrawsItsRequest) {
+  auto env = gw_->psql_env(agent());
+  auto p =
+      testbed::Process::start({"psql", "-X", "-c", "DELETE FROM public.jit_patients WHERE id = 3"},
+                              gw_->dir + "/psql-withdraw.log", env);
+  const std::string id = wait_for_pending(*gw_, carol(), "regulated");
+  ASSERT_FALSE(id.empty());
+  p.signal(SIGKILL);
+  p.stop();
+  std::string status;
+  for (int i = 0; i < 50 && status != "withdrawn"; ++i) {
+    std::this_thread::sleep_for(100ms);
+    auto j = nlohmann::json::parse(gw_->cli({"reviews", "show", id, "--json"}, carol()).output,
+                                   nullptr, false);
+    if (j.is_object()) status = j.value("status", "");
+  }
+  EXPECT_EQ(status, "withdrawn");
+  auto late = gw_->cli({"reviews", "approve", id}, carol());
+  EXPECT_NE(late.exit_code, 0);
+}
+
+TEST_F(Approvals, RejectModeNamesTheRequestAndTheRetryRunsOnceGranted) {
+  auto env = gw_->psql_env(agent());
+  const std::string sql = "SELECT count(*) FROM public.jit_export";
+  auto first = testbed::run({"psql", "-X", "-A", "-t", "-c", sql}, env);
+  EXPECT_NE(first.exit_code, 0);
+  EXPECT_NE(first.output.find("approval required (export): request r-"), std::string::npos)
+      << first.output;
+  EXPECT_NE(first.output.find("gatehouse reviews approve"), std::string::npos) << first.output;
+  const std::string id = request_id(first.output);
+  ASSERT_FALSE(id.empty());
+  // A retry before approval names the same request.
+  auto retry = testbed::run({"psql", "-X", "-A", "-t", "-c", sql}, env);
+  EXPECT_EQ(request_id(retry.output), id) << retry.output;
+
+  ASSERT_EQ(gw_->cli({"reviews", "approve", id}, carol()).exit_code, 0);
+  // An altered statement is a new request, not covered by the grant.
+  auto altered = testbed::run({"psql", "-X", "-A", "-t", "-c", sql + " "}, env);
+  EXPECT_NE(altered.exit_code, 0);
+  EXPECT_NE(request_id(altered.output), id);
+  // The exact statement runs once.
+  auto ok = testbed::run({"psql", "-X", "-A", "-t", "-c", sql}, env);
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_EQ(ok.output.substr(0, 1), "3");
+  auto twice = testbed::run({"psql", "-X", "-A", "-t", "-c", sql}, env);
+  EXPECT_NE(twice.exit_code, 0) << "a once grant ran twice";
+}
+
+TEST_F(Approvals, ExtendedProtocolGrantIsBoundToTheParameters) {
+  auto c = gw_->connect(agent());
+  const char* sql = "SELECT count(*) FROM public.jit_export WHERE id <= $1";
+  auto exec = [&](const char* v) {
+    const char* params[] = {v};
+    return Result(PQexecParams(c.get(), sql, 1, nullptr, params, nullptr, nullptr, 0));
+  };
+  auto r1 = exec("2");
+  ASSERT_EQ(PQresultStatus(r1.get()), PGRES_FATAL_ERROR);
+  const std::string id = request_id(PQresultErrorMessage(r1.get()));
+  ASSERT_FALSE(id.empty()) << PQresultErrorMessage(r1.get());
+  ASSERT_EQ(gw_->cli({"reviews", "approve", id}, carol()).exit_code, 0);
+  auto other = exec("3");  // another parameter value: another request
+  EXPECT_EQ(PQresultStatus(other.get()), PGRES_FATAL_ERROR);
+  EXPECT_NE(request_id(PQresultErrorMessage(other.get())), id);
+  auto granted = exec("2");
+  ASSERT_EQ(PQresultStatus(granted.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(granted.get());
+  EXPECT_EQ(std::string(PQgetvalue(granted.get(), 0, 0)), "2");
+}
+
+TEST_F(Approvals, AccessWindowOpensOnApprovalAndClosesOpenSessions) {
+  auto env = gw_->psql_env(agent());
+  env["PGDATABASE"] = "prod";
+  auto refused = testbed::run({"psql", "-X", "-A", "-t", "-c", "SELECT 1"}, env);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("access to prod needs approval (prod-window): request r-"),
+            std::string::npos)
+      << refused.output;
+  const std::string id = request_id(refused.output);
+  ASSERT_FALSE(id.empty());
+  ASSERT_EQ(gw_->cli({"reviews", "approve", id}, carol()).exit_code, 0);
+  // Admitted now; the window (3 s) then ends and the open session is told and closed.
+  Conn c(PQconnectdb(
+      (gw_->conninfo(agent()).replace(gw_->conninfo(agent()).find("dbname=app"), 10, "dbname=prod"))
+          .c_str()));
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+  EXPECT_EQ(scalar(c.get(), "SELECT 1"), "1");
+  std::this_thread::sleep_for(4s);
+  Result after(PQexec(c.get(), "SELECT 1"));
+  EXPECT_NE(PQresultStatus(after.get()), PGRES_TUPLES_OK);
+  EXPECT_NE(std::string(PQerrorMessage(c.get())).find("access window"), std::string::npos)
+      << PQerrorMessage(c.get());
+  // And new sessions need a new window.
+  auto again = testbed::run({"psql", "-X", "-A", "-t", "-c", "SELECT 1"}, env);
+  EXPECT_NE(again.exit_code, 0);
+
+  // `gatehouse access request` asks ahead of time, no longer than the rule grants.
+  auto ahead = gw_->cli(
+      {"access", "request", "prod", "--for", "8h", "--reason", "deploy", "--json"}, agent());
+  ASSERT_EQ(ahead.exit_code, 0) << ahead.output;
+  auto j = nlohmann::json::parse(ahead.output, nullptr, false);
+  EXPECT_EQ(j.value("grant", ""), "3s");
+  EXPECT_EQ(j.value("reason", ""), "deploy");
+}
+
+TEST_F(Approvals, GatewayTokensIssuedByAdminsExchangedNeverWiderAndPublished) {
+  auto refused = gw_->cli({"token", "issue", "--subject", "ci-job", "--ttl", "5m"}, agent());
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.output.find("only admins"), std::string::npos) << refused.output;
+
+  auto issued = gw_->cli({"token", "issue", "--subject", "ci-job", "--groups", "ai-agents", "--ttl",
+                          "5m", "--connection", "app", "--json"},
+                         admin());
+  ASSERT_EQ(issued.exit_code, 0) << issued.output;
+  auto j = nlohmann::json::parse(issued.output, nullptr, false);
+  const std::string token = j.value("token", "");
+  ASSERT_FALSE(token.empty());
+  // The token works at the gateway, for its connection only.
+  auto c = gw_->connect(token);
+  EXPECT_EQ(scalar(c.get(), "SELECT 1"), "1");
+  Conn prod(PQconnectdb(
+      (gw_->conninfo(token).replace(gw_->conninfo(token).find("dbname=app"), 10, "dbname=prod"))
+          .c_str()));
+  EXPECT_NE(PQstatus(prod.get()), CONNECTION_OK);
+  // Never longer than identity.gateway_tokens.max_ttl (1h by default).
+  auto too_long = gw_->cli({"token", "issue", "--subject", "x", "--ttl", "2h"}, admin());
+  EXPECT_NE(too_long.exit_code, 0);
+
+  // Exchange: an IdP token in, a narrower gateway token out.
+  auto ex = gw_->cli({"token", "exchange", "--groups", "nope", "--json"}, agent());
+  EXPECT_NE(ex.exit_code, 0);
+  auto ok = gw_->cli({"token", "exchange", "--ttl", "10m", "--json"}, agent());
+  ASSERT_EQ(ok.exit_code, 0) << ok.output;
+  auto ej = nlohmann::json::parse(ok.output, nullptr, false);
+  EXPECT_EQ(ej.value("subject", ""), "agent-7");
+  auto again = gw_->cli({"token", "exchange"}, ej.value("token", ""));
+  EXPECT_NE(again.exit_code, 0) << "a gateway token was exchanged again";
+
+  // Rotation: the new key signs, the old tokens still verify.
+  auto rot = gw_->cli({"token", "rotate-key"}, admin());
+  ASSERT_EQ(rot.exit_code, 0) << rot.output;
+  auto c2 = gw_->connect(token);
+  EXPECT_EQ(scalar(c2.get(), "SELECT 1"), "1");
+  auto jwks = testbed::run(
+      {"curl", "-sS", "--cacert", w().dir + "/gw.crt", gw_->url() + "/.well-known/jwks.json"});
+  if (jwks.exit_code == 0) {
+    auto keys = nlohmann::json::parse(jwks.output, nullptr, false);
+    ASSERT_TRUE(keys.is_object()) << jwks.output;
+    EXPECT_EQ(keys["keys"].size(), 2u);
+  }
+  auto audit = gw_->audit("SELECT action, subject FROM token_events ORDER BY rowid");
+  ASSERT_GE(audit.size(), 3u);
+  EXPECT_EQ(audit[0][0], "issued");
+  // Never the token itself.
+  auto leaked = gw_->audit("SELECT count(*) FROM token_events WHERE token_hash = '" + token + "'");
+  EXPECT_EQ(leaked[0][0], "0");
+}
+
+}  // namespace
+}  // namespace gh::it
