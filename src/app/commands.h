@@ -1,10 +1,22 @@
 // The subcommands of the gatehouse binary.
 #pragma once
 
+#include <memory>
+
 #include <cstdint>
 #include <string>
 
+namespace CLI {
+class App;
+}
+
 namespace gh::app {
+
+// The admin API commands (reviews, access, token), registered on `app`.
+struct ApiCommands;
+std::shared_ptr<ApiCommands> add_api_commands(CLI::App& app);
+// Runs the one chosen; -1 when none of them was.
+int run_api_commands(ApiCommands& commands);
 
 int run_serve(const std::string& config_path);
 int run_check(const std::string& config_path);
@@ -31,5 +43,18 @@ struct DevMintOptions {
   std::string ttl = "15m";
 };
 int run_dev_mint(const DevMintOptions& options);
+
+// `gatehouse connect C`: a local forwarder. Clients connect to a loopback port
+// with no password; each gets a session to the gateway's connection C (their
+// dbname is replaced), authenticated with the caller's token.
+struct ConnectOptions {
+  std::string connection;                 // the gateway connection (what dbname names there)
+  std::string listen = "127.0.0.1:6432";  // loopback only; port 0 = a free one
+  std::string gateway;                    // the gateway's HOST:PORT; "" = $GATEHOUSE_PG
+  std::string token_file;                 // read for each client; "" = $GATEHOUSE_TOKEN
+  std::string ca_file;                    // "" = $GATEHOUSE_CA
+  std::string sslmode = "require";        // require | verify-full | disable
+};
+int run_connect(const ConnectOptions& options);
 
 }  // namespace gh::app

@@ -61,6 +61,33 @@ int main(int argc, char** argv) {
   dev_mint->add_option("--audience", mint.audience, "the token's aud");
   dev_mint->add_option("--ttl", mint.ttl, "lifetime, e.g. 15m or 1h");
 
+  gh::app::ConnectOptions connect_opts;
+  auto* connect = app.add_subcommand(
+      "connect",
+      "local forwarder: clients connect to a loopback port with no password and reach "
+      "connection C through the gateway with your token");
+  connect
+      ->add_option("connection", connect_opts.connection,
+                   "the gateway connection (replaces the dbname clients ask for)")
+      ->required();
+  connect
+      ->add_option("--listen", connect_opts.listen,
+                   "local address, loopback only (port 0 = a free one)")
+      ->capture_default_str();
+  connect->add_option("--pg", connect_opts.gateway,
+                      "the gateway's PostgreSQL listener HOST:PORT (default $GATEHOUSE_PG)");
+  connect->add_option("--token-file", connect_opts.token_file,
+                      "file holding your token, read for each new client (default "
+                      "$GATEHOUSE_TOKEN)");
+  connect->add_option("--ca", connect_opts.ca_file,
+                      "CA of the gateway's certificate (default $GATEHOUSE_CA; with require, "
+                      "checks the chain; verify-full also checks the host)");
+  connect->add_option("--sslmode", connect_opts.sslmode, "require, verify-full or disable")
+      ->check(CLI::IsMember({"require", "verify-full", "disable"}))
+      ->capture_default_str();
+
+  auto api_commands = gh::app::add_api_commands(app);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -78,5 +105,7 @@ int main(int argc, char** argv) {
   }
   if (*dev_idp) return gh::app::run_dev_idp(idp_dir);
   if (*dev_mint) return gh::app::run_dev_mint(mint);
+  if (*connect) return gh::app::run_connect(connect_opts);
+  if (int rc = gh::app::run_api_commands(*api_commands); rc >= 0) return rc;
   return 2;
 }

@@ -799,17 +799,15 @@ TEST_F(ConfigTest, ReadCredentialsAndSearchPathAreLoaded) {
 TEST_F(ConfigTest, UnimplementedSectionsAreRefusedByName) {
   Sections s;
   s.extra =
-      "approvals: []\n"
       "recording:\n  results: masked\n"
-      "roles:\n  admins: [platform-admins]\n"
       "include: [policy.yaml]\n";
   const std::string yaml = s.yaml();
   auto problems = load_bad(yaml);
-  for (const std::string section : {"approvals", "recording", "roles", "include"}) {
+  for (const std::string section : {"recording", "include"}) {
     expect_problem(problems, line_of(yaml, section + ":"),
                    "section `" + section + "` is not implemented in this build");
   }
-  EXPECT_EQ(problems.size(), 4u) << all(problems);
+  EXPECT_EQ(problems.size(), 2u) << all(problems);
 }
 
 TEST_F(ConfigTest, UnimplementedFeaturesAreRefusedByNameNotIgnored) {
@@ -845,11 +843,6 @@ access: []
   auto problems = load_bad(yaml);
   expect_problem(problems, line_of(yaml, "store:"),
                  "gateway.store: the shared PostgreSQL store is not implemented in this build");
-  expect_problem(problems, line_of(yaml, "admin:"),
-                 "gateway.admin: the admin API is not implemented in this build");
-  expect_problem(
-      problems, line_of(yaml, "gateway_tokens:"),
-      "identity.gateway_tokens: gateway-issued tokens are not implemented in this build");
   expect_problem(problems, line_of(yaml, "discovery:"),
                  "identity.issuers[0].discovery: OIDC discovery is not implemented in this build");
   expect_problem(problems, line_of(yaml, "protocol: mysql"),
@@ -858,6 +851,82 @@ access: []
                  "connections[1].protocol: protocol mysql is not implemented in this build");
   // The store URL's password is not echoed back.
   EXPECT_THAT(all(problems), ::testing::Not(HasSubstr("s3cr3t-url")));
+}
+
+TEST_F(ConfigTest, ApprovalRulesRolesAndTheAdminApiLoad) {
+  Sections s;
+  s.extra = R"(approvals:
+  - name: regulated
+    tables: ["public.patients"]
+    statements: [select, update, delete]
+    approvers: {groups: [compliance], count: 2}
+    mode: wait
+    timeout: 10m
+  - name: export
+    groups: [ai-agents]
+    statements: [copy_to]
+    approvers: {groups: [data-owners]}
+    grant: 30m
+    expires: 2h
+  - name: connect-to-prod
+    connections: ["*"]
+    on: connect
+    approvers: {groups: [sre-leads]}
+roles:
+  admins: [platform-admins]
+  auditors: [security-auditors]
+)";
+  Config c = load_ok(s.yaml());
+  ASSERT_EQ(c.approvals.rules.size(), 3u);
+  const auto& r0 = c.approvals.rules[0];
+  EXPECT_EQ(r0.count, 2);
+  EXPECT_EQ(r0.mode, approvals::Mode::kWait);
+  EXPECT_FALSE(r0.grant.has_value());  // once
+  EXPECT_EQ(r0.timeout, std::chrono::minutes(10));
+  EXPECT_EQ(c.approvals.rules[1].mode, approvals::Mode::kReject);  // the default
+  EXPECT_EQ(c.approvals.rules[1].grant, std::chrono::minutes(30));
+  EXPECT_EQ(c.approvals.rules[1].expires, std::chrono::hours(2));
+  EXPECT_TRUE(c.approvals.rules[2].on_connect);
+  EXPECT_EQ(c.approvals.rules[2].grant, std::chrono::hours(1));  // a window's default
+  EXPECT_EQ(c.roles.admins, std::vector<std::string>{"platform-admins"});
+}
+
+TEST_F(ConfigTest, ApprovalRulesThatCouldNotWorkAreRefused) {
+  Sections s;
+  s.extra = R"(approvals:
+  - name: no-approvers
+    statements: [delete]
+  - name: everyone-approves
+    statements: [delete]
+    approvers: {groups: ["*"]}
+  - name: window-with-statements
+    on: connect
+    statements: [select]
+    approvers: {groups: [sre]}
+  - name: once-window
+    on: connect
+    grant: once
+    approvers: {groups: [sre]}
+  - name: rows
+    rows_over: 1000
+    approvers: {groups: [dba]}
+  - name: matches-nothing
+    approvers: {groups: [dba]}
+roles:
+  admins: ["*"]
+)";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "- name: no-approvers"),
+                 "missing required key `approvers`");
+  expect_problem(problems, line_of(yaml, "approvers: {groups: [\"*\"]}"),
+                 "would make every caller an approver");
+  expect_problem(problems, line_of(yaml, "on: connect"), "takes no statements or tables");
+  expect_problem(problems, line_of(yaml, "grant: once"), "needs a duration, not `once`");
+  expect_problem(problems, line_of(yaml, "rows_over:"),
+                 "row-threshold approvals are not implemented in this build");
+  expect_problem(problems, line_of(yaml, "- name: matches-nothing"), "matches nothing");
+  expect_problem(problems, line_of(yaml, "admins:"), "would give every caller the role");
 }
 
 TEST_F(ConfigTest, EnvReferencesAreSubstitutedAnywhereInAValue) {
@@ -1134,7 +1203,7 @@ access:
   - name: r
     groups: [g]
     connections: [billing]
-approvals: []
+recording: {}
 )";
   auto problems = load_bad(yaml);
   ASSERT_EQ(problems.size(), 8u) << all(problems);
@@ -1145,7 +1214,7 @@ approvals: []
   expect_problem(problems, 17, "out of range");
   expect_problem(problems, 18, "`UNSET_PW` is not set");
   expect_problem(problems, 22, "unknown connection `billing`");
-  expect_problem(problems, 23, "section `approvals`");
+  expect_problem(problems, 23, "section `recording`");
   for (std::size_t i = 1; i < problems.size(); ++i) {
     EXPECT_LE(problems[i - 1].line, problems[i].line);
   }

@@ -101,14 +101,47 @@ model::StatementEvent statement(std::string session, std::int64_t seq) {
 
 TEST_F(SqliteStoreTest, OpenCreatesTheSchemaAndRecordsEveryMigration) {
   ASSERT_TRUE(open());
-  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1,2,3");
+  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4");
   EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations WHERE applied_at IS NULL"), "0");
   auto tables = rows(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
-      "('sessions', 'statements', 'refused_connections', 'policy_events') ORDER BY name");
-  ASSERT_EQ(tables.size(), 4u);
+      "('sessions', 'statements', 'refused_connections', 'policy_events', 'approval_events', "
+      "'token_events') ORDER BY name");
+  ASSERT_EQ(tables.size(), 6u);
   auto indexes = rows("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
-  EXPECT_EQ(indexes.size(), 7u);
+  EXPECT_EQ(indexes.size(), 10u);
+}
+
+TEST_F(SqliteStoreTest, ApprovalAndTokenEventsAreKeptWithoutTheToken) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  model::ApprovalEvent a;
+  a.at_us = 5;
+  a.request_id = "r-1";
+  a.event = "reviewed";
+  a.status = "pending";
+  a.rule = "regulated";
+  a.kind = "statement";
+  a.requester = "agent-7";
+  a.actor = "carol";
+  a.detail = "approve: ticket 42";
+  a.text_hash = "ab";
+  a.policy_version = 3;
+  model::TokenEvent t;
+  t.at_us = 6;
+  t.action = "issued";
+  t.actor = "root-admin";
+  t.subject = "ci-job";
+  t.groups = {"ai-agents"};
+  t.expires_at = 100;
+  t.token_hash = "cd";
+  t.kid = "gh-1";
+  std::vector<model::AuditEvent> batch{a, t};
+  ASSERT_TRUE(store->write_batch(batch));
+  EXPECT_EQ(scalar("SELECT actor || ' ' || detail || ' ' || policy_version FROM approval_events"),
+            "carol approve: ticket 42 3");
+  EXPECT_EQ(scalar("SELECT subject || ' ' || groups_json || ' ' || token_hash FROM token_events"),
+            "ci-job [\"ai-agents\"] cd");
 }
 
 TEST_F(SqliteStoreTest, StatementDecisionAndPolicyEventsAreKept) {
@@ -163,7 +196,7 @@ TEST_F(SqliteStoreTest, ReopeningDoesNotMigrateAgainOrLoseData) {
   const std::string applied = scalar("SELECT applied_at FROM schema_migrations");
   auto again = open();
   ASSERT_TRUE(again);
-  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "3");
+  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "4");
   EXPECT_EQ(scalar("SELECT applied_at FROM schema_migrations"), applied);
   EXPECT_EQ(scalar("SELECT count(*) FROM sessions"), "1");
 }
