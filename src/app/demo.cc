@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <iostream>
 #include <random>
+#include <regex>
+#include <thread>
 
 #include "app/commands.h"
 #include "testbed/idp.h"
@@ -110,12 +112,16 @@ int run_demo(const DemoOptions& options) {
       throw std::runtime_error(error);
 
     int port = options.gateway_port ? options.gateway_port : testbed::free_port();
+    const int admin_port = testbed::free_port();
+    const std::string admin_url = "https://127.0.0.1:" + std::to_string(admin_port);
     std::string config = dir + "/gatehouse.yaml";
     testbed::write_file(config, R"(# The demo's gateway: see shared/design/config.md for every key.
 gateway:
   id: demo
   data_dir: ./var
   tls: {cert: gateway.crt, key: gateway.key}
+  admin: {listen: "127.0.0.1:)" + std::to_string(admin_port) +
+                                    R"("}   # the REST API behind `gatehouse reviews …`
 identity:
   issuers:
     - name: demo-idp
@@ -165,6 +171,16 @@ masking:
                 private_key, generic_secret]
     style: partial
     except_groups: [dba]
+approvals:
+  - name: customer-pii
+    groups: [ai-agents]
+    tables: [public.customers]
+    statements: [select]
+    approvers: {groups: [data-owners], count: 1}
+    mode: wait                         # the statement is held, the client told at once
+    timeout: 10m
+roles:
+  admins: [dba]
 )");
     std::string log = dir + "/gatehouse.log";
     auto gateway = testbed::Process::start({self_path(), "serve", "--config", config}, log);
@@ -173,7 +189,9 @@ masking:
 
     std::string agent_token = idp.mint("agent-7", {"ai-agents"}, 3600);
     std::string outsider_token = idp.mint("intern-3", {"interns"}, 3600);
+    std::string approver_token = idp.mint("dana", {"data-owners"}, 3600);
     testbed::write_file(dir + "/agent.token", agent_token, 0600);
+    testbed::write_file(dir + "/approver.token", approver_token, 0600);
     testbed::write_file(dir + "/outsider.token", outsider_token, 0600);
 
     // Prove the path works before handing it over.
@@ -198,6 +216,50 @@ masking:
         masked.output.find("@") == std::string::npos)
       throw std::runtime_error("self-check: a trace was not masked:\n" + masked.output);
 
+    // And that a statement on customers is held until someone else approves it.
+    // psql waits in a process of its own (started from this thread: forking
+    // from a second one while this one allocates could hang the child).
+    const std::string held_log = dir + "/held-psql.log";
+    auto held_env = env;
+    held_env["GH_DEMO_TARGET"] = target;
+    auto held = testbed::Process::start(
+        {"sh", "-c",
+         "psql -X -A -t \"$GH_DEMO_TARGET\" -c \"SELECT count(*) || ' customers, released by an "
+         "approval' FROM customers\"; echo exit=$?"},
+        held_log, held_env);
+    std::map<std::string, std::string> approver_env = {{"GATEHOUSE_GATEWAY", admin_url},
+                                                       {"GATEHOUSE_TOKEN", approver_token},
+                                                       {"GATEHOUSE_CA", dir + "/gateway.crt"}};
+    std::string request;
+    for (int i = 0; i < 100 && request.empty(); ++i) {
+      auto list =
+          testbed::run({self_path(), "reviews", "list", "--status", "pending"}, approver_env);
+      std::smatch m;
+      if (std::regex_search(list.output, m, std::regex("(r-[0-9a-f]+)  pending  customer-pii")))
+        request = m[1];
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (request.empty())
+      throw std::runtime_error("self-check: no approval request was raised:\n" +
+                               testbed::read_file(log));
+    auto approve = testbed::run(
+        {self_path(), "reviews", "approve", request, "--reason", "demo self-check"}, approver_env);
+    for (int i = 0; i < 500 && held.running(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    held.stop();
+    const std::string released = testbed::read_file(held_log);
+    const auto line_at = released.find(" customers, released by an approval");
+    if (approve.exit_code != 0 || released.find("exit=0") == std::string::npos ||
+        released.find("held for approval (customer-pii)") == std::string::npos ||
+        line_at == std::string::npos)
+      throw std::runtime_error("self-check: the held statement was not released:\n" +
+                               approve.output + released);
+    const std::size_t line_start = released.rfind('\n', line_at);
+    const std::size_t from = line_start == std::string::npos ? 0 : line_start + 1;
+    const std::string released_line =
+        released.substr(from, line_at - from) + " customers, released by an approval\n";
+
     std::cout << "\n  PostgreSQL   127.0.0.1:" << pg.port() << " (its password lives only in "
               << dir << "/secrets)\n"
               << "  gateway      127.0.0.1:" << port << " (TLS required, log: " << log << ")\n"
@@ -205,6 +267,8 @@ masking:
               << check.output.substr(0, check.output.find_last_not_of("\n") + 1) << "\n"
               << "  masked trace "
               << masked.output.substr(0, masked.output.find_last_not_of("\n") + 1) << "\n"
+              << "  approval     request " << request << " approved by dana: " << released_line
+              << "  admin API    " << admin_url << "\n"
               << "Connect as the agent — its short-lived token (1h) is the password:\n\n"
               << "  export PGPASSWORD=\"$(cat " << dir << "/agent.token)\"\n"
               << "  psql \"host=127.0.0.1 port=" << port
@@ -212,7 +276,7 @@ masking:
               << "Things to try:\n"
               << "  SELECT agent_id, kind, content FROM traces ORDER BY id;  -- emails, cards, "
                  "keys, SSNs masked\n"
-              << "  SELECT upper(email) AS e, ssn FROM customers;  -- aliases and expressions "
+              << "  SELECT upper(owner_email) AS e FROM agents;  -- aliases and expressions "
                  "do not dodge it\n"
               << "  SELECT json_agg(t) FROM traces t;  -- nor JSON aggregates\n"
               << "  SELECT current_user;   -- the gateway's own upstream role: you never saw its "
@@ -220,6 +284,16 @@ masking:
               << "  DROP TABLE traces;     -- blocked by a guardrail before the server sees it\n"
               << "  DELETE FROM traces;    -- the agent may only read\n"
               << "  SELECT pg_read_file('/etc/passwd');  -- server file access is blocked\n"
+              << "  SELECT name, email FROM customers;  -- held for approval: psql shows the "
+                 "request id and waits\n"
+              << "    then, in a second terminal, approve it as dana (data-owners):\n"
+              << "    export GATEHOUSE_GATEWAY=" << admin_url << " GATEHOUSE_CA=" << dir
+              << "/gateway.crt GATEHOUSE_TOKEN=\"$(cat " << dir << "/approver.token)\"\n"
+              << "    " << self_path() << " reviews list\n"
+              << "    " << self_path()
+              << " reviews approve <request id>   # the held statement runs at once\n"
+              << "    (the agent cannot approve its own request, and dana only what her group "
+                 "may)\n"
               << "  gatehouse pause --config " << config
               << "   # statements are held (NOTICE) until resume\n"
               << "  a token for a group without access is refused:\n"

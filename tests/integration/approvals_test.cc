@@ -121,13 +121,36 @@ class Approvals : public ::testing::Test {
 };
 ApprovalGateway* Approvals::gw_ = nullptr;
 
-// psql runs in the background; the approvers act from other processes.
-std::future<testbed::RunResult> psql_async(const ApprovalGateway& gw, const std::string& token,
-                                           const std::string& sql) {
-  auto env = gw.psql_env(token);
-  return std::async(std::launch::async, [env, sql] {
-    return testbed::run({"psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql}, env, 60s);
-  });
+// psql runs in the background, a process of its own started from this thread
+// (forking from a second thread while this one allocates can hang the child);
+// the approvers act from other processes.
+struct HeldPsql {
+  std::string log;
+  testbed::Process process;
+  // Waits for psql to finish; its output, and its exit code from the shell's last line.
+  testbed::RunResult get(std::chrono::seconds timeout = 60s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (process.running() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(20ms);
+    process.stop();
+    testbed::RunResult r;
+    r.output = testbed::read_file(log);
+    auto at = r.output.rfind("exit=");
+    if (at != std::string::npos) r.exit_code = std::atoi(r.output.c_str() + at + 5);
+    return r;
+  }
+  bool finished() { return !process.running(); }
+};
+
+std::unique_ptr<HeldPsql> psql_async(const ApprovalGateway& gw, const std::string& token,
+                                     const std::string& sql) {
+  static int n = 0;
+  auto h = std::make_unique<HeldPsql>();
+  h->log = gw.dir + "/held-psql-" + std::to_string(++n) + ".log";
+  h->process = testbed::Process::start(
+      {"sh", "-c", "psql -X -A -t -v ON_ERROR_STOP=1 -c \"$1\"; echo exit=$?", "psql", sql}, h->log,
+      gw.psql_env(token));
+  return h;
 }
 
 std::string wait_for_pending(const ApprovalGateway& gw, const std::string& token,
@@ -163,13 +186,14 @@ TEST_F(Approvals, WaitModeHoldsTheStatementUntilTwoDistinctApproversSayYes) {
   auto again = gw_->cli({"reviews", "approve", id}, carol());
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.output.find("already"), std::string::npos) << again.output;
-  EXPECT_EQ(held.wait_for(300ms), std::future_status::timeout) << "released after one approval";
+  std::this_thread::sleep_for(300ms);
+  EXPECT_FALSE(held->finished()) << "released after one approval";
   EXPECT_EQ(patients_count(), "5");
 
   const auto approved_at = std::chrono::steady_clock::now();
   auto second = gw_->cli({"reviews", "approve", id}, dave());
   ASSERT_EQ(second.exit_code, 0) << second.output;
-  auto r = held.get();
+  auto r = held->get();
   const auto released = std::chrono::steady_clock::now() - approved_at;
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("held for approval (regulated): request " + id), std::string::npos)
@@ -205,7 +229,7 @@ TEST_F(Approvals, AdminCannotApproveTheirOwnRequest) {
   EXPECT_NE(self.output.find("your own request"), std::string::npos) << self.output;
   auto deny = gw_->cli({"reviews", "deny", id, "--reason", "not during the freeze"}, carol());
   ASSERT_EQ(deny.exit_code, 0) << deny.output;
-  auto r = held.get();
+  auto r = held->get();
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("was denied (regulated)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("not during the freeze"), std::string::npos) << r.output;
