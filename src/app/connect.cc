@@ -41,6 +41,7 @@
 #include <string_view>
 #include <vector>
 
+#include "adapters/pg/upstream.h"
 #include "app/commands.h"
 #include "identity/base64url.h"
 #include "identity/strict_json.h"
@@ -326,23 +327,13 @@ asio::awaitable<Expected<GatewayLink, GatewayFailure>> open_gateway(
   if (s.sslmode == SslMode::kDisable) {
     link.stream = net::make_tcp_stream(std::move(*socket));
   } else {
-    // SSLRequest, then one byte: 'S' to go on in TLS. Exactly one byte is
-    // read, so nothing sent before the handshake can be taken as TLS data.
-    // https://www.postgresql.org/docs/15/protocol-flow.html#id-1.10.6.7.12
-    wire::Buffer req;
-    wire::encode_ssl_request(req);
-    net::error_code ec;
-    co_await asio::async_write(*socket, asio::buffer(req),
-                               asio::redirect_error(asio::use_awaitable, ec));
-    std::uint8_t answer = 0;
-    if (!ec)
-      co_await asio::async_read(*socket, asio::buffer(&answer, 1),
-                                asio::redirect_error(asio::use_awaitable, ec));
+    auto answer_or = co_await adapters::pg::request_tls(*socket);
     if (deadline.fired()) co_return unexpected(timed_out());
-    if (ec)
+    if (!answer_or)
       co_return unexpected(failure("08001", "the gateway " + where +
                                                 " closed the connection during TLS " +
-                                                "negotiation: " + ec.message()));
+                                                "negotiation: " + answer_or.error()));
+    const std::uint8_t answer = *answer_or;
     if (answer == 'N')
       co_return unexpected(failure(
           "08001", "the gateway " + where +

@@ -109,11 +109,7 @@ void Broker::sweep_locked(std::vector<Event>& events, Wakers& wakers) {
       settle(r, wakers);
     }
     const std::int64_t last = std::max(r.decided_at_us, r.grant_until_us);
-    if (r.status != Status::kPending && r.status != Status::kApproved && now - last > keep) {
-      it = requests_.erase(it);
-      continue;
-    }
-    if (r.status == Status::kApproved && r.grant_seconds > 0 && now - r.grant_until_us > keep) {
+    if (r.status != Status::kPending && now - last > keep) {
       it = requests_.erase(it);
       continue;
     }
@@ -327,16 +323,16 @@ void Broker::consume(const std::string& id) {
   emit(events, wakers);
 }
 
-std::optional<Request> Broker::get(const std::string& id) const {
-  const_cast<Broker*>(this)->sweep();
+std::optional<Request> Broker::get(const std::string& id) {
+  sweep();
   std::lock_guard lock(mu_);
   auto it = requests_.find(id);
   if (it == requests_.end()) return std::nullopt;
   return it->second;
 }
 
-std::vector<Request> Broker::list(const std::function<bool(const Request&)>& visible) const {
-  const_cast<Broker*>(this)->sweep();
+std::vector<Request> Broker::list(const std::function<bool(const Request&)>& visible) {
+  sweep();
   std::vector<Request> out;
   std::lock_guard lock(mu_);
   for (const auto& [id, r] : requests_)

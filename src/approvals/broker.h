@@ -106,9 +106,11 @@ struct ReviewError {
 };
 
 struct BrokerLimits {
-  std::size_t max_pending = 10'000;              // in all
-  std::size_t max_pending_per_requester = 100;   // one caller cannot crowd out the rest
-  std::chrono::seconds keep_decided{24 * 3600};  // decided requests stay listable this long
+  std::size_t max_pending = 10'000;             // in all
+  std::size_t max_pending_per_requester = 100;  // one caller cannot crowd out the rest
+  // Settled requests (and unused grants) are kept this long after their last
+  // change or the end of their grant, then forgotten (the audit keeps them).
+  std::chrono::seconds keep_decided{24 * 3600};
 };
 
 class Broker {
@@ -143,8 +145,9 @@ class Broker {
   // A wait-mode statement ran on its approval: a `once` grant is used up.
   void consume(const std::string& id);
 
-  std::optional<Request> get(const std::string& id) const;
-  std::vector<Request> list(const std::function<bool(const Request&)>& visible) const;
+  // Both lapse what expired first, as every call does.
+  std::optional<Request> get(const std::string& id);
+  std::vector<Request> list(const std::function<bool(const Request&)>& visible);
 
   // Called with the request when it leaves pending (approved, denied,
   // lapsed, withdrawn). Runs on the thread that changed it: post, do not block.

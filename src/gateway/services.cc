@@ -66,18 +66,6 @@ std::shared_ptr<const masking::MaskingPolicy> masking_of(const config::Config& c
   return std::make_shared<masking::MaskingPolicy>(c.masking, key);
 }
 
-std::string new_request_id() {
-  unsigned char bytes[6];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();
-  std::string id = "r-";
-  char hex[3];
-  for (unsigned char b : bytes) {
-    std::snprintf(hex, sizeof hex, "%02x", b);
-    id += hex;
-  }
-  return id;
-}
-
 }  // namespace
 
 bool PauseGate::pause() {
@@ -141,7 +129,7 @@ Services::Services(std::shared_ptr<const config::Config> config,
                      e.detail.empty() ? "" : " — " + e.detail);
         (void)record(std::move(ev));
       },
-      &new_request_id);
+      [] { return random_id("r-", 6); });
   version_.store(1, std::memory_order_release);
   model::PolicyEvent ev{unix_us(), config_->gateway.id, 1, "load", "applied", "", "start"};
   (void)record(std::move(ev));
@@ -229,8 +217,8 @@ std::shared_ptr<const approvals::RuleSet> Services::approval_rules() const {
 
 Status<> Services::set_tokens(std::unique_ptr<TokenService> tokens) {
   auto issuer = tokens->issuer_config();
-  // The verifier was built from the configured issuers; the gateway's own is
-  // added by publishing its keys under its issuer name.
+  // The verifier must have been created with tokens->issuer_config() among its
+  // issuers (serve does); this refreshes its keys to the ones in force.
   if (auto st = verifier_->set_issuer_keys(issuer.issuer, issuer.jwks_json); !st)
     return unexpected(st.error());
   tokens_ = std::move(tokens);
@@ -289,13 +277,17 @@ void Services::flush_audit() {
 }
 
 std::string Services::new_session_id() {
-  unsigned char bytes[12];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();
-  std::string id = "s-";
-  char hex[3];
-  for (unsigned char b : bytes) {
-    std::snprintf(hex, sizeof hex, "%02x", b);
-    id += hex;
+  return random_id("s-", 12);
+}
+
+std::string Services::random_id(std::string_view prefix, std::size_t bytes) {
+  std::vector<unsigned char> raw(bytes);
+  if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) std::abort();
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(prefix);
+  for (unsigned char b : raw) {
+    id += kHex[b >> 4];
+    id += kHex[b & 15];
   }
   return id;
 }

@@ -89,7 +89,7 @@ class Services {
   approvals::Broker& approvals() { return *broker_; }
   // The gateway's own token signer; null until set (serve sets it at start).
   TokenService* tokens() { return tokens_.get(); }
-  // Takes the signer and makes the verifier accept what it signs.
+  // Takes the signer; the verifier must already list its issuer_config().
   Status<> set_tokens(std::unique_ptr<TokenService> tokens);
   // A new signing key, published at once; the previous keys stay valid.
   Expected<std::string> rotate_signing_key(const std::string& actor);
@@ -120,6 +120,8 @@ class Services {
 
   // Unique, unguessable session id.
   static std::string new_session_id();
+  // `prefix` and `bytes` random bytes in hex: ids people and logs may see.
+  static std::string random_id(std::string_view prefix, std::size_t bytes);
 
  private:
   std::shared_ptr<const config::Config> config_;

@@ -1,5 +1,7 @@
 #include "gateway/tokens.h"
 
+#include "gateway/services.h"
+
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
@@ -15,16 +17,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The creation time first, so that key files sort by age.
 std::string new_kid(std::int64_t now) {
-  unsigned char bytes[6];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();
-  std::string kid = "gh-" + std::to_string(now) + "-";
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char b : bytes) {
-    kid += kHex[b >> 4];
-    kid += kHex[b & 15];
-  }
-  return kid;
+  return Services::random_id("gh-" + std::to_string(now) + "-", 6);
 }
 
 Expected<std::string> slurp(const fs::path& p) {

@@ -510,7 +510,11 @@ std::uint64_t TokenVerifier::cache_hits() const {
 }
 
 std::string token_hash(std::string_view token) {
-  return hex(sha256(token));
+  return sha256_hex(token);
+}
+
+std::string sha256_hex(std::string_view data) {
+  return hex(sha256(data));
 }
 
 }  // namespace gh::identity

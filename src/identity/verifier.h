@@ -86,5 +86,7 @@ class TokenVerifier {
 
 // Hex SHA-256 of a token: what audit records and logs carry instead of it.
 std::string token_hash(std::string_view token);
+// Hex SHA-256 of any bytes (statement texts and parameters bound to a grant).
+std::string sha256_hex(std::string_view data);
 
 }  // namespace gh::identity

@@ -6,11 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <future>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <thread>
 
+#include "admin/client.h"
 #include "tests/integration/harness.h"
 
 namespace gh::it {
@@ -51,6 +51,12 @@ approvals:
     approvers: {groups: [compliance], count: 2}
     mode: wait
     timeout: 20s
+  - name: slow-review
+    tables: [public.jit_timeout]
+    statements: [delete]
+    approvers: {groups: [compliance]}
+    mode: wait
+    timeout: 1s
   - name: export
     tables: [public.jit_export]
     statements: [select]
@@ -92,7 +98,8 @@ class Approvals : public ::testing::Test {
     const World& w = World::get();
     w.pg.sql(
         "SET ROLE gh_scram;"
-        "DROP TABLE IF EXISTS public.jit_patients, public.jit_export;"
+        "DROP TABLE IF EXISTS public.jit_patients, public.jit_export, public.jit_timeout;"
+        "CREATE TABLE public.jit_timeout(id int); INSERT INTO public.jit_timeout VALUES (1);"
         "CREATE TABLE public.jit_patients(id int primary key, name text);"
         "INSERT INTO public.jit_patients SELECT g, 'p' || g FROM generate_series(1, 5) g;"
         "CREATE TABLE public.jit_export(id int);"
@@ -256,6 +263,45 @@ TEST_F(Approvals, ClientThatDisconnectsWhileWaitingWithdrawsItsRequest) {
   EXPECT_EQ(status, "withdrawn");
   auto late = gw_->cli({"reviews", "approve", id}, carol());
   EXPECT_NE(late.exit_code, 0);
+  auto withdrawn = gw_->audit("SELECT detail FROM approval_events WHERE request_id = '" + id +
+                              "' AND event = 'withdrawn'");
+  ASSERT_EQ(withdrawn.size(), 1u);
+  EXPECT_NE(withdrawn[0][0].find("disconnected"), std::string::npos);
+}
+
+TEST_F(Approvals, CancelWhileHeldWithdrawsTheRequestAndTheStatementNeverRuns) {
+  auto c = gw_->connect(agent());
+  ASSERT_EQ(PQsendQuery(c.get(), "DELETE FROM public.jit_patients WHERE id = 5"), 1);
+  const std::string id = wait_for_pending(*gw_, carol(), "regulated");
+  ASSERT_FALSE(id.empty());
+  PGcancel* cancel = PQgetCancel(c.get());
+  char err[256];
+  ASSERT_EQ(PQcancel(cancel, err, sizeof err), 1) << err;
+  PQfreeCancel(cancel);
+  Result r(PQgetResult(c.get()));
+  EXPECT_EQ(sqlstate(r.get()), "57014") << PQresultErrorMessage(r.get());
+  while (PGresult* more = PQgetResult(c.get())) PQclear(more);
+  auto j = nlohmann::json::parse(gw_->cli({"reviews", "show", id, "--json"}, carol()).output,
+                                 nullptr, false);
+  EXPECT_EQ(j.value("status", ""), "withdrawn");
+  // The session goes on, and the row is still there.
+  EXPECT_EQ(scalar(c.get(), "SELECT count(*) FROM public.jit_patients WHERE id = 5"), "1");
+}
+
+TEST_F(Approvals, StatementNotApprovedWithinTheTimeoutFailsAndNeverRuns) {
+  auto r = testbed::run({"psql", "-X", "-A", "-t", "-c", "DELETE FROM public.jit_timeout"},
+                        gw_->psql_env(agent()));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("held for approval (slow-review)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("was not approved in time; the statement did not run"), std::string::npos)
+      << r.output;
+  const std::string id = request_id(r.output);
+  auto events = gw_->audit("SELECT event FROM approval_events WHERE request_id = '" + id +
+                           "' ORDER BY rowid");
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1][0], "withdrawn");
+  auto c = gw_->connect(carol());
+  EXPECT_EQ(scalar(c.get(), "SELECT count(*) FROM public.jit_timeout"), "1");
 }
 
 TEST_F(Approvals, RejectModeNamesTheRequestAndTheRetryRunsOnceGranted) {
@@ -378,13 +424,14 @@ TEST_F(Approvals, GatewayTokensIssuedByAdminsExchangedNeverWiderAndPublished) {
   ASSERT_EQ(rot.exit_code, 0) << rot.output;
   auto c2 = gw_->connect(token);
   EXPECT_EQ(scalar(c2.get(), "SELECT 1"), "1");
-  auto jwks = testbed::run(
-      {"curl", "-sS", "--cacert", w().dir + "/gw.crt", gw_->url() + "/.well-known/jwks.json"});
-  if (jwks.exit_code == 0) {
-    auto keys = nlohmann::json::parse(jwks.output, nullptr, false);
-    ASSERT_TRUE(keys.is_object()) << jwks.output;
-    EXPECT_EQ(keys["keys"].size(), 2u);
-  }
+  // The published keys: the new one and the one before it, without a token.
+  auto jwks =
+      admin::api_call({gw_->url(), "", w().dir + "/gw.crt"}, "GET", "/.well-known/jwks.json");
+  ASSERT_TRUE(jwks) << jwks.error();
+  EXPECT_EQ(jwks->status, 200);
+  auto keys = nlohmann::json::parse(jwks->body, nullptr, false);
+  ASSERT_TRUE(keys.is_object()) << jwks->body;
+  EXPECT_EQ(keys["keys"].size(), 2u);
   auto audit = gw_->audit("SELECT action, subject FROM token_events ORDER BY rowid");
   ASSERT_GE(audit.size(), 3u);
   EXPECT_EQ(audit[0][0], "issued");

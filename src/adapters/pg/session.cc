@@ -177,7 +177,7 @@ asio::awaitable<bool> Session::send_refusal() {
 }
 
 void Session::refuse(std::string_view sqlstate, std::string message,
-                     std::string_view reason_for_audit) {
+                     std::string_view reason_for_audit, const std::string& hint) {
   services_.counters().sessions_refused.fetch_add(1, std::memory_order_relaxed);
   model::ConnectionRefused ev;
   ev.at_us = now_us();
@@ -193,8 +193,8 @@ void Session::refuse(std::string_view sqlstate, std::string message,
   spdlog::info("refused {} from {} for connection {}: {}", subject_.empty() ? "caller" : subject_,
                client_.address, database_, reason_for_audit);
   refusal_.clear();
-  wire::encode_error_response(refusal_,
-                              {.severity = "FATAL", .sqlstate = sqlstate, .message = message});
+  wire::encode_error_response(
+      refusal_, {.severity = "FATAL", .sqlstate = sqlstate, .message = message, .hint = hint});
 }
 
 asio::awaitable<bool> Session::startup() {
@@ -404,15 +404,8 @@ asio::awaitable<bool> Session::startup() {
         refuse("28000",
                "gatehouse: access to " + database_ + " needs approval (" + rule->name +
                    "): request " + id,
-               "access window needed: request " + id);
-        refusal_.clear();
-        wire::encode_error_response(
-            refusal_, {.severity = "FATAL",
-                       .sqlstate = "28000",
-                       .message = "gatehouse: access to " + database_ + " needs approval (" +
-                                  rule->name + "): request " + id,
-                       .hint = "an approver runs `gatehouse reviews approve " + id +
-                               "`; then connect again"});
+               "access window needed: request " + id,
+               "an approver runs `gatehouse reviews approve " + id + "`; then connect again");
         co_return co_await send_refusal();
       }
       window_until_us_ = grant->grant_until_us;
@@ -611,17 +604,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
           if (type == 'X') stop = true;
           if (StatementGate::is_statement(type) && services_.pause_gate().paused()) {
             // Held: what came before it goes on; it and what follows wait.
-            if (!out.empty()) {
-              net::error_code ec;
-              co_await d.to->write_all(out, ec);
-              if (ec) {
-                d.end = PumpEnd::kWriteFailed;
-                d.error = ec.message();
-                co_return;
-              }
-              *d.bytes_out += static_cast<std::int64_t>(out.size());
-              out.clear();
-            }
+            if (!co_await flush(d, out)) co_return;
             co_await hold_while_paused();
             auto cs = co_await asio::this_coro::cancellation_state;
             if (cs.cancelled() != asio::cancellation_type::none) co_return;
@@ -630,17 +613,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
           auto ins = gate_->inspect(type, ev.body);
           if (ins.hold) {
             // Held for approval: what came before it goes on; it and what follows wait.
-            if (!out.empty()) {
-              net::error_code ec;
-              co_await d.to->write_all(out, ec);
-              if (ec) {
-                d.end = PumpEnd::kWriteFailed;
-                d.error = ec.message();
-                co_return;
-              }
-              *d.bytes_out += static_cast<std::int64_t>(out.size());
-              out.clear();
-            }
+            if (!co_await flush(d, out)) co_return;
             bool client_gone = false;
             ins = co_await hold_for_approval(type, std::move(ins), d, client_gone);
             auto cs = co_await asio::this_coro::cancellation_state;
@@ -964,6 +937,20 @@ asio::awaitable<void> Session::relay() {
   // client — unless a message to it was cut off mid-way: a FATAL after half a
   // message would only be garbage, so the client just sees the connection close.
   if (!fatal_.empty() && !down.writing) co_await send_client(fatal_);
+}
+
+asio::awaitable<bool> Session::flush(Direction& d, wire::Buffer& out) {
+  if (out.empty()) co_return true;
+  net::error_code ec;
+  co_await d.to->write_all(out, ec);
+  if (ec) {
+    d.end = PumpEnd::kWriteFailed;
+    d.error = ec.message();
+    co_return false;
+  }
+  *d.bytes_out += static_cast<std::int64_t>(out.size());
+  out.clear();
+  co_return true;
 }
 
 asio::awaitable<void> Session::watch_access_window() {

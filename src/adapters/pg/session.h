@@ -53,7 +53,8 @@ class Session {
   boost::asio::awaitable<bool> startup();
   boost::asio::awaitable<bool> read_client_more();
   // Records a refused connection and prepares the FATAL for send_refusal().
-  void refuse(std::string_view sqlstate, std::string message, std::string_view reason_for_audit);
+  void refuse(std::string_view sqlstate, std::string message, std::string_view reason_for_audit,
+              const std::string& hint = {});
   boost::asio::awaitable<bool> send_refusal();
   boost::asio::awaitable<void> send_client(const wire::pg::Buffer& b);
   // While the gateway is paused: tells the client once, then waits for resume.
@@ -71,6 +72,9 @@ class Session {
   boost::asio::awaitable<void> lock_client_writes();
   void unlock_client_writes();
   boost::asio::awaitable<void> relay();
+  // Writes what a pump collected so far (before it holds a statement); false,
+  // with the direction's end set, when the write failed.
+  boost::asio::awaitable<bool> flush(Direction& d, wire::pg::Buffer& out);
   // Forwards one direction message by message until it ends; records what it sees.
   boost::asio::awaitable<void> pump(Direction& d);
   void record_statements();

@@ -1,9 +1,8 @@
 #include "adapters/pg/statement_gate.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 
+#include "identity/verifier.h"
 #include "sql/analyzer.h"
 
 namespace gh::adapters::pg {
@@ -23,19 +22,6 @@ constexpr std::string_view kRefusedName = "gatehouse-denied";
 constexpr std::size_t kMaxVerdicts = 512;
 constexpr std::size_t kMaxNamed = 10'000;
 
-std::string sha256_hex(std::string_view data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  (void)EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out += kHex[digest[i] >> 4];
-    out += kHex[digest[i] & 15];
-  }
-  return out;
-}
-
 // The parameters of one execution, formats and NULLs included: a grant is
 // for these values only.
 std::string params_hash_of(const wire::Bind& b) {
@@ -50,7 +36,7 @@ std::string params_hash_of(const wire::Bind& b) {
     canon.append(reinterpret_cast<const char*>(b.params[i]->data()), b.params[i]->size());
     canon += ';';
   }
-  return sha256_hex(canon);
+  return identity::sha256_hex(canon);
 }
 
 std::string joined(const std::vector<std::string>& v) {
@@ -90,6 +76,7 @@ StatementGate::StatementGate(gateway::Services& services, model::Principal princ
       connection_(std::move(connection)),
       policy_(services.policy()) {
   approval_rules_ = services.approval_rules();
+  statement_approvals_ = approval_rules_->has_statement_rules();
   view_.search_paths.push_back(sql::parse_search_path(search_path));
   view_.session_user = std::move(session_user);
   view_.prepared = &sql_prepared_;
@@ -99,6 +86,7 @@ void StatementGate::refresh_policy() {
   if (services_.policy_version() != policy_->version) {
     policy_ = services_.policy();
     approval_rules_ = services_.approval_rules();
+    statement_approvals_ = approval_rules_->has_statement_rules();
   }
 }
 
@@ -259,9 +247,8 @@ std::optional<StatementGate::Inspection> StatementGate::approval(std::uint8_t ty
   approvals::Binding binding;
   binding.subject = principal_.subject;
   binding.connection = connection_;
-  binding.text_hash = sha256_hex(text);
-  binding.fingerprint = sql::normalize(text).value_or(text);
-  binding.fingerprint = sha256_hex(binding.fingerprint);
+  binding.text_hash = identity::sha256_hex(text);
+  binding.fingerprint = identity::sha256_hex(sql::normalize(text).value_or(text));
   binding.params_hash = std::move(params_hash);
   binding.policy_version = policy_->version;
   auto& broker = services_.approvals();
@@ -347,7 +334,7 @@ StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) 
       auto a = q ? services_.analyses().get(q->sql) : unanalyzable("malformed Query message");
       auto v = decide(a);
       if (!v.decision.allowed()) return deny(v.decision, v.record, type, {});
-      if (approval_rules_->has_statement_rules()) {
+      if (statement_approvals_) {
         if (auto held = approval(type, *a, v.record, std::string(q->sql), {})) {
           if (held->hold) held->held = a;  // its effects apply once it runs
           return std::move(*held);
@@ -391,18 +378,19 @@ StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) 
         return {};
       }
       auto& slot = portals_[portal];
-      const bool approvals_on = approval_rules_->has_statement_rules();
-      if ((portal.empty() || !slot) && !approvals_on) {
+      const bool merge = !portal.empty() && slot;
+      if (!merge && !statement_approvals_) {
         slot = stmt->second;
-      } else if (portal.empty() || !slot) {
-        // A portal of its own: it carries this execution's parameters.
-        auto own = std::make_shared<Prepared>(*stmt->second);
-        own->params_hash = params_hash_of(*b);
-        slot = std::move(own);
       } else {
-        slot = std::make_shared<Prepared>(
-            Prepared{merged(slot->analysis, stmt->second->analysis), stmt->second->decision, 0,
-                     stmt->second->text, approvals_on ? params_hash_of(*b) : std::string()});
+        // A portal of its own: it merges what a named portal had, or carries
+        // this execution's parameters for the approval binding.
+        auto own = std::make_shared<Prepared>(*stmt->second);
+        if (merge) {
+          own->analysis = merged(slot->analysis, stmt->second->analysis);
+          own->version = 0;
+        }
+        if (statement_approvals_) own->params_hash = params_hash_of(*b);
+        slot = std::move(own);
       }
       if (portals_.size() > kMaxNamed) portals_.erase(portal);
       return {};
@@ -423,7 +411,7 @@ StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) 
       // DECLARE) or does not exist (the server says so).
       if (it == portals_.end() || !it->second) return {};
       Prepared& entry = *it->second;
-      const bool approvals_on = approval_rules_->has_statement_rules() && entry.text;
+      const bool approvals_on = statement_approvals_ && entry.text;
       if (entry.version == policy_->version && !approvals_on) return {};
       Inspection ins;
       Decided record = entry.decision;

@@ -111,6 +111,7 @@ class StatementGate {
   std::function<std::string(const std::string&)> redact_;
   std::string session_id_;
   std::shared_ptr<const approvals::RuleSet> approval_rules_;
+  bool statement_approvals_ = false;  // approval_rules_ has rules for statements
   model::Principal principal_;
   std::string connection_;
   std::shared_ptr<const policy::Policy> policy_;

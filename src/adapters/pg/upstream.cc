@@ -108,18 +108,10 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
   if (c.tls == config::UpstreamTls::kDisable) {
     session.stream = net::make_tcp_stream(std::move(*socket));
   } else {
-    // SSLRequest, then a one-byte answer: 'S' to go on in TLS, 'N' for plaintext.
-    // https://www.postgresql.org/docs/15/protocol-flow.html#id-1.10.6.7.12
-    wire::Buffer req;
-    wire::encode_ssl_request(req);
-    net::error_code ec;
-    co_await asio::async_write(*socket, asio::buffer(req),
-                               asio::redirect_error(asio::use_awaitable, ec));
-    std::uint8_t answer = 0;
-    if (!ec)
-      co_await asio::async_read(*socket, asio::buffer(&answer, 1),
-                                asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) co_return unexpected(fail(c, "connection lost during TLS negotiation", ec.message()));
+    auto answer_or = co_await request_tls(*socket);
+    if (!answer_or)
+      co_return unexpected(fail(c, "connection lost during TLS negotiation", answer_or.error()));
+    const std::uint8_t answer = *answer_or;
     if (answer == 'S') {
       std::string verify_host = c.tls == config::UpstreamTls::kVerifyFull ? c.host : std::string();
       auto s = co_await net::tls_handshake_client(std::move(*socket), *tls.ctx, verify_host);
@@ -295,6 +287,20 @@ asio::awaitable<void> send_upstream_cancel(asio::any_io_executor ex, std::string
   net::Deadline deadline(ex, std::chrono::seconds(5), [&] { socket->close(ec); });
   co_await socket->async_read_some(asio::buffer(&byte, 1),
                                    asio::redirect_error(asio::use_awaitable, ec));
+}
+
+asio::awaitable<Expected<std::uint8_t>> request_tls(asio::ip::tcp::socket& socket) {
+  wire::Buffer req;
+  wire::encode_ssl_request(req);
+  net::error_code ec;
+  co_await asio::async_write(socket, asio::buffer(req),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  std::uint8_t answer = 0;
+  if (!ec)
+    co_await asio::async_read(socket, asio::buffer(&answer, 1),
+                              asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return unexpected(ec.message());
+  co_return answer;
 }
 
 }  // namespace gh::adapters::pg

@@ -38,6 +38,12 @@ struct UpstreamTls {
 };
 Expected<UpstreamTls> make_upstream_tls(const config::Connection& c);
 
+// Sends SSLRequest and reads the server's one-byte answer ('S' go on in TLS,
+// 'N' no TLS). Exactly one byte is read, so nothing the server sent before
+// the handshake can be taken as TLS data. The error is the I/O failure.
+// https://www.postgresql.org/docs/15/protocol-flow.html#id-1.10.6.7.12
+boost::asio::awaitable<Expected<std::uint8_t>> request_tls(boost::asio::ip::tcp::socket& socket);
+
 boost::asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
     boost::asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
     const UpstreamTls& tls, const std::vector<std::pair<std::string, std::string>>& client_params);

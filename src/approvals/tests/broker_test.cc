@@ -138,6 +138,14 @@ TEST_F(Fixture, DurationGrantAllowsRerunsUntilItEnds) {
   EXPECT_FALSE(broker.use_grant(binding()));
 }
 
+TEST_F(Fixture, SettledRequestsAndUnusedGrantsAreForgottenAfterADay) {
+  auto r = raise(binding(), rule());
+  ASSERT_TRUE(broker.review(r.id, person("carol", {"dba"}), true, ""));
+  clock.advance(24h + 1s);
+  EXPECT_FALSE(broker.get(r.id));
+  EXPECT_FALSE(broker.use_grant(binding()));
+}
+
 TEST_F(Fixture, AlteredStatementOrParameterIsANewRequest) {
   auto r = raise(binding("h1", "p1"), rule(1, 30min));
   ASSERT_TRUE(broker.review(r.id, person("carol", {"dba"}), true, ""));
