@@ -33,6 +33,11 @@ bool RuleSet::has_connect_rules() const {
   return std::any_of(rules.begin(), rules.end(), [](const Rule& r) { return r.on_connect; });
 }
 
+bool RuleSet::has_row_rules() const {
+  return std::any_of(rules.begin(), rules.end(),
+                     [](const Rule& r) { return r.rows_over.has_value(); });
+}
+
 bool applies_to(const Rule& rule, const model::Principal& who, std::string_view connection) {
   if (!rule.connections.empty() && !any_glob(rule.connections, connection)) return false;
   if (rule.groups.empty() && rule.subjects.empty()) return true;
@@ -41,11 +46,14 @@ bool applies_to(const Rule& rule, const model::Principal& who, std::string_view 
   return any_glob(rule.subjects, who.subject);
 }
 
-const Rule* match_statement(const RuleSet& set, const model::Principal& who,
-                            std::string_view connection, const model::Analysis& analysis,
-                            const std::vector<std::string>& tables) {
+namespace {
+
+const Rule* first_match(const RuleSet& set, bool rows, const model::Principal& who,
+                        std::string_view connection, const model::Analysis& analysis,
+                        const std::vector<std::string>& tables) {
   for (const auto& rule : set.rules) {
-    if (rule.on_connect || !applies_to(rule, who, connection)) continue;
+    if (rule.on_connect || rule.rows_over.has_value() != rows) continue;
+    if (!applies_to(rule, who, connection)) continue;
     if (!rule.statements.empty() &&
         std::none_of(rule.statements.begin(), rule.statements.end(),
                      [&](model::Kind k) { return does_kind(analysis, k); }))
@@ -57,6 +65,19 @@ const Rule* match_statement(const RuleSet& set, const model::Principal& who,
     return &rule;
   }
   return nullptr;
+}
+
+}  // namespace
+
+const Rule* match_statement(const RuleSet& set, const model::Principal& who,
+                            std::string_view connection, const model::Analysis& analysis,
+                            const std::vector<std::string>& tables) {
+  return first_match(set, false, who, connection, analysis, tables);
+}
+
+const Rule* match_rows(const RuleSet& set, const model::Principal& who, std::string_view connection,
+                       const model::Analysis& analysis, const std::vector<std::string>& tables) {
+  return first_match(set, true, who, connection, analysis, tables);
 }
 
 const Rule* match_connect(const RuleSet& set, const model::Principal& who,

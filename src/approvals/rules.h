@@ -30,6 +30,9 @@ struct Rule {
   std::vector<model::Kind> statements;  // top-level kind or anything it does
   std::vector<std::string> tables;      // schema.table globs: any table read or written
   bool on_connect = false;              // the session itself needs an access window
+  // A row threshold: the statement runs, and a result of more rows than this
+  // needs approval (nothing of it reaches the client; see postgres.md).
+  std::optional<std::uint64_t> rows_over;
   // Who decides.
   std::vector<std::string> approver_groups;
   int count = 1;  // distinct people
@@ -45,16 +48,23 @@ struct RuleSet {
   std::vector<Rule> rules;
   bool has_statement_rules() const;
   bool has_connect_rules() const;
+  bool has_row_rules() const;
 };
 
 // Whether `rule` applies to this requester on this connection at all.
 bool applies_to(const Rule& rule, const model::Principal& who, std::string_view connection);
 
-// The first statement rule that matches (config order), or null. `tables` are
-// the statement's relations, schema-qualified as the decision resolved them.
+// The first statement rule without a row threshold that matches (config
+// order), or null: the statement is held before it runs. `tables` are the
+// statement's relations, schema-qualified as the decision resolved them.
 const Rule* match_statement(const RuleSet& set, const model::Principal& who,
                             std::string_view connection, const model::Analysis& analysis,
                             const std::vector<std::string>& tables);
+
+// The first rule with a row threshold that matches, or null: the statement
+// runs, and its result is counted.
+const Rule* match_rows(const RuleSet& set, const model::Principal& who, std::string_view connection,
+                       const model::Analysis& analysis, const std::vector<std::string>& tables);
 
 // The first `on: connect` rule for this requester and connection, or null.
 const Rule* match_connect(const RuleSet& set, const model::Principal& who,

@@ -19,6 +19,38 @@
 
 namespace gh::config {
 
+namespace {
+
+constexpr long long kMaxRowsOver = 100'000'000;
+
+// Empty when `url` may be fetched: https://, or http:// to a loopback host.
+// The problem never repeats the URL (a webhook URL is a secret).
+std::string url_problem(const std::string& url) {
+  std::string rest;
+  if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else {
+    return "the URL must start with https:// (http:// only to a loopback address)";
+  }
+  std::string host = rest.substr(0, rest.find_first_of("/?#"));
+  if (host.find('@') != std::string::npos)
+    return "the URL may not carry credentials before the host";
+  if (host.starts_with("[")) {
+    host = host.substr(1, host.find(']') == std::string::npos ? 0 : host.find(']') - 1);
+  } else if (auto colon = host.rfind(':'); colon != std::string::npos) {
+    host.resize(colon);
+  }
+  if (host.empty()) return "the URL names no host";
+  bool loopback = host == "localhost" || host == "::1" || host.starts_with("127.");
+  if (url.starts_with("http://") && !loopback)
+    return "http:// is allowed only to a loopback address; use https://";
+  return {};
+}
+
+}  // namespace
+
 std::string Problem::to_string() const {
   if (line > 0) return file + ":" + std::to_string(line) + ": " + message;
   return file + ": " + message;
@@ -493,7 +525,7 @@ class Loader {
     }
     check_keys(root, "the top level",
                {"gateway", "identity", "listeners", "connections", "access", "guardrails",
-                "masking", "approvals", "roles"},
+                "masking", "approvals", "roles", "webhooks"},
                later);
 
     load_gateway(lookup(root, "gateway"));
@@ -505,6 +537,7 @@ class Loader {
     load_masking(lookup(root, "masking"));
     load_approvals(lookup(root, "approvals"));
     load_roles(lookup(root, "roles"));
+    load_webhooks(lookup(root, "webhooks"));
     for (const auto& i : cfg_.issuers) {
       if (i.issuer == cfg_.gateway_tokens.issuer)
         problem(0, "identity: issuer " + ticked(i.issuer) +
@@ -655,10 +688,9 @@ class Loader {
                    std::map<std::string, int>& names, std::map<std::string, int>& iss_values) {
     const std::string w = "identity.issuers[" + std::to_string(i) + "]";
     if (!expect_map({n, n.IsNull() ? list_line : line_of(n)}, w)) return;
-    check_keys(
-        n, w, {"name", "issuer", "audience", "jwks_file", "groups_claim", "max_lifetime"},
-        {{"discovery",
-          w + ".discovery: OIDC discovery is not implemented in this build; use jwks_file"}});
+    check_keys(n, w,
+               {"name", "issuer", "audience", "jwks_file", "discovery", "ca", "refresh",
+                "min_refresh", "groups_claim", "max_lifetime"});
     identity::IssuerConfig ic;
     bool ok = true;
     if (auto name = text(n, "name", w, true)) {
@@ -694,8 +726,38 @@ class Loader {
       problem(line_of(n), w + ": missing required key `audience`");
       ok = false;
     }
-    if (lookup(n, "jwks_file") || !lookup(n, "discovery")) {
+    if (auto d = boolean(n, "discovery", w)) ic.discovery = *d;
+    if (ic.discovery && lookup(n, "jwks_file")) {
+      problem(
+          lookup(n, "jwks_file").line,
+          w + ": `jwks_file` and `discovery: true` both say where the keys come from; keep one");
+      ok = false;
+    } else if (!ic.discovery) {
       if (!file_path(n, "jwks_file", w, true, &ic.jwks_json)) ok = false;
+      for (std::string_view k : {"ca", "refresh", "min_refresh"})
+        if (lookup(n, k))
+          problem(lookup(n, k).line,
+                  w + "." + std::string(k) + ": applies only with `discovery: true`");
+    } else {
+      // Keys are fetched from <issuer>/.well-known/openid-configuration over
+      // HTTPS (http:// only for a loopback issuer).
+      if (!ic.issuer.empty()) {
+        if (auto u = url_problem(ic.issuer); !u.empty())
+          problem(lookup(n, "issuer").line, w + ".issuer: with `discovery: true` " + u);
+      }
+      if (auto ca = file_path(n, "ca", w, false)) ic.ca_file = *ca;
+      if (auto d = duration(n, "refresh", w)) {
+        if (*d < 1min || *d > 24h)
+          problem(lookup(n, "refresh").line, w + ".refresh: must be between 1m and 24h");
+        else
+          ic.refresh = std::chrono::duration_cast<std::chrono::seconds>(*d);
+      }
+      if (auto d = duration(n, "min_refresh", w)) {
+        if (*d < 1s || *d > 1h)
+          problem(lookup(n, "min_refresh").line, w + ".min_refresh: must be between 1s and 1h");
+        else
+          ic.min_refresh = std::chrono::duration_cast<std::chrono::seconds>(*d);
+      }
     }
     if (auto claim = text(n, "groups_claim", w, false)) ic.groups_claim = *claim;
     if (auto life = duration(n, "max_lifetime", w)) {
@@ -1164,9 +1226,7 @@ class Loader {
       if (!expect_map({n, n.IsNull() ? e.line : line_of(n)}, w)) continue;
       check_keys(n, w,
                  {"name", "groups", "subjects", "connections", "statements", "tables", "on",
-                  "approvers", "mode", "grant", "expires", "timeout"},
-                 {{"rows_over", w + ".rows_over: row-threshold approvals are not implemented in "
-                                    "this build"}});
+                  "rows_over", "approvers", "mode", "grant", "expires", "timeout"});
       approvals::Rule r;
       if (auto name = text(n, "name", w, true)) {
         r.name = *name;
@@ -1195,6 +1255,12 @@ class Loader {
         table_globs(*tables, w + ".tables");
       }
       if (auto on = choice(n, "on", w, {"statement", "connect"})) r.on_connect = *on == 1;
+      if (auto rows = scalar(n, "rows_over", w, false))
+        if (auto v = integer(*rows, w + ".rows_over", 0, kMaxRowsOver))
+          r.rows_over = static_cast<std::uint64_t>(*v);
+      if (r.on_connect && r.rows_over)
+        problem(lookup(n, "rows_over").line,
+                w + ": `rows_over` counts a statement's result; an `on: connect` rule has none");
       if (r.on_connect && (lookup(n, "statements") || lookup(n, "tables")))
         problem(lookup(n, "on").line,
                 w + ": `on: connect` approves a whole session window; it takes no statements "
@@ -1224,6 +1290,13 @@ class Loader {
       }
       if (auto mode = choice(n, "mode", w, {"wait", "reject"}))
         r.mode = *mode == 0 ? approvals::Mode::kWait : approvals::Mode::kReject;
+      // A crossed threshold has already run the statement and cancelled it
+      // (inside a transaction block that aborts it): there is nothing left to
+      // hold, so the client is told now and retries once approved.
+      if (r.rows_over && r.mode == approvals::Mode::kWait)
+        problem(lookup(n, "mode").line,
+                w + ".mode: a `rows_over` rule works in `reject` mode: the oversized result is "
+                    "cancelled, the request named, and the retry runs once approved");
       if (auto grant = scalar(n, "grant", w, false)) {
         if (grant->value != "once") {
           if (auto d = parse_duration(grant->value); d && *d >= 1s && *d <= 24h * 30)
@@ -1253,6 +1326,50 @@ class Loader {
           r.timeout = std::chrono::duration_cast<std::chrono::seconds>(*d);
       }
       cfg_.approvals.rules.push_back(std::move(r));
+    }
+  }
+
+  void load_webhooks(const Entry& e) {
+    if (!e || e.value.IsNull()) return;
+    if (!expect_list(e, "webhooks")) return;
+    std::map<std::string, int> names;
+    for (std::size_t i = 0; i < e.value.size(); ++i) {
+      const YAML::Node n = e.value[i];
+      const std::string w = "webhooks[" + std::to_string(i) + "]";
+      if (!expect_map({n, n.IsNull() ? e.line : line_of(n)}, w)) continue;
+      check_keys(n, w, {"name", "url", "events", "ca", "timeout", "attempts"});
+      Webhook h;
+      if (auto name = text(n, "name", w, true)) {
+        h.name = *name;
+        unique_name(names, "webhook", *name, lookup(n, "name").line, w + ".name");
+      }
+      if (auto url = text(n, "url", w, true)) {
+        h.url = *url;
+        if (auto p = url_problem(h.url); !p.empty())
+          problem(lookup(n, "url").line, w + ".url: " + p);
+      }
+      if (auto events = list(n, "events", w, false)) {
+        h.on_created = h.on_decided = false;
+        for (const auto& ev : *events) {
+          if (ev.value == "created")
+            h.on_created = true;
+          else if (ev.value == "decided")
+            h.on_decided = true;
+          else
+            problem(ev.line, w + ".events: " + ticked(ev.raw) + " is not one of: created, decided");
+        }
+        if (events->empty()) problem(lookup(n, "events").line, w + ".events: name at least one");
+      }
+      if (auto ca = file_path(n, "ca", w, false)) h.ca_file = *ca;
+      if (auto d = duration(n, "timeout", w)) {
+        if (*d < 1s || *d > 5min)
+          problem(lookup(n, "timeout").line, w + ".timeout: must be between 1s and 5m");
+        else
+          h.timeout = std::chrono::duration_cast<std::chrono::seconds>(*d);
+      }
+      if (auto a = scalar(n, "attempts", w, false))
+        if (auto v = integer(*a, w + ".attempts", 1, 20)) h.attempts = static_cast<int>(*v);
+      cfg_.webhooks.push_back(std::move(h));
     }
   }
 

@@ -97,6 +97,18 @@ struct GatewayTokens {
   std::string audience = "gatehouse";
 };
 
+// `webhooks`: where approval requests are announced when created and when
+// decided (Slack and Teams incoming webhooks, or any JSON receiver).
+struct Webhook {
+  std::string name;
+  std::string url;  // a secret (it authorises posting): never logged, shown or recorded
+  bool on_created = true;
+  bool on_decided = true;
+  std::string ca_file;  // trust for the receiver's certificate; empty: the system's store
+  std::chrono::seconds timeout{10};  // one attempt
+  int attempts = 8;                  // in all, with back-off between them
+};
+
 struct Config {
   std::string path;  // the file it came from
   Gateway gateway;
@@ -110,6 +122,7 @@ struct Config {
   approvals::RuleSet approvals;
   Roles roles;
   GatewayTokens gateway_tokens;
+  std::vector<Webhook> webhooks;
   std::vector<std::string> warnings;  // accepted, but worth telling the operator
 
   const Connection* find_connection(std::string_view name) const;

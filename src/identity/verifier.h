@@ -18,10 +18,17 @@
 namespace gh::identity {
 
 struct IssuerConfig {
-  std::string name;                         // configured name (audit, logs)
-  std::string issuer;                       // exact `iss` value expected
-  std::vector<std::string> audiences;       // the token's `aud` must contain one of these
-  std::string jwks_json;                    // the JWKS document's text (the caller reads the file)
+  std::string name;                    // configured name (audit, logs)
+  std::string issuer;                  // exact `iss` value expected
+  std::vector<std::string> audiences;  // the token's `aud` must contain one of these
+  std::string jwks_json;               // the JWKS document's text (the caller reads the file)
+  // OIDC discovery: the keys are fetched from the issuer's metadata over
+  // HTTPS by the gateway (jwks_json starts empty); refreshed every `refresh`,
+  // and on an unknown `kid` at most once per `min_refresh`.
+  bool discovery = false;
+  std::string ca_file;  // trust for those fetches; empty: the system's store
+  std::chrono::seconds refresh{3600};
+  std::chrono::seconds min_refresh{30};
   std::string groups_claim = "groups";      // claim holding an array of group names
   std::chrono::seconds max_lifetime{3600};  // exp - iat may not exceed this
   // The gateway's own issuer: its tokens' `gh_issued_by` and `gh_connections`

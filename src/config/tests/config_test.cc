@@ -843,8 +843,6 @@ access: []
   auto problems = load_bad(yaml);
   expect_problem(problems, line_of(yaml, "store:"),
                  "gateway.store: the shared PostgreSQL store is not implemented in this build");
-  expect_problem(problems, line_of(yaml, "discovery:"),
-                 "identity.issuers[0].discovery: OIDC discovery is not implemented in this build");
   expect_problem(problems, line_of(yaml, "protocol: mysql"),
                  "listeners[0].protocol: protocol mysql is not implemented in this build");
   expect_problem(problems, line_of(yaml, "name: shop") + 1,
@@ -909,6 +907,7 @@ TEST_F(ConfigTest, ApprovalRulesThatCouldNotWorkAreRefused) {
     approvers: {groups: [sre]}
   - name: rows
     rows_over: 1000
+    mode: wait
     approvers: {groups: [dba]}
   - name: matches-nothing
     approvers: {groups: [dba]}
@@ -923,10 +922,135 @@ roles:
                  "would make every caller an approver");
   expect_problem(problems, line_of(yaml, "on: connect"), "takes no statements or tables");
   expect_problem(problems, line_of(yaml, "grant: once"), "needs a duration, not `once`");
-  expect_problem(problems, line_of(yaml, "rows_over:"),
-                 "row-threshold approvals are not implemented in this build");
+  expect_problem(problems, line_of(yaml, "mode: wait"),
+                 "approvals[4].mode: a `rows_over` rule works in `reject` mode");
   expect_problem(problems, line_of(yaml, "- name: matches-nothing"), "matches nothing");
   expect_problem(problems, line_of(yaml, "admins:"), "would give every caller the role");
+}
+
+TEST_F(ConfigTest, RowThresholdsLoadAndMatchOnlyAfterTheStatementRuns) {
+  Sections s;
+  s.extra = R"(approvals:
+  - name: bulk-export
+    groups: [ai-agents]
+    connections: [traces]
+    rows_over: 1000
+    approvers: {groups: [data-owners], count: 1}
+    grant: once
+  - name: any-large-result
+    rows_over: 0
+    approvers: {groups: [data-owners]}
+)";
+  Config c = load_ok(s.yaml());
+  ASSERT_EQ(c.approvals.rules.size(), 2u);
+  EXPECT_EQ(c.approvals.rules[0].rows_over, 1000u);
+  EXPECT_EQ(c.approvals.rules[0].mode, approvals::Mode::kReject);
+  EXPECT_EQ(c.approvals.rules[1].rows_over, 0u);
+  EXPECT_TRUE(c.approvals.has_row_rules());
+  model::Principal agent;
+  agent.subject = "agent-7";
+  agent.groups = {"ai-agents"};
+  model::Analysis select;
+  select.kind = model::Kind::kSelect;
+  // A row rule never holds a statement before it runs...
+  EXPECT_EQ(approvals::match_statement(c.approvals, agent, "traces", select, {}), nullptr);
+  // ...it is found when the result is counted.
+  const auto* rule = approvals::match_rows(c.approvals, agent, "traces", select, {});
+  ASSERT_NE(rule, nullptr);
+  EXPECT_EQ(rule->name, "bulk-export");
+  model::Principal other;
+  other.subject = "dana";
+  rule = approvals::match_rows(c.approvals, other, "traces", select, {});
+  ASSERT_NE(rule, nullptr);
+  EXPECT_EQ(rule->name, "any-large-result");
+
+  s.extra = R"(approvals:
+  - name: bad
+    rows_over: -1
+    approvers: {groups: [dba]}
+  - name: window
+    on: connect
+    rows_over: 10
+    approvers: {groups: [dba]}
+)";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "rows_over: -1"), "approvals[0].rows_over");
+  expect_problem(problems, line_of(yaml, "rows_over: 10"), "an `on: connect` rule has none");
+}
+
+TEST_F(ConfigTest, DiscoveryIssuersAndWebhooksLoad) {
+  Sections s;
+  s.identity =
+      "identity:\n"
+      "  issuers:\n"
+      "    - name: corp-idp\n"
+      "      issuer: https://idp.example.com/\n"
+      "      audience: gatehouse\n"
+      "      discovery: true\n"
+      "      ca: certs/gw.crt\n"
+      "      refresh: 30m\n"
+      "      min_refresh: 5s\n";
+  s.extra = R"(webhooks:
+  - name: slack
+    url: ${SLACK_URL}
+  - name: teams
+    url: https://example.webhook.office.com/webhookb2/x
+    events: [decided]
+    timeout: 3s
+    attempts: 4
+)";
+  env_vars_["SLACK_URL"] = "https://hooks.slack.com/services/T0/B0/secret-part";
+  Config c = load_ok(s.yaml());
+  ASSERT_EQ(c.issuers.size(), 1u);
+  EXPECT_TRUE(c.issuers[0].discovery);
+  EXPECT_TRUE(c.issuers[0].jwks_json.empty());
+  EXPECT_THAT(c.issuers[0].ca_file, ::testing::EndsWith("certs/gw.crt"));
+  EXPECT_EQ(c.issuers[0].refresh, std::chrono::minutes(30));
+  EXPECT_EQ(c.issuers[0].min_refresh, std::chrono::seconds(5));
+  ASSERT_EQ(c.webhooks.size(), 2u);
+  EXPECT_EQ(c.webhooks[0].url, "https://hooks.slack.com/services/T0/B0/secret-part");
+  EXPECT_TRUE(c.webhooks[0].on_created && c.webhooks[0].on_decided);
+  EXPECT_FALSE(c.webhooks[1].on_created);
+  EXPECT_TRUE(c.webhooks[1].on_decided);
+  EXPECT_EQ(c.webhooks[1].timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c.webhooks[1].attempts, 4);
+}
+
+TEST_F(ConfigTest, DiscoveryAndWebhookMistakesAreRefusedWithoutEchoingTheUrl) {
+  Sections s;
+  s.identity =
+      "identity:\n"
+      "  issuers:\n"
+      "    - name: corp-idp\n"
+      "      issuer: http://idp.example.com/\n"
+      "      audience: gatehouse\n"
+      "      discovery: true\n"
+      "      jwks_file: idp-jwks.json\n"
+      "    - name: file-idp\n"
+      "      issuer: https://other.example.com/\n"
+      "      audience: gatehouse\n"
+      "      jwks_file: idp-jwks.json\n"
+      "      min_refresh: 5s\n";
+  s.extra = R"(webhooks:
+  - name: plain
+    url: http://hooks.example.com/services/very-secret-token
+  - name: odd
+    url: https://hooks.example.com/x
+    events: [approved]
+    attempts: 0
+)";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "jwks_file: idp-jwks.json"),
+                 "`jwks_file` and `discovery: true` both say where the keys come from");
+  expect_problem(problems, line_of(yaml, "min_refresh:"), "applies only with `discovery: true`");
+  expect_problem(problems, line_of(yaml, "url: http://hooks"),
+                 "webhooks[0].url: http:// is allowed only to a loopback address");
+  expect_problem(problems, line_of(yaml, "events: [approved]"),
+                 "`approved` is not one of: created, decided");
+  expect_problem(problems, line_of(yaml, "attempts: 0"), "webhooks[1].attempts");
+  EXPECT_THAT(all(problems), ::testing::Not(HasSubstr("very-secret-token")));
 }
 
 TEST_F(ConfigTest, EnvReferencesAreSubstitutedAnywhereInAValue) {

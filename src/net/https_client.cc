@@ -1,0 +1,153 @@
+#include "net/https_client.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+namespace gh::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+std::string Url::authority() const {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
+}
+
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost") return true;
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  return !ec && addr.is_loopback();
+}
+
+Expected<Url> parse_url(const std::string& url) {
+  Url u;
+  std::string rest;
+  if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    u.tls = false;
+    rest = url.substr(7);
+  } else {
+    return unexpected(std::string("a URL must start with https:// (or http:// on loopback)"));
+  }
+  if (auto slash = rest.find_first_of("/?#"); slash != std::string::npos) {
+    u.target = rest.substr(slash);
+    rest.resize(slash);
+    if (auto hash = u.target.find('#'); hash != std::string::npos) u.target.resize(hash);
+    if (u.target.empty() || u.target[0] != '/') u.target = "/" + u.target;
+  }
+  if (rest.find('@') != std::string::npos)
+    return unexpected(std::string("a URL may not carry credentials before the host"));
+  if (rest.starts_with("[")) {
+    auto close = rest.find(']');
+    if (close == std::string::npos) return unexpected(std::string("malformed IPv6 host in URL"));
+    u.host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size()) {
+      if (rest[close + 1] != ':') return unexpected(std::string("malformed host in URL"));
+      u.port = rest.substr(close + 2);
+    }
+  } else if (auto colon = rest.rfind(':'); colon != std::string::npos) {
+    u.host = rest.substr(0, colon);
+    u.port = rest.substr(colon + 1);
+  } else {
+    u.host = rest;
+  }
+  if (u.port.empty()) u.port = u.tls ? "443" : "80";
+  if (u.host.empty()) return unexpected(std::string("the URL names no host"));
+  if (u.port.find_first_not_of("0123456789") != std::string::npos || u.port.size() > 5 ||
+      std::stoi(u.port) == 0 || std::stoi(u.port) > 65535)
+    return unexpected("the URL's port " + u.port + " is not a port number");
+  if (!u.tls && !is_loopback_host(u.host))
+    return unexpected("http:// is refused for " + u.host +
+                      ": secrets travel only over HTTPS, except on loopback");
+  return u;
+}
+
+namespace {
+
+template <class Stream>
+Expected<HttpsReply> exchange(Stream& stream, const Url& u, const HttpsRequest& r) {
+  http::request<http::string_body> req{http::string_to_verb(r.method), u.target, 11};
+  if (req.method() == http::verb::unknown) return unexpected("unknown HTTP method " + r.method);
+  req.set(http::field::host, u.host);
+  req.set(http::field::user_agent, r.user_agent);
+  bool typed = false;
+  for (const auto& [name, value] : r.headers) {
+    req.set(name, value);
+    if (beast::iequals(name, "content-type")) typed = true;
+  }
+  if (!r.body.empty() && !typed) req.set(http::field::content_type, "application/json");
+  req.body() = r.body;
+  req.prepare_payload();
+  beast::error_code ec;
+  http::write(stream, req, ec);
+  if (ec) return unexpected("sending to " + u.authority() + ": " + ec.message());
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(r.max_body);
+  http::read(stream, buffer, parser, ec);
+  if (ec) return unexpected("reading the answer of " + u.authority() + ": " + ec.message());
+  HttpsReply reply;
+  reply.status = static_cast<int>(parser.get().result_int());
+  reply.body = std::move(parser.get().body());
+  if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end())
+    reply.retry_after = std::string(it->value());
+  return reply;
+}
+
+}  // namespace
+
+Expected<HttpsReply> https_request(const HttpsRequest& r) {
+  auto u = parse_url(r.url);
+  if (!u) return unexpected(u.error());
+  try {
+    asio::io_context ioc;
+    tcp::resolver resolver(ioc);
+    beast::error_code ec;
+    auto endpoints = resolver.resolve(u->host, u->port, ec);
+    if (ec) return unexpected("cannot resolve " + u->host + ": " + ec.message());
+    beast::tcp_stream tcp_stream(ioc);
+    tcp_stream.expires_after(r.timeout);
+    tcp_stream.connect(endpoints, ec);
+    if (ec) return unexpected("cannot connect to " + u->authority() + ": " + ec.message());
+    if (!u->tls) return exchange(tcp_stream, *u, r);
+
+    asio::ssl::context ctx(asio::ssl::context::tls_client);
+    ctx.set_options(asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    if (!r.ca_file.empty())
+      ctx.load_verify_file(r.ca_file, ec);
+    else
+      ctx.set_default_verify_paths(ec);
+    if (ec) return unexpected("CA file " + r.ca_file + ": " + ec.message());
+    ctx.set_verify_mode(asio::ssl::verify_peer);
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), ctx);
+    // The certificate must name the host or IP address the URL names.
+    X509_VERIFY_PARAM* param = SSL_get0_param(stream.native_handle());
+    asio::ip::make_address(u->host, ec);
+    if (!ec) {
+      X509_VERIFY_PARAM_set1_ip_asc(param, u->host.c_str());
+    } else {
+      X509_VERIFY_PARAM_set1_host(param, u->host.c_str(), 0);
+      SSL_set_tlsext_host_name(stream.native_handle(), u->host.c_str());
+    }
+    stream.handshake(asio::ssl::stream_base::client, ec);
+    if (ec) return unexpected("TLS with " + u->authority() + ": " + ec.message());
+    auto reply = exchange(stream, *u, r);
+    stream.shutdown(ec);  // the peer's close_notify; a truncation here is harmless
+    return reply;
+  } catch (const std::exception& e) {
+    return unexpected("HTTPS request to " + u->authority() + " failed: " + e.what());
+  }
+}
+
+}  // namespace gh::net
