@@ -97,6 +97,21 @@ class Services {
   void record_token(const std::string& action, const std::string& actor, const TokenClaims& claims,
                     const MintedToken& minted);
 
+  // OIDC discovery: asks for `issuer`'s keys to be fetched again because a
+  // token named a key they lack. `done(true)` once fresh keys are in place
+  // (verify the token again), `done(false)` when nothing new was fetched (not
+  // a discovery issuer, the refresh rate limit, a failed fetch). `done` may
+  // run on another thread, or at once: post, do not block.
+  using KeyRefresh = std::function<void(const std::string& issuer, std::function<void(bool)> done)>;
+  // Set once, before the listeners start.
+  void set_key_refresh(KeyRefresh refresh) { key_refresh_ = std::move(refresh); }
+  void refresh_issuer_keys(const std::string& issuer, std::function<void(bool)> done) {
+    if (key_refresh_)
+      key_refresh_(issuer, std::move(done));
+    else
+      done(false);
+  }
+
   // Re-reads the configuration file, validates it whole and swaps the policy
   // sections in atomically; on any problem the old policy stays. Logged and
   // audited either way. Thread-safe.
@@ -133,6 +148,7 @@ class Services {
   std::shared_ptr<const approvals::RuleSet> approval_rules_;
   std::unique_ptr<approvals::Broker> broker_;
   std::unique_ptr<TokenService> tokens_;
+  KeyRefresh key_refresh_;
   std::vector<std::uint8_t> masking_key_;  // data_dir/masking.key: the `hash` style's secret
   std::atomic<std::uint64_t> version_{0};
   std::mutex reload_mu_;  // one reload at a time

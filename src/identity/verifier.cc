@@ -339,15 +339,21 @@ Expected<model::Principal, Refusal> TokenVerifier::Impl::verify_fresh(
     const auto& kid = kid_it->get_ref<const std::string&>();
     for (const auto& candidate : *issuer->keys)
       if (candidate.has_kid && candidate.kid == kid) key = &candidate;
-    if (key == nullptr)
-      return refuse(RefusalCode::kUnknownKid,
-                    "token \"kid\" names no key of issuer '" + issuer_name + "'");
+    if (key == nullptr) {
+      auto r = refuse(RefusalCode::kUnknownKid,
+                      "token \"kid\" names no key of issuer '" + issuer_name + "'");
+      r.error.issuer = issuer->config.issuer;
+      return r;
+    }
   } else {
-    if (issuer->keys->size() != 1)
-      return refuse(RefusalCode::kUnknownKid,
-                    "token has no \"kid\" and issuer '" + issuer_name + "' has " +
-                        std::to_string(issuer->keys->size()) +
-                        " keys: a token must name its key when there is more than one");
+    if (issuer->keys->size() != 1) {
+      auto r = refuse(RefusalCode::kUnknownKid,
+                      "token has no \"kid\" and issuer '" + issuer_name + "' has " +
+                          std::to_string(issuer->keys->size()) +
+                          " keys: a token must name its key when there is more than one");
+      r.error.issuer = issuer->config.issuer;
+      return r;
+    }
     key = &issuer->keys->front();
   }
   if (!key->for_signing)

@@ -66,6 +66,9 @@ enum class RefusalCode {
 struct Refusal {
   RefusalCode code;
   std::string reason;
+  // kUnknownKid: the configured issuer whose keys did not have the key (its
+  // keys may be fetched again and the token verified once more).
+  std::string issuer = {};
 };
 
 class TokenVerifier {
