@@ -103,6 +103,9 @@ Expected<std::optional<std::int64_t>, Refusal> date_claim(const Json& payload, c
 struct IssuerKeys {
   IssuerConfig config;
   std::shared_ptr<const std::vector<Jwk>> keys;  // shared: a key set is swapped whole
+  // False for a discovery issuer until its first JWKS is set: its tokens are
+  // then refused as naming an unknown key, which asks for a fetch.
+  bool keys_loaded = true;
 };
 
 // A verified principal remembered until its token expires.
@@ -206,13 +209,19 @@ Expected<std::unique_ptr<TokenVerifier>, std::vector<std::string>> TokenVerifier
     if (config.groups_claim.empty()) problems.push_back(label + ": groups_claim is empty");
     if (config.max_lifetime.count() <= 0)
       problems.push_back(label + ": max_lifetime must be positive");
+    // A discovery issuer's keys come later, fetched from its metadata.
+    if (config.discovery && config.jwks_json.empty()) {
+      loaded->push_back(
+          IssuerKeys{std::move(config), std::make_shared<const std::vector<Jwk>>(), false});
+      continue;
+    }
     auto keys = parse_jwks(config.jwks_json);
     if (!keys) {
       for (const auto& p : keys.error()) problems.push_back(label + ": " + p);
       continue;
     }
-    loaded->push_back(
-        IssuerKeys{std::move(config), std::make_shared<const std::vector<Jwk>>(std::move(*keys))});
+    loaded->push_back(IssuerKeys{std::move(config),
+                                 std::make_shared<const std::vector<Jwk>>(std::move(*keys)), true});
   }
   if (!problems.empty()) return unexpected(std::move(problems));
   impl->issuers = std::move(loaded);
@@ -334,6 +343,12 @@ Expected<model::Principal, Refusal> TokenVerifier::Impl::verify_fresh(
   const std::string& issuer_name = issuer->config.name;
 
   // --- Key: by kid, or the issuer's only key --------------------------------
+  if (!issuer->keys_loaded) {
+    auto r = refuse(RefusalCode::kUnknownKid,
+                    "keys of issuer '" + issuer_name + "' are not loaded yet (OIDC discovery)");
+    r.error.issuer = issuer->config.issuer;
+    return r;
+  }
   const Jwk* key = nullptr;
   if (const auto kid_it = header->find("kid"); kid_it != header->end()) {
     const auto& kid = kid_it->get_ref<const std::string&>();
@@ -504,6 +519,7 @@ Status<> TokenVerifier::set_issuer_keys(const std::string& issuer, const std::st
   for (auto& i : *next) {
     if (i.config.issuer == issuer) {
       i.keys = std::make_shared<const std::vector<Jwk>>(std::move(*keys));
+      i.keys_loaded = true;
       impl_->issuers = std::move(next);
       return Ok{};
     }

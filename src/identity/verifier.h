@@ -74,6 +74,8 @@ struct Refusal {
 class TokenVerifier {
  public:
   // Parses every issuer's JWKS; returns every problem found (one line each).
+  // A discovery issuer may come without keys: its tokens are refused as
+  // kUnknownKid (naming the issuer) until set_issuer_keys gives it some.
   // `clock` must outlive the verifier.
   static Expected<std::unique_ptr<TokenVerifier>, std::vector<std::string>> create(
       std::vector<IssuerConfig> issuers, VerifierOptions options, const Clock& clock);

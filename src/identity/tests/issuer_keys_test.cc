@@ -1,0 +1,138 @@
+// Keys that change while the verifier runs: a discovery issuer that starts
+// without keys, and set_issuer_keys replacing an issuer's keys (rotation).
+#include <gtest/gtest.h>
+
+#include "identity/tests/test_support.h"
+
+namespace gh::identity {
+namespace {
+
+using test::create_problems;
+using test::good_claims;
+using test::issuer_with;
+using test::kNow;
+using test::make_key;
+using test::make_verifier;
+using test::Refuses;
+
+IssuerConfig discovery_issuer(const std::string& iss = test::kIssuer,
+                              const std::string& name = "corp-idp") {
+  IssuerConfig config = issuer_with({}, iss, name);
+  config.jwks_json.clear();
+  config.discovery = true;
+  return config;
+}
+
+class IssuerKeys : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    old_ = make_key(Algorithm::kES256, "old");
+    new_ = make_key(Algorithm::kEdDSA, "new");
+    ASSERT_TRUE(old_ && new_);
+  }
+  ManualClock clock_{kNow};
+  std::unique_ptr<SigningKey> old_, new_;
+};
+
+TEST_F(IssuerKeys, DiscoveryIssuerWithoutKeysIsAcceptedAndItsTokensAskForAFetch) {
+  auto verifier = make_verifier({discovery_issuer()}, clock_);
+  ASSERT_NE(verifier, nullptr);
+  const std::string token = old_->sign(good_claims().dump());
+  EXPECT_TRUE(Refuses(*verifier, token, RefusalCode::kUnknownKid));
+  const auto result = verifier->verify(token);
+  ASSERT_FALSE(result);
+  // The issuer is named, so the caller can ask for that issuer's keys.
+  EXPECT_EQ(result.error().issuer, test::kIssuer);
+  EXPECT_NE(result.error().reason.find("keys of issuer 'corp-idp' are not loaded yet"),
+            std::string::npos)
+      << result.error().reason;
+}
+
+TEST_F(IssuerKeys, TokenWithoutKidOfAnIssuerWithoutKeysIsRefusedToo) {
+  auto verifier = make_verifier({discovery_issuer()}, clock_);
+  ASSERT_NE(verifier, nullptr);
+  const std::string token = old_->sign_with_header(R"({"alg":"ES256"})", good_claims().dump());
+  EXPECT_TRUE(Refuses(*verifier, token, RefusalCode::kUnknownKid));
+}
+
+TEST_F(IssuerKeys, KeysSetLaterMakeTheDiscoveryIssuersTokensVerify) {
+  auto verifier = make_verifier({discovery_issuer()}, clock_);
+  ASSERT_NE(verifier, nullptr);
+  ASSERT_TRUE(verifier->set_issuer_keys(test::kIssuer, jwks_json({old_->public_jwk_json()})));
+  const auto result = verifier->verify(old_->sign(good_claims().dump()));
+  ASSERT_TRUE(result) << result.error().reason;
+  EXPECT_EQ(result->issuer_name, "corp-idp");
+}
+
+TEST_F(IssuerKeys, RotationReplacesTheKeysWhole) {
+  auto verifier = make_verifier({discovery_issuer()}, clock_);
+  ASSERT_NE(verifier, nullptr);
+  ASSERT_TRUE(verifier->set_issuer_keys(test::kIssuer, jwks_json({old_->public_jwk_json()})));
+  // A token with the new kid, before the new keys are known: a refresh is asked for.
+  auto claims = good_claims();
+  claims["sub"] = "bob";
+  const std::string fresh = new_->sign(claims.dump());
+  const auto before = verifier->verify(fresh);
+  ASSERT_FALSE(before);
+  EXPECT_EQ(before.error().code, RefusalCode::kUnknownKid);
+  EXPECT_EQ(before.error().issuer, test::kIssuer);
+
+  ASSERT_TRUE(verifier->set_issuer_keys(test::kIssuer, jwks_json({new_->public_jwk_json()})));
+  EXPECT_TRUE(verifier->verify(fresh));
+  // The old key is gone with the document that held it (a token not yet
+  // cached is refused; one verified earlier would stay cached until exp).
+  claims["sub"] = "carol";
+  EXPECT_TRUE(Refuses(*verifier, old_->sign(claims.dump()), RefusalCode::kUnknownKid));
+}
+
+TEST_F(IssuerKeys, BadDocumentKeepsTheKeysInForce) {
+  auto verifier = make_verifier({discovery_issuer()}, clock_);
+  ASSERT_NE(verifier, nullptr);
+  EXPECT_FALSE(verifier->set_issuer_keys(test::kIssuer, R"({"keys":[]})"));
+  EXPECT_TRUE(Refuses(*verifier, old_->sign(good_claims().dump()), RefusalCode::kUnknownKid));
+
+  ASSERT_TRUE(verifier->set_issuer_keys(test::kIssuer, jwks_json({old_->public_jwk_json()})));
+  const auto refused = verifier->set_issuer_keys(test::kIssuer, "{not json");
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().find(test::kIssuer), std::string::npos) << refused.error();
+  EXPECT_TRUE(verifier->verify(old_->sign(good_claims().dump())));
+}
+
+TEST_F(IssuerKeys, KeysOfAnIssuerThatIsNotConfiguredAreRefused) {
+  auto verifier = make_verifier({discovery_issuer()}, clock_);
+  ASSERT_NE(verifier, nullptr);
+  EXPECT_FALSE(verifier->set_issuer_keys("https://other.example.com/",
+                                         jwks_json({old_->public_jwk_json()})));
+}
+
+TEST_F(IssuerKeys, OtherIssuersServeWhileADiscoveryIssuerHasNoKeys) {
+  auto verifier = make_verifier(
+      {discovery_issuer(),
+       issuer_with({old_->public_jwk_json()}, "https://files.example.com/", "file-idp")},
+      clock_);
+  ASSERT_NE(verifier, nullptr);
+  auto claims = good_claims();
+  claims["iss"] = "https://files.example.com/";
+  const auto result = verifier->verify(old_->sign(claims.dump()));
+  ASSERT_TRUE(result) << result.error().reason;
+  EXPECT_EQ(result->issuer_name, "file-idp");
+}
+
+TEST_F(IssuerKeys, IssuerWithoutDiscoveryStillNeedsItsJwks) {
+  IssuerConfig no_keys = issuer_with({});
+  no_keys.jwks_json.clear();
+  const auto problems = create_problems({no_keys});
+  ASSERT_FALSE(problems.empty());
+  EXPECT_NE(problems.front().find("corp-idp"), std::string::npos) << problems.front();
+}
+
+TEST_F(IssuerKeys, DiscoveryIssuerMayStartWithKeysGivenToIt) {
+  IssuerConfig seeded = discovery_issuer();
+  seeded.jwks_json = jwks_json({old_->public_jwk_json()});
+  auto verifier = make_verifier({seeded}, clock_);
+  ASSERT_NE(verifier, nullptr);
+  EXPECT_TRUE(verifier->verify(old_->sign(good_claims().dump())));
+}
+
+}  // namespace
+}  // namespace gh::identity
