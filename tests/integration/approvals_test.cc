@@ -63,6 +63,15 @@ approvals:
     approvers: {groups: [dba]}
     mode: reject
     grant: once
+  - name: bulk-rows
+    tables: [public.jit_rows]
+    rows_over: 10
+    approvers: {groups: [dba]}
+    grant: once
+  - name: any-large-result
+    subjects: [row-tester]
+    rows_over: 1000
+    approvers: {groups: [dba]}
   - name: prod-window
     connections: [prod]
     on: connect
@@ -98,7 +107,10 @@ class Approvals : public ::testing::Test {
     const World& w = World::get();
     w.pg.sql(
         "SET ROLE gh_scram;"
-        "DROP TABLE IF EXISTS public.jit_patients, public.jit_export, public.jit_timeout;"
+        "DROP TABLE IF EXISTS public.jit_patients, public.jit_export, public.jit_timeout, "
+        "public.jit_rows;"
+        "CREATE TABLE public.jit_rows(id int, label text);"
+        "INSERT INTO public.jit_rows SELECT g, 'row-' || g FROM generate_series(1, 25) g;"
         "CREATE TABLE public.jit_timeout(id int); INSERT INTO public.jit_timeout VALUES (1);"
         "CREATE TABLE public.jit_patients(id int primary key, name text);"
         "INSERT INTO public.jit_patients SELECT g, 'p' || g FROM generate_series(1, 5) g;"
@@ -349,6 +361,104 @@ TEST_F(Approvals, ExtendedProtocolGrantIsBoundToTheParameters) {
   auto granted = exec("2");
   ASSERT_EQ(PQresultStatus(granted.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(granted.get());
   EXPECT_EQ(std::string(PQgetvalue(granted.get(), 0, 0)), "2");
+}
+
+TEST_F(Approvals, RowThresholdWithholdsAnOversizedResultAndTheApprovedRerunDeliversItWhole) {
+  auto env = gw_->psql_env(agent());
+  const std::string sql = "SELECT id, label FROM public.jit_rows ORDER BY id";
+  auto first = testbed::run({"psql", "-X", "-A", "-t", "-c", sql}, env);
+  EXPECT_NE(first.exit_code, 0);
+  EXPECT_NE(first.output.find("approval required (bulk-rows): the result has more than 10 rows"),
+            std::string::npos)
+      << first.output;
+  EXPECT_NE(first.output.find("gatehouse reviews approve"), std::string::npos) << first.output;
+  // Nothing of the oversized result reached the client, not even its first rows.
+  EXPECT_EQ(first.output.find("row-"), std::string::npos) << first.output;
+  const std::string id = request_id(first.output);
+  ASSERT_FALSE(id.empty()) << first.output;
+
+  // A result under the threshold goes through untouched.
+  auto small = testbed::run(
+      {"psql", "-X", "-A", "-t", "-c", "SELECT label FROM public.jit_rows WHERE id <= 10"}, env);
+  EXPECT_EQ(small.exit_code, 0) << small.output;
+  EXPECT_NE(small.output.find("row-10"), std::string::npos) << small.output;
+  // COPY TO STDOUT is a result too.
+  auto copy = testbed::run(
+      {"psql", "-X", "-A", "-t", "-c", "COPY (SELECT * FROM public.jit_rows) TO STDOUT"}, env);
+  EXPECT_NE(copy.exit_code, 0) << copy.output;
+  EXPECT_EQ(copy.output.find("row-"), std::string::npos) << copy.output;
+  EXPECT_NE(copy.output.find("approval required (bulk-rows)"), std::string::npos) << copy.output;
+
+  // The requester cannot approve it; an approver can, and the same statement
+  // then delivers its whole result, once.
+  EXPECT_NE(gw_->cli({"reviews", "approve", id}, agent()).exit_code, 0);
+  ASSERT_EQ(gw_->cli({"reviews", "approve", id}, carol()).exit_code, 0);
+  auto whole = testbed::run({"psql", "-X", "-A", "-t", "-c", sql}, env);
+  ASSERT_EQ(whole.exit_code, 0) << whole.output;
+  EXPECT_NE(whole.output.find("1|row-1\n"), std::string::npos) << whole.output;
+  EXPECT_NE(whole.output.find("25|row-25"), std::string::npos) << whole.output;
+  auto again = testbed::run({"psql", "-X", "-A", "-t", "-c", sql}, env);
+  EXPECT_NE(again.exit_code, 0) << "a once grant delivered twice";
+  EXPECT_EQ(again.output.find("row-"), std::string::npos) << again.output;
+
+  auto rows = gw_->audit("SELECT outcome, rule, approval_id FROM statements WHERE approval_id = '" +
+                         id + "' ORDER BY rowid");
+  ASSERT_GE(rows.size(), 2u);
+  EXPECT_EQ(rows.front()[0], "denied");
+  EXPECT_EQ(rows.front()[1], "bulk-rows");
+  EXPECT_EQ(rows.back()[0], "ok");
+}
+
+TEST_F(Approvals, RowThresholdCancelsTheUpstreamQuery) {
+  // 50 million rows would stream for many seconds; crossing 1000 cancels it.
+  auto c = gw_->connect(w().idp->mint("row-tester", {"ai-agents"}));
+  const auto started = std::chrono::steady_clock::now();
+  Result r(PQexec(c.get(), "SELECT g, 'gatehouse-row-probe' FROM generate_series(1, 50000000) g"));
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(PQresultStatus(r.get()), PGRES_FATAL_ERROR);
+  EXPECT_EQ(sqlstate(r.get()), "42501");
+  EXPECT_NE(std::string(PQresultErrorMessage(r.get())).find("more than 1000 rows"),
+            std::string::npos);
+  EXPECT_LT(took, 10s);
+  // The server is not still producing it, and the session goes on.
+  auto admin_conn = [&] {
+    return w().pg.sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query "
+        "LIKE '%gatehouse-row-probe%' AND pid <> pg_backend_pid()");
+  };
+  std::string active = admin_conn();
+  for (int i = 0; i < 50 && active.find('0') != 0; ++i) {
+    std::this_thread::sleep_for(100ms);
+    active = admin_conn();
+  }
+  EXPECT_EQ(active.substr(0, 1), "0") << active;
+  EXPECT_EQ(scalar(c.get(), "SELECT count(*) FROM generate_series(1, 2000)"), "2000");
+}
+
+TEST_F(Approvals, RowThresholdOnTheExtendedProtocolIsBoundToTheParameters) {
+  auto c = gw_->connect(agent());
+  const char* sql = "SELECT label FROM public.jit_rows WHERE id > $1 ORDER BY id";
+  auto exec = [&](const char* v) {
+    const char* params[] = {v};
+    return Result(PQexecParams(c.get(), sql, 1, nullptr, params, nullptr, nullptr, 0));
+  };
+  auto small = exec("20");  // 5 rows
+  ASSERT_EQ(PQresultStatus(small.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(small.get());
+  EXPECT_EQ(PQntuples(small.get()), 5);
+  auto big = exec("2");  // 23 rows
+  ASSERT_EQ(PQresultStatus(big.get()), PGRES_FATAL_ERROR);
+  EXPECT_EQ(PQntuples(big.get()), 0);
+  const std::string id = request_id(PQresultErrorMessage(big.get()));
+  ASSERT_FALSE(id.empty()) << PQresultErrorMessage(big.get());
+  ASSERT_EQ(gw_->cli({"reviews", "approve", id}, carol()).exit_code, 0);
+  auto other = exec("1");  // another parameter: another request
+  EXPECT_EQ(PQresultStatus(other.get()), PGRES_FATAL_ERROR);
+  EXPECT_NE(request_id(PQresultErrorMessage(other.get())), id);
+  auto granted = exec("2");
+  ASSERT_EQ(PQresultStatus(granted.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(granted.get());
+  EXPECT_EQ(PQntuples(granted.get()), 23);
+  // The session is usable after all of it.
+  EXPECT_EQ(scalar(c.get(), "SELECT 1"), "1");
 }
 
 TEST_F(Approvals, AccessWindowOpensOnApprovalAndClosesOpenSessions) {

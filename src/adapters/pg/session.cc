@@ -154,6 +154,22 @@ void Session::end_session(const std::string& reason) {
   spdlog::info("session {} ended: {}", session_id_, reason);
 }
 
+asio::awaitable<bool> Session::refresh_issuer_keys(const std::string& issuer) {
+  constexpr auto kWait = std::chrono::seconds(5);
+  auto ex = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(ex, kWait);
+  auto result = std::make_shared<std::atomic<int>>(-1);
+  services_.refresh_issuer_keys(issuer, [ex, timer, result](bool fresh) {
+    result->store(fresh ? 1 : 0);
+    asio::post(ex, [timer] { timer->cancel(); });
+  });
+  if (result->load() < 0) {
+    net::error_code ec;
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  co_return result->load() == 1;
+}
+
 asio::awaitable<bool> Session::read_client_more() {
   if (clen_ == cbuf_.size()) cbuf_.resize(cbuf_.size() * 2);
   net::error_code ec;
@@ -359,6 +375,13 @@ asio::awaitable<bool> Session::startup() {
   }
   if (!token.empty()) token_hash_ = identity::token_hash(token);
   auto principal = services_.verifier().verify(token);
+  if (!principal && principal.error().code == identity::RefusalCode::kUnknownKid &&
+      !principal.error().issuer.empty()) {
+    // A key the issuer published since its keys were fetched (a rotation):
+    // fetched again, at a bounded rate, and the token verified once more.
+    if (co_await refresh_issuer_keys(principal.error().issuer))
+      principal = services_.verifier().verify(token);
+  }
   std::fill(token.begin(), token.end(), '\0');
   if (!principal) {
     refuse("28P01", "gatehouse: token rejected: " + principal.error().reason,
@@ -420,6 +443,7 @@ asio::awaitable<bool> Session::startup() {
   // Masking fails closed: without its rules, no session.
   {
     masker_version_ = services_.policy_version();
+    row_rules_ = services_.approval_rules()->has_row_rules();
     std::string error;
     auto rules = services_.masking()->for_session(*principal, connection_->name, error);
     if (!rules) {
@@ -570,6 +594,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
   out.reserve(kRelayBuffer);
   std::vector<std::uint8_t> first = std::move(d.first);
   bool use_first = !first.empty();
+  const auto ex = co_await asio::this_coro::executor;
   // Set while this (server) direction has written part of a message.
   bool holding_client = false;
   for (;;) {
@@ -658,6 +683,9 @@ asio::awaitable<void> Session::pump(Direction& d) {
               body = raw.subspan(wire::Header::kSize);
             }
           }
+          const RowStep step =
+              row_rules_ || withholding_ ? row_threshold(ex, type, raw, out) : RowStep::kForward;
+          if (step == RowStep::kConsumed) continue;
           if (type == 'D') {  // rows: nothing for the tracker to follow
             out.insert(out.end(), raw.begin(), raw.end());
             continue;
@@ -667,6 +695,25 @@ asio::awaitable<void> Session::pump(Direction& d) {
           auto replacement = tracker_.on_server(type, body, Clock::now(), finished_);
           if (masker_.active()) attach_mask_counts(before);
           if (type == 'E') note_server_fatal(body);
+          if (step == RowStep::kWithheld) {
+            // The client gets the gateway's error where the result would have
+            // ended (in place of the server's own error for the cancel, or of
+            // a completion that beat it), then nothing more of it.
+            const bool ends =
+                type == 'E' || type == 'C' || type == 'I' || type == 's' || type == 'Z';
+            if (ends && !withheld_error_sent_) {
+              out.insert(out.end(), withheld_error_->begin(), withheld_error_->end());
+              withheld_error_sent_ = true;
+            }
+            if (type == 'Z') {
+              withholding_ = false;
+              withheld_error_.reset();
+            }
+            // Asynchronous messages still reach the client.
+            if (type == 'Z' || type == 'N' || type == 'S' || type == 'A')
+              out.insert(out.end(), raw.begin(), raw.end());
+            continue;
+          }
           if (replacement != nullptr) {
             out.insert(out.end(), replacement->begin(), replacement->end());
             continue;
@@ -716,10 +763,48 @@ asio::awaitable<void> Session::pump(Direction& d) {
   }
 }
 
+Session::RowStep Session::row_threshold(const asio::any_io_executor& ex, std::uint8_t type,
+                                        Bytes raw, wire::Buffer& out) {
+  // More than this held for one result counts as crossing its threshold.
+  constexpr std::size_t kMaxHeldBytes = 64 << 20;
+  const bool row = type == 'D' || type == 'd';
+  if (withholding_) return row ? RowStep::kConsumed : RowStep::kWithheld;
+  RowWatch* w = tracker_.running_rows();
+  if (w == nullptr) return RowStep::kForward;
+  if (row) {
+    held_rows_.insert(held_rows_.end(), raw.begin(), raw.end());
+    if (++w->rows <= w->threshold && held_rows_.size() <= kMaxHeldBytes) return RowStep::kConsumed;
+    // Crossed: nothing of it reaches the client; the server stops producing it.
+    held_rows_ = {};
+    auto withheld = gate_->rows_exceeded(*w);
+    spdlog::info("session {}: result over {} rows withheld ({}); upstream query cancelled",
+                 session_id_, w->threshold, w->rule->name);
+    withheld_error_ = withheld.error;
+    withheld_error_sent_ = false;
+    withholding_ = true;
+    tracker_.withhold_running(std::move(withheld.error), std::move(withheld.record));
+    asio::co_spawn(ex,
+                   send_upstream_cancel(ex, connection_->host, connection_->port, upstream_.pid,
+                                        upstream_.secret),
+                   asio::detached);
+    return RowStep::kConsumed;
+  }
+  // The result ends (or pauses, for a portal) under the threshold: its rows
+  // go on, ahead of what ends it.
+  if (type == 'C' || type == 'c' || type == 's' || type == 'E' || type == 'I') {
+    out.insert(out.end(), held_rows_.begin(), held_rows_.end());
+    held_rows_.clear();
+    if (held_rows_.capacity() > (1u << 20)) held_rows_ = {};
+    if (type == 'C') w->rows = 0;  // the next result of a multi-statement Query counts afresh
+  }
+  return RowStep::kForward;
+}
+
 void Session::refresh_masking(wire::MessageFramer& framer) {
   const std::uint64_t v = services_.policy_version();
   if (v != masker_version_) {
     masker_version_ = v;
+    row_rules_ = services_.approval_rules()->has_row_rules();
     std::string error;
     auto rules = services_.masking()->for_session(principal_, connection_->name, error);
     if (rules)
@@ -728,7 +813,7 @@ void Session::refresh_masking(wire::MessageFramer& framer) {
       spdlog::error("session {}: masking rules not refreshed, the previous ones stay: {}",
                     session_id_, error);
   }
-  framer.set_wants_whole(masker_.active() ? &server_wants_all_whole : &server_wants_whole);
+  framer.set_wants_whole(rows_whole() ? &server_wants_all_whole : &server_wants_whole);
 }
 
 asio::awaitable<void> Session::resolve_sources(Bytes row_description) {
@@ -874,7 +959,7 @@ asio::awaitable<void> Session::relay() {
                &ignored};
   Direction down{upstream_.stream.get(),
                  cstream_.get(),
-                 masker_.active() ? &server_wants_all_whole : &server_wants_whole,
+                 rows_whole() ? &server_wants_all_whole : &server_wants_whole,
                  false,
                  std::move(upstream_.leftover),
                  &ignored,

@@ -52,6 +52,9 @@ class Session {
 
   boost::asio::awaitable<bool> startup();
   boost::asio::awaitable<bool> read_client_more();
+  // Asks for an issuer's keys to be fetched again (OIDC discovery); true when
+  // fresh keys arrived within a few seconds.
+  boost::asio::awaitable<bool> refresh_issuer_keys(const std::string& issuer);
   // Records a refused connection and prepares the FATAL for send_refusal().
   void refuse(std::string_view sqlstate, std::string message, std::string_view reason_for_audit,
               const std::string& hint = {});
@@ -88,6 +91,14 @@ class Session {
   // Hands what masking did to the statement that just finished.
   void attach_mask_counts(std::size_t finished_before);
   void note_server_fatal(Bytes body);
+  // Row thresholds (`rows_over`): what the server pump does with a message
+  // while a watched result runs. kConsumed: held or dropped; kWithheld: a
+  // crossed threshold's result, withheld until ReadyForQuery.
+  enum class RowStep { kForward, kConsumed, kWithheld };
+  RowStep row_threshold(const boost::asio::any_io_executor& ex, std::uint8_t type, Bytes raw,
+                        wire::pg::Buffer& out);
+  // Whether rows must come whole: masking rewrites them, thresholds count them.
+  bool rows_whole() const { return masker_.active() || row_rules_; }
   // Sets the session's end reason and the FATAL the client gets once the relay stopped.
   void set_fatal(std::string_view sqlstate, const std::string& message, std::string reason);
   void end_session(const std::string& reason);
@@ -122,6 +133,11 @@ class Session {
   std::size_t copies_seen_ = 0;  // CopyOutResponses of the running statement so far
   StatementTracker tracker_;
   std::unique_ptr<StatementGate> gate_;
+  bool row_rules_ = false;               // the approval rules have row thresholds
+  std::vector<std::uint8_t> held_rows_;  // a watched result's rows so far
+  bool withholding_ = false;             // a threshold was crossed: until ReadyForQuery
+  std::shared_ptr<const wire::pg::Buffer> withheld_error_;
+  bool withheld_error_sent_ = false;
   bool client_writes_locked_ = false;
   std::shared_ptr<boost::asio::steady_timer> client_writes_free_;
   std::vector<FinishedStatement> finished_;

@@ -77,6 +77,7 @@ StatementGate::StatementGate(gateway::Services& services, model::Principal princ
       policy_(services.policy()) {
   approval_rules_ = services.approval_rules();
   statement_approvals_ = approval_rules_->has_statement_rules();
+  row_approvals_ = approval_rules_->has_row_rules();
   view_.search_paths.push_back(sql::parse_search_path(search_path));
   view_.session_user = std::move(session_user);
   view_.prepared = &sql_prepared_;
@@ -87,6 +88,8 @@ void StatementGate::refresh_policy() {
     policy_ = services_.policy();
     approval_rules_ = services_.approval_rules();
     statement_approvals_ = approval_rules_->has_statement_rules();
+    row_approvals_ = approval_rules_->has_row_rules();
+    row_approvals_ = approval_rules_->has_row_rules();
   }
 }
 
@@ -236,6 +239,80 @@ StatementGate::Inspection StatementGate::replaced(std::shared_ptr<const wire::Bu
   return ins;
 }
 
+approvals::Binding StatementGate::binding_for(const std::string& text,
+                                              std::string params_hash) const {
+  approvals::Binding binding;
+  binding.subject = principal_.subject;
+  binding.connection = connection_;
+  binding.text_hash = identity::sha256_hex(text);
+  binding.fingerprint = identity::sha256_hex(sql::normalize(text).value_or(text));
+  binding.params_hash = std::move(params_hash);
+  binding.policy_version = policy_->version;
+  return binding;
+}
+
+std::shared_ptr<RowWatch> StatementGate::watch_rows(const model::Analysis& a, Decided& record,
+                                                    const std::string& text,
+                                                    const std::string& params_hash) {
+  if (!row_approvals_) return nullptr;
+  if (a.cls != model::StatementClass::kRead && a.cls != model::StatementClass::kSession)
+    return nullptr;
+  const approvals::Rule* rule =
+      approvals::match_rows(*approval_rules_, principal_, connection_, a, record->tables);
+  if (rule == nullptr) return nullptr;
+  auto watch = std::make_shared<RowWatch>();
+  watch->binding = binding_for(text, params_hash);
+  // The approved re-run: its whole result goes through.
+  if (auto grant = services_.approvals().use_grant(watch->binding)) {
+    auto r = std::make_shared<model::StatementDecision>(*record);
+    r->approval_id = grant->id;
+    record = std::move(r);
+    return nullptr;
+  }
+  watch->threshold = *rule->rows_over;
+  watch->rules = approval_rules_;
+  watch->rule = rule;
+  watch->shown = redact_ ? redact_(text) : text;
+  if (watch->shown.size() > 4096) watch->shown = watch->shown.substr(0, 4096) + "…";
+  watch->record = record;
+  return watch;
+}
+
+StatementGate::Withheld StatementGate::rows_exceeded(const RowWatch& w) {
+  services_.counters().statements_denied.fetch_add(1, std::memory_order_relaxed);
+  approvals::Person requester{principal_.subject, principal_.issuer, principal_.issued_by,
+                              principal_.groups};
+  auto raised = services_.approvals().raise(w.binding, *w.rule, requester, w.shown, session_id_);
+  auto r = std::make_shared<model::StatementDecision>(*w.record);
+  r->decision = "deny";
+  r->rule = w.rule->name;
+  auto out = std::make_shared<wire::Buffer>();
+  const std::string over = "the result has more than " + std::to_string(w.threshold) + " rows";
+  if (!raised) {
+    wire::encode_error_response(
+        *out, {.severity = "ERROR",
+               .sqlstate = "53400",
+               .message = "gatehouse: " + over + " and needs approval (" + w.rule->name +
+                          "), but no request could be raised: " + raised.error()});
+    return {std::move(out), std::move(r)};
+  }
+  const approvals::Request& req = raised->request;
+  if (raised->created)
+    services_.counters().approvals_requested.fetch_add(1, std::memory_order_relaxed);
+  r->approval_id = req.id;
+  wire::encode_error_response(
+      *out,
+      {.severity = "ERROR",
+       .sqlstate = "42501",
+       .message =
+           "gatehouse: approval required (" + w.rule->name + "): " + over + ": request " + req.id,
+       .detail = "none of the result was sent and the query was cancelled; it needs approval by " +
+                 std::to_string(req.count) + " of " + joined(req.approver_groups),
+       .hint = "an approver runs `gatehouse reviews approve " + req.id +
+               "`; then run the same statement again to receive the whole result"});
+  return {std::move(out), std::move(r)};
+}
+
 std::optional<StatementGate::Inspection> StatementGate::approval(std::uint8_t type,
                                                                  const model::Analysis& a,
                                                                  Decided& record,
@@ -244,13 +321,7 @@ std::optional<StatementGate::Inspection> StatementGate::approval(std::uint8_t ty
   const approvals::Rule* rule =
       approvals::match_statement(*approval_rules_, principal_, connection_, a, record->tables);
   if (rule == nullptr) return std::nullopt;
-  approvals::Binding binding;
-  binding.subject = principal_.subject;
-  binding.connection = connection_;
-  binding.text_hash = identity::sha256_hex(text);
-  binding.fingerprint = identity::sha256_hex(sql::normalize(text).value_or(text));
-  binding.params_hash = std::move(params_hash);
-  binding.policy_version = policy_->version;
+  approvals::Binding binding = binding_for(text, std::move(params_hash));
   auto& broker = services_.approvals();
   if (auto grant = broker.use_grant(binding)) {
     auto r = std::make_shared<model::StatementDecision>(*record);
@@ -334,15 +405,19 @@ StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) 
       auto a = q ? services_.analyses().get(q->sql) : unanalyzable("malformed Query message");
       auto v = decide(a);
       if (!v.decision.allowed()) return deny(v.decision, v.record, type, {});
+      std::shared_ptr<RowWatch> rows;
       if (statement_approvals_) {
-        if (auto held = approval(type, *a, v.record, std::string(q->sql), {})) {
+        const std::string text(q->sql);
+        if (auto held = approval(type, *a, v.record, text, {})) {
           if (held->hold) held->held = a;  // its effects apply once it runs
           return std::move(*held);
         }
+        rows = watch_rows(*a, v.record, text, {});
       }
       apply_effects(*a);
       Inspection ins;
       ins.note.decision = v.record;
+      ins.note.rows = std::move(rows);
       return ins;
     }
     case 'P': {
@@ -428,6 +503,10 @@ StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) 
         Decided before = record;
         if (auto held = approval(type, *entry.analysis, record, *entry.text, entry.params_hash))
           return std::move(*held);
+        // A portal fetched in batches keeps one count across its Executes.
+        if (!entry.rows)
+          entry.rows = watch_rows(*entry.analysis, record, *entry.text, entry.params_hash);
+        ins.note.rows = entry.rows;
         if (record != before) ins.note.decision = record;  // ran on a grant
       }
       return ins;

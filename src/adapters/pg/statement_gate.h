@@ -31,6 +31,19 @@
 
 namespace gh::adapters::pg {
 
+// A statement whose result needs approval past `threshold` rows (`rows_over`):
+// the session holds its rows back until the result ends under it or crosses
+// it. A portal fetched in batches counts across its Executes.
+struct RowWatch {
+  std::uint64_t threshold = 0;
+  std::shared_ptr<const approvals::RuleSet> rules;  // keeps `rule` alive
+  const approvals::Rule* rule = nullptr;
+  approvals::Binding binding;
+  std::string shown;  // the statement as reviewers see it (masked)
+  Decided record;     // the decision it runs under
+  std::uint64_t rows = 0;
+};
+
 class StatementGate {
  public:
   StatementGate(gateway::Services& services, model::Principal principal, std::string connection,
@@ -61,6 +74,15 @@ class StatementGate {
   Inspection refused_held(std::uint8_t type, const Inspection& held, std::string_view sqlstate,
                           const std::string& message, const std::string& detail);
 
+  // A watched result crossed its threshold: the request is raised (or found),
+  // and this is the error the client gets instead of any of the result. The
+  // record names the rule and the request.
+  struct Withheld {
+    std::shared_ptr<const wire::pg::Buffer> error;
+    Decided record;
+  };
+  Withheld rows_exceeded(const RowWatch& watch);
+
   // How statement texts are shown to reviewers and recorded (masked).
   void set_redactor(std::function<std::string(const std::string&)> redact) {
     redact_ = std::move(redact);
@@ -77,6 +99,7 @@ class StatementGate {
     std::uint64_t version = 0;                // the policy version it was decided under
     std::shared_ptr<const std::string> text;  // the prepared text (approval binding)
     std::string params_hash;                  // portals: SHA-256 of the bound parameters
+    std::shared_ptr<RowWatch> rows;           // portals: the threshold across its Executes
   };
   using PreparedPtr = std::shared_ptr<Prepared>;
 
@@ -102,6 +125,13 @@ class StatementGate {
   // (nullopt, `record` then names the approval), refused in reject mode, held in wait mode.
   std::optional<Inspection> approval(std::uint8_t type, const model::Analysis& a, Decided& record,
                                      const std::string& text, std::string params_hash);
+  // The row threshold an allowed statement runs under, if a `rows_over` rule
+  // matches and no grant lets its whole result through (a grant is used up
+  // here and named in `record`). Only statements that read: what a write did
+  // cannot be held back.
+  std::shared_ptr<RowWatch> watch_rows(const model::Analysis& a, Decided& record,
+                                       const std::string& text, const std::string& params_hash);
+  approvals::Binding binding_for(const std::string& text, std::string params_hash) const;
   // A named statement or portal already known keeps what it had as well: the
   // server refuses a second Parse/Bind of an existing name, and the gateway
   // must not forget what may still be there.
@@ -112,6 +142,7 @@ class StatementGate {
   std::string session_id_;
   std::shared_ptr<const approvals::RuleSet> approval_rules_;
   bool statement_approvals_ = false;  // approval_rules_ has rules for statements
+  bool row_approvals_ = false;        // ... and some of them are row thresholds
   model::Principal principal_;
   std::string connection_;
   std::shared_ptr<const policy::Policy> policy_;

@@ -1,6 +1,7 @@
 #include "adapters/pg/statement_tracker.h"
 
 #include <algorithm>
+#include <type_traits>
 
 #include "wire/pg/protocol.h"
 
@@ -31,19 +32,55 @@ Text StatementTracker::portal_text(const std::string& portal) const {
   return it != portals_.end() ? it->second : unknown_statement();
 }
 
-Decided StatementTracker::running() const {
-  for (const auto& e : queue_) {
-    if (e.kind == Entry::kCopyEnd) continue;
-    if (e.kind == Entry::kSimple || e.kind == Entry::kFunctionCall)
-      return e.text ? e.text->decision : nullptr;
-    if (e.kind == Entry::kExecute) {
-      if (e.redecided) return e.redecided;
-      Text t = portal_text(e.name);
-      return t ? t->decision : nullptr;
-    }
+namespace {
+
+// The entry whose results the server is sending now (const or not).
+template <class Queue>
+auto first_running(Queue& queue) -> decltype(&queue.front()) {
+  using E = std::remove_reference_t<decltype(queue.front())>;
+  for (auto& e : queue) {
+    if (e.kind == E::kCopyEnd) continue;
+    if (e.kind == E::kSimple || e.kind == E::kFunctionCall || e.kind == E::kExecute) return &e;
     return nullptr;
   }
   return nullptr;
+}
+
+}  // namespace
+
+const StatementTracker::Entry* StatementTracker::running_entry() const {
+  return first_running(queue_);
+}
+
+Decided StatementTracker::running() const {
+  const Entry* e = running_entry();
+  if (e == nullptr) return nullptr;
+  if (e->kind != Entry::kExecute) return e->text ? e->text->decision : nullptr;
+  if (e->redecided) return e->redecided;
+  Text t = portal_text(e->name);
+  return t ? t->decision : nullptr;
+}
+
+RowWatch* StatementTracker::running_rows() const {
+  const Entry* e = running_entry();
+  return e != nullptr ? e->row_watch.get() : nullptr;
+}
+
+void StatementTracker::withhold_running(std::shared_ptr<const std::vector<std::uint8_t>> error,
+                                        Decided record) {
+  Entry* e = first_running(queue_);
+  if (e == nullptr) return;
+  if (auto f = wire::parse_error_fields(Bytes(error->data() + 5, error->size() - 5))) {
+    e->error_code = std::string(f->get('C'));
+    e->error_message = std::string(f->get('M')).substr(0, kMaxText);
+  }
+  e->denial = std::move(error);
+  e->denied = true;
+  if (e->kind == Entry::kExecute)
+    e->redecided = std::move(record);
+  else if (e->text)
+    e->text = std::make_shared<const Label>(Label{e->text->text, std::move(record)});
+  e->row_watch.reset();
 }
 
 StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, Bytes body,
@@ -55,6 +92,7 @@ StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, B
   e.started = now;
   e.at_us = now_us;
   e.denial = note.denial;
+  e.row_watch = note.rows;
   switch (type) {
     case 'Q': {
       auto q = wire::parse_query(body);

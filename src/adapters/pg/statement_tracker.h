@@ -34,6 +34,9 @@ struct Label {
 };
 using Text = std::shared_ptr<const Label>;
 
+// A row threshold on a statement's result (defined by StatementGate).
+struct RowWatch;
+
 // What the session did with a client message before relaying it.
 struct ClientNote {
   Decided decision;  // Q/P/F: the decision on its text; E: a re-decision (else null)
@@ -41,6 +44,8 @@ struct ClientNote {
   // the refusal lands in order and with the server's own transaction and
   // skip-to-Sync semantics. The server's error for it is replaced by this.
   std::shared_ptr<const std::vector<std::uint8_t>> denial;
+  // Q/E: its result is counted against a row threshold while it runs.
+  std::shared_ptr<RowWatch> rows;
 };
 
 struct FinishedStatement {
@@ -86,6 +91,12 @@ class StatementTracker {
   // The decision of the statement whose results the server is sending now
   // (the front of the queue: a simple Query or an Execute); null when none.
   Decided running() const;
+  // The row threshold of that statement; null when it has none.
+  RowWatch* running_rows() const;
+  // That statement's result crossed its threshold: the client gets `error`
+  // (for the server's own error, or in place of its completion), and it is
+  // recorded as denied under `record`.
+  void withhold_running(std::shared_ptr<const std::vector<std::uint8_t>> error, Decided record);
 
   std::size_t pending() const { return queue_.size(); }
   std::size_t prepared() const { return prepared_.size(); }
@@ -111,7 +122,10 @@ class StatementTracker {
     Text intended;           // execute: what the client meant to run, for one that never did
     Decided redecided;       // execute: decided again at Execute (policy changed since Parse)
     std::shared_ptr<const std::vector<std::uint8_t>> denial;  // substituted: the client's error
+    std::shared_ptr<RowWatch> row_watch;                      // simple/execute: a row threshold
   };
+  // The statement whose results the server is sending now, or null.
+  const Entry* running_entry() const;
 
   // An Execute's text: the portal as the server has it when it runs.
   Text portal_text(const std::string& portal) const;
