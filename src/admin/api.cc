@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <future>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "admin/control.h"
@@ -17,6 +19,8 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr std::size_t kMaxBody = 64 * 1024;
+// How long a request waits for an issuer's keys to be fetched again.
+constexpr auto kKeyRefreshWait = std::chrono::seconds(5);
 
 HttpResponse reply(int status, Json body) {
   return {status, body.dump()};
@@ -137,6 +141,19 @@ std::optional<std::chrono::seconds> duration_field(const Json& j, const char* ke
   return std::chrono::duration_cast<std::chrono::seconds>(*d);
 }
 
+// OIDC discovery: a token that names a key its issuer's keys lack may be
+// signed with a key published since the last fetch. Api::handle is
+// synchronous and runs on the admin thread (never an I/O thread), so it waits
+// here, bounded, for the one refresh it asks for. True when new keys are in
+// place and the token is worth verifying again.
+bool refreshed_keys(gateway::Services& services, const std::string& issuer) {
+  auto promise = std::make_shared<std::promise<bool>>();
+  auto answer = promise->get_future();
+  // The promise is shared: the answer may come after this wait gave up.
+  services.refresh_issuer_keys(issuer, [promise](bool fresh) { promise->set_value(fresh); });
+  return answer.wait_for(kKeyRefreshWait) == std::future_status::ready && answer.get();
+}
+
 }  // namespace
 
 HttpResponse Api::handle(const HttpRequest& req) {
@@ -161,6 +178,9 @@ HttpResponse Api::handle(const HttpRequest& req) {
                  "no token: send Authorization: Bearer <token> (gatehouse reads "
                  "$GATEHOUSE_TOKEN or --token-file)");
   auto caller = services_.verifier().verify(req.bearer);
+  if (!caller && caller.error().code == identity::RefusalCode::kUnknownKid &&
+      !caller.error().issuer.empty() && refreshed_keys(services_, caller.error().issuer))
+    caller = services_.verifier().verify(req.bearer);
   if (!caller) return error(401, "token rejected: " + caller.error().reason);
   const model::Principal& who = *caller;
   const auto& roles = services_.config().roles;

@@ -16,6 +16,7 @@
 #include "app/commands.h"
 #include "base/log.h"
 #include "config/config.h"
+#include "gateway/key_fetcher.h"
 #include "gateway/server.h"
 #include "net/io_pool.h"
 #include "store/sqlite/sqlite_store.h"
@@ -94,6 +95,8 @@ int run_serve(const std::string& path) {
     spdlog::warn("audit is off (gateway.audit: off): sessions are not recorded");
   }
 
+  // The key fetcher below writes the keys of discovery issuers into the verifier Services owns.
+  identity::TokenVerifier& verifier_keys = **verifier;
   gateway::Services services(cfg, std::move(*verifier), std::move(recorder));
   if (auto st = services.set_tokens(std::move(*tokens)); !st) {
     std::cerr << "gatehouse: gateway tokens: " << st.error() << "\n";
@@ -107,6 +110,26 @@ int run_serve(const std::string& path) {
     return 1;
   }
   server.register_handler("postgres", std::move(*pg));
+
+  // OIDC discovery: the first fetch runs in the background; serving waits a
+  // few seconds for it so that the first tokens find their keys, but an
+  // identity provider that is down does not keep the gateway (and its other
+  // issuers) from starting. Declared after the pool: it stops first, so no
+  // answer to a waiting session outlives the session's io_context.
+  std::unique_ptr<gateway::KeyFetcher> key_fetcher;
+  if (gateway::KeyFetcher::needed(cfg->issuers)) {
+    key_fetcher = std::make_unique<gateway::KeyFetcher>(verifier_keys, cfg->issuers);
+    services.set_key_refresh(
+        [fetcher = key_fetcher.get()](const std::string& issuer, std::function<void(bool)> done) {
+          fetcher->request_refresh(issuer, std::move(done));
+        });
+    key_fetcher->start();
+    const auto missing = key_fetcher->wait_initial(std::chrono::seconds(5));
+    for (const auto& m : missing) spdlog::warn("OIDC discovery: {}", m);
+    if (missing.empty())
+      spdlog::info("OIDC discovery: the keys of every discovery issuer are loaded");
+  }
+
   if (auto st = server.start(); !st) {
     std::cerr << "gatehouse: " << st.error() << "\n";
     return 1;
@@ -169,6 +192,9 @@ int run_serve(const std::string& path) {
 
   spdlog::info("stopping (signal {})", stop_signal);
   server.stop_accepting();
+  // Sessions still waiting for a key refresh are answered (refused) while
+  // their I/O threads still run.
+  if (key_fetcher) key_fetcher->stop();
   pool.stop();
   services.flush_audit();
   spdlog::info("stopped");

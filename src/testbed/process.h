@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -48,6 +49,9 @@ int free_port();
 // Waits until `path` contains `needle` (a log line), up to `timeout`.
 bool wait_for_text(const std::string& path, const std::string& needle,
                    std::chrono::milliseconds timeout);
+// Polls `done` every few milliseconds until it holds, up to `timeout`.
+bool eventually(const std::function<bool()>& done,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& text, int mode = 0644);
 // A new directory under $TMPDIR (or /tmp).

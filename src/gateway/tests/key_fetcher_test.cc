@@ -8,17 +8,11 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
-#include <condition_variable>
 #include <filesystem>
 #include <future>
-#include <mutex>
-#include <nlohmann/json.hpp>
-#include <thread>
 
-#include "identity/signer.h"
-#include "testbed/https_server.h"
 #include "testbed/idp.h"
+#include "testbed/oidc_issuer.h"
 #include "testbed/pg_cluster.h"
 #include "testbed/process.h"
 
@@ -27,102 +21,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using identity::RefusalCode;
-using testbed::HttpRequest;
-using testbed::HttpResponse;
-using testbed::HttpsServer;
+using testbed::eventually;
+using testbed::OidcIssuer;
 using testbed::TestIdp;
-
-constexpr const char* kWellKnown = "/.well-known/openid-configuration";
-
-bool eventually(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
-  const auto until = std::chrono::steady_clock::now() + timeout;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(5ms);
-  }
-  return true;
-}
-
-// An identity provider publishing its metadata and keys over HTTPS.
-class FakeIssuer {
- public:
-  FakeIssuer(const std::string& cert, const std::string& key, std::string path = "/")
-      : path_(std::move(path)),
-        server_([this](const HttpRequest& r) { return answer(r); }, cert, key) {}
-
-  std::string issuer() const { return server_.base_url() + path_; }
-  std::string metadata_target() const {
-    std::string base = path_;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    return base + kWellKnown;
-  }
-  // The keys it publishes from now on.
-  void publish(const std::vector<TestIdp*>& idps) {
-    std::vector<std::string> jwks;
-    for (auto* idp : idps) jwks.push_back(idp->key().public_jwk_json());
-    publish_text(identity::jwks_json(jwks));
-  }
-  void publish_text(std::string jwks) {
-    std::lock_guard lock(mu_);
-    jwks_ = std::move(jwks);
-  }
-  void set_metadata_issuer(std::string iss) {
-    std::lock_guard lock(mu_);
-    metadata_issuer_ = std::move(iss);
-  }
-  void set_jwks_uri(std::string uri) {
-    std::lock_guard lock(mu_);
-    jwks_uri_ = std::move(uri);
-  }
-  void set_status(int status) {
-    std::lock_guard lock(mu_);
-    status_ = status;
-  }
-  // While held, a JWKS request waits (up to 10 s) before it is answered.
-  void hold_keys(bool hold) {
-    {
-      std::lock_guard lock(mu_);
-      hold_ = hold;
-    }
-    released_.notify_all();
-  }
-  int count(const std::string& target) const {
-    const auto seen = server_.requests();
-    return static_cast<int>(std::count_if(
-        seen.begin(), seen.end(), [&](const HttpRequest& r) { return r.target == target; }));
-  }
-  int key_requests() const { return count("/keys"); }
-  int total_requests() const { return static_cast<int>(server_.requests().size()); }
-
- private:
-  HttpResponse answer(const HttpRequest& r) {
-    std::unique_lock lock(mu_);
-    if (status_ != 200) return {status_, R"({"error":"unavailable"})"};
-    if (r.target == metadata_target()) {
-      nlohmann::json m = {
-          {"issuer", metadata_issuer_.empty() ? issuer() : metadata_issuer_},
-          {"jwks_uri", jwks_uri_.empty() ? server_.base_url() + "/keys" : jwks_uri_},
-          {"authorization_endpoint", server_.base_url() + "/authorize"},
-          {"id_token_signing_alg_values_supported", {"EdDSA"}}};
-      return {200, m.dump()};
-    }
-    if (r.target == "/keys") {
-      released_.wait_for(lock, 10s, [this] { return !hold_; });
-      return {200, jwks_};
-    }
-    return {404, R"({"error":"not found"})"};
-  }
-
-  std::mutex mu_;
-  std::condition_variable released_;
-  std::string jwks_ = R"({"keys":[]})";
-  std::string metadata_issuer_;
-  std::string jwks_uri_;
-  int status_ = 200;
-  bool hold_ = false;
-  const std::string path_;
-  HttpsServer server_;  // last: its thread may call answer() as soon as it exists
-};
 
 // The outcome of one request_refresh, and whether it was answered at once.
 struct Asked {
@@ -161,7 +62,7 @@ class KeyFetcherTest : public ::testing::Test {
   void make_issuer(const std::string& path) {
     fetcher_.reset();
     verifier_.reset();
-    issuer_ = std::make_unique<FakeIssuer>(cert(), *dir_ + "/idp.key", path);
+    issuer_ = std::make_unique<OidcIssuer>(cert(), *dir_ + "/idp.key", path);
     iss_ = issuer_->issuer();
     first_ = std::make_unique<TestIdp>(iss_, "gatehouse", identity::Algorithm::kEdDSA, "key-1");
     second_ = std::make_unique<TestIdp>(iss_, "gatehouse", identity::Algorithm::kEdDSA, "key-2");
@@ -201,7 +102,7 @@ class KeyFetcherTest : public ::testing::Test {
 
   static std::string* dir_;
   ManualClock clock_{1'700'000'000};
-  std::unique_ptr<FakeIssuer> issuer_;
+  std::unique_ptr<OidcIssuer> issuer_;
   std::string iss_;
   std::unique_ptr<TestIdp> first_, second_;
   std::unique_ptr<identity::TokenVerifier> verifier_;
@@ -216,7 +117,7 @@ TEST_F(KeyFetcherTest, FirstFetchMakesTheIssuersTokensVerify) {
   EXPECT_TRUE(status.keys_loaded);
   EXPECT_EQ(status.fetches, 1u);
   EXPECT_EQ(status.last_error, "");
-  EXPECT_EQ(issuer_->count(kWellKnown), 1);
+  EXPECT_EQ(issuer_->count("/.well-known/openid-configuration"), 1);
   EXPECT_EQ(issuer_->key_requests(), 1);
 }
 
