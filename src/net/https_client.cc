@@ -2,14 +2,20 @@
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+
+#include <chrono>
+#include <optional>
 
 namespace gh::net {
 
@@ -75,12 +81,17 @@ Expected<Url> parse_url(const std::string& url) {
 
 namespace {
 
+using asio::redirect_error;
+using asio::use_awaitable;
+
 template <class Stream>
-Expected<HttpsReply> exchange(Stream& stream, const Url& u, const HttpsRequest& r) {
+asio::awaitable<Expected<HttpsReply>> exchange(Stream& stream, const Url& u,
+                                               const HttpsRequest& r) {
   http::request<http::string_body> req{http::string_to_verb(r.method), u.target, 11};
-  if (req.method() == http::verb::unknown) return unexpected("unknown HTTP method " + r.method);
+  if (req.method() == http::verb::unknown) co_return unexpected("unknown HTTP method " + r.method);
   req.set(http::field::host, u.host);
   req.set(http::field::user_agent, r.user_agent);
+  req.keep_alive(false);  // one request per connection: the peer closes, nothing lingers
   bool typed = false;
   for (const auto& [name, value] : r.headers) {
     req.set(name, value);
@@ -90,19 +101,75 @@ Expected<HttpsReply> exchange(Stream& stream, const Url& u, const HttpsRequest& 
   req.body() = r.body;
   req.prepare_payload();
   beast::error_code ec;
-  http::write(stream, req, ec);
-  if (ec) return unexpected("sending to " + u.authority() + ": " + ec.message());
+  co_await http::async_write(stream, req, redirect_error(use_awaitable, ec));
+  if (ec) co_return unexpected("sending to " + u.authority() + ": " + ec.message());
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(r.max_body);
-  http::read(stream, buffer, parser, ec);
-  if (ec) return unexpected("reading the answer of " + u.authority() + ": " + ec.message());
+  co_await http::async_read(stream, buffer, parser, redirect_error(use_awaitable, ec));
+  if (ec) co_return unexpected("reading the answer of " + u.authority() + ": " + ec.message());
   HttpsReply reply;
   reply.status = static_cast<int>(parser.get().result_int());
   reply.body = std::move(parser.get().body());
   if (auto it = parser.get().find(http::field::retry_after); it != parser.get().end())
     reply.retry_after = std::string(it->value());
-  return reply;
+  co_return reply;
+}
+
+// The whole exchange; `out` is set as soon as the answer (or an error) is
+// known, before the TLS close, so that a peer slow to close costs nothing.
+asio::awaitable<void> run_request(const Url& u, const HttpsRequest& r,
+                                  std::optional<Expected<HttpsReply>>& out) {
+  auto executor = co_await asio::this_coro::executor;
+  beast::error_code ec;
+  tcp::resolver resolver(executor);
+  auto endpoints =
+      co_await resolver.async_resolve(u.host, u.port, redirect_error(use_awaitable, ec));
+  if (ec) {
+    out = unexpected("cannot resolve " + u.host + ": " + ec.message());
+    co_return;
+  }
+  beast::tcp_stream tcp_stream(executor);
+  co_await tcp_stream.async_connect(endpoints, redirect_error(use_awaitable, ec));
+  if (ec) {
+    out = unexpected("cannot connect to " + u.authority() + ": " + ec.message());
+    co_return;
+  }
+  if (!u.tls) {
+    out = co_await exchange(tcp_stream, u, r);
+    co_return;
+  }
+
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_options(asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  if (!r.ca_file.empty())
+    ctx.load_verify_file(r.ca_file, ec);
+  else
+    ctx.set_default_verify_paths(ec);
+  if (ec) {
+    out = unexpected("CA file " + r.ca_file + ": " + ec.message());
+    co_return;
+  }
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), ctx);
+  // The certificate must name the host or IP address the URL names.
+  X509_VERIFY_PARAM* param = SSL_get0_param(stream.native_handle());
+  asio::ip::make_address(u.host, ec);
+  if (!ec) {
+    X509_VERIFY_PARAM_set1_ip_asc(param, u.host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_host(param, u.host.c_str(), 0);
+    SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str());
+  }
+  co_await stream.async_handshake(asio::ssl::stream_base::client,
+                                  redirect_error(use_awaitable, ec));
+  if (ec) {
+    out = unexpected("TLS with " + u.authority() + ": " + ec.message());
+    co_return;
+  }
+  out = co_await exchange(stream, u, r);
+  // The peer's close_notify; a truncation here is harmless.
+  co_await stream.async_shutdown(redirect_error(use_awaitable, ec));
 }
 
 }  // namespace
@@ -110,44 +177,31 @@ Expected<HttpsReply> exchange(Stream& stream, const Url& u, const HttpsRequest& 
 Expected<HttpsReply> https_request(const HttpsRequest& r) {
   auto u = parse_url(r.url);
   if (!u) return unexpected(u.error());
+  // Asynchronous operations on a private io_context, so that the timeout
+  // bounds every step (a blocking read would wait for a stalled peer forever).
+  std::optional<Expected<HttpsReply>> result;
   try {
     asio::io_context ioc;
-    tcp::resolver resolver(ioc);
-    beast::error_code ec;
-    auto endpoints = resolver.resolve(u->host, u->port, ec);
-    if (ec) return unexpected("cannot resolve " + u->host + ": " + ec.message());
-    beast::tcp_stream tcp_stream(ioc);
-    tcp_stream.expires_after(r.timeout);
-    tcp_stream.connect(endpoints, ec);
-    if (ec) return unexpected("cannot connect to " + u->authority() + ": " + ec.message());
-    if (!u->tls) return exchange(tcp_stream, *u, r);
-
-    asio::ssl::context ctx(asio::ssl::context::tls_client);
-    ctx.set_options(asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
-    if (!r.ca_file.empty())
-      ctx.load_verify_file(r.ca_file, ec);
-    else
-      ctx.set_default_verify_paths(ec);
-    if (ec) return unexpected("CA file " + r.ca_file + ": " + ec.message());
-    ctx.set_verify_mode(asio::ssl::verify_peer);
-    beast::ssl_stream<beast::tcp_stream> stream(std::move(tcp_stream), ctx);
-    // The certificate must name the host or IP address the URL names.
-    X509_VERIFY_PARAM* param = SSL_get0_param(stream.native_handle());
-    asio::ip::make_address(u->host, ec);
-    if (!ec) {
-      X509_VERIFY_PARAM_set1_ip_asc(param, u->host.c_str());
-    } else {
-      X509_VERIFY_PARAM_set1_host(param, u->host.c_str(), 0);
-      SSL_set_tlsext_host_name(stream.native_handle(), u->host.c_str());
+    asio::co_spawn(ioc, run_request(*u, r, result), [&](std::exception_ptr e) {
+      if (!e || result) return;
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        result = unexpected("HTTPS request to " + u->authority() + " failed: " + ex.what());
+      }
+    });
+    const auto deadline = std::chrono::steady_clock::now() + r.timeout;
+    while (!result && ioc.run_one_until(deadline) > 0) {
     }
-    stream.handshake(asio::ssl::stream_base::client, ec);
-    if (ec) return unexpected("TLS with " + u->authority() + ": " + ec.message());
-    auto reply = exchange(stream, *u, r);
-    stream.shutdown(ec);  // the peer's close_notify; a truncation here is harmless
-    return reply;
+    // A moment for the orderly TLS close; then whatever is left is dropped.
+    if (result) ioc.run_for(std::chrono::milliseconds(250));
   } catch (const std::exception& e) {
-    return unexpected("HTTPS request to " + u->authority() + " failed: " + e.what());
+    if (!result) result = unexpected("HTTPS request to " + u->authority() + " failed: " + e.what());
   }
+  if (!result)
+    return unexpected("no answer from " + u->authority() + " within " +
+                      std::to_string(r.timeout.count()) + " ms");
+  return std::move(*result);
 }
 
 }  // namespace gh::net
