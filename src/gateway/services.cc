@@ -6,9 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <tuple>
 
 namespace gh::gateway {
 
@@ -61,6 +63,14 @@ std::vector<std::uint8_t> load_masking_key(const std::string& data_dir) {
   return key;
 }
 
+bool same_webhooks(const std::vector<config::Webhook>& a, const std::vector<config::Webhook>& b) {
+  auto key = [](const config::Webhook& w) {
+    return std::tie(w.name, w.url, w.on_created, w.on_decided, w.ca_file, w.timeout, w.attempts);
+  };
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                    [&](const auto& x, const auto& y) { return key(x) == key(y); });
+}
+
 std::shared_ptr<const masking::MaskingPolicy> masking_of(const config::Config& c,
                                                          const std::vector<std::uint8_t>& key) {
   return std::make_shared<masking::MaskingPolicy>(c.masking, key);
@@ -103,6 +113,9 @@ Services::Services(std::shared_ptr<const config::Config> config,
   masking_key_ = load_masking_key(config_->gateway.data_dir);
   masking_ = masking_of(*config_, masking_key_);
   approval_rules_ = std::make_shared<approvals::RuleSet>(config_->approvals);
+  if (!config_->webhooks.empty())
+    notifier_ = std::make_unique<Notifier>(config_->webhooks, counters_.webhooks,
+                                           NotifierOptions{.gateway_id = config_->gateway.id});
   broker_ = std::make_unique<approvals::Broker>(
       SystemClock::instance(),
       [this](const approvals::Event& e) {
@@ -128,6 +141,7 @@ Services::Services(std::shared_ptr<const config::Config> config,
                      e.actor.empty() ? "the gateway" : e.actor,
                      e.detail.empty() ? "" : " — " + e.detail);
         (void)record(std::move(ev));
+        if (notifier_) notifier_->enqueue(e);  // never blocks
       },
       [] { return random_id("r-", 6); });
   version_.store(1, std::memory_order_release);
@@ -166,6 +180,8 @@ ReloadResult Services::reload(const std::string& source) {
   if (next.connections.size() != config_->connections.size() ||
       next.listeners.size() != config_->listeners.size())
     r.notes.push_back("listeners and connections change only at restart");
+  if (!same_webhooks(next.webhooks, config_->webhooks))
+    r.notes.push_back("webhooks: change takes effect after a restart");
   auto fresh = policy_of(next, r.version + 1);
   auto fresh_masking = masking_of(next, masking_key_);
   auto fresh_approvals = std::make_shared<approvals::RuleSet>(next.approvals);

@@ -16,6 +16,7 @@
 #include "audit/recorder.h"
 #include "config/config.h"
 #include "gateway/cancel_registry.h"
+#include "gateway/notifier.h"
 #include "gateway/relation_catalog.h"
 #include "gateway/tokens.h"
 #include "identity/verifier.h"
@@ -41,6 +42,7 @@ struct Counters {
   std::atomic<std::uint64_t> values_withheld{0};
   std::atomic<std::uint64_t> approvals_requested{0};  // requests raised by statements and connects
   std::atomic<std::uint64_t> approvals_waiting{0};    // statements held for a decision right now
+  WebhookCounters webhooks;  // approval notices delivered, given up, dropped
 };
 
 // Holds new statements while the gateway is paused. Sessions register a
@@ -157,6 +159,9 @@ class Services {
   CancelRegistry cancels_;
   RelationCatalog relations_;
   Counters counters_;
+  // Announces approval requests to `webhooks`; null without any. Declared
+  // last: it stops (draining its queue) before the rest goes.
+  std::unique_ptr<Notifier> notifier_;
 };
 
 }  // namespace gh::gateway
