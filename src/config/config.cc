@@ -520,12 +520,12 @@ class Loader {
       return;
     }
     std::vector<Unimplemented> later;
-    for (std::string_view s : {"recording", "include"}) {
+    for (std::string_view s : {"include"}) {
       later.push_back({s, "section " + ticked(s) + " is not implemented in this build"});
     }
     check_keys(root, "the top level",
                {"gateway", "identity", "listeners", "connections", "access", "guardrails",
-                "masking", "approvals", "roles", "webhooks"},
+                "masking", "approvals", "roles", "webhooks", "recording"},
                later);
 
     load_gateway(lookup(root, "gateway"));
@@ -538,6 +538,7 @@ class Loader {
     load_approvals(lookup(root, "approvals"));
     load_roles(lookup(root, "roles"));
     load_webhooks(lookup(root, "webhooks"));
+    load_recording(lookup(root, "recording"));
     for (const auto& i : cfg_.issuers) {
       if (i.issuer == cfg_.gateway_tokens.issuer)
         problem(0, "identity: issuer " + ticked(i.issuer) +
@@ -1327,6 +1328,30 @@ class Loader {
       }
       cfg_.approvals.rules.push_back(std::move(r));
     }
+  }
+
+  void load_recording(const Entry& e) {
+    if (!e || e.value.IsNull()) return;
+    const std::string w = "recording";
+    if (!expect_map(e, w)) return;
+    Recording& r = cfg_.recording;
+    check_keys(e.value, w, {"results", "max_rows_per_statement", "retention", "audit_durability"});
+    // With the section present, results are kept unless it says `none`.
+    r.results = true;
+    if (auto results = choice(e.value, "results", w, {"none", "masked"})) r.results = *results == 1;
+    if (auto rows = scalar(e.value, "max_rows_per_statement", w, false))
+      if (auto v = integer(*rows, w + ".max_rows_per_statement", 0, 10'000))
+        r.max_rows_per_statement = static_cast<std::size_t>(*v);
+    if (auto d = duration(e.value, "retention", w)) {
+      if (*d < 24h)
+        problem(lookup(e.value, "retention").line, w + ".retention: must be at least 1d");
+      else
+        r.retention = std::chrono::duration_cast<std::chrono::seconds>(*d);
+    }
+    if (auto mode = choice(e.value, "audit_durability", w, {"async", "sync"}); mode && *mode == 1)
+      problem(lookup(e.value, "audit_durability").line,
+              w + ".audit_durability: `sync` is not implemented in this build; `async` writes "
+                  "within 50 ms");
   }
 
   void load_webhooks(const Entry& e) {

@@ -109,6 +109,13 @@ struct Webhook {
   int attempts = 8;                  // in all, with back-off between them
 };
 
+// `recording`: what is kept of each session beyond its statements.
+struct Recording {
+  bool results = false;  // results: masked — keep the masked result rows
+  std::size_t max_rows_per_statement = 100;
+  std::chrono::seconds retention{90LL * 24 * 3600};
+};
+
 struct Config {
   std::string path;  // the file it came from
   Gateway gateway;
@@ -123,6 +130,7 @@ struct Config {
   Roles roles;
   GatewayTokens gateway_tokens;
   std::vector<Webhook> webhooks;
+  Recording recording;
   std::vector<std::string> warnings;  // accepted, but worth telling the operator
 
   const Connection* find_connection(std::string_view name) const;

@@ -727,6 +727,19 @@ MaskingPolicy::MaskingPolicy(std::vector<Rule> rules, std::vector<std::uint8_t> 
   }
 }
 
+std::vector<std::string> MaskingPolicy::exempted(const model::Principal& who,
+                                                 std::string_view connection) const {
+  std::vector<std::string> out;
+  for (const auto& r : rules_) {
+    bool here = std::any_of(r.connections.begin(), r.connections.end(),
+                            [&](const std::string& g) { return glob_match(g, connection); });
+    bool exempt = std::any_of(r.except_groups.begin(), r.except_groups.end(),
+                              [&](const std::string& g) { return who.in_group(g); });
+    if (here && exempt) out.push_back(r.name);
+  }
+  return out;
+}
+
 std::shared_ptr<const SessionMasker> MaskingPolicy::for_session(const model::Principal& who,
                                                                 std::string_view connection,
                                                                 std::string& error) const {

@@ -167,6 +167,9 @@ class MaskingPolicy {
   std::shared_ptr<const SessionMasker> for_session(const model::Principal& who,
                                                    std::string_view connection,
                                                    std::string& error) const;
+  // The rules that apply on `connection` but that `who` is exempt from
+  // (`except_groups`): what such a session sees in clear.
+  std::vector<std::string> exempted(const model::Principal& who, std::string_view connection) const;
 
  private:
   std::vector<Rule> rules_;

@@ -70,6 +70,10 @@ struct StatementEvent {
   StatementDecision decision;     // empty kind when no decision was made (e.g. a skipped Execute)
   std::vector<MaskCount> masked;  // per masking rule, in the session's rule order
   std::int64_t withheld = 0;      // values that could not be masked and were not sent
+  // With `recording.results: masked`: the result as the client saw it (after
+  // masking), up to max_rows_per_statement rows. JSON: {"columns": [...],
+  // "rows": [[text or null, ...]], "truncated": bool}; empty when not kept.
+  std::string result;
 };
 
 struct SessionEnd {

@@ -5,6 +5,8 @@
 // what must stay untouched (false positives, an exempt group).
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cctype>
 #include <string>
 #include <thread>
@@ -54,6 +56,9 @@ masking:
     columns: ["public.customers.customer_ref"]
     style: hash
     except_groups: [pii-auditors]
+recording:
+  results: masked
+  max_rows_per_statement: 1
 )";
   }
   explicit MaskingGateway(const World& w)
@@ -344,16 +349,34 @@ TEST_F(Masking, PsqlShowsMaskedValuesAndTheAuditCountsWithoutValues) {
   expect_no_secret("psql", r.output);
   EXPECT_NE(r.output.find("(1 row)"), std::string::npos) << r.output;
   auto rows = gw_->audit(
-      "SELECT text, masked_json, withheld FROM statements WHERE text LIKE 'SELECT id, email, "
-      "notes%' ORDER BY rowid DESC LIMIT 1");
+      "SELECT text, masked_json, withheld, result_json FROM statements WHERE text LIKE 'SELECT "
+      "id, email, notes%' ORDER BY rowid DESC LIMIT 1");
   ASSERT_EQ(rows.size(), 1u);
   expect_no_secret("audit text", rows[0][0]);
   EXPECT_NE(rows[0][1].find("\"pii\":3"), std::string::npos) << rows[0][1];
   EXPECT_EQ(rows[0][2], "0");
-  // Nothing in the store holds a raw value.
+  // The recording keeps the result as the client saw it: masked.
+  auto result = nlohmann::json::parse(rows[0][3], nullptr, false);
+  ASSERT_TRUE(result.is_object()) << rows[0][3];
+  EXPECT_EQ(result["columns"], nlohmann::json::array({"id", "email", "notes"}));
+  ASSERT_EQ(result["rows"].size(), 1u);
+  EXPECT_EQ(result["rows"][0][0], "1");
+  EXPECT_EQ(result["rows"][0][1].get<std::string>().front(), 'j');
+  EXPECT_EQ(result["truncated"], false);
+  // Past max_rows_per_statement the recording says it was cut.
+  query("SELECT id FROM customers ORDER BY id");
+  auto cut = gw_->audit(
+      "SELECT result_json FROM statements WHERE text = 'SELECT id FROM customers ORDER BY id' "
+      "ORDER BY rowid DESC LIMIT 1");
+  ASSERT_EQ(cut.size(), 1u);
+  auto cut_json = nlohmann::json::parse(cut[0][0], nullptr, false);
+  ASSERT_TRUE(cut_json.is_object()) << cut[0][0];
+  EXPECT_EQ(cut_json["rows"].size(), 1u);
+  EXPECT_EQ(cut_json["truncated"], true);
+  // Nothing in the store holds a raw value, results included.
   auto all = gw_->audit(
-      "SELECT group_concat(coalesce(text,'') || coalesce(error_message,'')) "
-      "FROM statements");
+      "SELECT group_concat(coalesce(text,'') || coalesce(error_message,'') || "
+      "coalesce(result_json,'')) FROM statements");
   ASSERT_EQ(all.size(), 1u);
   expect_no_secret("audit store", all[0][0]);
   // The operator sees it too.

@@ -444,6 +444,10 @@ asio::awaitable<bool> Session::startup() {
   {
     masker_version_ = services_.policy_version();
     row_rules_ = services_.approval_rules()->has_row_rules();
+    if (const auto& rec = services_.config().recording; rec.results && services_.audit_enabled()) {
+      capture_ = std::make_unique<ResultCapture>(rec.max_rows_per_statement);
+      capture_->set_exempt(services_.masking()->exempted(*principal, connection_->name));
+    }
     std::string error;
     auto rules = services_.masking()->for_session(*principal, connection_->name, error);
     if (!rules) {
@@ -558,6 +562,7 @@ void Session::record_statements() {
     ev.at_us = f.at_us;
     ev.duration_us = f.duration_us;
     ev.text = f.text ? f.text->text : std::string();
+    ev.result = std::move(f.result);
     if (masker_.active()) {
       // What is recorded is masked too: literals in the text can be values.
       masking::Counts ignored;
@@ -685,6 +690,10 @@ asio::awaitable<void> Session::pump(Direction& d) {
           }
           const RowStep step =
               row_rules_ || withholding_ ? row_threshold(ex, type, raw, out) : RowStep::kForward;
+          if (capture_) {
+            if (type == 'D' && step == RowStep::kForward) capture_->on_data_row(body);
+            if (type == 'T') capture_->on_row_description(body);
+          }
           if (step == RowStep::kConsumed) continue;
           if (type == 'D') {  // rows: nothing for the tracker to follow
             out.insert(out.end(), raw.begin(), raw.end());
@@ -694,6 +703,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
           const std::size_t before = finished_.size();
           auto replacement = tracker_.on_server(type, body, Clock::now(), finished_);
           if (masker_.active()) attach_mask_counts(before);
+          if (capture_ && finished_.size() > before) finished_[before].result = capture_->take();
           if (type == 'E') note_server_fatal(body);
           if (step == RowStep::kWithheld) {
             // The client gets the gateway's error where the result would have
@@ -776,6 +786,7 @@ Session::RowStep Session::row_threshold(const asio::any_io_executor& ex, std::ui
     if (++w->rows <= w->threshold && held_rows_.size() <= kMaxHeldBytes) return RowStep::kConsumed;
     // Crossed: nothing of it reaches the client; the server stops producing it.
     held_rows_ = {};
+    if (capture_) capture_->withhold();
     auto withheld = gate_->rows_exceeded(*w);
     spdlog::info("session {}: result over {} rows withheld ({}); upstream query cancelled",
                  session_id_, w->threshold, w->rule->name);
@@ -792,6 +803,18 @@ Session::RowStep Session::row_threshold(const asio::any_io_executor& ex, std::ui
   // The result ends (or pauses, for a portal) under the threshold: its rows
   // go on, ahead of what ends it.
   if (type == 'C' || type == 'c' || type == 's' || type == 'E' || type == 'I') {
+    if (capture_) {
+      // What is released is what the client sees: kept as such.
+      for (std::size_t at = 0; at < held_rows_.size();) {
+        auto h = wire::decode_header(Bytes(held_rows_).subspan(at));
+        const auto* header = std::get_if<wire::Header>(&h);
+        if (header == nullptr) break;  // only whole messages are ever held
+        if (header->type == 'D')
+          capture_->on_data_row(
+              Bytes(held_rows_.data() + at + wire::Header::kSize, header->body_length()));
+        at += 1 + header->length;
+      }
+    }
     out.insert(out.end(), held_rows_.begin(), held_rows_.end());
     held_rows_.clear();
     if (held_rows_.capacity() > (1u << 20)) held_rows_ = {};
@@ -807,6 +830,8 @@ void Session::refresh_masking(wire::MessageFramer& framer) {
     row_rules_ = services_.approval_rules()->has_row_rules();
     std::string error;
     auto rules = services_.masking()->for_session(principal_, connection_->name, error);
+    if (capture_)
+      capture_->set_exempt(services_.masking()->exempted(principal_, connection_->name));
     if (rules)
       masker_.set_rules(std::move(rules));
     else

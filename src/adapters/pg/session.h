@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/pg/result_capture.h"
 #include "adapters/pg/result_masker.h"
 #include "adapters/pg/statement_gate.h"
 #include "adapters/pg/statement_tracker.h"
@@ -98,7 +99,7 @@ class Session {
   RowStep row_threshold(const boost::asio::any_io_executor& ex, std::uint8_t type, Bytes raw,
                         wire::pg::Buffer& out);
   // Whether rows must come whole: masking rewrites them, thresholds count them.
-  bool rows_whole() const { return masker_.active() || row_rules_; }
+  bool rows_whole() const { return masker_.active() || row_rules_ || capture_ != nullptr; }
   // Sets the session's end reason and the FATAL the client gets once the relay stopped.
   void set_fatal(std::string_view sqlstate, const std::string& message, std::string reason);
   void end_session(const std::string& reason);
@@ -133,9 +134,10 @@ class Session {
   std::size_t copies_seen_ = 0;  // CopyOutResponses of the running statement so far
   StatementTracker tracker_;
   std::unique_ptr<StatementGate> gate_;
-  bool row_rules_ = false;               // the approval rules have row thresholds
-  std::vector<std::uint8_t> held_rows_;  // a watched result's rows so far
-  bool withholding_ = false;             // a threshold was crossed: until ReadyForQuery
+  std::unique_ptr<ResultCapture> capture_;  // recording.results: masked
+  bool row_rules_ = false;                  // the approval rules have row thresholds
+  std::vector<std::uint8_t> held_rows_;     // a watched result's rows so far
+  bool withholding_ = false;                // a threshold was crossed: until ReadyForQuery
   std::shared_ptr<const wire::pg::Buffer> withheld_error_;
   bool withheld_error_sent_ = false;
   bool client_writes_locked_ = false;

@@ -61,6 +61,7 @@ struct FinishedStatement {
   std::string error_message;
   std::vector<model::MaskCount> masked;  // what masking did to its results
   std::int64_t withheld = 0;
+  std::string result;  // recording.results: the result as sent (ResultCapture JSON)
 };
 
 class StatementTracker {

@@ -798,16 +798,12 @@ TEST_F(ConfigTest, ReadCredentialsAndSearchPathAreLoaded) {
 
 TEST_F(ConfigTest, UnimplementedSectionsAreRefusedByName) {
   Sections s;
-  s.extra =
-      "recording:\n  results: masked\n"
-      "include: [policy.yaml]\n";
+  s.extra = "include: [policy.yaml]\n";
   const std::string yaml = s.yaml();
   auto problems = load_bad(yaml);
-  for (const std::string section : {"recording", "include"}) {
-    expect_problem(problems, line_of(yaml, section + ":"),
-                   "section `" + section + "` is not implemented in this build");
-  }
-  EXPECT_EQ(problems.size(), 2u) << all(problems);
+  expect_problem(problems, line_of(yaml, "include:"),
+                 "section `include` is not implemented in this build");
+  EXPECT_EQ(problems.size(), 1u) << all(problems);
 }
 
 TEST_F(ConfigTest, UnimplementedFeaturesAreRefusedByNameNotIgnored) {
@@ -1051,6 +1047,28 @@ TEST_F(ConfigTest, DiscoveryAndWebhookMistakesAreRefusedWithoutEchoingTheUrl) {
                  "`approved` is not one of: created, decided");
   expect_problem(problems, line_of(yaml, "attempts: 0"), "webhooks[1].attempts");
   EXPECT_THAT(all(problems), ::testing::Not(HasSubstr("very-secret-token")));
+}
+
+TEST_F(ConfigTest, RecordingKeepsMaskedResultsOnlyWhenConfigured) {
+  Sections s;
+  EXPECT_FALSE(load_ok(s.yaml()).recording.results);  // no section: statements only
+  s.extra = "recording:\n  max_rows_per_statement: 5\n  retention: 30d\n";
+  Config c = load_ok(s.yaml());
+  EXPECT_TRUE(c.recording.results);
+  EXPECT_EQ(c.recording.max_rows_per_statement, 5u);
+  EXPECT_EQ(c.recording.retention, std::chrono::hours(24 * 30));
+  s.extra = "recording:\n  results: none\n";
+  EXPECT_FALSE(load_ok(s.yaml()).recording.results);
+  s.extra =
+      "recording:\n  results: raw\n  max_rows_per_statement: 100000\n  retention: 1h\n"
+      "  audit_durability: sync\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "results: raw"), "recording.results");
+  expect_problem(problems, line_of(yaml, "max_rows_per_statement"),
+                 "recording.max_rows_per_statement");
+  expect_problem(problems, line_of(yaml, "retention: 1h"), "must be at least 1d");
+  expect_problem(problems, line_of(yaml, "audit_durability"), "`sync` is not implemented");
 }
 
 TEST_F(ConfigTest, EnvReferencesAreSubstitutedAnywhereInAValue) {
@@ -1327,7 +1345,7 @@ access:
   - name: r
     groups: [g]
     connections: [billing]
-recording: {}
+recording: {retention: 1h}
 )";
   auto problems = load_bad(yaml);
   ASSERT_EQ(problems.size(), 8u) << all(problems);
@@ -1338,7 +1356,7 @@ recording: {}
   expect_problem(problems, 17, "out of range");
   expect_problem(problems, 18, "`UNSET_PW` is not set");
   expect_problem(problems, 22, "unknown connection `billing`");
-  expect_problem(problems, 23, "section `recording`");
+  expect_problem(problems, 23, "recording.retention: must be at least 1d");
   for (std::size_t i = 1; i < problems.size(); ++i) {
     EXPECT_LE(problems[i - 1].line, problems[i].line);
   }

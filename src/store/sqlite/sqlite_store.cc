@@ -143,6 +143,10 @@ CREATE TABLE token_events (
 );
 CREATE INDEX token_events_at ON token_events(at_us);
 )sql"},
+    // recording.results: the masked result rows a statement returned.
+    Migration{5, R"sql(
+ALTER TABLE statements ADD COLUMN result_json TEXT;
+)sql"},
 };
 
 struct DbClose {
@@ -249,8 +253,8 @@ class SqliteStore final : public audit::Store {
         {&store->insert_statement_,
          "INSERT INTO statements(session_id, seq, at_us, duration_us, text, protocol_path, rows, "
          "outcome, command_tag, error_code, error_message, kind, class, tables_json, "
-         "functions_json, decision, rule, policy_version, masked_json, withheld, approval_id) "
-         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
+         "functions_json, decision, rule, policy_version, masked_json, withheld, approval_id, "
+         "result_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"},
         // An upsert rather than a bare UPDATE: should the start ever be missing,
         // the end of the session is still kept instead of matching no row.
         {&store->end_session_,
@@ -418,6 +422,10 @@ class SqliteStore final : public audit::Store {
     b.integer(e.withheld);
     if (!e.decision.approval_id.empty())
       b.text(e.decision.approval_id);
+    else
+      b.skip();
+    if (!e.result.empty())
+      b.text(e.result);
     else
       b.skip();
     return run(insert_statement_.get(), "insert statement");

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "adapters/pg/tests/pg_messages.h"
 #include "base/bytes.h"
 
 namespace gh::adapters::pg {
@@ -21,36 +22,10 @@ masking::Rule pii() {
   return r;
 }
 
-struct Field {
-  std::string name;
-  std::uint32_t table = 0;
-  std::int16_t att = 0;
-  std::uint32_t type = 25;
-  std::int16_t format = 0;
-};
-
-std::vector<std::uint8_t> row_description(const std::vector<Field>& fields) {
-  std::vector<std::uint8_t> b;
-  ByteWriter w(b);
-  w.u16(static_cast<std::uint16_t>(fields.size()));
-  for (const auto& f : fields) {
-    w.cstring(f.name).u32(f.table).u16(static_cast<std::uint16_t>(f.att)).u32(f.type);
-    w.u16(static_cast<std::uint16_t>(-1)).i32(-1).u16(static_cast<std::uint16_t>(f.format));
-  }
-  return b;
-}
-
-std::vector<std::uint8_t> body_of(const wire::Buffer& message) {
-  return {message.begin() + wire::Header::kSize, message.end()};
-}
-
-std::vector<std::uint8_t> data_row(const std::vector<std::optional<std::string>>& values) {
-  std::vector<std::optional<Bytes>> v;
-  for (const auto& s : values) v.push_back(s ? std::optional<Bytes>(as_bytes(*s)) : std::nullopt);
-  wire::Buffer m;
-  wire::encode_data_row(m, v);
-  return body_of(m);
-}
+using testing::body_of;
+using testing::data_row;
+using testing::Field;
+using testing::row_description;
 
 std::vector<std::optional<std::string>> values_of(const wire::Buffer& message) {
   std::vector<std::optional<Bytes>> v;
