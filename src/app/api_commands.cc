@@ -2,6 +2,8 @@
 // reviews list/show/approve/deny, access request, token issue/exchange/rotate-key.
 #include <CLI/CLI.hpp>
 
+#include <cctype>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -46,6 +48,14 @@ struct ApiCommands {
   CLI::App* issue = nullptr;
   CLI::App* exchange = nullptr;
   CLI::App* rotate = nullptr;
+  CLI::App* sessions_list = nullptr;
+  CLI::App* sessions_show = nullptr;
+  CLI::App* sessions_replay = nullptr;
+  CLI::App* audit_search = nullptr;
+  // Audit filters (sessions list, audit search).
+  std::string identity, group, table, kind, decision, rule, outcome, text, since, until, session,
+      format = "table";
+  int limit = 0;
 
   void common(CLI::App* sub) {
     sub->add_option("--gateway", gateway, "admin API URL (default $GATEHOUSE_GATEWAY)");
@@ -107,6 +117,129 @@ struct ApiCommands {
     }
     rc = 0;
     return j;
+  }
+
+  static std::string percent_encoded(const std::string& v) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : v) {
+      if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == ':') {
+        out += static_cast<char>(c);
+      } else {
+        out += '%';
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+      }
+    }
+    return out;
+  }
+
+  int run_audit_query(int& rc) {
+    std::string q;
+    auto add = [&](const char* k, const std::string& v) {
+      if (!v.empty()) q += (q.empty() ? "?" : "&") + std::string(k) + "=" + percent_encoded(v);
+    };
+    add("identity", identity);
+    add("group", group);
+    add("connection", connection);
+    add("since", since);
+    add("until", until);
+    if (limit > 0) add("limit", std::to_string(limit));
+    const bool search = static_cast<bool>(*audit_search);
+    if (search) {
+      add("table", table);
+      add("kind", kind);
+      add("decision", decision);
+      add("rule", rule);
+      add("outcome", outcome);
+      add("text", text);
+      add("session", session);
+    }
+    auto j =
+        call("GET", std::string(search ? "/v1/audit/search" : "/v1/sessions") + q, nullptr, rc);
+    if (!j) return rc;
+    if (json) {
+      std::cout << j->dump(2) << "\n";
+    } else if (format == "jsonl") {
+      for (const auto& x : *j) std::cout << x.dump() << "\n";
+    } else if (search) {
+      if (j->empty()) std::cout << "no statements match\n";
+      for (const auto& r : *j)
+        std::cout << r.value("at", "") << "  " << r.value("identity", "") << "  "
+                  << r.value("connection", "") << "  " << r.value("decision", "") << " ("
+                  << r.value("rule", "") << ")  " << r.value("outcome", "") << "  "
+                  << one_line(r.value("text", ""), 80) << "  [" << r.value("session_id", "") << "#"
+                  << r.value("seq", 0) << "]\n";
+    } else {
+      if (j->empty()) std::cout << "no sessions match\n";
+      for (const auto& s : *j)
+        std::cout << s.value("id", "") << "  " << s.value("started_at", "") << "  "
+                  << s.value("identity", "") << "  " << s.value("connection", "") << "  "
+                  << s.value("statements", 0) << " statement(s)  "
+                  << (s.value("ended_at", "").empty() ? "open" : s.value("end_reason", "")) << "\n";
+    }
+    return 0;
+  }
+
+  static std::string one_line(std::string s, std::size_t max) {
+    for (auto& c : s)
+      if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    if (s.size() > max) s = s.substr(0, max - 3) + "...";
+    return s;
+  }
+
+  // `sessions show` (the session and a line per statement) or `replay` (the
+  // transcript as it happened: offsets, timings, decisions, masked results).
+  static void print_session(const Json& s, bool replay) {
+    std::cout << "session " << s.value("id", "") << "  " << s.value("identity", "") << " "
+              << s["groups"].dump() << " -> " << s.value("connection", "") << " ("
+              << s.value("protocol", "") << ") from " << s.value("client", "")
+              << (s.value("tls", false) ? ", TLS" : ", plaintext") << "\n"
+              << "started " << s.value("started_at", "") << ", "
+              << (s.value("ended_at", "").empty()
+                      ? std::string("still open")
+                      : "ended " + s.value("ended_at", "") + ": " + s.value("end_reason", ""))
+              << "; " << s["transcript"].size() << " statement(s)\n";
+    const std::int64_t t0 = s["transcript"].empty() ? 0 : s["transcript"][0].value("at_us", 0LL);
+    for (const auto& r : s["transcript"]) {
+      char head[64];
+      std::snprintf(head, sizeof head, "+%.3fs %8.1f ms  ",
+                    static_cast<double>(r.value("at_us", 0LL) - t0) / 1e6,
+                    static_cast<double>(r.value("duration_us", 0LL)) / 1e3);
+      std::string decision = r.value("decision", "");
+      if (decision == "deny") decision = "DENY";
+      std::cout << head << decision << " (" << r.value("rule", "") << ")  "
+                << (replay ? r.value("text", "") : one_line(r.value("text", ""), 100)) << "\n";
+      if (!replay) continue;
+      const std::string pad = "                     ";
+      if (r.contains("approval_id"))
+        std::cout << pad << "approved: " << r["approval_id"].get<std::string>() << "\n";
+      if (r.contains("error"))
+        std::cout << pad << "ERROR " << r["error"].value("code", "") << " "
+                  << r["error"].value("message", "") << "\n";
+      if (r.contains("result")) {
+        const auto& res = r["result"];
+        std::string cols;
+        for (const auto& c : res.value("columns", Json::array()))
+          cols += (cols.empty() ? "" : " | ") + c.get<std::string>();
+        if (!cols.empty()) std::cout << pad << cols << "\n";
+        for (const auto& row : res.value("rows", Json::array())) {
+          std::string line;
+          for (const auto& v : row)
+            line += (line.empty() ? "" : " | ") +
+                    (v.is_null() ? std::string("NULL") : one_line(v.get<std::string>(), 60));
+          std::cout << pad << line << "\n";
+        }
+        if (res.value("truncated", false)) std::cout << pad << "(more rows not recorded)\n";
+        if (res.contains("not_recorded"))
+          std::cout << pad << "(" << res.value("not_recorded", "") << ")\n";
+        if (res.value("withheld", false)) std::cout << pad << "(result withheld)\n";
+      }
+      std::string tail = r.value("command_tag", "");
+      if (r.contains("masked"))
+        tail += (tail.empty() ? "" : ", ") + std::string("masked ") + r["masked"].dump();
+      if (!tail.empty()) std::cout << pad << tail << "\n";
+    }
   }
 
   static void print_request(const Json& r) {
@@ -201,6 +334,18 @@ struct ApiCommands {
       }
       return 0;
     }
+    if (*sessions_list || *audit_search) return run_audit_query(rc);
+    if (*sessions_show || *sessions_replay) {
+      auto j = call("GET", "/v1/sessions/" + percent_encoded(id), nullptr, rc);
+      if (!j) return rc;
+      if (json)
+        std::cout << j->dump(2) << "\n";
+      else if (*sessions_show)
+        print_session(*j, false);
+      else
+        print_session(*j, true);
+      return 0;
+    }
     if (*rotate) {
       auto j = call("POST", "/v1/keys/rotate", Json::object(), rc);
       if (!j) return rc;
@@ -210,6 +355,14 @@ struct ApiCommands {
     return -1;
   }
 };
+
+CLI::App* audit_group(CLI::App& app) {
+  auto existing = app.get_subcommands([](const CLI::App* a) { return a->get_name() == "audit"; });
+  if (!existing.empty()) return existing.front();
+  auto* audit = app.add_subcommand("audit", "the audit trail");
+  audit->require_subcommand(1);
+  return audit;
+}
 
 std::shared_ptr<ApiCommands> add_api_commands(CLI::App& app) {
   auto c = std::make_shared<ApiCommands>();
@@ -256,6 +409,38 @@ std::shared_ptr<ApiCommands> add_api_commands(CLI::App& app) {
   c->rotate = token->add_subcommand("rotate-key", "a new gateway signing key (admins)");
   for (auto* s : {c->issue, c->exchange, c->rotate}) c->common(s);
   for (auto* s : {c->issue, c->exchange}) s->add_flag("--json", c->json, "machine output");
+
+  auto* sessions = app.add_subcommand("sessions", "recorded sessions (yours; auditors see all)");
+  sessions->require_subcommand(1);
+  c->sessions_list = sessions->add_subcommand("list", "sessions, newest first");
+  c->sessions_show = sessions->add_subcommand("show", "one session and its statements");
+  c->sessions_replay = sessions->add_subcommand(
+      "replay", "the transcript as it happened: statements, decisions, masked results, timings");
+  for (auto* s : {c->sessions_show, c->sessions_replay})
+    s->add_option("id", c->id, "session id")->required();
+  c->audit_search = audit_group(app)->add_subcommand(
+      "search", "statements in the audit trail (yours; auditors see all)");
+  for (auto* s : {c->sessions_list, c->audit_search}) {
+    s->add_option("--identity", c->identity, "the caller's subject");
+    s->add_option("--group", c->group, "a group of the caller");
+    s->add_option("--connection", c->connection, "the connection");
+    s->add_option("--since", c->since, "from: a duration back (1h, 7d) or an RFC 3339 time");
+    s->add_option("--until", c->until, "to: a duration back or an RFC 3339 time");
+    s->add_option("--limit", c->limit, "at most this many")->check(CLI::Range(1, 1'000'000));
+  }
+  c->audit_search->add_option("--table", c->table, "a table it read or wrote (schema.table)");
+  c->audit_search->add_option("--kind", c->kind, "statement kind (select, delete, …)");
+  c->audit_search->add_option("--decision", c->decision, "allow or deny");
+  c->audit_search->add_option("--rule", c->rule, "the rule that decided");
+  c->audit_search->add_option("--outcome", c->outcome, "ok, error, denied, …");
+  c->audit_search->add_option("--text", c->text, "a piece of the (masked) statement text");
+  c->audit_search->add_option("--session", c->session, "one session's statements");
+  c->audit_search->add_option("--format", c->format, "table or jsonl")
+      ->check(CLI::IsMember({"table", "jsonl"}));
+  for (auto* s : {c->sessions_list, c->sessions_show, c->sessions_replay, c->audit_search}) {
+    c->common(s);
+    s->add_flag("--json", c->json, "machine output");
+  }
   return c;
 }
 

@@ -12,7 +12,11 @@ class App;
 
 namespace gh::app {
 
-// The admin API commands (reviews, access, token), registered on `app`.
+// `gatehouse audit`: created by whichever command group registers first
+// (search goes through the admin API; verify reads the store).
+CLI::App* audit_group(CLI::App& app);
+
+// The admin API commands (reviews, access, token, sessions, audit search), registered on `app`.
 struct ApiCommands;
 std::shared_ptr<ApiCommands> add_api_commands(CLI::App& app);
 // Runs the one chosen; -1 when none of them was.
