@@ -6,8 +6,16 @@
 #include <cstdint>
 #include <string>
 
+#include "base/expected.h"
+
 namespace CLI {
 class App;
+}
+namespace gh::audit {
+class Store;
+}
+namespace gh::config {
+struct Config;
 }
 
 namespace gh::app {
@@ -15,6 +23,16 @@ namespace gh::app {
 // `gatehouse audit`: created by whichever command group registers first
 // (search goes through the admin API; verify reads the store).
 CLI::App* audit_group(CLI::App& app);
+
+// `gatehouse audit verify`: reads the store itself and checks its hash chain.
+struct AuditCommands;
+std::shared_ptr<AuditCommands> add_audit_commands(CLI::App& app);
+// Runs it when chosen; -1 otherwise.
+int run_audit_commands(AuditCommands& commands);
+// The store `serve` records into: SQLite in data_dir, chained, checkpoints
+// signed with the gateway's audit key (data_dir/keys/audit), purged after
+// recording.retention.
+Expected<std::unique_ptr<audit::Store>> open_audit_store(const config::Config& cfg);
 
 // The admin API commands (reviews, access, token, sessions, audit search), registered on `app`.
 struct ApiCommands;

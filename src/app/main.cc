@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   auto api_commands = gh::app::add_api_commands(app);
+  auto audit_commands = gh::app::add_audit_commands(app);
 
   try {
     app.parse(argc, argv);
@@ -107,5 +108,6 @@ int main(int argc, char** argv) {
   if (*dev_mint) return gh::app::run_dev_mint(mint);
   if (*connect) return gh::app::run_connect(connect_opts);
   if (int rc = gh::app::run_api_commands(*api_commands); rc >= 0) return rc;
+  if (int rc = gh::app::run_audit_commands(*audit_commands); rc >= 0) return rc;
   return 2;
 }

@@ -85,7 +85,7 @@ int run_serve(const std::string& path) {
   }
   std::unique_ptr<audit::Recorder> recorder;
   if (cfg->gateway.audit) {
-    auto store = store::open_sqlite_store(cfg->gateway.data_dir + "/audit.db");
+    auto store = open_audit_store(*cfg);
     if (!store) {
       std::cerr << "gatehouse: audit store: " << store.error() << "\n";
       return 1;

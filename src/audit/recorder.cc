@@ -87,6 +87,8 @@ void Recorder::run() {
   // analysis misreads an optional<time_point> here as maybe-uninitialized).
   bool giving_up = false;
   Clock::time_point give_up_at{};
+  bool gave_up = false;
+  Clock::time_point next_maintenance = Clock::now() + options_.maintenance_interval;
 
   const auto batch_ready = [&] {
     return stopping_ || queue_.size() >= options_.max_batch ||
@@ -97,6 +99,14 @@ void Recorder::run() {
     // Group commit: let events accumulate for up to flush_interval unless a
     // full batch, a flush() or stop() asks for them sooner.
     wake_.wait_for(lk, options_.flush_interval, batch_ready);
+    // Checkpoints and retention run here, between batches, never on an I/O thread.
+    if (store_healthy_ && !stopping_ && Clock::now() >= next_maintenance) {
+      lk.unlock();
+      if (auto st = store_->maintain(); !st)
+        spdlog::error("audit store maintenance failed: {}", st.error());
+      lk.lock();
+      next_maintenance = Clock::now() + options_.maintenance_interval;
+    }
     if (queue_.empty()) {
       if (stopping_) break;
       continue;
@@ -145,6 +155,7 @@ void Recorder::run() {
         spdlog::critical("audit store still failing at shutdown: {} audit events were not written",
                          queue_.size());
         queue_.clear();
+        gave_up = true;
         break;
       }
     }
@@ -156,6 +167,13 @@ void Recorder::run() {
     backoff = std::min(backoff * 2, options_.retry_max);
   }
 
+  // A graceful stop: everything is written; let the store seal it (a final
+  // checkpoint). Not after giving up: the store is failing.
+  if (!gave_up) {
+    lk.unlock();
+    if (auto st = store_->close(); !st) spdlog::error("audit store close failed: {}", st.error());
+    lk.lock();
+  }
   writer_done_ = true;
   drained_.notify_all();
 }

@@ -24,6 +24,11 @@ class Store {
   virtual ~Store() = default;
   // Writes the events atomically (one transaction); called from the writer thread only.
   virtual Status<> write_batch(std::span<const model::AuditEvent> events) = 0;
+  // Housekeeping due by time (a checkpoint of the chain, a retention purge);
+  // the writer thread calls it between batches, about every maintenance_interval.
+  virtual Status<> maintain() { return Ok{}; }
+  // Once, on the writer thread, after the last batch of a stop (a final checkpoint).
+  virtual Status<> close() { return Ok{}; }
 };
 
 struct RecorderOptions {
@@ -36,6 +41,8 @@ struct RecorderOptions {
   // How long stop() keeps retrying a failing store before it gives up and logs
   // how many events it could not write (a dead store must not hang shutdown).
   std::chrono::milliseconds stop_timeout{10'000};
+  // How often the writer runs Store::maintain().
+  std::chrono::milliseconds maintenance_interval{1'000};
 };
 
 class Recorder {

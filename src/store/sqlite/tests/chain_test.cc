@@ -1,0 +1,567 @@
+// The hash chain over a real SQLite file: a clean trail verifies; each kind of
+// tampering done by hand with SQL (what someone with the sqlite3 CLI can do)
+// is reported with where it is; a restart continues the chain; checkpoints
+// come by count, by time and at close; retention purges to a checkpoint and
+// leaves a chain that still verifies.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <unistd.h>
+#include <atomic>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "audit/chain.h"
+#include "store/sqlite/sqlite_store.h"
+
+namespace gh::store {
+namespace {
+
+namespace fs = std::filesystem;
+using audit::Problem;
+
+// A stand-in for the gateway's Ed25519 key: a keyed digest the test can check.
+audit::CheckpointSignature fake_sign(std::string_view message) {
+  return {"test-key", audit::chain_hash(audit::kGenesisHash, "test-key|" + std::string(message))};
+}
+
+std::string fake_check(std::string_view kid, std::string_view signature, std::string_view message) {
+  if (kid != "test-key") return "unknown key " + std::string(kid);
+  return signature == fake_sign(message).signature ? "" : "signature mismatch";
+}
+
+class ChainTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    dir_ = fs::temp_directory_path() /
+           ("gh-chain-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    fs::create_directories(dir_);
+    path_ = (dir_ / "audit.db").string();
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  SqliteStoreOptions options() {
+    SqliteStoreOptions o;
+    o.replica = "gw-1";
+    o.clock = &clock_;
+    o.chain.sign = [this](std::string_view m) -> Expected<audit::CheckpointSignature> {
+      ++signatures_;
+      return fake_sign(m);
+    };
+    return o;
+  }
+
+  std::unique_ptr<audit::Store> open(SqliteStoreOptions o) {
+    auto store = open_sqlite_store(path_, std::move(o));
+    EXPECT_TRUE(store.has_value()) << (store ? "" : store.error());
+    return store ? std::move(*store) : nullptr;
+  }
+
+  // Tampering, as someone with the sqlite3 CLI would: a connection of its own.
+  void tamper(const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+        << sql << ": " << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+
+  std::string scalar(const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    std::string out = "<none>";
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW) {
+      const auto* t = sqlite3_column_text(s, 0);
+      out = t ? reinterpret_cast<const char*>(t) : "NULL";
+    }
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return out;
+  }
+
+  audit::VerifyReport verify() {
+    auto r = verify_sqlite_store(path_, fake_check);
+    EXPECT_TRUE(r.has_value()) << (r ? "" : r.error());
+    return r ? std::move(*r) : audit::VerifyReport{};
+  }
+
+  std::int64_t now_us() const {
+    return std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
+        .count();
+  }
+
+  // One event of every kind the gateway records, for session `sid`.
+  std::vector<model::AuditEvent> trail(const std::string& sid, int statements = 3,
+                                       bool end = true) {
+    const std::int64_t t = now_us();
+    std::vector<model::AuditEvent> out;
+    model::SessionStart s;
+    s.session_id = sid;
+    s.at_us = t;
+    s.replica = "gw-1";
+    s.subject = "agent-7";
+    s.groups = {"ai-agents", "readers"};
+    s.token_hash = "ab12";
+    s.tls = true;
+    s.connection = "traces";
+    out.push_back(s);
+    for (int i = 1; i <= statements; ++i) {
+      model::StatementEvent e;
+      e.session_id = sid;
+      e.seq = i;
+      e.at_us = t + i;
+      e.text = "SELECT " + std::to_string(i);
+      e.outcome = "ok";
+      e.rows = 1;
+      e.decision.kind = "select";
+      e.decision.cls = "read";
+      e.decision.tables = {"public.t"};
+      e.decision.decision = "allow";
+      e.decision.rule = "agents-read";
+      e.masked = {{"pii", 2}};
+      e.result = R"({"columns":["?column?"],"rows":[["1"]],"truncated":false})";
+      out.push_back(e);
+    }
+    if (end) {
+      model::SessionEnd x;
+      x.session_id = sid;
+      x.at_us = t + 100;
+      x.reason = "client closed";
+      x.statements = statements;
+      out.push_back(x);
+    }
+    return out;
+  }
+
+  std::vector<model::AuditEvent> other_events() {
+    const std::int64_t t = now_us();
+    model::ConnectionRefused r;
+    r.at_us = t;
+    r.replica = "gw-1";
+    r.client_addr = "10.0.0.9:5000";
+    r.reason = "bad token";
+    model::PolicyEvent p;
+    p.at_us = t;
+    p.replica = "gw-1";
+    p.version = 2;
+    p.action = "reload";
+    p.outcome = "applied";
+    model::ApprovalEvent a;
+    a.at_us = t;
+    a.replica = "gw-1";
+    a.request_id = "r-1";
+    a.event = "created";
+    model::TokenEvent k;
+    k.at_us = t;
+    k.replica = "gw-1";
+    k.action = "issued";
+    k.subject = "ci";
+    k.groups = {"ci"};
+    k.token_hash = "cd34";
+    return {r, p, a, k};
+  }
+
+  // The standard trail: a session with three statements and one of every
+  // other kind of event (9 records), sealed by close()'s checkpoint.
+  void write_trail() {
+    auto store = open(options());
+    ASSERT_TRUE(store);
+    auto events = trail("s1");
+    for (auto& e : other_events()) events.push_back(std::move(e));
+    ASSERT_TRUE(store->write_batch(events));
+    ASSERT_TRUE(store->close());
+  }
+
+  static bool has(const audit::VerifyReport& r, Problem p, const std::string& table,
+                  const std::string& row_part, std::int64_t seq = -1) {
+    for (const auto& f : r.findings)
+      if (f.problem == p && f.table == table && f.row.find(row_part) != std::string::npos &&
+          (seq < 0 || f.seq == seq))
+        return true;
+    return false;
+  }
+
+  static std::string lines(const audit::VerifyReport& r) {
+    std::string out;
+    for (const auto& f : r.findings) out += audit::to_line(f) + "\n";
+    return out;
+  }
+
+  ManualClock clock_{1'700'000'000};
+  int signatures_ = 0;
+  fs::path dir_;
+  std::string path_;
+};
+
+TEST_F(ChainTest, ACleanTrailVerifies) {
+  write_trail();
+  auto r = verify();
+  EXPECT_TRUE(r.ok()) << lines(r);
+  ASSERT_EQ(r.replicas.size(), 1u);
+  EXPECT_EQ(r.replicas[0].replica, "gw-1");
+  EXPECT_EQ(r.replicas[0].first_seq, 1);
+  EXPECT_EQ(r.replicas[0].last_seq, 9);
+  EXPECT_EQ(r.replicas[0].signed_through, 9);
+  EXPECT_EQ(audit::unsigned_records(r.replicas[0]), 0);
+  EXPECT_EQ(r.rows_checked, 9);  // the sessions row twice: its start and its end
+  EXPECT_EQ(r.legacy_rows, 0);
+  // Every typed row names its record, and the record's hash is the documented one.
+  EXPECT_EQ(scalar("SELECT count(*) FROM statements WHERE chain_id IS NULL"), "0");
+  EXPECT_EQ(scalar("SELECT end_chain_id IS NOT NULL FROM sessions"), "1");
+  const std::string canonical = scalar("SELECT canonical FROM audit_chain WHERE seq = 1");
+  EXPECT_EQ(scalar("SELECT hash FROM audit_chain WHERE seq = 1"),
+            audit::chain_hash(audit::kGenesisHash, canonical));
+  EXPECT_EQ(scalar("SELECT prev_hash FROM audit_chain WHERE seq = 2"),
+            scalar("SELECT hash FROM audit_chain WHERE seq = 1"));
+}
+
+TEST_F(ChainTest, AnEditedStatementIsNamed) {
+  write_trail();
+  tamper("UPDATE statements SET text = 'SELECT 42' WHERE session_id = 's1' AND seq = 2");
+  auto r = verify();
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.findings.size(), 1u) << lines(r);
+  const auto& f = r.findings[0];
+  EXPECT_EQ(f.problem, Problem::kModified);
+  EXPECT_EQ(f.replica, "gw-1");
+  EXPECT_EQ(f.seq, 3);  // the session's start is record 1, statement 1 is record 2
+  EXPECT_EQ(f.table, "statements");
+  EXPECT_EQ(f.row, "session_id=s1 seq=2");
+  EXPECT_EQ(f.detail, "text differs from the chained record");
+  EXPECT_EQ(audit::to_line(f),
+            "MODIFIED replica=gw-1 seq=3 statements[session_id=s1 seq=2]: text differs from the "
+            "chained record");
+}
+
+TEST_F(ChainTest, AnEditedSessionEndIsCheckedAgainstItsOwnRecord) {
+  write_trail();
+  tamper("UPDATE sessions SET end_reason = 'upstream lost', bytes_to_client = 1 WHERE id = 's1'");
+  auto r = verify();
+  ASSERT_EQ(r.findings.size(), 1u) << lines(r);
+  EXPECT_EQ(r.findings[0].problem, Problem::kModified);
+  EXPECT_EQ(r.findings[0].seq, 5);
+  EXPECT_EQ(r.findings[0].detail, "bytes_to_client, end_reason differs from the chained record");
+}
+
+TEST_F(ChainTest, ADeletedRowIsNamed) {
+  write_trail();
+  tamper("DELETE FROM statements WHERE session_id = 's1' AND seq = 3");
+  tamper("DELETE FROM approval_events");
+  auto r = verify();
+  EXPECT_TRUE(has(r, Problem::kDeleted, "statements", "statement session_id=s1 seq=3", 4))
+      << lines(r);
+  EXPECT_TRUE(has(r, Problem::kDeleted, "approval_events", "approval request_id=r-1", 8))
+      << lines(r);
+  EXPECT_EQ(r.findings.size(), 2u) << lines(r);
+}
+
+TEST_F(ChainTest, AForgedRowIsNamed) {
+  write_trail();
+  // A row that was never recorded, and a copy of a real one claiming its record.
+  tamper("INSERT INTO statements(session_id, seq, text) VALUES ('s1', 99, 'DROP TABLE t')");
+  tamper(
+      "INSERT INTO refused_connections(at_us, replica, client_addr, reason, chain_id) "
+      "SELECT at_us, replica, client_addr, reason, chain_id FROM refused_connections");
+  auto r = verify();
+  EXPECT_TRUE(has(r, Problem::kInserted, "statements", "session_id=s1 seq=99")) << lines(r);
+  EXPECT_TRUE(has(r, Problem::kInserted, "refused_connections", "", 6)) << lines(r);
+  EXPECT_FALSE(r.ok());
+}
+
+TEST_F(ChainTest, SwappedRowsAreReported) {
+  write_trail();
+  // Statements 1 and 2 trade places in the typed table …
+  tamper(
+      "UPDATE statements SET seq = -1 WHERE seq = 1; UPDATE statements SET seq = 1 WHERE seq = 2;"
+      "UPDATE statements SET seq = 2 WHERE seq = -1;");
+  auto r = verify();
+  EXPECT_TRUE(has(r, Problem::kModified, "statements", "session_id=s1 seq=1", 3)) << lines(r);
+  EXPECT_TRUE(has(r, Problem::kModified, "statements", "session_id=s1 seq=2", 2)) << lines(r);
+  // … and records 3 and 4 trade places in the chain (past its append-only trigger).
+  tamper(
+      "DROP TRIGGER audit_chain_append_only;"
+      "UPDATE audit_chain SET seq = -3 WHERE seq = 3; UPDATE audit_chain SET seq = 3 WHERE seq = 4;"
+      "UPDATE audit_chain SET seq = 4 WHERE seq = -3;");
+  r = verify();
+  EXPECT_TRUE(has(r, Problem::kOutOfOrder, "audit_chain", "statement", 3)) << lines(r);
+  EXPECT_TRUE(has(r, Problem::kOutOfOrder, "audit_chain", "statement", 4)) << lines(r);
+}
+
+TEST_F(ChainTest, TheChainIsAppendOnlyToPlainUpdates) {
+  write_trail();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_NE(sqlite3_exec(db, "UPDATE audit_chain SET canonical = '{}'", nullptr, nullptr, &err),
+            SQLITE_OK);
+  EXPECT_NE(std::string(err ? err : "").find("append-only"), std::string::npos);
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+TEST_F(ChainTest, AnEditedCheckpointSignatureIsReported) {
+  write_trail();
+  tamper(
+      "DROP TRIGGER audit_checkpoints_append_only;"
+      "UPDATE audit_checkpoints SET signature = 'AAAA' || substr(signature, 5)");
+  auto r = verify();
+  ASSERT_EQ(r.findings.size(), 1u) << lines(r);
+  EXPECT_EQ(r.findings[0].problem, Problem::kBadSignature);
+  EXPECT_EQ(r.findings[0].seq, 9);
+  EXPECT_EQ(r.findings[0].table, "audit_checkpoints");
+  EXPECT_EQ(r.findings[0].row, "kid=test-key");
+  EXPECT_EQ(r.replicas[0].signed_through, 0);
+}
+
+TEST_F(ChainTest, AChainRecordEditedOrDeletedIsReported) {
+  write_trail();
+  tamper(
+      "DROP TRIGGER audit_chain_append_only;"
+      "UPDATE audit_chain SET canonical = replace(canonical, 'SELECT 1', 'SELECT 7') "
+      "WHERE seq = 2; DELETE FROM audit_chain WHERE seq = 4");
+  auto r = verify();
+  EXPECT_TRUE(has(r, Problem::kModified, "audit_chain", "statement session_id=s1 seq=1", 2))
+      << lines(r);
+  EXPECT_TRUE(has(r, Problem::kDeleted, "audit_chain", "", 4)) << lines(r);
+  // The typed rows see it too: one no longer matches, one names a record that is gone.
+  EXPECT_TRUE(has(r, Problem::kModified, "statements", "session_id=s1 seq=1", 2)) << lines(r);
+  EXPECT_TRUE(has(r, Problem::kUnchained, "statements", "session_id=s1 seq=3")) << lines(r);
+}
+
+TEST_F(ChainTest, ARewriteThatRecomputesTheHashesIsCaughtByTheCheckpoint) {
+  write_trail();
+  // The careful forger: changes a statement in its row and its record, and
+  // recomputes every hash after it. Only the signature stands in the way.
+  std::vector<std::pair<std::string, std::string>> chain;  // canonical, hash
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* s = nullptr;
+    sqlite3_prepare_v2(db, "SELECT canonical FROM audit_chain ORDER BY seq", -1, &s, nullptr);
+    while (sqlite3_step(s) == SQLITE_ROW)
+      chain.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "");
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(chain.size(), 9u);
+  auto& c = chain[2].first;
+  c.replace(c.find("SELECT 2"), 8, "SELECT 9");
+  std::string sql = "DROP TRIGGER audit_chain_append_only;";
+  std::string prev(audit::kGenesisHash);
+  for (std::size_t i = 0; i < chain.size(); ++i) {
+    const std::string hash = audit::chain_hash(prev, chain[i].first);
+    sql += "UPDATE audit_chain SET canonical = '" + chain[i].first + "', prev_hash = '" + prev +
+           "', hash = '" + hash + "' WHERE seq = " + std::to_string(i + 1) + ";";
+    prev = hash;
+  }
+  sql += "UPDATE statements SET text = 'SELECT 9' WHERE seq = 2;";
+  tamper(sql);
+  auto r = verify();
+  ASSERT_EQ(r.findings.size(), 1u) << lines(r);
+  EXPECT_EQ(r.findings[0].problem, Problem::kCheckpointMismatch);
+  EXPECT_EQ(r.findings[0].seq, 9);
+}
+
+TEST_F(ChainTest, TruncationIsCaughtUpToTheNewestCheckpoint) {
+  write_trail();
+  tamper(
+      "DELETE FROM audit_chain WHERE seq >= 8; DELETE FROM approval_events; "
+      "DELETE FROM token_events");
+  auto r = verify();
+  EXPECT_TRUE(has(r, Problem::kTruncated, "audit_chain", "", 8)) << lines(r);
+  EXPECT_NE(lines(r).find("records 8..9 are gone, though checkpoint 9 signed them"),
+            std::string::npos)
+      << lines(r);
+}
+
+TEST_F(ChainTest, RecordsAfterTheNewestCheckpointAreNotYetSigned) {
+  // The limit of what a chain can show: records not yet signed can be cut off
+  // the end without a trace. Verify says how many records that concerns.
+  auto store = open(options());
+  ASSERT_TRUE(store->write_batch(trail("s1")));
+  ASSERT_TRUE(store->close());
+  ASSERT_TRUE(store->write_batch(trail("s2", 1, false)));
+  store.reset();  // a crash: no close(), no checkpoint
+  auto r = verify();
+  EXPECT_TRUE(r.ok()) << lines(r);
+  ASSERT_EQ(r.replicas.size(), 1u);
+  EXPECT_EQ(r.replicas[0].signed_through, 5);
+  EXPECT_EQ(audit::unsigned_records(r.replicas[0]), 2);
+  tamper(
+      "DELETE FROM audit_chain WHERE seq > 5; DELETE FROM statements WHERE session_id = 's2';"
+      "DELETE FROM sessions WHERE id = 's2'");
+  EXPECT_TRUE(verify().ok());
+}
+
+TEST_F(ChainTest, ARestartContinuesTheChain) {
+  {
+    auto store = open(options());
+    ASSERT_TRUE(store->write_batch(trail("s1")));
+    // Closed without close(): the chain head must come from the file alone.
+  }
+  {
+    auto store = open(options());
+    ASSERT_TRUE(store->write_batch(trail("s2")));
+    ASSERT_TRUE(store->close());
+  }
+  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM audit_chain"), "1,2,3,4,5,6,7,8,9,10");
+  EXPECT_EQ(scalar("SELECT prev_hash FROM audit_chain WHERE seq = 6"),
+            scalar("SELECT hash FROM audit_chain WHERE seq = 5"));
+  auto r = verify();
+  EXPECT_TRUE(r.ok()) << lines(r);
+  EXPECT_EQ(r.replicas[0].signed_through, 10);
+}
+
+TEST_F(ChainTest, CheckpointsComeByCountByTimeAndAtClose) {
+  auto o = options();
+  o.chain.checkpoint_every = 4;
+  o.chain.checkpoint_interval = std::chrono::seconds(60);
+  auto store = open(o);
+  ASSERT_TRUE(store->write_batch(trail("s1", 8)));  // 10 records: signed at 4 and 8
+  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM audit_checkpoints"), "4,8");
+  ASSERT_TRUE(store->maintain());
+  EXPECT_EQ(scalar("SELECT count(*) FROM audit_checkpoints"), "2");  // not due yet
+  clock_.advance(std::chrono::seconds(61));
+  ASSERT_TRUE(store->maintain());
+  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM audit_checkpoints"), "4,8,10");
+  ASSERT_TRUE(store->write_batch(trail("s2", 0, false)));
+  ASSERT_TRUE(store->close());
+  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM audit_checkpoints"), "4,8,10,11");
+  EXPECT_TRUE(verify().ok());
+}
+
+TEST_F(ChainTest, AFailingSignerLeavesRecordsUnsignedButKept) {
+  auto o = options();
+  o.chain.checkpoint_every = 2;
+  o.chain.sign = [](std::string_view) -> Expected<audit::CheckpointSignature> {
+    return unexpected(std::string("key unavailable"));
+  };
+  auto store = open(o);
+  ASSERT_TRUE(store->write_batch(trail("s1")));
+  EXPECT_EQ(scalar("SELECT count(*) FROM audit_chain"), "5");
+  EXPECT_EQ(scalar("SELECT count(*) FROM audit_checkpoints"), "0");
+  auto r = verify();
+  EXPECT_TRUE(r.ok()) << lines(r);
+  EXPECT_EQ(audit::unsigned_records(r.replicas[0]), 5);
+}
+
+TEST_F(ChainTest, TheRecorderSealsTheChainWhenItStops) {
+  {
+    audit::Recorder rec(open(options()), {.flush_interval = std::chrono::milliseconds(5)});
+    for (auto& e : trail("s1")) ASSERT_TRUE(rec.record(std::move(e)));
+  }
+  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM audit_checkpoints"), "5");
+  EXPECT_TRUE(verify().ok());
+}
+
+TEST_F(ChainTest, RetentionPurgesToACheckpointAndLeavesAVerifiableChain) {
+  auto o = options();
+  o.chain.retention = std::chrono::hours(24);
+  auto store = open(o);
+  // Day 0: a finished session, and one that stays open for days.
+  ASSERT_TRUE(store->write_batch(trail("old")));             // records 1..5
+  ASSERT_TRUE(store->write_batch(trail("long", 1, false)));  // records 6..7
+  ASSERT_TRUE(store->close());                               // checkpoint 7
+  clock_.advance(std::chrono::hours(30));
+  // Day 1: more of the long session, a new session, sealed.
+  model::StatementEvent later;
+  later.session_id = "long";
+  later.seq = 2;
+  later.at_us = now_us();
+  later.text = "SELECT now()";
+  std::vector<model::AuditEvent> day1{later};
+  for (auto& e : trail("new")) day1.push_back(std::move(e));
+  ASSERT_TRUE(store->write_batch(day1));  // records 8..13
+  ASSERT_TRUE(store->close());            // checkpoint 13
+  ASSERT_TRUE(store->maintain());         // the purge: day 0 is past retention
+  EXPECT_EQ(scalar("SELECT count(*) FROM sessions WHERE id = 'old'"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM statements WHERE session_id = 'old'"), "0");
+  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM statements WHERE session_id = 'long'"), "2");
+  // The long session outlived retention: its row stays, its start chained anew.
+  EXPECT_EQ(scalar("SELECT c.seq FROM sessions s JOIN audit_chain c ON c.id = s.chain_id "
+                   "WHERE s.id = 'long'"),
+            "14");
+  EXPECT_EQ(scalar("SELECT min(seq) FROM audit_chain"), "8");
+  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM audit_checkpoints"), "7,13");
+  // The purge is itself a record of the chain.
+  EXPECT_EQ(
+      scalar("SELECT canonical FROM audit_chain WHERE type = 'retention_purge'"),
+      R"({"anchors":{"gw-1":{"hash":")" +
+          scalar("SELECT hash FROM audit_checkpoints WHERE seq = 7") + R"(","seq":7}},"at_us":)" +
+          std::to_string(now_us()) + R"(,"carried":1,"cutoff_us":)" +
+          std::to_string(now_us() - 24LL * 3600 * 1'000'000) +
+          R"(,"deleted":{"audit_chain":7,"sessions":1,"statements":4},"type":"retention_purge"})");
+  store.reset();
+  auto r = verify();
+  EXPECT_TRUE(r.ok()) << lines(r);
+  EXPECT_EQ(r.replicas[0].first_seq, 8);
+  EXPECT_EQ(r.replicas[0].anchored_at, 7);
+  EXPECT_EQ(r.replicas[0].last_seq, 15);
+
+  // Reopened, the chain goes on after the purge record.
+  store = open(o);
+  ASSERT_TRUE(store->write_batch(trail("after", 0, false)));
+  ASSERT_TRUE(store->close());
+  EXPECT_TRUE(verify().ok());
+
+  // Deleting past what retention purged is not retention.
+  tamper("DELETE FROM audit_chain WHERE seq <= 13; DELETE FROM audit_checkpoints WHERE seq < 13");
+  r = verify();
+  EXPECT_TRUE(has(r, Problem::kUnanchored, "audit_chain", "", 14)) << lines(r);
+}
+
+TEST_F(ChainTest, RetentionWithoutACheckpointOldEnoughKeepsEverything) {
+  auto o = options();
+  o.chain.retention = std::chrono::hours(24);
+  auto store = open(o);
+  ASSERT_TRUE(store->write_batch(trail("s1")));
+  clock_.advance(std::chrono::hours(30));
+  ASSERT_TRUE(store->maintain());  // nothing was signed before the cutoff
+  EXPECT_EQ(scalar("SELECT count(*) FROM statements"), "3");
+  EXPECT_EQ(scalar("SELECT count(*) FROM audit_chain WHERE type = 'retention_purge'"), "0");
+}
+
+TEST_F(ChainTest, RowsFromBeforeTheChainAreLegacyNotForgeries) {
+  // Rows a build before the chain wrote: migration 6 noted where they end.
+  {
+    auto store = open(options());
+    ASSERT_TRUE(store);
+  }
+  tamper(
+      "INSERT INTO statements(session_id, seq, text) VALUES ('pre', 1, 'SELECT 1');"
+      "UPDATE audit_legacy SET max_rowid = 1 WHERE tbl = 'statements'");
+  auto r = verify();
+  EXPECT_TRUE(r.ok()) << lines(r);
+  EXPECT_EQ(r.legacy_rows, 1);
+}
+
+TEST_F(ChainTest, ASessionEndWithoutItsStartVerifies) {
+  auto store = open(options());
+  auto events = trail("s1", 0);
+  events.erase(events.begin());  // the start never made it
+  ASSERT_TRUE(store->write_batch(events));
+  ASSERT_TRUE(store->close());
+  auto r = verify();
+  EXPECT_TRUE(r.ok()) << lines(r);
+  tamper("UPDATE sessions SET subject = 'someone' WHERE id = 's1'");
+  r = verify();
+  EXPECT_TRUE(has(r, Problem::kInserted, "sessions", "id=s1")) << lines(r);
+}
+
+TEST_F(ChainTest, VerifyRefusesWhatIsNotAStore) {
+  auto r = verify_sqlite_store((dir_ / "missing.db").string(), fake_check);
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(fs::exists(dir_ / "missing.db"));  // read-only: nothing created
+}
+
+}  // namespace
+}  // namespace gh::store

@@ -1,0 +1,100 @@
+// Tamper evidence end to end: statements through a real gateway in front of
+// a real PostgreSQL, the gateway stopped (its final checkpoint signed with its
+// Ed25519 audit key), `gatehouse audit verify` passing on the store as written
+// and naming the row after the SQLite file was edited by hand.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+#include "tests/integration/harness.h"
+
+namespace gh::it {
+namespace {
+
+void edit(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  char* err = nullptr;
+  EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
+      << sql << ": " << (err ? err : "");
+  sqlite3_free(err);
+  sqlite3_close(db);
+}
+
+testbed::RunResult verify(const OwnGateway& g, bool json = false) {
+  std::vector<std::string> argv{GH_GATEHOUSE_BIN, "audit", "verify", "--config", g.config};
+  if (json) argv.push_back("--json");
+  return testbed::run(argv, {}, std::chrono::seconds(60));
+}
+
+TEST(AuditVerify, ACleanTrailVerifiesAndAnEditedRowIsNamed) {
+  auto& w = World::get();
+  OwnGateway g("gatehouse-audit-verify", [&w](int port) {
+    return OwnGateway::base_yaml(w, "gw-verify", port, false) + R"(access:
+  - name: agents-read
+    groups: [ai-agents]
+    connections: [app]
+    actions: [read]
+)";
+  });
+  {
+    auto c = g.connect(w.agent_token());
+    for (int i = 1; i <= 3; ++i)
+      EXPECT_EQ(scalar(c.get(), "SELECT " + std::to_string(i)), std::to_string(i));
+  }
+  // A graceful stop writes everything and signs the chain's head.
+  EXPECT_EQ(g.process.stop(), 0) << testbed::read_file(g.log);
+  const std::string db = g.dir + "/var/audit.db";
+  const auto keys = testbed::read_file(g.dir + "/var/keys/audit/jwks.json");
+  EXPECT_NE(keys.find("\"OKP\""), std::string::npos) << keys;
+  EXPECT_EQ(keys.find("\"d\""), std::string::npos) << "a private key in the published JWKS";
+
+  auto clean = verify(g);
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_NE(clean.output.find("audit verify: ok"), std::string::npos) << clean.output;
+  auto as_json = verify(g, true);
+  ASSERT_EQ(as_json.exit_code, 0) << as_json.output;
+  const auto j = nlohmann::json::parse(as_json.output);
+  EXPECT_TRUE(j["ok"].get<bool>());
+  ASSERT_EQ(j["chains"].size(), 1u);
+  EXPECT_EQ(j["chains"][0]["replica"], "gw-verify");
+  EXPECT_EQ(j["chains"][0]["unsigned"], 0) << as_json.output;  // signed at the stop
+  EXPECT_GE(j["rows_checked"].get<int>(), 5);                  // start, 3 statements, end
+
+  const auto rows =
+      sqlite_rows(db, "SELECT session_id, seq FROM statements WHERE text = 'SELECT 2'");
+  ASSERT_EQ(rows.size(), 1u);
+  edit(db, "UPDATE statements SET text = 'SELECT 42' WHERE text = 'SELECT 2'");
+  auto tampered = verify(g);
+  EXPECT_EQ(tampered.exit_code, 1) << tampered.output;
+  const std::string where =
+      "statements[session_id=" + rows[0][0] + " seq=" + rows[0][1] + "]: text differs";
+  EXPECT_NE(tampered.output.find("MODIFIED replica=gw-verify seq="), std::string::npos)
+      << tampered.output;
+  EXPECT_NE(tampered.output.find(where), std::string::npos) << tampered.output;
+  EXPECT_NE(tampered.output.find("audit verify: FAILED — 1 problem(s)"), std::string::npos)
+      << tampered.output;
+
+  // Put back, then forge the checkpoint's Ed25519 signature instead.
+  edit(db, "UPDATE statements SET text = 'SELECT 2' WHERE text = 'SELECT 42'");
+  EXPECT_EQ(verify(g).exit_code, 0);
+  edit(db,
+       "DROP TRIGGER audit_checkpoints_append_only;"
+       "UPDATE audit_checkpoints SET signature = substr(signature, 1, length(signature) - 4) || "
+       "'AAAA'");
+  auto forged = verify(g, true);
+  EXPECT_EQ(forged.exit_code, 1) << forged.output;
+  const auto f = nlohmann::json::parse(forged.output);
+  ASSERT_FALSE(f["findings"].empty()) << forged.output;
+  EXPECT_EQ(f["findings"][0]["problem"], "bad_signature");
+  EXPECT_EQ(f["findings"][0]["table"], "audit_checkpoints");
+  EXPECT_EQ(f["findings"][0]["detail"],
+            "the checkpoint's signature does not verify: Ed25519 verification with key " +
+                f["findings"][0]["row"].get<std::string>().substr(4) + " failed");
+}
+
+}  // namespace
+}  // namespace gh::it
