@@ -10,7 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "admin/control.h"
+#include "admin/openapi.h"
 #include "base/duration.h"
+#include "gateway/metrics.h"
 
 namespace gh::admin {
 
@@ -156,6 +158,281 @@ bool refreshed_keys(gateway::Services& services, const std::string& issuer) {
 
 }  // namespace
 
+struct Call {
+  gateway::Services& services;
+  std::string path;
+  std::string query;
+  std::string param;                         // the route's `{…}` segment, when it has one
+  const model::Principal* caller = nullptr;  // the verified caller, when the route needs one
+  bool admin = false;
+  bool auditor = false;
+  Json body = Json::object();  // kCaller routes: the JSON object sent (empty when none)
+};
+
+namespace {
+
+// Without a token ---------------------------------------------------------------
+
+HttpResponse healthz(Call&) {
+  return reply(200, Json{{"status", "ok"}});
+}
+
+// Ready for traffic: the audit store takes records (else new sessions are
+// refused), a policy is in force, and the listeners accept connections.
+HttpResponse readyz(Call& c) {
+  auto& s = c.services;
+  Json checks = Json::object();
+  Json not_ready = Json::array();
+  auto check = [&](const char* name, bool ok, const std::string& detail) {
+    checks[name] = {{"ok", ok}, {"detail", detail}};
+    if (!ok) not_ready.push_back(name);
+  };
+  const bool audit = s.audit_accepting();
+  check("audit", audit,
+        !s.audit_enabled() ? "off (gateway.audit: off)"
+        : audit            ? "accepting records"
+                           : "not accepting records (queue full or store failing): new sessions "
+                             "are refused");
+  const bool policy = s.policy() != nullptr && s.policy_version() > 0;
+  check(
+      "policy", policy,
+      policy ? "version " + std::to_string(s.policy_version()) + " in force" : "no policy loaded");
+  const bool listening = s.listening();
+  check("listeners", listening, listening ? "accepting connections" : "not accepting connections");
+  const bool ready = not_ready.empty();
+  return reply(ready ? 200 : 503, Json{{"status", ready ? "ready" : "not ready"},
+                                       {"checks", checks},
+                                       {"not_ready", not_ready}});
+}
+
+HttpResponse metrics(Call& c) {
+  return {200, gateway::render_metrics(c.services), "text/plain; version=0.0.4; charset=utf-8"};
+}
+
+HttpResponse jwks(Call& c) {
+  if (!c.services.tokens()) return error(404, "gateway tokens are not set up");
+  return {200, c.services.tokens()->jwks_json()};
+}
+
+HttpResponse openapi(Call&) {
+  return {200, std::string(openapi_json())};
+}
+
+// Reviews -------------------------------------------------------------------------
+
+bool may_see(const Call& c, const approvals::Request& r) {
+  return c.admin || c.auditor || r.requester.subject == c.caller->subject ||
+         in_any(*c.caller, r.approver_groups);
+}
+
+HttpResponse list_reviews(Call& c) {
+  std::string status;
+  if (c.query.starts_with("status=")) status = c.query.substr(7);
+  auto list = c.services.approvals().list([&](const approvals::Request& r) {
+    if (!status.empty() && approvals::status_name(r.status) != status) return false;
+    return may_see(c, r);
+  });
+  Json out = Json::array();
+  for (const auto& r : list) out.push_back(request_json(r));
+  return reply(200, out);
+}
+
+HttpResponse show_review(Call& c) {
+  auto r = c.services.approvals().get(c.param);
+  // Requests the caller may not see are answered like missing ones.
+  if (!r || !may_see(c, *r)) return error(404, "no request " + c.param);
+  return reply(200, request_json(*r));
+}
+
+HttpResponse decide_review(Call& c, bool approve) {
+  std::string why;
+  auto reason = string_field(c.body, "reason", why);
+  if (!reason) return error(400, why);
+  if (!approve && reason->empty()) return error(400, "a denial needs a reason (\"reason\")");
+  const std::string& id = c.param;
+  auto r = c.services.approvals().review(id, person_of(*c.caller), approve, *reason);
+  if (!r) {
+    const auto code = r.error().code;
+    const int status = code == approvals::ReviewRefusal::kNotFound          ? 404
+                       : code == approvals::ReviewRefusal::kAlreadyDecided  ? 409
+                       : code == approvals::ReviewRefusal::kAlreadyReviewed ? 409
+                                                                            : 403;
+    spdlog::info("review of {} by {} refused: {}", id, c.caller->subject, r.error().message);
+    return error(status, r.error().message);
+  }
+  return reply(200, request_json(*r));
+}
+
+HttpResponse approve_review(Call& c) {
+  return decide_review(c, true);
+}
+HttpResponse deny_review(Call& c) {
+  return decide_review(c, false);
+}
+
+// Access windows ------------------------------------------------------------------
+
+HttpResponse request_access(Call& c) {
+  std::string why;
+  auto connection = string_field(c.body, "connection", why);
+  auto window = duration_field(c.body, "for", why);
+  auto reason = string_field(c.body, "reason", why);
+  if (!connection || !window || !reason) return error(400, why);
+  if (connection->empty()) return error(400, "\"connection\" is required");
+  const model::Principal& who = *c.caller;
+  auto& services = c.services;
+  const auto* rule = approvals::match_connect(*services.approval_rules(), who, *connection);
+  if (!services.config().find_connection(*connection) || rule == nullptr)
+    return error(404, "no approval rule grants access windows to " + *connection +
+                          " for you; connect directly if your access rules allow it");
+  approvals::Binding b;
+  b.kind = approvals::Binding::Kind::kConnect;
+  b.subject = who.subject;
+  b.connection = *connection;
+  std::optional<std::chrono::seconds> asked;
+  if (window->count() > 0) asked = *window;
+  auto raised = services.approvals().raise(b, *rule, person_of(who), "connect to " + *connection,
+                                           "", *reason, asked);
+  if (!raised) return error(429, raised.error());
+  if (raised->created)
+    services.counters().approvals_requested.fetch_add(1, std::memory_order_relaxed);
+  return reply(raised->created ? 201 : 200, request_json(raised->request));
+}
+
+// Tokens ----------------------------------------------------------------------------
+
+// POST /v1/tokens (issue, admins) and /v1/tokens/exchange (an IdP token in).
+HttpResponse mint_token(Call& c, bool exchange) {
+  auto* tokens = c.services.tokens();
+  if (!tokens) return error(503, "gateway tokens are not set up");
+  const model::Principal& who = *c.caller;
+  std::string why;
+  auto groups = string_list(c.body, "groups", why);
+  auto connections = string_list(c.body, "connections", why);
+  auto ttl = duration_field(c.body, "ttl", why);
+  if (!groups || !connections || !ttl) return error(400, why);
+  const auto max_ttl = tokens->settings().max_ttl;
+  gateway::TokenClaims claims;
+  claims.connections = *connections;
+  for (const auto& conn : claims.connections)
+    if (!c.services.config().find_connection(conn)) return error(400, "no connection " + conn);
+  std::string action;
+  if (!exchange) {
+    if (!c.admin) return error(403, "only admins may issue tokens");
+    auto subject = string_field(c.body, "subject", why);
+    if (!subject) return error(400, why);
+    if (subject->empty()) return error(400, "\"subject\" is required");
+    claims.subject = *subject;
+    claims.groups = *groups;
+    claims.ttl = ttl->count() > 0 ? *ttl : std::chrono::seconds(900);
+    claims.issued_by = who.subject;
+    action = "issued";
+  } else {
+    // Scope and lifetime are never wider than the token presented.
+    if (who.gateway_token)
+      return error(400,
+                   "exchange takes a token from your identity provider, not a gateway "
+                   "token");
+    for (const auto& g : *groups)
+      if (!who.in_group(g)) return error(403, "the presented token does not carry group " + g);
+    claims.subject = who.subject;
+    claims.groups = groups->empty() ? who.groups : *groups;
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const std::chrono::seconds left(std::max<std::int64_t>(0, who.expires_at - now));
+    auto life = ttl->count() > 0 ? *ttl : max_ttl;
+    if (life > max_ttl) return error(400, "ttl is over identity.gateway_tokens.max_ttl");
+    life = std::min(life, left);
+    if (life.count() < 1) return error(401, "the presented token has expired");
+    claims.ttl = life;
+    action = "exchanged";
+  }
+  auto minted = tokens->mint(claims);
+  if (!minted) return error(400, minted.error());
+  c.services.record_token(action, who.subject, claims, *minted);
+  Json out = {{"token", minted->token},
+              {"subject", claims.subject},
+              {"groups", claims.groups},
+              {"connections", claims.connections},
+              {"expires_at", rfc3339(minted->expires_at * 1'000'000)},
+              {"kid", minted->kid}};
+  return reply(200, out);
+}
+
+HttpResponse issue_token(Call& c) {
+  return mint_token(c, false);
+}
+HttpResponse exchange_token(Call& c) {
+  return mint_token(c, true);
+}
+
+HttpResponse rotate_key(Call& c) {
+  if (!c.services.tokens()) return error(503, "gateway tokens are not set up");
+  if (!c.admin) return error(403, "only admins may rotate the signing key");
+  auto kid = c.services.rotate_signing_key(c.caller->subject);
+  if (!kid) return error(500, kid.error());
+  return reply(200, Json{{"kid", *kid}});
+}
+
+// Operations ------------------------------------------------------------------------
+
+// reload, pause, resume (admins) and status (admins and auditors): the
+// control socket's commands.
+HttpResponse control(Call& c) {
+  const std::string command = c.path.substr(4);  // after "/v1/"
+  if (!c.admin && !(command == "status" && c.auditor)) return error(403, "only admins may do this");
+  const std::string out =
+      run_control_command(c.services, command, "admin API (" + c.caller->subject + ")");
+  const bool ok = out.starts_with("ok");
+  return reply(ok ? 200 : 409, Json{{"ok", ok}, {"output", out}});
+}
+
+constexpr Route kRoutes[] = {
+    {"GET", "/healthz", Access::kOpen, healthz},
+    {"GET", "/readyz", Access::kOpen, readyz},
+    {"GET", "/metrics", Access::kMetrics, metrics},
+    {"GET", "/.well-known/jwks.json", Access::kOpen, jwks},
+    {"GET", "/v1/openapi.json", Access::kOpen, openapi},
+    {"GET", "/v1/reviews", Access::kCaller, list_reviews},
+    {"GET", "/v1/reviews/{id}", Access::kCaller, show_review},
+    {"POST", "/v1/reviews/{id}/approve", Access::kCaller, approve_review},
+    {"POST", "/v1/reviews/{id}/deny", Access::kCaller, deny_review},
+    {"POST", "/v1/access-requests", Access::kCaller, request_access},
+    {"POST", "/v1/tokens", Access::kCaller, issue_token},
+    {"POST", "/v1/tokens/exchange", Access::kCaller, exchange_token},
+    {"POST", "/v1/keys/rotate", Access::kCaller, rotate_key},
+    {"POST", "/v1/reload", Access::kCaller, control},
+    {"POST", "/v1/pause", Access::kCaller, control},
+    {"POST", "/v1/resume", Access::kCaller, control},
+    {"GET", "/v1/status", Access::kCaller, control},
+};
+
+// Whether `path` fits `pattern` segment by segment; a `{…}` segment matches
+// any non-empty one, whose text goes to `param`.
+bool matches(std::string_view pattern, std::string_view path, std::string& param) {
+  for (;;) {
+    const auto p_end = std::min(pattern.find('/', 1), pattern.size());
+    const auto s_end = std::min(path.find('/', 1), path.size());
+    const std::string_view want = pattern.substr(0, p_end), got = path.substr(0, s_end);
+    if (want.starts_with("/{")) {
+      if (got.size() < 2) return false;
+      param = std::string(got.substr(1));
+    } else if (want != got) {
+      return false;
+    }
+    pattern.remove_prefix(p_end);
+    path.remove_prefix(s_end);
+    if (pattern.empty() || path.empty()) return pattern.empty() && path.empty();
+  }
+}
+
+}  // namespace
+
+std::span<const Route> routes() {
+  return kRoutes;
+}
+
 HttpResponse Api::handle(const HttpRequest& req) {
   std::string path = req.target;
   std::string query;
@@ -165,14 +442,29 @@ HttpResponse Api::handle(const HttpRequest& req) {
   }
   if (req.body.size() > kMaxBody) return error(413, "request body too large");
 
-  // --- Without a token ------------------------------------------------------
-  if (req.method == "GET" && path == "/healthz") return reply(200, Json{{"status", "ok"}});
-  if (req.method == "GET" && path == "/.well-known/jwks.json") {
-    if (!services_.tokens()) return error(404, "gateway tokens are not set up");
-    return {200, services_.tokens()->jwks_json()};
+  const Route* route = nullptr;
+  std::string param, allowed;
+  for (const Route& r : routes()) {
+    std::string segment;
+    if (!matches(r.path, path, segment)) continue;
+    if (r.method == req.method) {
+      route = &r;
+      param = std::move(segment);
+      break;
+    }
+    allowed += (allowed.empty() ? "" : " or ") + std::string(r.method);
   }
+  if (route == nullptr) {
+    if (!allowed.empty()) return error(405, "use " + allowed + " " + path);
+    return error(404, "no such endpoint: " + req.method + " " + path);
+  }
+  Call call{services_, std::move(path), std::move(query), std::move(param)};
+  const bool token =
+      route->access == Access::kCaller ||
+      (route->access == Access::kMetrics && services_.config().gateway.admin.metrics_need_token);
+  if (!token) return route->handle(call);
 
-  // --- Everything else: the caller's own verified token ---------------------
+  // The caller's own verified token ---------------------------------------------
   if (req.bearer.empty())
     return error(401,
                  "no token: send Authorization: Bearer <token> (gatehouse reads "
@@ -182,166 +474,15 @@ HttpResponse Api::handle(const HttpRequest& req) {
       !caller.error().issuer.empty() && refreshed_keys(services_, caller.error().issuer))
     caller = services_.verifier().verify(req.bearer);
   if (!caller) return error(401, "token rejected: " + caller.error().reason);
-  const model::Principal& who = *caller;
+  call.caller = &*caller;
   const auto& roles = services_.config().roles;
-  const bool admin = in_any(who, roles.admins);
-  const bool auditor = in_any(who, roles.auditors);
+  call.admin = in_any(*caller, roles.admins);
+  call.auditor = in_any(*caller, roles.auditors);
   std::string why;
   auto body = body_json(req, why);
   if (!body) return error(400, why);
-
-  // Reviews -------------------------------------------------------------------
-  static constexpr std::string_view kReviews = "/v1/reviews";
-  if (path == kReviews && req.method == "GET") {
-    std::string status;
-    if (query.starts_with("status=")) status = query.substr(7);
-    auto list = services_.approvals().list([&](const approvals::Request& r) {
-      if (!status.empty() && approvals::status_name(r.status) != status) return false;
-      return admin || auditor || r.requester.subject == who.subject ||
-             in_any(who, r.approver_groups);
-    });
-    Json out = Json::array();
-    for (const auto& r : list) out.push_back(request_json(r));
-    return reply(200, out);
-  }
-  if (path.starts_with(std::string(kReviews) + "/")) {
-    std::string rest = path.substr(kReviews.size() + 1);
-    std::string action;
-    if (auto slash = rest.find('/'); slash != std::string::npos) {
-      action = rest.substr(slash + 1);
-      rest.resize(slash);
-    }
-    const std::string& id = rest;
-    if (action.empty() && req.method == "GET") {
-      auto r = services_.approvals().get(id);
-      // Requests the caller may not see are answered like missing ones.
-      if (!r || !(admin || auditor || r->requester.subject == who.subject ||
-                  in_any(who, r->approver_groups)))
-        return error(404, "no request " + id);
-      return reply(200, request_json(*r));
-    }
-    if ((action == "approve" || action == "deny") && req.method == "POST") {
-      auto reason = string_field(*body, "reason", why);
-      if (!reason) return error(400, why);
-      if (action == "deny" && reason->empty())
-        return error(400, "a denial needs a reason (\"reason\")");
-      auto r = services_.approvals().review(id, person_of(who), action == "approve", *reason);
-      if (!r) {
-        const auto code = r.error().code;
-        const int status = code == approvals::ReviewRefusal::kNotFound          ? 404
-                           : code == approvals::ReviewRefusal::kAlreadyDecided  ? 409
-                           : code == approvals::ReviewRefusal::kAlreadyReviewed ? 409
-                                                                                : 403;
-        spdlog::info("review of {} by {} refused: {}", id, who.subject, r.error().message);
-        return error(status, r.error().message);
-      }
-      return reply(200, request_json(*r));
-    }
-    return error(405, "use GET /v1/reviews/{id}, POST /v1/reviews/{id}/approve or /deny");
-  }
-
-  // Access windows -------------------------------------------------------------
-  if (path == "/v1/access-requests" && req.method == "POST") {
-    auto connection = string_field(*body, "connection", why);
-    auto window = duration_field(*body, "for", why);
-    auto reason = string_field(*body, "reason", why);
-    if (!connection || !window || !reason) return error(400, why);
-    if (connection->empty()) return error(400, "\"connection\" is required");
-    const auto* rule = approvals::match_connect(*services_.approval_rules(), who, *connection);
-    if (!services_.config().find_connection(*connection) || rule == nullptr)
-      return error(404, "no approval rule grants access windows to " + *connection +
-                            " for you; connect directly if your access rules allow it");
-    approvals::Binding b;
-    b.kind = approvals::Binding::Kind::kConnect;
-    b.subject = who.subject;
-    b.connection = *connection;
-    std::optional<std::chrono::seconds> asked;
-    if (window->count() > 0) asked = *window;
-    auto raised = services_.approvals().raise(b, *rule, person_of(who), "connect to " + *connection,
-                                              "", *reason, asked);
-    if (!raised) return error(429, raised.error());
-    if (raised->created)
-      services_.counters().approvals_requested.fetch_add(1, std::memory_order_relaxed);
-    return reply(raised->created ? 201 : 200, request_json(raised->request));
-  }
-
-  // Tokens -----------------------------------------------------------------------
-  if (path == "/v1/tokens" || path == "/v1/tokens/exchange" || path == "/v1/keys/rotate") {
-    if (req.method != "POST") return error(405, "use POST");
-    auto* tokens = services_.tokens();
-    if (!tokens) return error(503, "gateway tokens are not set up");
-    if (path == "/v1/keys/rotate") {
-      if (!admin) return error(403, "only admins may rotate the signing key");
-      auto kid = services_.rotate_signing_key(who.subject);
-      if (!kid) return error(500, kid.error());
-      return reply(200, Json{{"kid", *kid}});
-    }
-    auto groups = string_list(*body, "groups", why);
-    auto connections = string_list(*body, "connections", why);
-    auto ttl = duration_field(*body, "ttl", why);
-    if (!groups || !connections || !ttl) return error(400, why);
-    const auto max_ttl = tokens->settings().max_ttl;
-    gateway::TokenClaims claims;
-    claims.connections = *connections;
-    for (const auto& c : claims.connections)
-      if (!services_.config().find_connection(c)) return error(400, "no connection " + c);
-    std::string action;
-    if (path == "/v1/tokens") {
-      if (!admin) return error(403, "only admins may issue tokens");
-      auto subject = string_field(*body, "subject", why);
-      if (!subject) return error(400, why);
-      if (subject->empty()) return error(400, "\"subject\" is required");
-      claims.subject = *subject;
-      claims.groups = *groups;
-      claims.ttl = ttl->count() > 0 ? *ttl : std::chrono::seconds(900);
-      claims.issued_by = who.subject;
-      action = "issued";
-    } else {
-      // Scope and lifetime are never wider than the token presented.
-      if (who.gateway_token)
-        return error(400,
-                     "exchange takes a token from your identity provider, not a gateway "
-                     "token");
-      for (const auto& g : *groups)
-        if (!who.in_group(g)) return error(403, "the presented token does not carry group " + g);
-      claims.subject = who.subject;
-      claims.groups = groups->empty() ? who.groups : *groups;
-      const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                           std::chrono::system_clock::now().time_since_epoch())
-                           .count();
-      const std::chrono::seconds left(std::max<std::int64_t>(0, who.expires_at - now));
-      auto life = ttl->count() > 0 ? *ttl : max_ttl;
-      if (life > max_ttl) return error(400, "ttl is over identity.gateway_tokens.max_ttl");
-      life = std::min(life, left);
-      if (life.count() < 1) return error(401, "the presented token has expired");
-      claims.ttl = life;
-      action = "exchanged";
-    }
-    auto minted = tokens->mint(claims);
-    if (!minted) return error(400, minted.error());
-    services_.record_token(action, who.subject, claims, *minted);
-    Json out = {{"token", minted->token},
-                {"subject", claims.subject},
-                {"groups", claims.groups},
-                {"connections", claims.connections},
-                {"expires_at", rfc3339(minted->expires_at * 1'000'000)},
-                {"kid", minted->kid}};
-    return reply(200, out);
-  }
-
-  // Operations -----------------------------------------------------------------
-  if (path == "/v1/reload" || path == "/v1/pause" || path == "/v1/resume" || path == "/v1/status") {
-    const bool get = path == "/v1/status";
-    if ((get && req.method != "GET") || (!get && req.method != "POST"))
-      return error(405, get ? "use GET" : "use POST");
-    if (!admin && !(get && auditor)) return error(403, "only admins may do this");
-    const std::string command = path.substr(4);
-    const std::string out =
-        run_control_command(services_, command, "admin API (" + who.subject + ")");
-    const bool ok = out.starts_with("ok");
-    return reply(ok ? 200 : 409, Json{{"ok", ok}, {"output", out}});
-  }
-  return error(404, "no such endpoint: " + req.method + " " + path);
+  call.body = std::move(*body);
+  return route->handle(call);
 }
 
 }  // namespace gh::admin

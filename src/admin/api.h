@@ -3,8 +3,11 @@
 // This file is the transport-free part: a request in, a response out, so the
 // rules of who may do what are tested without sockets. http_server.h serves it.
 //
-//   GET  /healthz                          no token
+//   GET  /healthz                          no token: the process answers
+//   GET  /readyz                           no token: 200 when audit, policy and listeners are up
+//   GET  /metrics                          Prometheus text; a token only with `metrics: token`
 //   GET  /.well-known/jwks.json            no token: the gateway's public signing keys
+//   GET  /v1/openapi.json                  no token: this API as an OpenAPI 3.0 document
 //   GET  /v1/reviews[?status=S]            what the caller may see
 //   GET  /v1/reviews/{id}
 //   POST /v1/reviews/{id}/approve          {"reason": …}
@@ -14,9 +17,14 @@
 //   POST /v1/tokens/exchange               an IdP token in, a gateway token out
 //   POST /v1/keys/rotate                   admins
 //   POST /v1/reload | /v1/pause | /v1/resume, GET /v1/status   admins
+//
+// routes() is the one list of what the API answers; the OpenAPI document
+// (openapi.h) must name exactly these, which a test checks.
 #pragma once
 
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "gateway/services.h"
 
@@ -32,8 +40,28 @@ struct HttpRequest {
 
 struct HttpResponse {
   int status = 200;
-  std::string body;  // JSON
+  std::string body;
+  std::string content_type = "application/json";
 };
+
+// Who may call a route.
+enum class Access {
+  kOpen,     // anyone: health, readiness, public keys, the API description
+  kMetrics,  // anyone, or a verified token with `gateway.admin.metrics: token`
+  kCaller,   // a verified token; the handler applies the caller's roles
+};
+
+struct Call;  // one request on its way through a handler (api.cc)
+
+struct Route {
+  std::string_view method;
+  std::string_view path;  // `{name}` stands for one path segment, as in OpenAPI
+  Access access;
+  HttpResponse (*handle)(Call&);
+};
+
+// Every route the API answers, in the order they are matched.
+std::span<const Route> routes();
 
 class Api {
  public:

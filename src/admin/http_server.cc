@@ -73,7 +73,7 @@ asio::awaitable<void> serve(Stream& stream, Api& api, std::string peer) {
     HttpResponse out = api.handle(in);
     std::fill(in.bearer.begin(), in.bearer.end(), '\0');
     http::response<http::string_body> res{static_cast<http::status>(out.status), req.version()};
-    res.set(http::field::content_type, "application/json");
+    res.set(http::field::content_type, out.content_type);
     res.set(http::field::cache_control, "no-store");
     res.keep_alive(req.keep_alive());
     res.body() = std::move(out.body);

@@ -119,6 +119,7 @@ int run_demo(const DemoOptions& options) {
 gateway:
   id: demo
   data_dir: ./var
+  log_format: text                     # for reading; without it, JSON lines for log shippers
   tls: {cert: gateway.crt, key: gateway.key}
   admin: {listen: "127.0.0.1:)" + std::to_string(admin_port) +
                                     R"("}   # the REST API behind `gatehouse reviews …`

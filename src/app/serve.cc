@@ -59,7 +59,9 @@ int run_serve(const std::string& path) {
   ::signal(SIGPIPE, SIG_IGN);
   auto cfg = load_or_report(path);
   if (!cfg) return 1;
-  log::init(cfg->gateway.log_level, cfg->gateway.id);
+  log::init(cfg->gateway.log_level, cfg->gateway.id,
+            cfg->gateway.log_format == config::LogFormat::kText ? log::Format::kText
+                                                                : log::Format::kJson);
 
   // The gateway's own signing keys (created on first start) and the issuers it trusts.
   auto tokens = gateway::TokenService::open(cfg->gateway.data_dir + "/keys", cfg->gateway_tokens,

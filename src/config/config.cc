@@ -554,7 +554,7 @@ class Loader {
     const YAML::Node& n = e.value;
     const std::string w = "gateway";
     check_keys(n, w,
-               {"id", "data_dir", "store", "tls", "audit", "log_level", "io_threads",
+               {"id", "data_dir", "store", "tls", "audit", "log_level", "log_format", "io_threads",
                 "max_connections", "admin"});
 
     if (auto id = text(n, "id", w, false)) g.id = *id;
@@ -587,6 +587,8 @@ class Loader {
     static const std::vector<std::string_view> kLevels = {"trace", "debug", "info",
                                                           "warn",  "error", "critical"};
     if (auto level = choice(n, "log_level", w, kLevels)) g.log_level = kLevels[*level];
+    if (auto format = choice(n, "log_format", w, {"json", "text"}))
+      g.log_format = *format == 0 ? LogFormat::kJson : LogFormat::kText;
     if (auto threads = scalar(n, "io_threads", w, false)) {
       if (auto v = integer(*threads, "gateway.io_threads", 0, 1024)) {
         g.io_threads = static_cast<int>(*v);
@@ -603,8 +605,10 @@ class Loader {
   void load_admin(const Entry& e) {
     const std::string w = "gateway.admin";
     if (!expect_map(e, w)) return;
-    check_keys(e.value, w, {"listen", "tls"});
+    check_keys(e.value, w, {"listen", "tls", "metrics"});
     AdminListener& a = cfg_.gateway.admin;
+    if (auto metrics = choice(e.value, "metrics", w, {"open", "token"}))
+      a.metrics_need_token = *metrics == 1;
     auto listen = scalar(e.value, "listen", w, true);
     if (!listen || !parse_listen(*listen, w + ".listen", a.host, a.port)) return;
     a.enabled = true;

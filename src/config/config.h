@@ -69,7 +69,13 @@ struct AdminListener {
   bool tls = true;        // `tls: off` only on loopback
   std::string cert_file;  // absolute; defaults to gateway.tls
   std::string key_file;
+  // `metrics: open | token`: whether GET /metrics needs a verified caller token.
+  // Open by default: it carries counts only, and scrapers rarely hold a token.
+  bool metrics_need_token = false;
 };
+
+// `gateway.log_format`: JSON lines for log shippers, or text for people.
+enum class LogFormat { kJson, kText };
 
 struct Gateway {
   std::string id = "gw-1";
@@ -79,6 +85,7 @@ struct Gateway {
   std::string tls_key;
   bool audit = true;  // `audit: off` exists for pass-through benchmarks only
   std::string log_level = "info";
+  LogFormat log_format = LogFormat::kJson;
   int io_threads = 0;           // 0 = one per core
   int max_connections = 10000;  // client connections open at once, authenticated or not
   AdminListener admin;

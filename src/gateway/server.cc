@@ -67,10 +67,12 @@ Status<> Server::start() {
   for (auto& b : bound_) {
     asio::co_spawn(pool_.at(0), accept_loop(*b), asio::detached);
   }
+  services_.set_listening(true);
   return Ok{};
 }
 
 void Server::stop_accepting() {
+  services_.set_listening(false);
   // The acceptors belong to I/O thread 0: close them there, and wait for it.
   auto close_all = [this] {
     for (auto& b : bound_) {
@@ -126,13 +128,19 @@ asio::awaitable<void> Server::accept_loop(Bound& b) {
     client.tls = b.tls;
     auto& open = services_.counters().connections_open;
     client.over_limit = open.fetch_add(1) >= services_.config().gateway.max_connections;
+    // Startup time runs from here to the session's start record.
+    const config::Listener* listener = b.listener;
+    std::string address = client.address;
+    if (!client.over_limit) services_.connection_accepted(listener->name, address);
     ProtocolHandler* handler = b.handler;
     asio::co_spawn(
         ctx,
         [handler, s = std::move(socket), client = std::move(client)]() mutable
         -> asio::awaitable<void> { co_await handler->serve(std::move(s), std::move(client)); },
-        [&open](std::exception_ptr e) {
+        [&open, services = &services_, listener,
+         address = std::move(address)](std::exception_ptr e) {
           open.fetch_sub(1);
+          services->connection_closed(listener->name, address);
           if (!e) return;
           try {
             std::rethrow_exception(e);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <tuple>
 
 namespace gh::gateway {
@@ -69,6 +70,15 @@ bool same_webhooks(const std::vector<config::Webhook>& a, const std::vector<conf
   };
   return std::equal(a.begin(), a.end(), b.begin(), b.end(),
                     [&](const auto& x, const auto& y) { return key(x) == key(y); });
+}
+
+// Services::accepted_: one entry per connection between accept and session start.
+std::string accepted_key(const std::string& listener, const std::string& client) {
+  std::string key;
+  key.reserve(listener.size() + 1 + client.size());
+  key.append(listener).push_back('\0');
+  key.append(client);
+  return key;
 }
 
 std::shared_ptr<const masking::MaskingPolicy> masking_of(const config::Config& c,
@@ -277,7 +287,30 @@ void Services::record_token(const std::string& action, const std::string& actor,
   (void)record(std::move(ev));
 }
 
+void Services::connection_accepted(const std::string& listener, const std::string& client) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(accepted_mu_);
+  accepted_[accepted_key(listener, client)] = now;
+}
+
+void Services::connection_closed(const std::string& listener, const std::string& client) {
+  std::lock_guard lock(accepted_mu_);
+  accepted_.erase(accepted_key(listener, client));
+}
+
 bool Services::record(model::AuditEvent event) {
+  if (const auto* start = std::get_if<model::SessionStart>(&event)) {
+    std::optional<std::chrono::steady_clock::time_point> since;
+    {
+      std::lock_guard lock(accepted_mu_);
+      if (auto it = accepted_.find(accepted_key(start->listener, start->client_addr));
+          it != accepted_.end()) {
+        since = it->second;
+        accepted_.erase(it);
+      }
+    }
+    if (since) counters_.session_startup.observe(std::chrono::steady_clock::now() - *since);
+  }
   if (!recorder_) return true;
   if (recorder_->record(std::move(event))) return true;
   counters_.audit_dropped.fetch_add(1, std::memory_order_relaxed);
@@ -286,6 +319,17 @@ bool Services::record(model::AuditEvent event) {
 
 bool Services::audit_accepting() const {
   return !recorder_ || recorder_->accepting();
+}
+
+AuditStats Services::audit_stats() const {
+  AuditStats s;
+  if (!recorder_) return s;
+  s.enabled = true;
+  s.queue_depth = recorder_->queue_depth();
+  s.written = recorder_->written();
+  s.failed_batches = recorder_->failed_batches();
+  s.dropped_at_stop = recorder_->dropped();
+  return s;
 }
 
 void Services::flush_audit() {

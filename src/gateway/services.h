@@ -4,18 +4,21 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "approvals/broker.h"
 #include "audit/recorder.h"
 #include "config/config.h"
 #include "gateway/cancel_registry.h"
+#include "gateway/metrics.h"
 #include "gateway/notifier.h"
 #include "gateway/relation_catalog.h"
 #include "gateway/tokens.h"
@@ -42,7 +45,18 @@ struct Counters {
   std::atomic<std::uint64_t> values_withheld{0};
   std::atomic<std::uint64_t> approvals_requested{0};  // requests raised by statements and connects
   std::atomic<std::uint64_t> approvals_waiting{0};    // statements held for a decision right now
-  WebhookCounters webhooks;  // approval notices delivered, given up, dropped
+  WebhookCounters webhooks;   // approval notices delivered, given up, dropped
+  DecisionMetrics decisions;  // statements decided at the gate, by decision, and how long each took
+  Histogram session_startup{kStartupBuckets};  // from accept to the session's start record
+};
+
+// What the audit recorder has done so far (for /metrics).
+struct AuditStats {
+  bool enabled = false;
+  std::size_t queue_depth = 0;
+  std::uint64_t written = 0;
+  std::uint64_t failed_batches = 0;
+  std::uint64_t dropped_at_stop = 0;  // given up when stop() timed out on a failing store
 };
 
 // Holds new statements while the gateway is paused. Sessions register a
@@ -119,6 +133,7 @@ class Services {
   // audited either way. Thread-safe.
   ReloadResult reload(const std::string& source);
   PauseGate& pause_gate() { return pause_; }
+  const PauseGate& pause_gate() const { return pause_; }
   // Pause and resume, logged and audited.
   bool pause(const std::string& source);
   bool resume(const std::string& source);
@@ -126,6 +141,18 @@ class Services {
   CancelRegistry& cancels() { return cancels_; }
   RelationCatalog& relations() { return relations_; }
   Counters& counters() { return counters_; }
+  const Counters& counters() const { return counters_; }
+
+  // Readiness (/readyz): the server says when every listener is bound and
+  // when it stops accepting.
+  void set_listening(bool up) { listening_.store(up, std::memory_order_release); }
+  bool listening() const { return listening_.load(std::memory_order_acquire); }
+  // Session startup time without a hook in the adapters: the server notes when
+  // it accepted each connection, and the session's start record, which names
+  // the same listener and client address, closes the interval
+  // (Counters::session_startup). A connection that closes first is forgotten.
+  void connection_accepted(const std::string& listener, const std::string& client);
+  void connection_closed(const std::string& listener, const std::string& client);
 
   // Hands an event to the audit recorder (never blocks). False when the
   // recorder cannot take it.
@@ -133,6 +160,7 @@ class Services {
   // Whether a new session may start: fail closed when audit cannot keep up.
   bool audit_accepting() const;
   bool audit_enabled() const { return recorder_ != nullptr; }
+  AuditStats audit_stats() const;
   void flush_audit();
 
   // Unique, unguessable session id.
@@ -159,6 +187,10 @@ class Services {
   CancelRegistry cancels_;
   RelationCatalog relations_;
   Counters counters_;
+  std::atomic<bool> listening_{false};
+  std::mutex accepted_mu_;
+  // listener '\0' client address → when the server accepted the connection.
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> accepted_;
   // Announces approval requests to `webhooks`; null without any. Declared
   // last: it stops (draining its queue) before the rest goes.
   std::unique_ptr<Notifier> notifier_;

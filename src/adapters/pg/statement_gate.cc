@@ -1,6 +1,7 @@
 #include "adapters/pg/statement_gate.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "identity/verifier.h"
 #include "sql/analyzer.h"
@@ -398,6 +399,17 @@ StatementGate::Inspection StatementGate::refused_held(std::uint8_t type, const I
 }
 
 StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) {
+  const auto began = std::chrono::steady_clock::now();
+  Inspection ins = inspect_message(type, body);
+  if (ins.hold || ins.note.decision)  // a decision was made (not a Bind, Close, decided Execute)
+    services_.counters().decisions.observe(ins.hold      ? gateway::Decision::kHold
+                                           : ins.replace ? gateway::Decision::kDeny
+                                                         : gateway::Decision::kAllow,
+                                           std::chrono::steady_clock::now() - began);
+  return ins;
+}
+
+StatementGate::Inspection StatementGate::inspect_message(std::uint8_t type, Bytes body) {
   switch (type) {
     case 'Q': {
       refresh_policy();

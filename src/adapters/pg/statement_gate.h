@@ -111,6 +111,8 @@ class StatementGate {
   // through a per-session cache (the analysis is kept alive in it, so its
   // address cannot be reused while cached).
   Verdict decide(const model::AnalysisPtr& analysis);
+  // inspect() without the metrics: what it does with each message type.
+  Inspection inspect_message(std::uint8_t type, Bytes body);
   void refresh_policy();
   // What an allowed statement changes in the session's view.
   void apply_effects(const model::Analysis& a);

@@ -473,6 +473,27 @@ TEST_F(ConfigTest, LeewayOverFiveMinutesIsRefusedSoExpiredTokensDoNotLiveOn) {
   EXPECT_EQ(load_ok(s.yaml()).verifier.leeway, 5min);
 }
 
+TEST_F(ConfigTest, LogFormatAndMetricsAccess) {
+  Sections s;
+  const Config defaults = load_ok(s.yaml());
+  EXPECT_EQ(defaults.gateway.log_format, LogFormat::kJson);
+  EXPECT_FALSE(defaults.gateway.admin.metrics_need_token);
+
+  s.gateway += "  log_format: text\n  admin:\n    listen: 127.0.0.1:8443\n    metrics: token\n";
+  const Config c = load_ok(s.yaml());
+  EXPECT_EQ(c.gateway.log_format, LogFormat::kText);
+  EXPECT_TRUE(c.gateway.admin.metrics_need_token);
+
+  s = Sections{};
+  s.gateway += "  log_format: yaml\n  admin:\n    listen: 127.0.0.1:8443\n    metrics: public\n";
+  const std::string yaml = s.yaml();
+  auto problems = load_bad(yaml);
+  expect_problem(problems, line_of(yaml, "log_format"), "`yaml` is not one of: json, text");
+  expect_problem(problems, line_of(yaml, "metrics:"),
+                 "gateway.admin.metrics: `public` is not one of: open, token");
+  EXPECT_EQ(problems.size(), 2u) << all(problems);
+}
+
 TEST_F(ConfigTest, BadEnumValuesListTheAllowedOnes) {
   Sections s;
   s.gateway += "  log_level: loud\n";
