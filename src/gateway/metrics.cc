@@ -32,27 +32,16 @@ Histogram::Snapshot Histogram::snapshot() const {
 
 namespace {
 
-// Label values: backslash, double quote and line feed are escaped.
-void append_label_value(std::string& out, std::string_view v) {
+// Backslash and line feed are escaped in help text; label values escape
+// double quotes too.
+void append_escaped(std::string& out, std::string_view v, bool label_value) {
   for (char c : v) {
     if (c == '\\')
       out += "\\\\";
-    else if (c == '"')
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '"' && label_value)
       out += "\\\"";
-    else if (c == '\n')
-      out += "\\n";
-    else
-      out += c;
-  }
-}
-
-// Help text: backslash and line feed are escaped.
-void append_help(std::string& out, std::string_view v) {
-  for (char c : v) {
-    if (c == '\\')
-      out += "\\\\";
-    else if (c == '\n')
-      out += "\\n";
     else
       out += c;
   }
@@ -70,7 +59,7 @@ void PromText::family(std::string_view name, std::string_view type, std::string_
   out_ += "# HELP ";
   out_ += name;
   out_ += ' ';
-  append_help(out_, help);
+  append_escaped(out_, help, false);
   out_ += "\n# TYPE ";
   out_ += name;
   out_ += ' ';
@@ -88,7 +77,7 @@ void PromText::name_and_labels(std::string_view name, const Labels& labels) {
     first = false;
     out_ += k;
     out_ += "=\"";
-    append_label_value(out_, v);
+    append_escaped(out_, v, true);
     out_ += '"';
   }
   out_ += '}';
