@@ -1,5 +1,7 @@
 #include "admin/api.h"
 
+#include "admin/audit_api.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -388,6 +390,12 @@ HttpResponse control(Call& c) {
   return reply(ok ? 200 : 409, Json{{"ok", ok}, {"output", out}});
 }
 
+// The audit trail (audit_api.h): auditors and admins see every session.
+HttpResponse audit_trail(Call& c) {
+  return *handle_audit(c.services.audit_reader(), *c.caller, c.admin || c.auditor, "GET", c.path,
+                       c.query);
+}
+
 constexpr Route kRoutes[] = {
     {"GET", "/healthz", Access::kOpen, healthz},
     {"GET", "/readyz", Access::kOpen, readyz},
@@ -406,6 +414,9 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/pause", Access::kCaller, control},
     {"POST", "/v1/resume", Access::kCaller, control},
     {"GET", "/v1/status", Access::kCaller, control},
+    {"GET", "/v1/sessions", Access::kCaller, audit_trail},
+    {"GET", "/v1/sessions/{id}", Access::kCaller, audit_trail},
+    {"GET", "/v1/audit/search", Access::kCaller, audit_trail},
 };
 
 // Whether `path` fits `pattern` segment by segment; a `{…}` segment matches

@@ -256,6 +256,68 @@ constexpr std::string_view kDocument = R"openapi(
           "403": {"$ref": "#/components/responses/Error"}
         }
       }
+    },
+    "/v1/sessions": {
+      "get": {
+        "tags": ["audit"],
+        "summary": "Recorded sessions, newest first (auditors and admins: all; others: their own)",
+        "operationId": "listSessions",
+        "parameters": [
+          {"$ref": "#/components/parameters/Identity"},
+          {"name": "connection", "in": "query", "schema": {"type": "string"}},
+          {"name": "group", "in": "query", "schema": {"type": "string"}},
+          {"$ref": "#/components/parameters/Since"},
+          {"$ref": "#/components/parameters/Until"},
+          {"$ref": "#/components/parameters/Limit"}
+        ],
+        "responses": {
+          "200": {"description": "Sessions", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Session"}}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/sessions/{id}": {
+      "get": {
+        "tags": ["audit"],
+        "summary": "One session and its transcript: statements in order with decisions, timings and recorded (masked) results",
+        "operationId": "showSession",
+        "parameters": [{"name": "id", "in": "path", "required": true, "description": "A session id", "schema": {"type": "string"}}],
+        "responses": {
+          "200": {"description": "The session", "content": {"application/json": {"schema": {"allOf": [{"$ref": "#/components/schemas/Session"}, {"type": "object", "properties": {"transcript": {"type": "array", "items": {"$ref": "#/components/schemas/Statement"}}}}]}}}},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/Error"}
+        }
+      }
+    },
+    "/v1/audit/search": {
+      "get": {
+        "tags": ["audit"],
+        "summary": "Recorded statements matching every filter given, newest first",
+        "operationId": "searchAudit",
+        "parameters": [
+          {"$ref": "#/components/parameters/Identity"},
+          {"name": "group", "in": "query", "schema": {"type": "string"}},
+          {"name": "connection", "in": "query", "schema": {"type": "string"}},
+          {"name": "table", "in": "query", "description": "schema.table among those it read or wrote", "schema": {"type": "string"}},
+          {"name": "kind", "in": "query", "schema": {"type": "string"}},
+          {"name": "decision", "in": "query", "schema": {"type": "string", "enum": ["allow", "deny"]}},
+          {"name": "rule", "in": "query", "schema": {"type": "string"}},
+          {"name": "outcome", "in": "query", "schema": {"type": "string"}},
+          {"name": "text", "in": "query", "description": "A piece of the (masked) statement text", "schema": {"type": "string"}},
+          {"name": "session", "in": "query", "schema": {"type": "string"}},
+          {"$ref": "#/components/parameters/Since"},
+          {"$ref": "#/components/parameters/Until"},
+          {"$ref": "#/components/parameters/Limit"}
+        ],
+        "responses": {
+          "200": {"description": "Statements", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Statement"}}}}},
+          "400": {"$ref": "#/components/responses/Error"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Error"}
+        }
+      }
     }
   },
   "components": {
@@ -268,7 +330,11 @@ constexpr std::string_view kDocument = R"openapi(
       }
     },
     "parameters": {
-      "RequestId": {"name": "id", "in": "path", "required": true, "description": "An approval request id (r-…)", "schema": {"type": "string"}}
+      "RequestId": {"name": "id", "in": "path", "required": true, "description": "An approval request id (r-…)", "schema": {"type": "string"}},
+      "Identity": {"name": "identity", "in": "query", "description": "The caller's subject (others than yourself: auditors and admins only)", "schema": {"type": "string"}},
+      "Since": {"name": "since", "in": "query", "description": "RFC 3339 time, or a duration back from now (1h, 7d)", "schema": {"type": "string"}},
+      "Until": {"name": "until", "in": "query", "description": "RFC 3339 time, or a duration back from now", "schema": {"type": "string"}},
+      "Limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}}
     },
     "responses": {
       "Error": {"description": "Refused; `error` says why", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
@@ -406,6 +472,36 @@ constexpr std::string_view kDocument = R"openapi(
         "type": "object",
         "required": ["ok", "output"],
         "properties": {"ok": {"type": "boolean"}, "output": {"type": "string"}}
+      },
+      "Session": {
+        "type": "object",
+        "properties": {
+          "id": {"type": "string"}, "replica": {"type": "string"}, "identity": {"type": "string"},
+          "groups": {"type": "array", "items": {"type": "string"}}, "issuer": {"type": "string"},
+          "client": {"type": "string"}, "tls": {"type": "boolean"}, "listener": {"type": "string"},
+          "connection": {"type": "string"}, "protocol": {"type": "string"},
+          "user_label": {"type": "string"}, "application_name": {"type": "string"},
+          "started_at": {"type": "string"}, "ended_at": {"type": "string"}, "end_reason": {"type": "string"},
+          "bytes_from_client": {"type": "integer"}, "bytes_to_client": {"type": "integer"},
+          "statements": {"type": "integer"}
+        }
+      },
+      "Statement": {
+        "type": "object",
+        "properties": {
+          "session_id": {"type": "string"}, "identity": {"type": "string"}, "connection": {"type": "string"},
+          "seq": {"type": "integer"}, "at": {"type": "string"}, "at_us": {"type": "integer"},
+          "duration_us": {"type": "integer"}, "text": {"type": "string"}, "protocol": {"type": "string"},
+          "outcome": {"type": "string"}, "command_tag": {"type": "string"}, "rows": {"type": "integer"},
+          "kind": {"type": "string"}, "class": {"type": "string"},
+          "tables": {"type": "array", "items": {"type": "string"}},
+          "functions": {"type": "array", "items": {"type": "string"}},
+          "decision": {"type": "string"}, "rule": {"type": "string"}, "policy_version": {"type": "integer"},
+          "approval_id": {"type": "string"}, "withheld": {"type": "integer"},
+          "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
+          "masked": {"type": "object", "additionalProperties": {"type": "integer"}},
+          "result": {"type": "object", "description": "The result as the client saw it (masked), when recording keeps results", "properties": {"columns": {"type": "array", "items": {"type": "string"}}, "rows": {"type": "array", "items": {"type": "array", "items": {"type": "string", "nullable": true}}}, "truncated": {"type": "boolean"}, "withheld": {"type": "boolean"}, "not_recorded": {"type": "string"}}}
+        }
       }
     }
   }

@@ -19,6 +19,7 @@
 #include "gateway/key_fetcher.h"
 #include "gateway/server.h"
 #include "net/io_pool.h"
+#include "store/sqlite/sqlite_reader.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace gh::app {
@@ -100,6 +101,15 @@ int run_serve(const std::string& path) {
   // The key fetcher below writes the keys of discovery issuers into the verifier Services owns.
   identity::TokenVerifier& verifier_keys = **verifier;
   gateway::Services services(cfg, std::move(*verifier), std::move(recorder));
+  if (services.audit_enabled()) {
+    // The admin API reads sessions and searches over a connection of its own.
+    auto reader = store::open_sqlite_reader(cfg->gateway.data_dir + "/audit.db");
+    if (!reader) {
+      std::cerr << "gatehouse: audit store: " << reader.error() << "\n";
+      return 1;
+    }
+    services.set_audit_reader(std::move(*reader));
+  }
   if (auto st = services.set_tokens(std::move(*tokens)); !st) {
     std::cerr << "gatehouse: gateway tokens: " << st.error() << "\n";
     return 1;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "approvals/broker.h"
+#include "audit/reader.h"
 #include "audit/recorder.h"
 #include "config/config.h"
 #include "gateway/cancel_registry.h"
@@ -160,6 +161,12 @@ class Services {
   // Whether a new session may start: fail closed when audit cannot keep up.
   bool audit_accepting() const;
   bool audit_enabled() const { return recorder_ != nullptr; }
+  // Reads the audit trail back (the admin API's sessions and search); null
+  // when this gateway does not record. Set once, before the admin API starts.
+  audit::Reader* audit_reader() const { return audit_reader_.get(); }
+  void set_audit_reader(std::unique_ptr<audit::Reader> reader) {
+    audit_reader_ = std::move(reader);
+  }
   AuditStats audit_stats() const;
   void flush_audit();
 
@@ -172,6 +179,7 @@ class Services {
   std::shared_ptr<const config::Config> config_;
   std::unique_ptr<identity::TokenVerifier> verifier_;
   std::unique_ptr<audit::Recorder> recorder_;
+  std::unique_ptr<audit::Reader> audit_reader_;
   mutable std::mutex policy_mu_;
   std::shared_ptr<const policy::Policy> policy_;
   std::shared_ptr<const masking::MaskingPolicy> masking_;

@@ -4,10 +4,12 @@
 // tokens issued, exchanged and published. The server's table is checked to
 // show what ran and what did not.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "admin/client.h"
@@ -459,6 +461,69 @@ TEST_F(Approvals, RowThresholdOnTheExtendedProtocolIsBoundToTheParameters) {
   EXPECT_EQ(PQntuples(granted.get()), 23);
   // The session is usable after all of it.
   EXPECT_EQ(scalar(c.get(), "SELECT 1"), "1");
+}
+
+TEST_F(Approvals, SessionsReplayAndAuditSearchThroughTheCliSeeOnlyWhatTheCallerMay) {
+  const std::string who = "replay-" + std::to_string(::getpid());
+  const std::string token = w().idp->mint(who, {"ai-agents"});
+  {
+    auto c = gw_->connect(token);
+    EXPECT_EQ(scalar(c.get(), "SELECT count(*) FROM public.jit_patients WHERE id > 0"), "5");
+    // An admin-class function: no access rule here grants `admin`.
+    Result denied(PQexec(c.get(), "SELECT pg_reload_conf()"));
+    EXPECT_EQ(PQresultStatus(denied.get()), PGRES_FATAL_ERROR);
+  }
+  // The session's end is recorded once the recorder flushed.
+  std::string id;
+  for (int i = 0; i < 50 && id.empty(); ++i) {
+    auto list = gw_->cli({"sessions", "list", "--json"}, token);
+    auto j = nlohmann::json::parse(list.output, nullptr, false);
+    if (j.is_array() && !j.empty() && !j[0].value("ended_at", "").empty())
+      id = j[0].value("id", "");
+    if (id.empty()) std::this_thread::sleep_for(100ms);
+  }
+  ASSERT_FALSE(id.empty());
+  // A caller lists only their own sessions.
+  auto mine = nlohmann::json::parse(gw_->cli({"sessions", "list", "--json"}, token).output);
+  for (const auto& s : mine) EXPECT_EQ(s.value("identity", ""), who);
+
+  auto replay = gw_->cli({"sessions", "replay", id}, token);
+  ASSERT_EQ(replay.exit_code, 0) << replay.output;
+  EXPECT_NE(replay.output.find("session " + id + "  " + who), std::string::npos) << replay.output;
+  EXPECT_NE(replay.output.find("SELECT count(*) FROM public.jit_patients WHERE id > 0"),
+            std::string::npos)
+      << replay.output;
+  EXPECT_NE(replay.output.find("DENY ("), std::string::npos) << replay.output;
+  EXPECT_NE(replay.output.find("ERROR 42501"), std::string::npos) << replay.output;
+
+  // Someone else's sessions: refused to a caller, open to an admin.
+  auto other = gw_->cli({"audit", "search", "--identity", "carol"}, token);
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.output.find("only your own"), std::string::npos) << other.output;
+  EXPECT_NE(gw_->cli({"sessions", "show", id}, carol()).exit_code, 0);
+  auto jsonl = [&](const std::vector<std::string>& filters) {
+    std::vector<std::string> args{"audit", "search", "--identity", who, "--format", "jsonl"};
+    args.insert(args.end(), filters.begin(), filters.end());
+    auto r = gw_->cli(args, admin());
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::vector<std::string> texts;
+    std::istringstream lines(r.output);
+    for (std::string line; std::getline(lines, line);) {
+      auto j = nlohmann::json::parse(line, nullptr, false);
+      EXPECT_TRUE(j.is_object()) << line;
+      if (!j.is_object()) continue;
+      EXPECT_EQ(j.value("identity", ""), who);
+      texts.push_back(j.value("text", ""));
+    }
+    return texts;
+  };
+  EXPECT_EQ(jsonl({"--decision", "deny"}), std::vector<std::string>{"SELECT pg_reload_conf()"});
+  EXPECT_EQ(jsonl({"--table", "public.jit_patients"}),
+            std::vector<std::string>{"SELECT count(*) FROM public.jit_patients WHERE id > 0"});
+  EXPECT_EQ(jsonl({"--text", "reload_conf", "--kind", "select"}).size(), 1u);
+  auto bad = gw_->cli({"audit", "search", "--since", "yesterday"}, admin());
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("since/until"), std::string::npos) << bad.output;
 }
 
 TEST_F(Approvals, AccessWindowOpensOnApprovalAndClosesOpenSessions) {
