@@ -1,11 +1,13 @@
 #include "admin/api.h"
 
 #include "admin/audit_api.h"
+#include "admin/replies.h"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 #include <future>
 #include <memory>
@@ -18,6 +20,20 @@
 
 namespace gh::admin {
 
+std::string rfc3339(std::int64_t us, bool micros) {
+  if (us <= 0) return "";
+  std::time_t t = static_cast<std::time_t>(us / 1'000'000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[48];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (micros)
+    std::snprintf(buf + n, sizeof buf - n, ".%06lldZ", static_cast<long long>(us % 1'000'000));
+  else
+    std::snprintf(buf + n, sizeof buf - n, "Z");
+  return buf;
+}
+
 namespace {
 
 using Json = nlohmann::json;
@@ -25,24 +41,6 @@ using Json = nlohmann::json;
 constexpr std::size_t kMaxBody = 64 * 1024;
 // How long a request waits for an issuer's keys to be fetched again.
 constexpr auto kKeyRefreshWait = std::chrono::seconds(5);
-
-HttpResponse reply(int status, Json body) {
-  return {status, body.dump()};
-}
-
-HttpResponse error(int status, const std::string& message) {
-  return reply(status, Json{{"error", message}});
-}
-
-std::string rfc3339(std::int64_t us) {
-  if (us <= 0) return "";
-  std::time_t t = static_cast<std::time_t>(us / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 std::string duration_text(std::int64_t seconds) {
   if (seconds % 86400 == 0) return std::to_string(seconds / 86400) + "d";

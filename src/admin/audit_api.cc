@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "admin/replies.h"
 #include "base/duration.h"
 
 namespace gh::admin {
@@ -13,25 +14,6 @@ namespace gh::admin {
 namespace {
 
 using Json = nlohmann::json;
-
-HttpResponse reply(int status, const Json& body) {
-  return {status, body.dump()};
-}
-HttpResponse error(int status, const std::string& message) {
-  return reply(status, Json{{"error", message}});
-}
-
-std::string time_text(std::int64_t us) {
-  if (us <= 0) return "";
-  std::time_t t = static_cast<std::time_t>(us / 1'000'000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  char frac[16];
-  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(us % 1'000'000));
-  return std::string(buf) + frac;
-}
 
 int hex_value(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -110,8 +92,8 @@ Json session_json(const audit::SessionRecord& s) {
           {"protocol", s.protocol},
           {"user_label", s.user_label},
           {"application_name", s.application_name},
-          {"started_at", time_text(s.started_at_us)},
-          {"ended_at", time_text(s.ended_at_us)},
+          {"started_at", rfc3339(s.started_at_us, true)},
+          {"ended_at", rfc3339(s.ended_at_us, true)},
           {"end_reason", s.end_reason},
           {"bytes_from_client", s.bytes_from_client},
           {"bytes_to_client", s.bytes_to_client},
@@ -123,7 +105,7 @@ Json statement_json(const audit::StatementRecord& r) {
             {"identity", r.subject},
             {"connection", r.connection},
             {"seq", r.seq},
-            {"at", time_text(r.at_us)},
+            {"at", rfc3339(r.at_us, true)},
             {"at_us", r.at_us},
             {"duration_us", r.duration_us},
             {"text", r.text},

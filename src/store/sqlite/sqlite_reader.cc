@@ -1,5 +1,7 @@
 #include "store/sqlite/sqlite_reader.h"
 
+#include "store/sqlite/sqlite_detail.h"
+
 #include <sqlite3.h>
 
 #include <mutex>
@@ -10,12 +12,10 @@ namespace gh::store {
 
 namespace {
 
-struct DbClose {
-  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
-};
-struct StmtFinalize {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
+using sqlite_detail::column_int;
+using sqlite_detail::column_text;
+using sqlite_detail::Db;
+using sqlite_detail::Stmt;
 
 std::vector<std::string> string_list(const std::string& json) {
   std::vector<std::string> out;
@@ -136,7 +136,7 @@ class SqliteReader final : public audit::Reader {
     sqlite3_stmt* raw = nullptr;
     if (sqlite3_prepare_v2(db_.get(), q.sql().c_str(), -1, &raw, nullptr) != SQLITE_OK)
       return unexpected(std::string("audit store: ") + sqlite3_errmsg(db_.get()));
-    std::unique_ptr<sqlite3_stmt, StmtFinalize> s(raw);
+    Stmt s(raw);
     q.bind(s.get());
     for (;;) {
       const int rc = sqlite3_step(s.get());
@@ -154,14 +154,9 @@ class SqliteReader final : public audit::Reader {
     return out;
   }
 
-  static std::string text(sqlite3_stmt* s, int col) {
-    const auto* p = sqlite3_column_text(s, col);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<std::size_t>(sqlite3_column_bytes(s, col)))
-             : std::string();
-  }
+  static std::string text(sqlite3_stmt* s, int col) { return column_text(s, col); }
   static std::int64_t integer(sqlite3_stmt* s, int col, std::int64_t null_value = 0) {
-    return sqlite3_column_type(s, col) == SQLITE_NULL ? null_value : sqlite3_column_int64(s, col);
+    return column_int(s, col).value_or(null_value);
   }
 
   static audit::SessionRecord session_of(sqlite3_stmt* s) {
@@ -217,7 +212,7 @@ class SqliteReader final : public audit::Reader {
   }
 
   std::mutex mu_;  // one query at a time on the connection
-  std::unique_ptr<sqlite3, DbClose> db_;
+  Db db_;
 };
 
 }  // namespace
@@ -225,7 +220,7 @@ class SqliteReader final : public audit::Reader {
 Expected<std::unique_ptr<audit::Reader>> open_sqlite_reader(const std::string& path) {
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-  std::unique_ptr<sqlite3, DbClose> db(raw);
+  Db db(raw);
   if (rc != SQLITE_OK)
     return unexpected("sqlite: open " + path +
                       " to read: " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
