@@ -116,7 +116,8 @@ class SqliteReader final : public audit::Reader {
     query.where("se.subject = ?", q.subject);
     query.where("se.connection = ?", q.connection);
     query.where("EXISTS (SELECT 1 FROM json_each(se.groups_json) WHERE value = ?)", q.group);
-    query.where("EXISTS (SELECT 1 FROM json_each(st.tables_json) WHERE value = ?)", q.table);
+    query.where("st.rowid IN (SELECT stmt_rowid FROM statement_tables WHERE table_name = ?)",
+                q.table);
     query.where("st.kind = ?", q.kind);
     query.where("st.decision = ?", q.decision);
     query.where("st.rule = ?", q.rule);

@@ -327,6 +327,30 @@ CREATE INDEX policy_events_chain ON policy_events(chain_id);
 CREATE INDEX approval_events_chain ON approval_events(chain_id);
 CREATE INDEX token_events_chain ON token_events(chain_id);
 )sql"},
+    // Search by table stays an index lookup as the store grows: each
+    // statement's tables, kept beside it by triggers (a derived index, not a
+    // record: the chain covers tables_json itself).
+    Migration{7, R"sql(
+CREATE TABLE statement_tables (
+  table_name TEXT NOT NULL,
+  at_us      INTEGER,
+  stmt_rowid INTEGER NOT NULL
+);
+CREATE INDEX statement_tables_name ON statement_tables(table_name, at_us);
+CREATE INDEX statement_tables_stmt ON statement_tables(stmt_rowid);
+INSERT INTO statement_tables
+  SELECT DISTINCT j.value, s.at_us, s.rowid FROM statements s, json_each(s.tables_json) j
+  WHERE json_valid(s.tables_json);
+CREATE TRIGGER statement_tables_insert AFTER INSERT ON statements
+  WHEN json_valid(NEW.tables_json)
+BEGIN
+  INSERT INTO statement_tables SELECT DISTINCT value, NEW.at_us, NEW.rowid FROM json_each(NEW.tables_json);
+END;
+CREATE TRIGGER statement_tables_delete AFTER DELETE ON statements
+BEGIN
+  DELETE FROM statement_tables WHERE stmt_rowid = OLD.rowid;
+END;
+)sql"},
 };
 
 Status<> migrate(sqlite3* db) {
