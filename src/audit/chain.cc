@@ -12,6 +12,7 @@
 #include <variant>
 
 #include "audit/verify.h"
+#include "base/bytes.h"
 
 namespace gh::audit {
 namespace {
@@ -283,16 +284,6 @@ void append_key(std::string& out, std::string_view key) {
     append_string(out, key);
   else
     append_string(out, "base64:" + base64(key));
-}
-
-std::string hex(const unsigned char* p, std::size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (std::size_t i = 0; i < n; ++i) {
-    out[2 * i] = kHex[p[i] >> 4];
-    out[2 * i + 1] = kHex[p[i] & 15];
-  }
-  return out;
 }
 
 int hex_digit(char c) {
@@ -603,7 +594,7 @@ std::string chain_hash(std::string_view prev_hash_hex, std::string_view canonica
       EVP_DigestFinal_ex(ctx.get(), md.data(), &len) != 1 || len != 32) {
     std::abort();  // SHA-256 itself failing leaves nothing sensible to record
   }
-  return hex(md.data(), len);
+  return hex(Bytes(md.data(), len));
 }
 
 std::string checkpoint_message(std::string_view replica, std::int64_t seq, std::string_view hash,

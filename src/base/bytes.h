@@ -22,6 +22,21 @@ inline Bytes as_bytes(std::string_view s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
+// Lower-case hex of `b`, appended to `out` (digests, ids, bytea's \x form).
+inline void append_hex(std::string& out, Bytes b) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.reserve(out.size() + 2 * b.size());
+  for (const std::uint8_t c : b) {
+    out.push_back(kHex[c >> 4]);
+    out.push_back(kHex[c & 15]);
+  }
+}
+inline std::string hex(Bytes b) {
+  std::string out;
+  append_hex(out, b);
+  return out;
+}
+
 class ByteReader {
  public:
   explicit ByteReader(Bytes data) : data_(data) {}

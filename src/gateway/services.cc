@@ -1,4 +1,5 @@
 #include "gateway/services.h"
+#include "base/bytes.h"
 
 #include <fcntl.h>
 #include <openssl/rand.h>
@@ -343,12 +344,8 @@ std::string Services::new_session_id() {
 std::string Services::random_id(std::string_view prefix, std::size_t bytes) {
   std::vector<unsigned char> raw(bytes);
   if (RAND_bytes(raw.data(), static_cast<int>(raw.size())) != 1) std::abort();
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string id(prefix);
-  for (unsigned char b : raw) {
-    id += kHex[b >> 4];
-    id += kHex[b & 15];
-  }
+  append_hex(id, raw);
   return id;
 }
 

@@ -12,6 +12,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "base/bytes.h"
 #include "identity/base64url.h"
 #include "identity/jwk.h"
 #include "identity/jws.h"
@@ -41,17 +42,6 @@ std::array<unsigned char, 32> sha256(std::string_view data) {
   // cache compares whole tokens' digests and stores only verified ones.
   (void)EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_sha256(), nullptr);
   return digest;
-}
-
-std::string hex(const std::array<unsigned char, 32>& digest) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(64);
-  for (const unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
 }
 
 Unexpected<Refusal> refuse(RefusalCode code, std::string reason) {

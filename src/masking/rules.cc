@@ -7,6 +7,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "base/bytes.h"
 #include "base/glob.h"
 
 namespace gh::masking {
@@ -696,12 +697,8 @@ Outcome SessionMasker::mask_value(const ColumnPlan& plan, std::string_view value
       } else if (mask_text(decoded, masked, counts) != Outcome::kRewritten) {
         return Outcome::kUnchanged;
       }
-      static constexpr char kHex[] = "0123456789abcdef";
       out = "\\x";
-      for (unsigned char c : masked) {
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-      }
+      append_hex(out, as_bytes(masked));
       return Outcome::kRewritten;
     }
     case ValueKind::kOpaqueBinary:

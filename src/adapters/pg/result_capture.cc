@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/bytes.h"
 #include "wire/pg/protocol.h"
 
 namespace gh::adapters::pg {
@@ -30,7 +31,6 @@ void ResultCapture::on_data_row(Bytes body) {
     return;
   }
   if (!wire::parse_data_row(body, values_)) return;
-  static constexpr char kHex[] = "0123456789abcdef";
   std::vector<std::optional<std::string>> row;
   row.reserve(values_.size());
   for (std::size_t i = 0; i < values_.size(); ++i) {
@@ -41,10 +41,7 @@ void ResultCapture::on_data_row(Bytes body) {
     const Bytes v = *values_[i];
     if (i < binary_.size() && binary_[i]) {
       std::string hex = "\\x";
-      for (auto b : v) {
-        hex += kHex[b >> 4];
-        hex += kHex[b & 15];
-      }
+      append_hex(hex, v);
       row.emplace_back(std::move(hex));
     } else {
       row.emplace_back(std::string(reinterpret_cast<const char*>(v.data()), v.size()));

@@ -3,6 +3,7 @@
 // https://www.postgresql.org/docs/15/sasl-authentication.html
 // SCRAM: RFC 5802 (algorithm), RFC 7677 (SHA-256).
 #include "wire/pg/auth.h"
+#include "base/bytes.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -25,17 +26,6 @@ struct Wipe {
   std::size_t n;
   ~Wipe() { OPENSSL_cleanse(p, n); }
 };
-
-std::string hex(const unsigned char* p, std::size_t n) {
-  constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(n * 2);
-  for (std::size_t i = 0; i < n; ++i) {
-    out += kHex[p[i] >> 4];
-    out += kHex[p[i] & 0xF];
-  }
-  return out;
-}
 
 constexpr char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -156,11 +146,11 @@ std::string md5_password_response(std::string_view user, std::string_view passwo
   inner += user;
   Wipe wipe_inner{inner.data(), inner.size()};
   if (EVP_Digest(inner.data(), inner.size(), digest, &len, EVP_md5(), nullptr) != 1) return {};
-  std::string outer = hex(digest, len);
+  std::string outer = hex(Bytes(digest, len));
   outer += salt4;
   Wipe wipe_outer{outer.data(), outer.size()};
   if (EVP_Digest(outer.data(), outer.size(), digest, &len, EVP_md5(), nullptr) != 1) return {};
-  return "md5" + hex(digest, len);
+  return "md5" + hex(Bytes(digest, len));
 }
 
 ScramSha256Client::ScramSha256Client(std::string password, std::string nonce)
