@@ -20,6 +20,48 @@
 
 namespace gh::admin {
 
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::optional<std::map<std::string, std::string>> parse_query(const std::string& query) {
+  std::map<std::string, std::string> out;
+  std::size_t at = 0;
+  while (at < query.size()) {
+    std::size_t end = query.find('&', at);
+    if (end == std::string::npos) end = query.size();
+    std::string pair = query.substr(at, end - at);
+    at = end + 1;
+    if (pair.empty()) continue;
+    std::string key, value, *into = &key;
+    for (std::size_t i = 0; i < pair.size(); ++i) {
+      char c = pair[i];
+      if (c == '=' && into == &key) {
+        into = &value;
+      } else if (c == '+') {
+        *into += ' ';
+      } else if (c == '%') {
+        if (i + 2 >= pair.size()) return std::nullopt;
+        int hi = hex_value(pair[i + 1]), lo = hex_value(pair[i + 2]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        *into += static_cast<char>(hi * 16 + lo);
+        i += 2;
+      } else {
+        *into += c;
+      }
+    }
+    out[key] = value;
+  }
+  return out;
+}
+
 std::string rfc3339(std::int64_t us, bool micros) {
   if (us <= 0) return "";
   std::time_t t = static_cast<std::time_t>(us / 1'000'000);
@@ -226,8 +268,9 @@ bool may_see(const Call& c, const approvals::Request& r) {
 }
 
 HttpResponse list_reviews(Call& c) {
-  std::string status;
-  if (c.query.starts_with("status=")) status = c.query.substr(7);
+  auto params = parse_query(c.query);
+  if (!params) return error(400, "malformed query string");
+  const std::string status = (*params)["status"];
   auto list = c.services.approvals().list([&](const approvals::Request& r) {
     if (!status.empty() && approvals::status_name(r.status) != status) return false;
     return may_see(c, r);

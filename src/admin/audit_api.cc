@@ -15,45 +15,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// k=v&k=v, percent-decoded ('+' is a space); nullopt on a malformed escape.
-std::optional<std::map<std::string, std::string>> parse_query(const std::string& query) {
-  std::map<std::string, std::string> out;
-  std::size_t at = 0;
-  while (at < query.size()) {
-    std::size_t end = query.find('&', at);
-    if (end == std::string::npos) end = query.size();
-    std::string pair = query.substr(at, end - at);
-    at = end + 1;
-    if (pair.empty()) continue;
-    std::string key, value, *into = &key;
-    for (std::size_t i = 0; i < pair.size(); ++i) {
-      char c = pair[i];
-      if (c == '=' && into == &key) {
-        into = &value;
-      } else if (c == '+') {
-        *into += ' ';
-      } else if (c == '%') {
-        if (i + 2 >= pair.size()) return std::nullopt;
-        int hi = hex_value(pair[i + 1]), lo = hex_value(pair[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        *into += static_cast<char>(hi * 16 + lo);
-        i += 2;
-      } else {
-        *into += c;
-      }
-    }
-    out[key] = value;
-  }
-  return out;
-}
-
 // A time filter: RFC 3339 (…Z), or a duration back from now.
 std::optional<std::int64_t> time_param(const std::string& v) {
   if (v.empty()) return 0;

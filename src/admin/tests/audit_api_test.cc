@@ -3,6 +3,8 @@
 // their own sessions (another's is answered like a missing one).
 #include "admin/audit_api.h"
 
+#include "admin/replies.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -101,6 +103,16 @@ TEST(AuditApi, TheQueryStringBecomesTheSearch) {
   EXPECT_EQ(q.since_us, 1767323045LL * 1'000'000);
   EXPECT_GT(q.until_us, q.since_us);
   EXPECT_EQ(q.limit, 5u);
+}
+
+TEST(AdminQuery, PairsAreSplitAndDecodedWhateverTheirOrder) {
+  auto q = parse_query("extra=1&status=pending&text=a%20b+c&flag");
+  ASSERT_TRUE(q);
+  EXPECT_EQ((*q)["status"], "pending");
+  EXPECT_EQ((*q)["text"], "a b c");
+  EXPECT_EQ((*q)["flag"], "");
+  EXPECT_FALSE(parse_query("status=%G1").has_value());
+  EXPECT_FALSE(parse_query("status=%4").has_value());
 }
 
 TEST(AuditApi, BadParametersAreClearErrors) {
