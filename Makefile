@@ -56,10 +56,11 @@ bench: release
 # hit; the masking scanner on clean text and with 5 % sensitive values rewritten; audit
 # search over a million recorded statements.
 bench-micro: deps $(BUILD_RELEASE)/build.ninja
-	cmake --build $(BUILD_RELEASE) -j$(JOBS) --target bench_sql_analysis bench_masking bench_audit_search
+	cmake --build $(BUILD_RELEASE) -j$(JOBS) --target bench_sql_analysis bench_masking bench_audit_search bench_audit_write
 	$(BUILD_RELEASE)/bench/micro/bench_sql_analysis
 	$(BUILD_RELEASE)/bench/micro/bench_masking
 	$(BUILD_RELEASE)/bench/micro/bench_audit_search
+	$(BUILD_RELEASE)/bench/micro/bench_audit_write
 
 clean:
 	rm -rf build

@@ -201,6 +201,10 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
 
 bool valid_utf8(std::string_view s) {
   for (std::size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {  // ASCII, the common case: no decoding
+      ++i;
+      continue;
+    }
     const std::size_t n = utf8_sequence(s, i);
     if (n == 0) return false;
     i += n;
@@ -240,8 +244,12 @@ void append_string(std::string& out, std::string_view s) {
   }
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  std::size_t plain = 0;  // start of the run of bytes that need no escape
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + plain, i - plain);
+    plain = i + 1;
     switch (c) {
       case '"':
         out += "\\\"";
@@ -265,15 +273,12 @@ void append_string(std::string& out, std::string_view s) {
         out += "\\t";
         break;
       default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += ch;
-        }
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
     }
   }
+  out.append(s.data() + plain, s.size() - plain);
   out += '"';
 }
 
@@ -585,10 +590,14 @@ std::string chain_hash(std::string_view prev_hash_hex, std::string_view canonica
     if (hi < 0 || lo < 0) return {};
     prev[i] = static_cast<unsigned char>(hi << 4 | lo);
   }
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  // Fetched once and a context per thread: an implicit fetch and a fresh
+  // context per record cost more than hashing the record itself.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
+                                                                           EVP_MD_CTX_free);
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1 ||
+  if (!sha256 || !ctx || EVP_DigestInit_ex(ctx.get(), sha256, nullptr) != 1 ||
       EVP_DigestUpdate(ctx.get(), prev.data(), prev.size()) != 1 ||
       EVP_DigestUpdate(ctx.get(), canonical.data(), canonical.size()) != 1 ||
       EVP_DigestFinal_ex(ctx.get(), md.data(), &len) != 1 || len != 32) {

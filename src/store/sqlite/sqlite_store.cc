@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -351,6 +352,13 @@ BEGIN
   DELETE FROM statement_tables WHERE stmt_rowid = OLD.rowid;
 END;
 )sql"},
+    // The writer fills statement_tables itself, from the tables it already
+    // holds: the insert trigger parsed tables_json again for every statement
+    // and made each INSERT keep a statement journal. Deletes (retention) stay
+    // with their trigger.
+    Migration{8, R"sql(
+DROP TRIGGER statement_tables_insert;
+)sql"},
 };
 
 Status<> migrate(sqlite3* db) {
@@ -443,6 +451,8 @@ class SqliteStore final : public audit::Store {
         {&store->insert_checkpoint_,
          "INSERT INTO audit_checkpoints(replica, seq, hash, at_us, kid, signature) "
          "VALUES (?,?,?,?,?,?)"},
+        {&store->insert_statement_table_,
+         "INSERT INTO statement_tables(table_name, at_us, stmt_rowid) VALUES (?,?,?)"},
     };
     for (auto& s : statements) {
       auto stmt = prepare(h, s.sql);
@@ -465,6 +475,7 @@ class SqliteStore final : public audit::Store {
     rollback_.reset();
     insert_chain_.reset();
     insert_checkpoint_.reset();
+    insert_statement_table_.reset();
     for (auto& s : insert_typed_) s.reset();
   }
 
@@ -624,7 +635,26 @@ class SqliteStore final : public audit::Store {
     sqlite3_stmt* s = insert_typed_[static_cast<std::size_t>(table.type)].get();
     bind_fields(s, r);
     sqlite3_bind_int64(s, static_cast<int>(r.values().size()) + 1, id);
-    return run(s, std::string("insert into ") + table.table);
+    if (auto st = run(s, std::string("insert into ") + table.table); !st) return st;
+    if (const auto* stmt = std::get_if<model::StatementEvent>(&event))
+      return index_tables(*stmt, sqlite3_last_insert_rowid(db_.get()));
+    return Ok{};
+  }
+
+  // statement_tables: each table the statement touched, once.
+  Status<> index_tables(const model::StatementEvent& e, std::int64_t rowid) {
+    const auto& tables = e.decision.tables;
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+      if (std::find(tables.begin(), tables.begin() + static_cast<std::ptrdiff_t>(i), tables[i]) !=
+          tables.begin() + static_cast<std::ptrdiff_t>(i))
+        continue;
+      sqlite3_stmt* s = insert_statement_table_.get();
+      bind_text(s, 1, tables[i]);
+      sqlite3_bind_int64(s, 2, e.at_us);
+      sqlite3_bind_int64(s, 3, rowid);
+      if (auto st = run(s, "insert into statement_tables"); !st) return st;
+    }
+    return Ok{};
   }
 
   bool checkpoint_due(const Head& head) const {
@@ -871,7 +901,7 @@ class SqliteStore final : public audit::Store {
   const Clock& clock_;
   Head head_;
   SysTime next_purge_;
-  Stmt begin_, commit_, rollback_, insert_chain_, insert_checkpoint_;
+  Stmt begin_, commit_, rollback_, insert_chain_, insert_checkpoint_, insert_statement_table_;
   std::array<Stmt, 7> insert_typed_;  // by RecordType, the retention purge aside
 };
 
@@ -902,6 +932,12 @@ Expected<std::unique_ptr<audit::Store>> open_sqlite_store(const std::string& pat
   // In WAL, NORMAL syncs at checkpoints: a power loss may lose the last
   // commits but never corrupts the database — the same window async audit accepts.
   if (auto st = exec(db.get(), "PRAGMA synchronous=NORMAL", "synchronous"); !st) {
+    return unexpected(st.error());
+  }
+  // A statement that fires a trigger (statement_tables) keeps a statement
+  // journal for its own rollback; on disk that is a page write per insert.
+  // In memory it costs a few pages of RAM per batch.
+  if (auto st = exec(db.get(), "PRAGMA temp_store=MEMORY", "temp_store"); !st) {
     return unexpected(st.error());
   }
   if (auto st = migrate(db.get()); !st) return unexpected(st.error());

@@ -101,7 +101,7 @@ model::StatementEvent statement(std::string session, std::int64_t seq) {
 
 TEST_F(SqliteStoreTest, OpenCreatesTheSchemaAndRecordsEveryMigration) {
   ASSERT_TRUE(open());
-  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7");
+  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7,8");
   EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations WHERE applied_at IS NULL"), "0");
   auto tables = rows(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
@@ -198,7 +198,7 @@ TEST_F(SqliteStoreTest, ReopeningDoesNotMigrateAgainOrLoseData) {
   const std::string applied = scalar("SELECT applied_at FROM schema_migrations");
   auto again = open();
   ASSERT_TRUE(again);
-  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "7");
+  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "8");
   EXPECT_EQ(scalar("SELECT applied_at FROM schema_migrations"), applied);
   EXPECT_EQ(scalar("SELECT count(*) FROM sessions"), "1");
 }
@@ -259,6 +259,30 @@ TEST_F(SqliteStoreTest, StatementLandsWithEveryField) {
   EXPECT_EQ(r[1], (std::vector<std::string>{"s1", "2", "1700000000000102", "250",
                                             "SELECT 'it''s' FROM t", "simple", "-1", "error", "",
                                             "42P01", "relation \"nope\" does not exist"}));
+}
+
+// Search by table reads statement_tables: each statement must be there once
+// per table it touched, with its time and row, or search by table misses it.
+TEST_F(SqliteStoreTest, EachTableAStatementTouchedIsIndexedOnce) {
+  auto store = open();
+  auto join = statement("s1", 1);
+  join.decision.tables = {"public.orders", "public.customers", "public.orders"};
+  auto none = statement("s1", 2);
+  none.decision.tables = {};
+  std::vector<model::AuditEvent> batch{session_start("s1"), join, none};
+  ASSERT_TRUE(store->write_batch(batch));
+  EXPECT_EQ(
+      rows("SELECT t.table_name, t.at_us = s.at_us FROM statement_tables t "
+           "JOIN statements s ON s.rowid = t.stmt_rowid ORDER BY t.table_name"),
+      (std::vector<std::vector<std::string>>{{"public.customers", "1"}, {"public.orders", "1"}}));
+  // Deleting a statement (retention) takes its index rows with it.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, "DELETE FROM statements WHERE seq = 1", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  EXPECT_EQ(sqlite3_changes(db), 1);
+  sqlite3_close(db);
+  EXPECT_EQ(scalar("SELECT count(*) FROM statement_tables"), "0");
 }
 
 TEST_F(SqliteStoreTest, SessionEndCompletesTheSessionRow) {
