@@ -207,6 +207,7 @@ Expected<std::unique_ptr<audit::Store>> open_audit_store(const config::Config& c
   store::SqliteStoreOptions options;
   options.replica = cfg.gateway.id;
   options.chain.retention = cfg.recording.retention;
+  options.durable_commits = cfg.recording.sync_audit;
   options.chain.sign =
       [key = *key](std::string_view message) -> Expected<audit::CheckpointSignature> {
     const nlohmann::json header = {{"alg", "EdDSA"}, {"kid", key->kid()}, {"typ", kCheckpointTyp}};

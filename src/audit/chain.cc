@@ -140,6 +140,22 @@ std::vector<RecordSpec> make_specs() {
         {"kid", K::kText}},
        {"at_us", "action"},
        {}},
+      {RecordType::kStatementIntent,
+       "statement_intent",
+       "at_us",
+       {{"session_id", K::kText},
+        {"seq", K::kInt},
+        {"at_us", K::kInt},
+        {"text", K::kText},
+        {"protocol_path", K::kText},
+        {"kind", K::kText},
+        {"class", K::kText},
+        {"tables_json", K::kJson},
+        {"decision", K::kText},
+        {"rule", K::kText},
+        {"policy_version", K::kInt}},
+       {"session_id", "seq"},
+       {}},
       // anchors: {replica: {"seq": n, "hash": "…"}} — where each chain now
       // starts; deleted: {table: rows}; carried: sessions re-chained because
       // they outlived retention.
@@ -574,6 +590,27 @@ Record to_record(const model::TokenEvent& e) {
       .integer("expires_at", e.expires_at)
       .text("token_hash", e.token_hash)
       .text("kid", e.kid);
+  return r;
+}
+
+Record to_record(const model::StatementIntent& e) {
+  Record r(RecordType::kStatementIntent);
+  r.text("session_id", e.session_id)
+      .integer("seq", e.seq)
+      .integer("at_us", e.at_us)
+      .text("text", e.text)
+      .text("protocol_path", e.protocol_path);
+  const auto& d = e.decision;
+  if (!d.kind.empty()) {
+    r.text("kind", d.kind)
+        .text("class", d.cls)
+        .json("tables_json", canonical_list(d.tables))
+        .text("decision", d.decision)
+        .text("rule", d.rule)
+        .integer("policy_version", static_cast<std::int64_t>(d.policy_version));
+  } else {
+    for (auto f : {"kind", "class", "tables_json", "decision", "rule", "policy_version"}) r.null(f);
+  }
   return r;
 }
 

@@ -40,6 +40,7 @@ enum class RecordType : std::uint8_t {
   kPolicy,
   kApproval,
   kToken,
+  kStatementIntent,
   kRetention,  // a retention purge, written by the store itself
 };
 
@@ -112,6 +113,7 @@ Record to_record(const model::ConnectionRefused& e);
 Record to_record(const model::PolicyEvent& e);
 Record to_record(const model::ApprovalEvent& e);
 Record to_record(const model::TokenEvent& e);
+Record to_record(const model::StatementIntent& e);
 Record to_record(const model::AuditEvent& e);
 
 // Canonical JSON of a string, a list of strings, a map of counts.

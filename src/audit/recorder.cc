@@ -35,6 +35,35 @@ bool Recorder::record(model::AuditEvent event) {
   return true;
 }
 
+void Recorder::record_durable(model::AuditEvent event, Durable done) {
+  {
+    std::lock_guard lk(mu_);
+    if (!stopping_ && store_healthy_ && queue_.size() + in_flight_ < options_.max_queue) {
+      queue_.push_back(std::move(event));
+      ++enqueued_;
+      durable_.emplace_back(enqueued_, std::move(done));
+      flush_upto_ = std::max(flush_upto_, enqueued_);
+      wake_.notify_one();
+      return;
+    }
+  }
+  done(false);
+}
+
+// Calls back, outside the lock, every record_durable() caller whose event the
+// writer got past: written, or dropped at a failed stop. Called with `lk` held.
+void Recorder::settle_durable(std::unique_lock<std::mutex>& lk) {
+  std::vector<std::pair<bool, Durable>> ready;
+  while (!durable_.empty() && durable_.front().first <= written_ + dropped_) {
+    ready.emplace_back(durable_.front().first <= written_, std::move(durable_.front().second));
+    durable_.pop_front();
+  }
+  if (ready.empty()) return;
+  lk.unlock();
+  for (auto& [ok, done] : ready) done(ok);
+  lk.lock();
+}
+
 bool Recorder::accepting() const {
   std::lock_guard lk(mu_);
   return !stopping_ && store_healthy_ && queue_.size() + in_flight_ < options_.max_queue;
@@ -132,6 +161,7 @@ void Recorder::run() {
       backoff = options_.retry_initial;
       giving_up = false;
       drained_.notify_all();
+      settle_durable(lk);
       continue;
     }
 
@@ -156,6 +186,7 @@ void Recorder::run() {
                          queue_.size());
         queue_.clear();
         gave_up = true;
+        settle_durable(lk);
         break;
       }
     }
@@ -176,6 +207,12 @@ void Recorder::run() {
   }
   writer_done_ = true;
   drained_.notify_all();
+  // Nobody waits forever on a writer that is gone.
+  auto left = std::move(durable_);
+  durable_.clear();
+  lk.unlock();
+  for (auto& [ticket, done] : left) done(false);
+  lk.lock();
 }
 
 }  // namespace gh::audit

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -55,6 +56,14 @@ class Recorder {
   // Enqueues without blocking on the store. False when the queue is full: the
   // caller fails closed (refuses new sessions) rather than losing records.
   [[nodiscard]] bool record(model::AuditEvent event);
+  // Called once the event is written (true) or when it never will be (false:
+  // refused at once, or given up on at a failed stop). On the writer thread,
+  // or on the caller's when refused; it must not block.
+  using Durable = std::function<void(bool written)>;
+  // Enqueues like record() and asks the writer to commit at once rather than
+  // within flush_interval (audit_durability: sync); events that arrive while
+  // a commit runs share the next one.
+  void record_durable(model::AuditEvent event, Durable done);
   // True while the recorder can take events (queue below its limit, store healthy).
   bool accepting() const;
   // Blocks until everything recorded so far is written (tests, graceful stop).
@@ -69,6 +78,7 @@ class Recorder {
 
  private:
   void run();
+  void settle_durable(std::unique_lock<std::mutex>& lk);
 
   std::unique_ptr<Store> store_;
   RecorderOptions options_;
@@ -81,7 +91,9 @@ class Recorder {
   std::uint64_t failed_batches_ = 0;
   std::uint64_t dropped_ = 0;
   std::uint64_t flush_upto_ = 0;  // flush() asked for everything up to this count
-  std::size_t in_flight_ = 0;     // taken off queue_ by the writer, not yet written
+  // record_durable() callers, by the count their event brought enqueued_ to.
+  std::deque<std::pair<std::uint64_t, Durable>> durable_;
+  std::size_t in_flight_ = 0;  // taken off queue_ by the writer, not yet written
   bool stopping_ = false;
   bool store_healthy_ = true;
   bool writer_done_ = false;

@@ -1352,10 +1352,8 @@ class Loader {
       else
         r.retention = std::chrono::duration_cast<std::chrono::seconds>(*d);
     }
-    if (auto mode = choice(e.value, "audit_durability", w, {"async", "sync"}); mode && *mode == 1)
-      problem(lookup(e.value, "audit_durability").line,
-              w + ".audit_durability: `sync` is not implemented in this build; `async` writes "
-                  "within 50 ms");
+    if (auto mode = choice(e.value, "audit_durability", w, {"async", "sync"}))
+      r.sync_audit = *mode == 1;
   }
 
   void load_webhooks(const Entry& e) {

@@ -121,6 +121,10 @@ struct Recording {
   bool results = false;  // results: masked — keep the masked result rows
   std::size_t max_rows_per_statement = 100;
   std::chrono::seconds retention{90LL * 24 * 3600};
+  // audit_durability: sync — a statement goes upstream only once its intent
+  // record is on disk, and its completion reaches the client only once its
+  // outcome record is. async (default): records are committed within 50 ms.
+  bool sync_audit = false;
 };
 
 struct Config {

@@ -193,6 +193,8 @@ ReloadResult Services::reload(const std::string& source) {
     r.notes.push_back("listeners and connections change only at restart");
   if (!same_webhooks(next.webhooks, config_->webhooks))
     r.notes.push_back("webhooks: change takes effect after a restart");
+  if (next.recording.sync_audit != config_->recording.sync_audit)
+    r.notes.push_back("recording.audit_durability: change takes effect after a restart");
   auto fresh = policy_of(next, r.version + 1);
   auto fresh_masking = masking_of(next, masking_key_);
   auto fresh_approvals = std::make_shared<approvals::RuleSet>(next.approvals);
@@ -316,6 +318,17 @@ bool Services::record(model::AuditEvent event) {
   if (recorder_->record(std::move(event))) return true;
   counters_.audit_dropped.fetch_add(1, std::memory_order_relaxed);
   return false;
+}
+
+void Services::record_durable(model::AuditEvent event, std::function<void(bool)> done) {
+  if (!recorder_) {
+    done(true);
+    return;
+  }
+  recorder_->record_durable(std::move(event), [this, done = std::move(done)](bool written) {
+    if (!written) counters_.audit_dropped.fetch_add(1, std::memory_order_relaxed);
+    done(written);
+  });
 }
 
 bool Services::audit_accepting() const {

@@ -158,6 +158,13 @@ class Services {
   // Hands an event to the audit recorder (never blocks). False when the
   // recorder cannot take it.
   bool record(model::AuditEvent event);
+  // recording.audit_durability: sync, as the gateway started (it decides how
+  // the store commits, so a reload does not change it).
+  bool sync_audit() const { return recorder_ != nullptr && config_->recording.sync_audit; }
+  // Hands an event to the recorder and calls `done` once it is on disk (true)
+  // or when it will not be (false): the recorder refused it or gave up on it.
+  // `done` runs on the writer thread, or at once on the caller's; it must not block.
+  void record_durable(model::AuditEvent event, std::function<void(bool)> done);
   // Whether a new session may start: fail closed when audit cannot keep up.
   bool audit_accepting() const;
   bool audit_enabled() const { return recorder_ != nullptr; }

@@ -76,6 +76,19 @@ struct StatementEvent {
   std::string result;
 };
 
+// With `recording.audit_durability: sync`: a statement the gateway is about
+// to forward, written (durably) before the server sees it. Its outcome follows
+// as a StatementEvent once the server answered; a statement with an intent and
+// no outcome is one the gateway was stopped in the middle of.
+struct StatementIntent {
+  std::string session_id;
+  std::int64_t seq = 0;  // per session, in the order statements were forwarded
+  std::int64_t at_us = 0;
+  std::string text;            // masked, as recorded statements are
+  std::string protocol_path;   // "simple" | "extended" | "function_call"
+  StatementDecision decision;  // empty kind when nothing decided it (an Execute)
+};
+
 struct SessionEnd {
   std::string session_id;
   std::int64_t at_us = 0;
@@ -146,6 +159,6 @@ struct TokenEvent {
 };
 
 using AuditEvent = std::variant<SessionStart, StatementEvent, SessionEnd, ConnectionRefused,
-                                PolicyEvent, ApprovalEvent, TokenEvent>;
+                                PolicyEvent, ApprovalEvent, TokenEvent, StatementIntent>;
 
 }  // namespace gh::model

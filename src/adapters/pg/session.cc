@@ -33,6 +33,19 @@ constexpr auto kStartupTimeout = std::chrono::seconds(30);
 // The password message carries the token (≤ 16 KiB) and a little framing.
 constexpr std::uint32_t kMaxPasswordMessage = 64 * 1024;
 constexpr std::size_t kRelayBuffer = 32 * 1024;
+// audit_durability: sync — how long a statement waits for its record to
+// reach the disk before the session gives up on it (fail closed).
+constexpr auto kDurableTimeout = std::chrono::seconds(10);
+
+// Recorded text is masked: literals in a statement can be values.
+std::string masked_text(const ResultMasker& masker, std::string text) {
+  if (!masker.active()) return text;
+  masking::Counts ignored;
+  std::string masked;
+  if (masker.rules()->mask_text(text, masked, ignored) == masking::Outcome::kRewritten)
+    return masked;
+  return text;
+}
 
 // Startup parameters that pass upstream; every other name is refused. That
 // covers what changes identity or role (role, session_authorization,
@@ -533,6 +546,7 @@ asio::awaitable<bool> Session::startup() {
     co_return co_await send_refusal();
   }
   started_ = true;
+  sync_audit_ = services_.sync_audit();
   services_.counters().sessions_started.fetch_add(1, std::memory_order_relaxed);
   spdlog::info("session {} started: {} ({}) on {} from {}{}", session_id_, subject_,
                principal->issuer_name, connection_->name, client_.address,
@@ -541,7 +555,7 @@ asio::awaitable<bool> Session::startup() {
   co_return true;
 }
 
-void Session::record_statements() {
+void Session::record_statements(std::vector<model::AuditEvent>* durable) {
   // The gateway saw DDL succeed: names and columns may have changed.
   for (const auto& f : finished_) {
     if (f.decision && f.decision->cls == "ddl" && f.outcome == "ok") {
@@ -563,13 +577,7 @@ void Session::record_statements() {
     ev.duration_us = f.duration_us;
     ev.text = f.text ? f.text->text : std::string();
     ev.result = std::move(f.result);
-    if (masker_.active()) {
-      // What is recorded is masked too: literals in the text can be values.
-      masking::Counts ignored;
-      std::string masked;
-      if (masker_.rules()->mask_text(ev.text, masked, ignored) == masking::Outcome::kRewritten)
-        ev.text = std::move(masked);
-    }
+    ev.text = masked_text(masker_, std::move(ev.text));
     if (f.decision) ev.decision = *f.decision;
     ev.masked = std::move(f.masked);
     ev.withheld = f.withheld;
@@ -579,9 +587,54 @@ void Session::record_statements() {
     ev.command_tag = std::move(f.tag);
     ev.error_code = std::move(f.error_code);
     ev.error_message = std::move(f.error_message);
-    (void)services_.record(std::move(ev));
+    if (durable)
+      durable->emplace_back(std::move(ev));
+    else
+      (void)services_.record(std::move(ev));
   }
   finished_.clear();
+}
+
+void Session::note_intent() {
+  if (!sync_audit_) return;
+  const auto& fwd = tracker_.forwarded();
+  if (fwd.protocol_path.empty()) return;
+  model::StatementIntent in;
+  in.session_id = session_id_;
+  in.seq = ++intent_seq_;
+  in.at_us = now_us();
+  in.protocol_path = std::string(fwd.protocol_path);
+  if (fwd.text) {
+    in.text = masked_text(masker_, fwd.text->text);
+    if (fwd.text->decision) in.decision = *fwd.text->decision;
+  }
+  intents_.emplace_back(std::move(in));
+}
+
+asio::awaitable<bool> Session::make_durable(std::vector<model::AuditEvent>& events) {
+  if (events.empty()) co_return true;
+  struct Wait {
+    explicit Wait(const asio::any_io_executor& ex) : timer(ex, kDurableTimeout) {}
+    asio::steady_timer timer;
+    std::size_t left = 0;
+    bool ok = true;
+  };
+  auto ex = co_await asio::this_coro::executor;
+  auto w = std::make_shared<Wait>(ex);
+  w->left = events.size();
+  // The writer calls back on its own thread; the count is kept on this one.
+  for (auto& ev : events) {
+    services_.record_durable(std::move(ev), [ex, w](bool written) {
+      asio::post(ex, [w, written] {
+        if (!written) w->ok = false;
+        if (--w->left == 0 || !w->ok) w->timer.cancel();
+      });
+    });
+  }
+  events.clear();
+  net::error_code ec;
+  co_await w->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  co_return w->ok && w->left == 0;
 }
 
 void Session::set_fatal(std::string_view sqlstate, const std::string& message, std::string reason) {
@@ -634,7 +687,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
           if (type == 'X') stop = true;
           if (StatementGate::is_statement(type) && services_.pause_gate().paused()) {
             // Held: what came before it goes on; it and what follows wait.
-            if (!co_await flush(d, out)) co_return;
+            if (!co_await durable_then_flush(d, out)) co_return;
             co_await hold_while_paused();
             auto cs = co_await asio::this_coro::cancellation_state;
             if (cs.cancelled() != asio::cancellation_type::none) co_return;
@@ -643,7 +696,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
           auto ins = gate_->inspect(type, ev.body);
           if (ins.hold) {
             // Held for approval: what came before it goes on; it and what follows wait.
-            if (!co_await flush(d, out)) co_return;
+            if (!co_await durable_then_flush(d, out)) co_return;
             bool client_gone = false;
             ins = co_await hold_for_approval(type, std::move(ins), d, client_gone);
             auto cs = co_await asio::this_coro::cancellation_state;
@@ -672,6 +725,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
             out.insert(out.end(), ins.replacement.begin(), ins.replacement.end());
             continue;
           }
+          note_intent();
         } else {
           const std::uint8_t type = ev.header.type;
           Bytes body = ev.body;
@@ -735,7 +789,15 @@ asio::awaitable<void> Session::pump(Direction& d) {
       out.insert(out.end(), ev.raw.begin(), ev.raw.end());
       if (stop) break;  // nothing after Terminate goes upstream
     }
-    if (!finished_.empty()) record_statements();
+    if (!finished_.empty()) record_statements(sync_audit_ ? &outcomes_ : nullptr);
+    // audit_durability: sync — nothing goes upstream before its intent is on
+    // disk, and no completion reaches the client before its outcome is.
+    if (sync_audit_ && !co_await make_durable(d.from_client ? intents_ : outcomes_)) {
+      d.end = PumpEnd::kAuditFailed;
+      d.error = d.from_client ? "the statement's audit record did not reach the store"
+                              : "the statement's outcome did not reach the audit store";
+      co_return;
+    }
     if (!out.empty()) {
       net::error_code ec;
       d.writing = true;
@@ -1019,6 +1081,12 @@ asio::awaitable<void> Session::relay() {
       case PumpEnd::kLimit:
         set_fatal("54000", "gatehouse: " + cause.error, "client exceeded a limit: " + cause.error);
         break;
+      case PumpEnd::kAuditFailed:
+        set_fatal("58000",
+                  "gatehouse: " + cause.error +
+                      "; the statement was not forwarded (audit_durability: sync)",
+                  "audit store failed: " + cause.error);
+        break;
       case PumpEnd::kWriteFailed:
         set_fatal("08006", "gatehouse: connection to upstream " + connection_->name + " lost",
                   "upstream lost: " + cause.error);
@@ -1039,6 +1107,12 @@ asio::awaitable<void> Session::relay() {
       case PumpEnd::kWriteFailed:
         end_reason_ = "client closed";
         break;
+      case PumpEnd::kAuditFailed:
+        set_fatal(
+            "58000",
+            "gatehouse: " + cause.error + "; its result is not delivered (audit_durability: sync)",
+            "audit store failed: " + cause.error);
+        break;
       default:
         break;
     }
@@ -1047,6 +1121,15 @@ asio::awaitable<void> Session::relay() {
   // client — unless a message to it was cut off mid-way: a FATAL after half a
   // message would only be garbage, so the client just sees the connection close.
   if (!fatal_.empty() && !down.writing) co_await send_client(fatal_);
+}
+
+asio::awaitable<bool> Session::durable_then_flush(Direction& d, wire::Buffer& out) {
+  if (sync_audit_ && !co_await make_durable(intents_)) {
+    d.end = PumpEnd::kAuditFailed;
+    d.error = "the statement's audit record did not reach the store";
+    co_return false;
+  }
+  co_return co_await flush(d, out);
 }
 
 asio::awaitable<bool> Session::flush(Direction& d, wire::Buffer& out) {

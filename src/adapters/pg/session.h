@@ -37,7 +37,15 @@ class Session {
   using Clock = std::chrono::steady_clock;
 
   // How one direction of the relay ended.
-  enum class PumpEnd { kCancelled, kReadFailed, kWriteFailed, kFramingError, kLimit, kTerminated };
+  enum class PumpEnd {
+    kCancelled,
+    kReadFailed,
+    kWriteFailed,
+    kFramingError,
+    kLimit,
+    kTerminated,
+    kAuditFailed,  // audit_durability: sync and a record did not reach the disk
+  };
   struct Direction {
     net::Stream* from;
     net::Stream* to;
@@ -81,7 +89,17 @@ class Session {
   boost::asio::awaitable<bool> flush(Direction& d, wire::pg::Buffer& out);
   // Forwards one direction message by message until it ends; records what it sees.
   boost::asio::awaitable<void> pump(Direction& d);
-  void record_statements();
+  // Records what finished_ holds; with `durable`, hands the events there
+  // instead (audit_durability: sync: the caller waits for them).
+  void record_statements(std::vector<model::AuditEvent>* durable = nullptr);
+  // The statement the tracker just accepted goes upstream: with sync audit,
+  // its intent record joins intents_.
+  void note_intent();
+  // flush(), after the intents of what `out` holds are on disk (sync audit).
+  boost::asio::awaitable<bool> durable_then_flush(Direction& d, wire::pg::Buffer& out);
+  // Waits until every event in `events` is on disk (and empties it); false
+  // when one will not be, or not within kDurableTimeout.
+  boost::asio::awaitable<bool> make_durable(std::vector<model::AuditEvent>& events);
   // Masking rules follow policy reloads: checked at the start of each result.
   void refresh_masking(wire::pg::MessageFramer& framer);
   // Looks up the relations of a RowDescription the catalog does not know yet.
@@ -144,6 +162,11 @@ class Session {
   std::shared_ptr<boost::asio::steady_timer> client_writes_free_;
   std::vector<FinishedStatement> finished_;
   std::int64_t seq_ = 0;
+  // audit_durability: sync (fixed when the gateway started).
+  bool sync_audit_ = false;
+  std::int64_t intent_seq_ = 0;
+  std::vector<model::AuditEvent> intents_;   // client direction: to be durable before forwarding
+  std::vector<model::AuditEvent> outcomes_;  // server direction: before the client sees them
 
   std::int64_t bytes_from_client_ = 0;
   std::int64_t bytes_to_client_ = 0;

@@ -87,6 +87,7 @@ StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, B
                                                             Clock::time_point now,
                                                             std::int64_t now_us,
                                                             const ClientNote& note) {
+  forwarded_ = {};
   if (queue_.size() >= kMaxPending) return ClientVerdict::kLimit;
   Entry e{};
   e.started = now;
@@ -178,6 +179,16 @@ StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, B
     if (e.kind == Entry::kParse || e.kind == Entry::kBind || e.kind == Entry::kClose)
       return ClientVerdict::kOk;
     e.discarded = true;
+  }
+  forwarded_ = {};
+  if (!e.discarded) {
+    if (e.kind == Entry::kSimple || e.kind == Entry::kFunctionCall) {
+      forwarded_ = {e.kind == Entry::kSimple ? "simple" : "function_call", e.text};
+    } else if (e.kind == Entry::kExecute) {
+      Text t = e.intended;
+      if (e.redecided && t) t = std::make_shared<const Label>(Label{t->text, e.redecided});
+      forwarded_ = {"extended", std::move(t)};
+    }
   }
   queue_.push_back(std::move(e));
   return prepared_.size() <= kMaxNamed && portals_.size() <= kMaxNamed ? ClientVerdict::kOk

@@ -99,6 +99,15 @@ class StatementTracker {
   // recorded as denied under `record`.
   void withhold_running(std::shared_ptr<const std::vector<std::uint8_t>> error, Decided record);
 
+  // The statement the last on_client() message will run, if it runs one (a
+  // Query, FunctionCall or Execute the server will not skip): its protocol
+  // path and its text and decision as the client sent them. Empty otherwise.
+  struct Forwarded {
+    std::string_view protocol_path;
+    Text text;
+  };
+  const Forwarded& forwarded() const { return forwarded_; }
+
   std::size_t pending() const { return queue_.size(); }
   std::size_t prepared() const { return prepared_.size(); }
   std::size_t portals() const { return portals_.size(); }
@@ -142,6 +151,7 @@ class StatementTracker {
   // to label an Execute that never ran; bounded, and dropped when over the bound.
   std::map<std::string, Text, std::less<>> client_statements_;
   std::map<std::string, Text, std::less<>> client_portals_;
+  Forwarded forwarded_;
   bool skipping_ = false;  // the server is discarding client messages until Sync
   bool copy_in_ = false;   // COPY FROM STDIN under way: the server ignores Sync/Flush
 };

@@ -220,5 +220,80 @@ TEST(Recorder, ADeadStoreDoesNotHangShutdownForever) {
   rec.flush();  // returns: the recorder has stopped
 }
 
+// What a record_durable() callback was told, from the writer thread.
+struct Outcome {
+  std::mutex mu;
+  std::vector<bool> calls;
+  Recorder::Durable callback() {
+    return [this](bool written) {
+      std::lock_guard lk(mu);
+      calls.push_back(written);
+    };
+  }
+  std::vector<bool> seen() {
+    std::lock_guard lk(mu);
+    return calls;
+  }
+};
+
+TEST(Recorder, ADurableRecordIsCommittedAtOnceNotAfterTheFlushInterval) {
+  auto log = std::make_shared<StoreLog>();
+  // A flush interval far longer than the test: sync audit must not wait for it.
+  Recorder rec(std::make_unique<FakeStore>(log), {.max_batch = 1000, .flush_interval = 60s});
+  Outcome out;
+  rec.record_durable(statement(1), out.callback());
+  ASSERT_TRUE(eventually([&] { return out.seen().size() == 1; }));
+  EXPECT_EQ(out.seen(), std::vector<bool>{true});
+  EXPECT_EQ(log->all_written(), std::vector<std::int64_t>{1});
+}
+
+TEST(Recorder, ADurableRecordIsAcknowledgedOnlyAfterTheStoreTookIt) {
+  auto log = std::make_shared<StoreLog>();
+  log->gate_closed = true;  // the store is slow: the commit has not returned
+  Recorder rec(std::make_unique<FakeStore>(log), {.flush_interval = 60s});
+  Outcome out;
+  ASSERT_TRUE(rec.record(statement(1)));
+  rec.record_durable(statement(2), out.callback());
+  std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(out.seen().empty());
+  log->open_gate();
+  ASSERT_TRUE(eventually([&] { return out.seen().size() == 1; }));
+  EXPECT_EQ(out.seen(), std::vector<bool>{true});
+  // Everything recorded before it went in the same commit or an earlier one.
+  EXPECT_EQ(log->all_written(), (std::vector<std::int64_t>{1, 2}));
+}
+
+TEST(Recorder, DurableRecordsArrivingDuringACommitShareTheNextOne) {
+  auto log = std::make_shared<StoreLog>();
+  log->gate_closed = true;
+  Recorder rec(std::make_unique<FakeStore>(log), {.flush_interval = 60s});
+  Outcome out;
+  rec.record_durable(statement(0), out.callback());
+  ASSERT_TRUE(eventually([&] { return rec.queue_depth() == 1; }));  // taken, commit blocked
+  for (int i = 1; i < 50; ++i) rec.record_durable(statement(i), out.callback());
+  log->open_gate();
+  ASSERT_TRUE(eventually([&] { return out.seen().size() == 50; }));
+  EXPECT_EQ(log->all_written(), iota(50));
+  EXPECT_LE(log->batch_count(), 3u);  // group commit: not one commit per statement
+}
+
+TEST(Recorder, ADurableRecordTheStoreCannotTakeIsReportedNotLostSilently) {
+  auto log = std::make_shared<StoreLog>();
+  log->fail = true;
+  Recorder rec(
+      std::make_unique<FakeStore>(log),
+      {.flush_interval = 60s, .retry_initial = 5ms, .retry_max = 10ms, .stop_timeout = 50ms});
+  Outcome out;
+  rec.record_durable(statement(1), out.callback());
+  ASSERT_TRUE(eventually([&] { return rec.failed_batches() >= 1; }));
+  EXPECT_TRUE(out.seen().empty());  // still retried: no answer yet
+  // While the store fails, a new one is refused at once (the caller fails closed).
+  rec.record_durable(statement(2), out.callback());
+  EXPECT_EQ(out.seen(), std::vector<bool>{false});
+  rec.stop();  // gives up on the first
+  EXPECT_EQ(out.seen(), (std::vector<bool>{false, false}));
+  EXPECT_EQ(rec.dropped(), 1u);
+}
+
 }  // namespace
 }  // namespace gh::audit

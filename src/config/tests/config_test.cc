@@ -1078,18 +1078,21 @@ TEST_F(ConfigTest, RecordingKeepsMaskedResultsOnlyWhenConfigured) {
   EXPECT_TRUE(c.recording.results);
   EXPECT_EQ(c.recording.max_rows_per_statement, 5u);
   EXPECT_EQ(c.recording.retention, std::chrono::hours(24 * 30));
-  s.extra = "recording:\n  results: none\n";
-  EXPECT_FALSE(load_ok(s.yaml()).recording.results);
+  EXPECT_FALSE(c.recording.sync_audit);  // async unless asked
+  s.extra = "recording:\n  results: none\n  audit_durability: sync\n";
+  c = load_ok(s.yaml());
+  EXPECT_FALSE(c.recording.results);
+  EXPECT_TRUE(c.recording.sync_audit);
   s.extra =
       "recording:\n  results: raw\n  max_rows_per_statement: 100000\n  retention: 1h\n"
-      "  audit_durability: sync\n";
+      "  audit_durability: always\n";
   const std::string yaml = s.yaml();
   auto problems = load_bad(yaml);
   expect_problem(problems, line_of(yaml, "results: raw"), "recording.results");
   expect_problem(problems, line_of(yaml, "max_rows_per_statement"),
                  "recording.max_rows_per_statement");
   expect_problem(problems, line_of(yaml, "retention: 1h"), "must be at least 1d");
-  expect_problem(problems, line_of(yaml, "audit_durability"), "`sync` is not implemented");
+  expect_problem(problems, line_of(yaml, "audit_durability"), "recording.audit_durability");
 }
 
 TEST_F(ConfigTest, EnvReferencesAreSubstitutedAnywhereInAValue) {

@@ -67,7 +67,7 @@ std::optional<std::int64_t> column_int(sqlite3_stmt* s, int i) {
 }
 
 std::span<const TypedTable> typed_tables() {
-  static constexpr std::array<TypedTable, 7> kTables{{
+  static constexpr std::array<TypedTable, 8> kTables{{
       {audit::RecordType::kSessionStart, "sessions", "chain_id"},
       {audit::RecordType::kSessionEnd, "sessions", "end_chain_id"},
       {audit::RecordType::kStatement, "statements", "chain_id"},
@@ -75,6 +75,7 @@ std::span<const TypedTable> typed_tables() {
       {audit::RecordType::kPolicy, "policy_events", "chain_id"},
       {audit::RecordType::kApproval, "approval_events", "chain_id"},
       {audit::RecordType::kToken, "token_events", "chain_id"},
+      {audit::RecordType::kStatementIntent, "statement_intents", "chain_id"},
   }};
   return kTables;
 }
@@ -358,6 +359,26 @@ END;
     // with their trigger.
     Migration{8, R"sql(
 DROP TRIGGER statement_tables_insert;
+)sql"},
+    // audit_durability: sync — what the gateway forwarded, written before the
+    // server saw it (the outcome follows in statements).
+    Migration{9, R"sql(
+CREATE TABLE statement_intents (
+  session_id     TEXT NOT NULL,
+  seq            INTEGER NOT NULL,
+  at_us          INTEGER,
+  text           TEXT,
+  protocol_path  TEXT,
+  kind           TEXT,
+  class          TEXT,
+  tables_json    TEXT,
+  decision       TEXT,
+  rule           TEXT,
+  policy_version INTEGER,
+  chain_id       INTEGER,
+  PRIMARY KEY (session_id, seq)
+);
+CREATE INDEX statement_intents_chain ON statement_intents(chain_id);
 )sql"},
 };
 
@@ -902,7 +923,7 @@ class SqliteStore final : public audit::Store {
   Head head_;
   SysTime next_purge_;
   Stmt begin_, commit_, rollback_, insert_chain_, insert_checkpoint_, insert_statement_table_;
-  std::array<Stmt, 7> insert_typed_;  // by RecordType, the retention purge aside
+  std::array<Stmt, 8> insert_typed_;  // by RecordType, the retention purge aside
 };
 
 }  // namespace
@@ -930,8 +951,13 @@ Expected<std::unique_ptr<audit::Store>> open_sqlite_store(const std::string& pat
     return unexpected("sqlite: " + path + ": could not enable WAL (journal_mode is " + *mode + ")");
   }
   // In WAL, NORMAL syncs at checkpoints: a power loss may lose the last
-  // commits but never corrupts the database — the same window async audit accepts.
-  if (auto st = exec(db.get(), "PRAGMA synchronous=NORMAL", "synchronous"); !st) {
+  // commits but never corrupts the database — the same window async audit
+  // accepts. FULL syncs the WAL at every commit, which sync audit needs.
+  if (auto st =
+          exec(db.get(),
+               options.durable_commits ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+               "synchronous");
+      !st) {
     return unexpected(st.error());
   }
   // A statement that fires a trigger (statement_tables) keeps a statement

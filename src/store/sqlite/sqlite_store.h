@@ -19,6 +19,10 @@ struct SqliteStoreOptions {
   std::string replica = "gw-1";  // whose chain this store appends to (gateway.id)
   audit::ChainOptions chain;     // checkpoint signing and cadence, retention
   const Clock* clock = nullptr;  // checkpoint times and the retention cutoff; null: the system's
+  // Every commit reaches the disk before it returns (audit_durability: sync);
+  // otherwise the WAL is synced at checkpoints only and a power loss may take
+  // the newest commits (a crash of the gateway alone loses nothing committed).
+  bool durable_commits = false;
 };
 
 Expected<std::unique_ptr<audit::Store>> open_sqlite_store(const std::string& path,

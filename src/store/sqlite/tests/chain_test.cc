@@ -557,6 +557,37 @@ TEST_F(ChainTest, ASessionEndWithoutItsStartVerifies) {
   EXPECT_TRUE(has(r, Problem::kInserted, "sessions", "id=s1")) << lines(r);
 }
 
+// audit_durability: sync writes what a statement was about to run before the
+// server saw it; those records are chained and checked like the others.
+TEST_F(ChainTest, StatementIntentsAreChainedAndAnEditIsNamed) {
+  auto store = open(options());
+  auto events = trail("s1", 1);
+  model::StatementIntent in;
+  in.session_id = "s1";
+  in.seq = 1;
+  in.at_us = now_us();
+  in.text = "DELETE FROM t WHERE id = 1";
+  in.protocol_path = "simple";
+  in.decision.kind = "delete";
+  in.decision.cls = "write";
+  in.decision.decision = "allow";
+  in.decision.rule = "writers";
+  in.decision.tables = {"public.t"};
+  events.insert(events.begin() + 1, in);
+  ASSERT_TRUE(store->write_batch(events));
+  ASSERT_TRUE(store->close());
+  auto r = verify();
+  EXPECT_TRUE(r.ok()) << lines(r);
+  EXPECT_EQ(scalar("SELECT text || '|' || decision || '|' || tables_json FROM statement_intents"),
+            "DELETE FROM t WHERE id = 1|allow|[\"public.t\"]");
+  tamper("UPDATE statement_intents SET text = 'SELECT 1'");
+  r = verify();
+  EXPECT_TRUE(has(r, Problem::kModified, "statement_intents", "session_id=s1 seq=1")) << lines(r);
+  tamper("DELETE FROM statement_intents");
+  r = verify();
+  EXPECT_TRUE(has(r, Problem::kDeleted, "statement_intents", "session_id=s1 seq=1")) << lines(r);
+}
+
 TEST_F(ChainTest, VerifyRefusesWhatIsNotAStore) {
   auto r = verify_sqlite_store((dir_ / "missing.db").string(), fake_check);
   ASSERT_FALSE(r);

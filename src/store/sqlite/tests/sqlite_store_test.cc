@@ -101,17 +101,17 @@ model::StatementEvent statement(std::string session, std::int64_t seq) {
 
 TEST_F(SqliteStoreTest, OpenCreatesTheSchemaAndRecordsEveryMigration) {
   ASSERT_TRUE(open());
-  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7,8");
+  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7,8,9");
   EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations WHERE applied_at IS NULL"), "0");
   auto tables = rows(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
       "('sessions', 'statements', 'refused_connections', 'policy_events', 'approval_events', "
-      "'token_events') ORDER BY name");
-  ASSERT_EQ(tables.size(), 6u);
+      "'token_events', 'statement_intents') ORDER BY name");
+  ASSERT_EQ(tables.size(), 7u);
   auto indexes = rows("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
-  // Ten for search, seven for the chain references of the typed rows, two
+  // Ten for search, eight for the chain references of the typed rows, two
   // for search by table.
-  EXPECT_EQ(indexes.size(), 19u);
+  EXPECT_EQ(indexes.size(), 20u);
 }
 
 TEST_F(SqliteStoreTest, ApprovalAndTokenEventsAreKeptWithoutTheToken) {
@@ -198,7 +198,7 @@ TEST_F(SqliteStoreTest, ReopeningDoesNotMigrateAgainOrLoseData) {
   const std::string applied = scalar("SELECT applied_at FROM schema_migrations");
   auto again = open();
   ASSERT_TRUE(again);
-  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "8");
+  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "9");
   EXPECT_EQ(scalar("SELECT applied_at FROM schema_migrations"), applied);
   EXPECT_EQ(scalar("SELECT count(*) FROM sessions"), "1");
 }
