@@ -27,20 +27,39 @@ bool Recorder::record(model::AuditEvent event) {
   // sessions without a record.
   if (stopping_ || !store_healthy_) return false;
   if (queue_.size() + in_flight_ >= options_.max_queue) return false;
-  queue_.push_back(std::move(event));
-  ++enqueued_;
+  enqueue(std::move(event));
   // Wake the writer only when a full batch is waiting; otherwise it comes by
   // itself within flush_interval, which keeps record() free of a syscall per event.
   if (queue_.size() == options_.max_batch) wake_.notify_one();
   return true;
 }
 
+namespace {
+std::int64_t steady_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+}  // namespace
+
+void Recorder::enqueue(model::AuditEvent event) {
+  const auto now = std::chrono::steady_clock::now();
+  if (queue_.empty() && in_flight_ == 0) oldest_pending_ns_.store(steady_ns(now));
+  queue_.push_back(std::move(event));
+  queued_at_.push_back(now);
+  ++enqueued_;
+}
+
+bool Recorder::lagging() const {
+  const std::int64_t oldest = oldest_pending_ns_.load(std::memory_order_relaxed);
+  return oldest != 0 &&
+         steady_ns(std::chrono::steady_clock::now()) - oldest >
+             std::chrono::duration_cast<std::chrono::nanoseconds>(options_.max_lag).count();
+}
+
 void Recorder::record_durable(model::AuditEvent event, Durable done) {
   {
     std::lock_guard lk(mu_);
     if (!stopping_ && store_healthy_ && queue_.size() + in_flight_ < options_.max_queue) {
-      queue_.push_back(std::move(event));
-      ++enqueued_;
+      enqueue(std::move(event));
       durable_.emplace_back(enqueued_, std::move(done));
       flush_upto_ = std::max(flush_upto_, enqueued_);
       wake_.notify_one();
@@ -147,7 +166,11 @@ void Recorder::run() {
     std::move(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n),
               std::back_inserter(batch));
     queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    std::deque<std::chrono::steady_clock::time_point> batch_at(
+        queued_at_.begin(), queued_at_.begin() + static_cast<std::ptrdiff_t>(n));
+    queued_at_.erase(queued_at_.begin(), queued_at_.begin() + static_cast<std::ptrdiff_t>(n));
     in_flight_ = n;
+    const auto commit_start = Clock::now();
 
     // The store may take milliseconds (fsync); record() must not wait for it.
     lk.unlock();
@@ -157,6 +180,11 @@ void Recorder::run() {
 
     if (status) {
       written_ += n;
+      oldest_pending_ns_.store(queued_at_.empty() ? 0 : steady_ns(queued_at_.front()));
+      spdlog::debug(
+          "audit commit: {} records in {} ms", n,
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - commit_start)
+              .count());
       store_healthy_ = true;
       backoff = options_.retry_initial;
       giving_up = false;
@@ -171,6 +199,7 @@ void Recorder::run() {
     store_healthy_ = false;
     queue_.insert(queue_.begin(), std::make_move_iterator(batch.begin()),
                   std::make_move_iterator(batch.end()));
+    queued_at_.insert(queued_at_.begin(), batch_at.begin(), batch_at.end());
     spdlog::error("audit store write failed ({} events queued, retry in {} ms): {}", queue_.size(),
                   backoff.count(), status.error());
 
@@ -185,6 +214,8 @@ void Recorder::run() {
         spdlog::critical("audit store still failing at shutdown: {} audit events were not written",
                          queue_.size());
         queue_.clear();
+        queued_at_.clear();
+        oldest_pending_ns_.store(0);
         gave_up = true;
         settle_durable(lk);
         break;

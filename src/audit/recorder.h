@@ -2,6 +2,7 @@
 // writer thread drains the queue in batches (group commit) into a Store.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -34,8 +35,11 @@ class Store {
 
 struct RecorderOptions {
   std::size_t max_batch = 1024;
-  std::chrono::milliseconds flush_interval{50};  // async loss window: at most this old
-  std::size_t max_queue = 200'000;               // past this, record() refuses
+  std::chrono::milliseconds flush_interval{50};  // the writer commits at least this often
+  // How old the oldest record not yet committed may get before lagging()
+  // says so (sessions then hold completions until their records are in).
+  std::chrono::milliseconds max_lag{100};
+  std::size_t max_queue = 200'000;  // past this, record() refuses
   // A failed batch is retried after retry_initial, doubling up to retry_max.
   std::chrono::milliseconds retry_initial{100};
   std::chrono::milliseconds retry_max{2'000};
@@ -64,6 +68,10 @@ class Recorder {
   // within flush_interval (audit_durability: sync); events that arrive while
   // a commit runs share the next one.
   void record_durable(model::AuditEvent event, Durable done);
+  // True while the oldest record not yet committed is older than max_lag:
+  // the store is not keeping up, and an acknowledgement given now could be
+  // lost past the async window. Lock-free.
+  bool lagging() const;
   // True while the recorder can take events (queue below its limit, store healthy).
   bool accepting() const;
   // Blocks until everything recorded so far is written (tests, graceful stop).
@@ -78,6 +86,7 @@ class Recorder {
 
  private:
   void run();
+  void enqueue(model::AuditEvent event);  // with mu_ held
   void settle_durable(std::unique_lock<std::mutex>& lk);
 
   std::unique_ptr<Store> store_;
@@ -86,6 +95,9 @@ class Recorder {
   std::condition_variable wake_;
   std::condition_variable drained_;
   std::deque<model::AuditEvent> queue_;
+  std::deque<std::chrono::steady_clock::time_point> queued_at_;  // parallel to queue_
+  // When the oldest record not yet committed was made (steady ns; 0: none).
+  std::atomic<std::int64_t> oldest_pending_ns_{0};
   std::uint64_t enqueued_ = 0;
   std::uint64_t written_ = 0;
   std::uint64_t failed_batches_ = 0;

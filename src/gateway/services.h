@@ -161,6 +161,8 @@ class Services {
   // recording.audit_durability: sync, as the gateway started (it decides how
   // the store commits, so a reload does not change it).
   bool sync_audit() const { return recorder_ != nullptr && config_->recording.sync_audit; }
+  // The recorder's oldest record not yet committed is past the async window.
+  bool audit_lagging() const { return recorder_ != nullptr && recorder_->lagging(); }
   // Hands an event to the recorder and calls `done` once it is on disk (true)
   // or when it will not be (false): the recorder refused it or gave up on it.
   // `done` runs on the writer thread, or at once on the caller's; it must not block.

@@ -789,10 +789,14 @@ asio::awaitable<void> Session::pump(Direction& d) {
       out.insert(out.end(), ev.raw.begin(), ev.raw.end());
       if (stop) break;  // nothing after Terminate goes upstream
     }
-    if (!finished_.empty()) record_statements(sync_audit_ ? &outcomes_ : nullptr);
     // audit_durability: sync — nothing goes upstream before its intent is on
-    // disk, and no completion reaches the client before its outcome is.
-    if (sync_audit_ && !co_await make_durable(d.from_client ? intents_ : outcomes_)) {
+    // disk, and no completion reaches the client before its outcome is. async
+    // — the same for completions while the store lags past the async window,
+    // so that what a crash can lose stays inside it.
+    if (!finished_.empty())
+      record_statements(sync_audit_ || services_.audit_lagging() ? &outcomes_ : nullptr);
+    auto& owed = d.from_client ? intents_ : outcomes_;
+    if (!owed.empty() && !co_await make_durable(owed)) {
       d.end = PumpEnd::kAuditFailed;
       d.error = d.from_client ? "the statement's audit record did not reach the store"
                               : "the statement's outcome did not reach the audit store";
@@ -1124,7 +1128,7 @@ asio::awaitable<void> Session::relay() {
 }
 
 asio::awaitable<bool> Session::durable_then_flush(Direction& d, wire::Buffer& out) {
-  if (sync_audit_ && !co_await make_durable(intents_)) {
+  if (!intents_.empty() && !co_await make_durable(intents_)) {
     d.end = PumpEnd::kAuditFailed;
     d.error = "the statement's audit record did not reach the store";
     co_return false;

@@ -295,5 +295,18 @@ TEST(Recorder, ADurableRecordTheStoreCannotTakeIsReportedNotLostSilently) {
   EXPECT_EQ(rec.dropped(), 1u);
 }
 
+TEST(Recorder, LagsOnlyWhileARecordWaitsLongerThanMaxLag) {
+  auto log = std::make_shared<StoreLog>();
+  log->gate_closed = true;  // a commit that takes its time
+  Recorder rec(std::make_unique<FakeStore>(log), {.flush_interval = 5ms, .max_lag = 30ms});
+  EXPECT_FALSE(rec.lagging());  // nothing pending
+  ASSERT_TRUE(rec.record(statement(1)));
+  EXPECT_FALSE(rec.lagging());
+  ASSERT_TRUE(eventually([&] { return rec.lagging(); }, 2s));
+  log->open_gate();
+  ASSERT_TRUE(eventually([&] { return !rec.lagging(); }, 2s));
+  EXPECT_EQ(log->all_written(), std::vector<std::int64_t>{1});
+}
+
 }  // namespace
 }  // namespace gh::audit
