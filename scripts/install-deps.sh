@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config clang
   libboost1.81-dev libssl-dev openssl
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
-  libsqlite3-dev sqlite3 libpq-dev libpg-query-dev libhyperscan-dev libzstd-dev
+  libsqlite3-dev sqlite3 libpq-dev libpg-query-dev libprotobuf-c-dev libhyperscan-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer
   python3 procps iproute2

@@ -1,6 +1,6 @@
-// Statement analysis cost: a cold parse, the normaliser alone, a cache hit
-// (what pgbench -S costs per statement once warm), and a policy decision on
-// a cached analysis.
+// Statement analysis cost: a cold parse, the normaliser alone, the cache's
+// token key alone, a cache hit (what pgbench -S costs per statement once
+// warm), and a policy decision on a cached analysis.
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -8,6 +8,7 @@
 #include "policy/decide.h"
 #include "sql/analyzer.h"
 #include "sql/cache.h"
+#include "sql/scan_key.h"
 
 namespace {
 
@@ -29,8 +30,20 @@ void Normalize(benchmark::State& state) {
 }
 BENCHMARK(Normalize);
 
+// The cache's constant-abstracted key (PostgreSQL's scanner, no grammar).
+void ScanKey(benchmark::State& state) {
+  const std::string sql = state.range(0) == 0 ? std::string(kPgbenchSelect) + "4711" : kJoin;
+  std::string key;
+  bool constants = false;
+  for (auto _ : state) {
+    key.clear();
+    benchmark::DoNotOptimize(gh::sql::append_scan_key(sql, key, constants));
+  }
+}
+BENCHMARK(ScanKey)->Arg(0)->Arg(1)->ArgNames({"join"});
+
 // A different constant every time, as pgbench -S sends: a hit on the
-// normalised key.
+// token key.
 void CacheHitNewConstant(benchmark::State& state) {
   gh::sql::AnalysisCache cache;
   std::uint64_t aid = 1;

@@ -3,15 +3,13 @@
 #include <functional>
 
 #include "sql/analyzer.h"
+#include "sql/scan_key.h"
 
 namespace gh::sql {
 
 namespace {
-// Keys of the two kinds never collide: a normalized key starts with 'n', an
-// exact one with 'x'.
-std::string normalized_key(const std::string& norm) {
-  return "n" + norm;
-}
+// Keys of the two kinds never collide: a token key starts with 't', an exact
+// one with 'x'.
 std::string exact_key(std::string_view sql) {
   return "x" + std::string(sql);
 }
@@ -36,19 +34,19 @@ void AnalysisCache::put(std::string key, model::AnalysisPtr a) {
 
 model::AnalysisPtr AnalysisCache::get(std::string_view sql) {
   // Exact text first: repeated statements (and every constant-sensitive one)
-  // are found without normalising.
+  // are found without scanning.
   std::string exact = exact_key(sql);
   if (auto a = find(exact)) {
     hits_.fetch_add(1, std::memory_order_relaxed);
     return a;
   }
-  auto norm = normalize(sql);
-  std::string nkey;
-  if (norm) {
-    nkey = normalized_key(*norm);
-    if (auto a = find(nkey)) {
+  std::string tkey(1, 't');
+  bool has_constants = false;
+  const bool keyed = append_scan_key(sql, tkey, has_constants);
+  if (keyed) {
+    if (auto a = find(tkey)) {
       hits_.fetch_add(1, std::memory_order_relaxed);
-      if (*norm == sql) put(std::move(exact), a);
+      if (!has_constants) put(std::move(exact), a);
       return a;
     }
   }
@@ -56,15 +54,15 @@ model::AnalysisPtr AnalysisCache::get(std::string_view sql) {
   auto a = std::make_shared<const model::Analysis>(analyze(sql));
   // What does not parse is not kept: garbage must not push out real entries.
   if (!a->ok) return a;
-  if (a->constant_sensitive || !norm) {
+  if (a->constant_sensitive || !keyed) {
     put(std::move(exact), a);
   } else {
     // A text without constants (a Parse with $n parameters, a fixed query)
-    // is its own normal form: keep it under its exact text too, so the next
-    // time skips the normaliser. Texts with constants are not, or a stream of
-    // distinct constants would fill the cache with one-off keys.
-    if (*norm == sql) put(std::move(exact), a);
-    put(std::move(nkey), a);
+    // is keyed by its tokens alone: keep it under its exact text too, so the
+    // next time skips the scanner. Texts with constants are not, or a stream
+    // of distinct constants would fill the cache with one-off keys.
+    if (!has_constants) put(std::move(exact), a);
+    put(std::move(tkey), a);
   }
   return a;
 }

@@ -1,8 +1,9 @@
-// A shared, bounded cache of analyses, keyed by the statement with its
-// constants abstracted (libpg_query's normaliser), so `… WHERE aid = 1` and
-// `… WHERE aid = 2` share one analysis. An analysis whose outcome depends on a
-// constant (SET, set_config, COPY, EXPLAIN options, anything but plain queries
-// and DML) is keyed by its exact text instead. Thread-safe: sharded, one
+// A shared, bounded cache of analyses, keyed by the statement's tokens with
+// its constants abstracted (sql/scan_key.h: PostgreSQL's scanner, not its
+// grammar), so `… WHERE aid = 1` and `… WHERE aid = 2` share one analysis.
+// An analysis whose outcome depends on a constant (SET, set_config, COPY,
+// EXPLAIN options, anything but plain queries and DML) is keyed by its exact
+// text instead, as is a text the scanner rejects. Thread-safe: sharded, one
 // mutex per shard, held only for the lookup.
 #pragma once
 
