@@ -75,7 +75,8 @@ std::vector<RecordSpec> make_specs() {
         {"masked_json", K::kJson},
         {"withheld", K::kInt},
         {"approval_id", K::kText},
-        {"result_json", K::kText}},
+        {"result_json", K::kText},
+        {"params_json", K::kJson, true}},
        {"session_id", "seq"},
        {}},
       {RecordType::kConnectionRefused,
@@ -382,6 +383,7 @@ std::string Record::canonical() const {
   bool first = true;
   for (int i : spec_->sorted) {
     if (i >= static_cast<int>(values_.size())) continue;
+    if (i >= 0 && values_[i].null && spec_->fields[i].omit_null) continue;
     if (!first) out += ',';
     first = false;
     if (i < 0) {
@@ -440,6 +442,19 @@ std::string canonical_counts(const std::map<std::string, std::int64_t>& counts) 
     out += std::to_string(n);
   }
   out += '}';
+  return out;
+}
+
+std::string canonical_optional_list(const std::vector<std::optional<std::string>>& v) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    if (v[i])
+      append_string(out, *v[i]);
+    else
+      out += "null";
+  }
+  out += ']';
   return out;
 }
 
@@ -528,6 +543,10 @@ Record to_record(const model::StatementEvent& e) {
     r.text("result_json", e.result);
   else
     r.null("result_json");
+  if (!e.params.empty())
+    r.json("params_json", canonical_optional_list(e.params));
+  else
+    r.null("params_json");
   return r;
 }
 

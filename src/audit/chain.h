@@ -4,11 +4,11 @@
 // recomputes it.
 //
 // Canonical encoding: one JSON object per record, members sorted by name
-// (bytewise), no whitespace, with a "type" member ("statement", …) and the
-// record's fields under fixed names — the columns of the typed table the
-// event is kept in (`sessions`, `statements`, …). Values are null, integers
-// (decimal), strings, or — for lists and maps — nested JSON in this same
-// form. Strings are UTF-8 with only `"`, `\` and control characters escaped
+// (bytewise), no whitespace, fields added later (omit_null) left out when null, with a "type"
+// member ("statement", …) and the record's fields under fixed names — the columns of the typed
+// table the event is kept in (`sessions`, `statements`, …). Values are null, integers (decimal),
+// strings, or — for lists and maps — nested JSON in this same form. Strings are UTF-8 with only
+// `"`, `\` and control characters escaped
 // (\b \f \n \r \t, else \u00xx); a string that is not valid UTF-8 is encoded
 // as {"base64":"<its bytes, standard base64>"} so no byte is lost.
 //
@@ -49,6 +49,9 @@ enum class FieldKind : std::uint8_t { kInt, kText, kJson };  // any field may al
 struct FieldSpec {
   std::string_view name;
   FieldKind kind;
+  // A field added after records were first chained: left out of the
+  // canonical form when null, so that older records keep their encoding.
+  bool omit_null = false;
 };
 
 struct RecordSpec {
@@ -120,6 +123,8 @@ Record to_record(const model::AuditEvent& e);
 std::string canonical_string(std::string_view s);
 std::string canonical_list(const std::vector<std::string>& v);
 std::string canonical_counts(const std::map<std::string, std::int64_t>& counts);
+// A list whose items may be null.
+std::string canonical_optional_list(const std::vector<std::optional<std::string>>& v);
 
 inline constexpr std::string_view kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";

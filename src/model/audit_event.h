@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -74,6 +75,9 @@ struct StatementEvent {
   // masking), up to max_rows_per_statement rows. JSON: {"columns": [...],
   // "rows": [[text or null, ...]], "truncated": bool}; empty when not kept.
   std::string result;
+  // Extended protocol: the Execute's bound parameters as recorded — masked
+  // like the text, long ones cut short; nullopt for NULL. Empty otherwise.
+  std::vector<std::optional<std::string>> params;
 };
 
 // With `recording.audit_durability: sync`: a statement the gateway is about

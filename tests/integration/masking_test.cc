@@ -3,6 +3,7 @@
 // out it closes: an alias, an expression, an aggregate, a view, COPY, binary
 // results, an error echoing a value, a notification, a JSON path — and for
 // what must stay untouched (false positives, an exempt group).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -384,6 +385,45 @@ TEST_F(Masking, PsqlShowsMaskedValuesAndTheAuditCountsWithoutValues) {
   EXPECT_EQ(status.exit_code, 0) << status.output;
   EXPECT_NE(status.output.find("masking: 2 rule(s), "), std::string::npos) << status.output;
   EXPECT_EQ(status.output.find(", 0 value(s) masked"), std::string::npos) << status.output;
+}
+
+// A prepared statement's parameters are recorded with what they bound, and
+// masked: the email a client looks up by must not sit in the audit store raw.
+TEST_F(Masking, RecordedParametersAreMaskedAndKeepTheirShape) {
+  auto c = gw_->connect(analyst());
+  const char* params[3] = {"jane.doe@example.com", nullptr, "7"};
+  Result r(PQexecParams(c.get(),
+                        "SELECT id FROM customers WHERE email = $1 OR notes = $2 OR id = $3::int",
+                        3, nullptr, params, nullptr, nullptr, 0));
+  ASSERT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(r.get());
+  // A binary parameter that is not text is recorded by its size.
+  const std::uint32_t be_seven = htonl(7);
+  const char* bin[1] = {reinterpret_cast<const char*>(&be_seven)};
+  const int lengths[1] = {4};
+  const int formats[1] = {1};
+  const Oid types[1] = {23};  // int4
+  Result b(PQexecParams(c.get(), "SELECT id FROM customers WHERE id = $1", 1, types, bin, lengths,
+                        formats, 0));
+  ASSERT_EQ(PQresultStatus(b.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(b.get());
+  auto rows = gw_->audit(
+      "SELECT protocol_path, params_json FROM statements WHERE text LIKE 'SELECT id FROM "
+      "customers WHERE %' AND params_json IS NOT NULL ORDER BY rowid DESC LIMIT 2");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][0], "extended");
+  EXPECT_EQ(rows[0][1], R"(["[binary, 4 bytes]"])");
+  auto p = nlohmann::json::parse(rows[1][1], nullptr, false);
+  ASSERT_TRUE(p.is_array() && p.size() == 3) << rows[1][1];
+  expect_no_secret("recorded parameters", rows[1][1]);
+  const std::string email = p[0].get<std::string>();
+  EXPECT_EQ(email.front(), 'j') << email;  // partial: the shape stays, the value does not
+  EXPECT_TRUE(email.ends_with(".com")) << email;
+  EXPECT_TRUE(p[1].is_null());
+  EXPECT_EQ(p[2], "7");
+  // Statements without parameters keep no params at all (and their chain encoding).
+  auto plain = gw_->audit(
+      "SELECT count(*) FROM statements WHERE protocol_path = 'simple' AND params_json IS NOT NULL");
+  ASSERT_EQ(plain.size(), 1u);
+  EXPECT_EQ(plain[0][0], "0");
 }
 
 }  // namespace

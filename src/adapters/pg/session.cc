@@ -36,6 +36,8 @@ constexpr std::size_t kRelayBuffer = 32 * 1024;
 // audit_durability: sync — how long a statement waits for its record to
 // reach the disk before the session gives up on it (fail closed).
 constexpr auto kDurableTimeout = std::chrono::seconds(10);
+// A recorded parameter value is cut to this many bytes (after masking).
+constexpr std::size_t kMaxRecordedParam = 1024;
 
 // Recorded text is masked: literals in a statement can be values.
 std::string masked_text(const ResultMasker& masker, std::string text) {
@@ -578,6 +580,25 @@ void Session::record_statements(std::vector<model::AuditEvent>* durable) {
     ev.text = f.text ? f.text->text : std::string();
     ev.result = std::move(f.result);
     ev.text = masked_text(masker_, std::move(ev.text));
+    if (f.params) {
+      ev.params.reserve(f.params->size());
+      for (const auto& p : *f.params) {
+        if (!p) {
+          ev.params.emplace_back(std::nullopt);
+          continue;
+        }
+        // Masked whole, then cut: a value cut first could hide what makes it sensitive.
+        std::string v = masked_text(masker_, *p);
+        if (v.size() > kMaxRecordedParam) {
+          const std::size_t total = v.size();
+          v.resize(kMaxRecordedParam);
+          while (!v.empty() && (static_cast<unsigned char>(v.back()) & 0xC0) == 0x80) v.pop_back();
+          if (!v.empty() && static_cast<unsigned char>(v.back()) >= 0xC0) v.pop_back();
+          v += "…[" + std::to_string(total) + " bytes]";
+        }
+        ev.params.emplace_back(std::move(v));
+      }
+    }
     if (f.decision) ev.decision = *f.decision;
     ev.masked = std::move(f.masked);
     ev.withheld = f.withheld;

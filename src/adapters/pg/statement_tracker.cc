@@ -20,6 +20,54 @@ Text make_text(std::string_view sql, Decided decision = nullptr) {
             std::move(decision)});
 }
 
+// A parameter longer than this is recorded by its size alone.
+constexpr std::size_t kMaxParam = 64 * 1024;
+
+// Printable UTF-8 (tab, newline and carriage return allowed): a binary value
+// that reads as text is recorded, and masked, as text.
+bool printable_utf8(Bytes b) {
+  for (std::size_t i = 0; i < b.size();) {
+    const std::uint8_t c = b[i];
+    if (c < 0x80) {
+      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return false;
+      ++i;
+      continue;
+    }
+    const std::size_t n = (c & 0xE0) == 0xC0   ? 2
+                          : (c & 0xF0) == 0xE0 ? 3
+                          : (c & 0xF8) == 0xF0 ? 4
+                                               : 0;
+    if (n == 0 || i + n > b.size() || (n == 2 && c < 0xC2)) return false;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((b[i + k] & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+ParamsPtr render_params(const wire::Bind& b) {
+  if (b.params.empty()) return nullptr;
+  auto out = std::make_shared<Params>();
+  out->reserve(b.params.size());
+  for (std::size_t i = 0; i < b.params.size(); ++i) {
+    const auto& p = b.params[i];
+    if (!p) {
+      out->emplace_back(std::nullopt);
+      continue;
+    }
+    const bool binary = b.param_format(i) == 1;
+    if (p->size() > kMaxParam) {
+      out->emplace_back("[" + std::string(binary ? "binary" : "text") + ", " +
+                        std::to_string(p->size()) + " bytes]");
+    } else if (binary && !printable_utf8(*p)) {
+      out->emplace_back("[binary, " + std::to_string(p->size()) + " bytes]");
+    } else {
+      out->emplace_back(std::string(reinterpret_cast<const char*>(p->data()), p->size()));
+    }
+  }
+  return out;
+}
+
 const Text& unknown_statement() {
   static const Text t = std::make_shared<const Label>(Label{"<unknown prepared statement>", {}});
   return t;
@@ -29,7 +77,7 @@ const Text& unknown_statement() {
 
 Text StatementTracker::portal_text(const std::string& portal) const {
   auto it = portals_.find(portal);
-  return it != portals_.end() ? it->second : unknown_statement();
+  return it != portals_.end() ? it->second.text : unknown_statement();
 }
 
 namespace {
@@ -124,6 +172,7 @@ StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, B
       e.kind = Entry::kBind;
       e.name = std::string(b->portal);
       e.source = std::string(b->statement);
+      e.params = render_params(*b);
       if (client_portals_.size() >= kMaxNamed) client_portals_.clear();
       if (auto it = client_statements_.find(e.source); it != client_statements_.end()) {
         client_portals_[e.name] = it->second;
@@ -203,9 +252,11 @@ void StatementTracker::finish(Entry& e, std::string outcome, Clock::time_point n
                                                      : "extended";
   // What ran is the portal as the server bound it; an Execute that never ran
   // is labelled with what the client meant to run.
-  if (e.kind == Entry::kExecute)
+  if (e.kind == Entry::kExecute) {
     f.text = e.ran ? portal_text(e.name) : e.intended;
-  else
+    if (e.ran)
+      if (auto it = portals_.find(e.name); it != portals_.end()) f.params = it->second.params;
+  } else
     f.text = std::move(e.text);
   f.decision = e.redecided ? e.redecided : (f.text ? f.text->decision : nullptr);
   f.at_us = e.at_us;
@@ -251,14 +302,18 @@ std::shared_ptr<const std::vector<std::uint8_t>> StatementTracker::on_server(
     case '2':  // BindComplete
       if (front && front->kind == Entry::kBind) {
         auto stmt = prepared_.find(front->source);
-        portals_[front->name] = stmt != prepared_.end() ? stmt->second : unknown_statement();
+        portals_[front->name] = {stmt != prepared_.end() ? stmt->second : unknown_statement(),
+                                 std::move(front->params)};
         queue_.pop_front();
       }
       break;
     case '3':  // CloseComplete
       if (front && front->kind == Entry::kClose) {
-        auto& map = front->close_kind == 'S' ? prepared_ : portals_;
-        if (auto it = map.find(front->name); it != map.end()) map.erase(it);
+        if (front->close_kind == 'S') {
+          if (auto it = prepared_.find(front->name); it != prepared_.end()) prepared_.erase(it);
+        } else if (auto it = portals_.find(front->name); it != portals_.end()) {
+          portals_.erase(it);
+        }
         queue_.pop_front();
       }
       break;

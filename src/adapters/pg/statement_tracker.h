@@ -34,6 +34,12 @@ struct Label {
 };
 using Text = std::shared_ptr<const Label>;
 
+// A portal's parameters as the client bound them: text-format values as
+// sent, binary ones as text when they are printable UTF-8, else a
+// placeholder naming their size; nullopt for NULL. Not yet masked.
+using Params = std::vector<std::optional<std::string>>;
+using ParamsPtr = std::shared_ptr<const Params>;
+
 // A row threshold on a statement's result (defined by StatementGate).
 struct RowWatch;
 
@@ -62,6 +68,7 @@ struct FinishedStatement {
   std::vector<model::MaskCount> masked;  // what masking did to its results
   std::int64_t withheld = 0;
   std::string result;  // recording.results: the result as sent (ResultCapture JSON)
+  ParamsPtr params;    // an Execute's bound parameters; null for other statements
 };
 
 class StatementTracker {
@@ -116,6 +123,7 @@ class StatementTracker {
   struct Entry {
     enum Kind { kSimple, kFunctionCall, kParse, kBind, kClose, kExecute, kSync, kCopyEnd } kind;
     Text text;            // statement text (simple, function call, parse)
+    ParamsPtr params;     // bind: its parameters
     std::string name;     // parse: statement; bind/execute: portal; close: name
     std::string source;   // bind: the statement it binds (resolved at BindComplete)
     char close_kind = 0;  // close: 'S' | 'P'
@@ -146,7 +154,11 @@ class StatementTracker {
 
   std::deque<Entry> queue_;
   std::map<std::string, Text, std::less<>> prepared_;
-  std::map<std::string, Text, std::less<>> portals_;
+  struct Portal {
+    Text text;
+    ParamsPtr params;
+  };
+  std::map<std::string, Portal, std::less<>> portals_;
   // The client's own view of names (the newest Parse/Bind of each), used only
   // to label an Execute that never ran; bounded, and dropped when over the bound.
   std::map<std::string, Text, std::less<>> client_statements_;

@@ -79,6 +79,20 @@ TEST(Canonical, EveryEventTypeHasItsRecord) {
   }
 }
 
+// Fields added after records were chained (params_json) are left out when
+// null, so a statement recorded before they existed keeps its encoding.
+TEST(Canonical, AStatementWithoutParametersKeepsItsEarlierEncoding) {
+  model::StatementEvent e;
+  e.session_id = "s1";
+  e.seq = 1;
+  const std::string plain = to_record(e).canonical();
+  EXPECT_EQ(plain.find("params_json"), std::string::npos) << plain;
+  EXPECT_NE(plain.find(R"("result_json":null)"), std::string::npos) << plain;
+  e.params = {"a", std::nullopt};
+  const std::string with = to_record(e).canonical();
+  EXPECT_NE(with.find(R"("params_json":["a",null])"), std::string::npos) << with;
+}
+
 TEST(Chain, HashIsSha256OfThePreviousHashBytesThenTheRecord) {
   EXPECT_EQ(chain_hash(kGenesisHash, ""),
             "66687aadf862bd776c8fc18b8e9f8e20089714856ee233b3902a591d0d5f2925");

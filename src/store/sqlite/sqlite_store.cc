@@ -380,6 +380,10 @@ CREATE TABLE statement_intents (
 );
 CREATE INDEX statement_intents_chain ON statement_intents(chain_id);
 )sql"},
+    // Extended protocol: the parameters a statement ran with, masked.
+    Migration{10, R"sql(
+ALTER TABLE statements ADD COLUMN params_json TEXT;
+)sql"},
 };
 
 Status<> migrate(sqlite3* db) {

@@ -153,6 +153,45 @@ TEST(StatementTracker, SimpleQuerySumsRowsAndEndsAtReadyForQuery) {
   EXPECT_EQ(h.t.pending(), 0u);
 }
 
+// Bind with parameters: text "a@b.example", NULL, binary int4 7, binary "héllo".
+std::vector<std::uint8_t> bind_with_params(std::string_view portal, std::string_view stmt) {
+  auto b = cstr({portal, stmt});
+  ByteWriter w(b);
+  w.u16(4).u16(0).u16(0).u16(1).u16(1);  // formats: text, text, binary, binary
+  w.u16(4);
+  const std::string email = "a@b.example";
+  w.u32(static_cast<std::uint32_t>(email.size()));
+  for (char ch : email) w.u8(static_cast<std::uint8_t>(ch));
+  w.u32(0xFFFFFFFFu);  // NULL
+  w.u32(4).u32(7);
+  const std::string word = "h\xc3\xa9llo";
+  w.u32(static_cast<std::uint32_t>(word.size()));
+  for (char ch : word) w.u8(static_cast<std::uint8_t>(ch));
+  w.u16(0);
+  return b;
+}
+
+TEST(StatementTracker, AnExecuteCarriesTheParametersItsPortalWasBoundWith) {
+  Harness h;
+  ASSERT_TRUE(h.client('P', parse("s1", "SELECT $1, $2, $3, $4")));
+  ASSERT_TRUE(h.client('B', bind_with_params("", "s1")));
+  ASSERT_TRUE(h.client('E', execute("")));
+  ASSERT_TRUE(h.client('S', none()));
+  h.server('1', none());
+  h.server('2', none());
+  h.server('C', tag("SELECT 1"));
+  h.server('Z', ready('I'));
+  // A simple query after it has no parameters.
+  ASSERT_TRUE(h.client('Q', cstr({"SELECT 1"})));
+  h.server('C', tag("SELECT 1"));
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 2u);
+  ASSERT_NE(h.done[0].params, nullptr);
+  const Params expected{"a@b.example", std::nullopt, "[binary, 4 bytes]", "h\xc3\xa9llo"};
+  EXPECT_EQ(*h.done[0].params, expected);
+  EXPECT_EQ(h.done[1].params, nullptr);
+}
+
 TEST(StatementTracker, ARefusedDuplicateParseCannotRelabelWhatRuns) {
   Harness h;
   ASSERT_TRUE(h.client('P', parse("s1", "SELECT * FROM payroll")));

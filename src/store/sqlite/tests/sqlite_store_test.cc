@@ -101,7 +101,7 @@ model::StatementEvent statement(std::string session, std::int64_t seq) {
 
 TEST_F(SqliteStoreTest, OpenCreatesTheSchemaAndRecordsEveryMigration) {
   ASSERT_TRUE(open());
-  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7,8,9");
+  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7,8,9,10");
   EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations WHERE applied_at IS NULL"), "0");
   auto tables = rows(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
@@ -198,7 +198,7 @@ TEST_F(SqliteStoreTest, ReopeningDoesNotMigrateAgainOrLoseData) {
   const std::string applied = scalar("SELECT applied_at FROM schema_migrations");
   auto again = open();
   ASSERT_TRUE(again);
-  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "9");
+  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "10");
   EXPECT_EQ(scalar("SELECT applied_at FROM schema_migrations"), applied);
   EXPECT_EQ(scalar("SELECT count(*) FROM sessions"), "1");
 }
