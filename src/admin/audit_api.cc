@@ -86,6 +86,7 @@ Json statement_json(const audit::StatementRecord& r) {
   if (!r.approval_id.empty()) j["approval_id"] = r.approval_id;
   if (auto m = Json::parse(r.masked_json, nullptr, false); m.is_object()) j["masked"] = m;
   if (auto res = Json::parse(r.result_json, nullptr, false); res.is_object()) j["result"] = res;
+  if (auto p = Json::parse(r.params_json, nullptr, false); p.is_array()) j["params"] = p;
   return j;
 }
 

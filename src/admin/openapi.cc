@@ -500,6 +500,7 @@ constexpr std::string_view kDocument = R"openapi(
           "approval_id": {"type": "string"}, "withheld": {"type": "integer"},
           "error": {"type": "object", "properties": {"code": {"type": "string"}, "message": {"type": "string"}}},
           "masked": {"type": "object", "additionalProperties": {"type": "integer"}},
+          "params": {"type": "array", "description": "An Execute's bound parameters, masked like the text", "items": {"type": "string", "nullable": true}},
           "result": {"type": "object", "description": "The result as the client saw it (masked), when recording keeps results", "properties": {"columns": {"type": "array", "items": {"type": "string"}}, "rows": {"type": "array", "items": {"type": "array", "items": {"type": "string", "nullable": true}}}, "truncated": {"type": "boolean"}, "withheld": {"type": "boolean"}, "not_recorded": {"type": "string"}}}
         }
       }

@@ -212,6 +212,13 @@ struct ApiCommands {
                 << (replay ? r.value("text", "") : one_line(r.value("text", ""), 100)) << "\n";
       if (!replay) continue;
       const std::string pad = "                     ";
+      if (r.contains("params")) {
+        std::string line;
+        for (const auto& v : r["params"])
+          line += (line.empty() ? "" : ", ") +
+                  (v.is_null() ? std::string("NULL") : one_line(v.get<std::string>(), 60));
+        std::cout << pad << "params: " << line << "\n";
+      }
       if (r.contains("approval_id"))
         std::cout << pad << "approved: " << r["approval_id"].get<std::string>() << "\n";
       if (r.contains("error"))

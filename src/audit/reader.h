@@ -59,6 +59,7 @@ struct StatementRecord {
   std::string masked_json;  // {"rule": count}
   std::int64_t withheld = 0;
   std::string result_json;  // recording.results; empty when not kept
+  std::string params_json;  // an Execute's parameters, masked (JSON array); empty when none
 };
 
 struct SessionQuery {

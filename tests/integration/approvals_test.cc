@@ -473,6 +473,11 @@ TEST_F(Approvals, SessionsReplayAndAuditSearchThroughTheCliSeeOnlyWhatTheCallerM
     // An admin-class function: no access rule here grants `admin`.
     Result denied(PQexec(c.get(), "SELECT pg_reload_conf()"));
     EXPECT_EQ(PQresultStatus(denied.get()), PGRES_FATAL_ERROR);
+    // With parameters: the replay shows what it was bound with.
+    const char* params[2] = {"41", nullptr};
+    Result bound(PQexecParams(c.get(), "SELECT $1::int + 1, $2::text", 2, nullptr, params, nullptr,
+                              nullptr, 0));
+    EXPECT_EQ(PQresultStatus(bound.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(bound.get());
   }
   // The session's end is recorded once the recorder flushed.
   std::string id;
@@ -496,6 +501,7 @@ TEST_F(Approvals, SessionsReplayAndAuditSearchThroughTheCliSeeOnlyWhatTheCallerM
       << replay.output;
   EXPECT_NE(replay.output.find("DENY ("), std::string::npos) << replay.output;
   EXPECT_NE(replay.output.find("ERROR 42501"), std::string::npos) << replay.output;
+  EXPECT_NE(replay.output.find("params: 41, NULL"), std::string::npos) << replay.output;
 
   // Someone else's sessions: refused to a caller, open to an admin.
   auto other = gw_->cli({"audit", "search", "--identity", "carol"}, token);

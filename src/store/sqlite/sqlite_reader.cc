@@ -73,7 +73,8 @@ constexpr const char* kStatementColumns =
     "SELECT st.session_id, se.subject, se.connection, st.seq, st.at_us, st.duration_us, st.text, "
     "st.protocol_path, st.rows, st.outcome, st.command_tag, st.error_code, st.error_message, "
     "st.kind, st.class, st.tables_json, st.functions_json, st.decision, st.rule, "
-    "st.policy_version, st.approval_id, st.masked_json, st.withheld, st.result_json "
+    "st.policy_version, st.approval_id, st.masked_json, st.withheld, st.result_json, "
+    "st.params_json "
     "FROM statements st LEFT JOIN sessions se ON se.id = st.session_id";
 
 class SqliteReader final : public audit::Reader {
@@ -209,6 +210,7 @@ class SqliteReader final : public audit::Reader {
     r.masked_json = text(s, 21);
     r.withheld = integer(s, 22);
     r.result_json = text(s, 23);
+    r.params_json = text(s, 24);
     return r;
   }
 
