@@ -93,7 +93,20 @@ int run_serve(const std::string& path) {
       std::cerr << "gatehouse: audit store: " << store.error() << "\n";
       return 1;
     }
-    recorder = std::make_unique<audit::Recorder>(std::move(*store));
+    // Where records wait while the store cannot take them (bounded: past it,
+    // new sessions are refused).
+    constexpr std::uint64_t kSpoolMaxBytes = 256ULL << 20;
+    auto spool = audit::Spool::open(cfg->gateway.data_dir + "/audit.spool", kSpoolMaxBytes);
+    if (!spool) {
+      std::cerr << "gatehouse: " << spool.error() << "\n";
+      return 1;
+    }
+    if (!spool->empty())
+      spdlog::warn("audit spool {} holds {} bytes from before: moving them to the store first",
+                   spool->path(), spool->bytes());
+    audit::RecorderOptions options;
+    options.spool_sync = cfg->recording.sync_audit;
+    recorder = std::make_unique<audit::Recorder>(std::move(*store), options, std::move(*spool));
   } else {
     spdlog::warn("audit is off (gateway.audit: off): sessions are not recorded");
   }

@@ -10,8 +10,10 @@
 
 namespace gh::audit {
 
-Recorder::Recorder(std::unique_ptr<Store> store, RecorderOptions options)
-    : store_(std::move(store)), options_(options) {
+Recorder::Recorder(std::unique_ptr<Store> store, RecorderOptions options,
+                   std::optional<Spool> spool)
+    : store_(std::move(store)), options_(options), spool_(std::move(spool)) {
+  if (spool_) spool_bytes_.store(spool_->bytes());
   // A zero batch would make the writer spin without ever taking an event.
   if (options_.max_batch == 0) options_.max_batch = 1;
   writer_ = std::thread([this] { run(); });
@@ -25,8 +27,7 @@ bool Recorder::record(model::AuditEvent event) {
   std::lock_guard lk(mu_);
   // Refusing is the caller's cue to fail closed; silently dropping would leave
   // sessions without a record.
-  if (stopping_ || !store_healthy_) return false;
-  if (queue_.size() + in_flight_ >= options_.max_queue) return false;
+  if (!can_take()) return false;
   enqueue(std::move(event));
   // Wake the writer only when a full batch is waiting; otherwise it comes by
   // itself within flush_interval, which keeps record() free of a syscall per event.
@@ -58,7 +59,7 @@ bool Recorder::lagging() const {
 void Recorder::record_durable(model::AuditEvent event, Durable done) {
   {
     std::lock_guard lk(mu_);
-    if (!stopping_ && store_healthy_ && queue_.size() + in_flight_ < options_.max_queue) {
+    if (can_take()) {
       enqueue(std::move(event));
       durable_.emplace_back(enqueued_, std::move(done));
       flush_upto_ = std::max(flush_upto_, enqueued_);
@@ -83,9 +84,52 @@ void Recorder::settle_durable(std::unique_lock<std::mutex>& lk) {
   lk.lock();
 }
 
+// Refusing is the caller's cue to fail closed; silently dropping would leave
+// sessions without a record. A failing store is no reason to refuse while the
+// spool has room.
+bool Recorder::can_take() const {
+  if (stopping_ || queue_.size() + in_flight_ >= options_.max_queue) return false;
+  return store_healthy_ || (spool_ && !spool_full_.load(std::memory_order_relaxed));
+}
+
 bool Recorder::accepting() const {
   std::lock_guard lk(mu_);
-  return !stopping_ && store_healthy_ && queue_.size() + in_flight_ < options_.max_queue;
+  return can_take();
+}
+
+Status<> Recorder::put(const std::vector<model::AuditEvent>& batch, bool& spooled) {
+  spooled = false;
+  if (!spool_ || spool_->empty()) {
+    Status<> st = store_->write_batch(batch);
+    if (st || !spool_) return st;
+    spdlog::error("audit store write failed; {} events go to the spool {}: {}", batch.size(),
+                  spool_->path(), st.error());
+  }
+  Status<> st = spool_->append(batch, options_.spool_sync);
+  spool_bytes_.store(spool_->bytes());
+  spool_full_.store(!st);
+  if (st) spooled = true;
+  return st;
+}
+
+Status<> Recorder::unspool() {
+  auto events = spool_->read_all();
+  if (!events) return unexpected(events.error());
+  if (!events->empty()) {
+    if (auto st = store_->write_batch(*events); !st) return st;
+  }
+  if (auto st = spool_->clear(); !st) {
+    // The store has them now: moving them again would duplicate them.
+    spdlog::critical(
+        "audit spool moved to the store but could not be emptied ({}): remove {} "
+        "before the next start",
+        st.error(), spool_->path());
+    return st;
+  }
+  spool_bytes_.store(0);
+  spool_full_.store(false);
+  spdlog::info("audit spool: {} events moved to the store", events->size());
+  return Ok{};
 }
 
 void Recorder::flush() {
@@ -137,6 +181,8 @@ void Recorder::run() {
   Clock::time_point give_up_at{};
   bool gave_up = false;
   Clock::time_point next_maintenance = Clock::now() + options_.maintenance_interval;
+  Clock::time_point next_unspool = Clock::now();  // a spool left from before: at once
+  auto unspool_backoff = options_.retry_initial;
 
   const auto batch_ready = [&] {
     return stopping_ || queue_.size() >= options_.max_batch ||
@@ -147,6 +193,22 @@ void Recorder::run() {
     // Group commit: let events accumulate for up to flush_interval unless a
     // full batch, a flush() or stop() asks for them sooner.
     wake_.wait_for(lk, options_.flush_interval, batch_ready);
+    // What waits in the spool goes to the store first, as soon as it takes it.
+    if (spool_ && !spool_->empty() && Clock::now() >= next_unspool) {
+      lk.unlock();
+      Status<> st = unspool();
+      lk.lock();
+      if (st) {
+        store_healthy_ = true;
+        unspool_backoff = options_.retry_initial;
+      } else {
+        store_healthy_ = false;
+        next_unspool = Clock::now() + unspool_backoff;
+        spdlog::warn("audit spool: the store does not take its events yet (retry in {} ms): {}",
+                     unspool_backoff.count(), st.error());
+        unspool_backoff = std::min(unspool_backoff * 2, options_.retry_max);
+      }
+    }
     // Checkpoints and retention run here, between batches, never on an I/O thread.
     if (store_healthy_ && !stopping_ && Clock::now() >= next_maintenance) {
       lk.unlock();
@@ -174,18 +236,24 @@ void Recorder::run() {
 
     // The store may take milliseconds (fsync); record() must not wait for it.
     lk.unlock();
-    Status<> status = store_->write_batch(batch);
+    bool spooled = false;
+    Status<> status = put(batch, spooled);
     lk.lock();
     in_flight_ = 0;
 
     if (status) {
       written_ += n;
+      if (spooled) {
+        // The store is failing (or still has the spool to take): try it again later.
+        if (store_healthy_) next_unspool = Clock::now() + unspool_backoff;
+        store_healthy_ = false;
+      }
       oldest_pending_ns_.store(queued_at_.empty() ? 0 : steady_ns(queued_at_.front()));
       spdlog::debug(
           "audit commit: {} records in {} ms", n,
           std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - commit_start)
               .count());
-      store_healthy_ = true;
+      if (!spooled) store_healthy_ = true;
       backoff = options_.retry_initial;
       giving_up = false;
       drained_.notify_all();

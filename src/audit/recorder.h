@@ -10,11 +10,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "audit/spool.h"
 #include "base/expected.h"
 #include "model/audit_event.h"
 
@@ -48,11 +50,18 @@ struct RecorderOptions {
   std::chrono::milliseconds stop_timeout{10'000};
   // How often the writer runs Store::maintain().
   std::chrono::milliseconds maintenance_interval{1'000};
+  // With a spool: sync it at every append (audit_durability: sync).
+  bool spool_sync = false;
 };
 
 class Recorder {
  public:
-  Recorder(std::unique_ptr<Store> store, RecorderOptions options = {});
+  // With a spool, a batch the store refuses goes there instead (and so does
+  // everything after it, to keep the order) until the store takes the
+  // spool's contents back; the recorder refuses events only when neither
+  // can take them. A spool that holds events at start is moved on first.
+  Recorder(std::unique_ptr<Store> store, RecorderOptions options = {},
+           std::optional<Spool> spool = std::nullopt);
   ~Recorder();  // flushes and joins
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
@@ -83,14 +92,25 @@ class Recorder {
   std::size_t queue_depth() const;
   // Events given up on because the store still failed when stop() timed out.
   std::uint64_t dropped() const;
+  // Bytes waiting in the spool (0 without one).
+  std::uint64_t spool_bytes() const { return spool_bytes_.load(std::memory_order_relaxed); }
 
  private:
   void run();
   void enqueue(model::AuditEvent event);  // with mu_ held
+  bool can_take() const;                  // with mu_ held
+  // Writer thread, without mu_: the batch into the store, or into the spool
+  // while the spool holds events or when the store fails. Sets `spooled`.
+  Status<> put(const std::vector<model::AuditEvent>& batch, bool& spooled);
+  // Writer thread, without mu_: the spool's events into the store, then empties it.
+  Status<> unspool();
   void settle_durable(std::unique_lock<std::mutex>& lk);
 
   std::unique_ptr<Store> store_;
   RecorderOptions options_;
+  std::optional<Spool> spool_;  // the writer thread's only
+  std::atomic<std::uint64_t> spool_bytes_{0};
+  std::atomic<bool> spool_full_{false};
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable drained_;

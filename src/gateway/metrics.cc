@@ -195,7 +195,15 @@ std::string render_metrics(const Services& services) {
           services.audit_accepting() ? 1 : 0);
   m.gauge("gatehouse_audit_queue_depth", "Audit events waiting for the writer.",
           static_cast<double>(audit.queue_depth));
-  m.counter("gatehouse_audit_events_written_total", "Audit events written to the store.",
+  m.gauge("gatehouse_audit_spool_bytes",
+          "Audit records waiting in the local spool while the store does not take them.",
+          static_cast<double>(audit.spool_bytes));
+  m.gauge("gatehouse_audit_lagging",
+          "1 while the oldest uncommitted audit record is older than the async window (100 ms): "
+          "completions wait for their records.",
+          audit.lagging ? 1 : 0);
+  m.counter("gatehouse_audit_events_written_total",
+            "Audit events taken durably (into the store, or into the spool while it fails).",
             audit.written);
   m.counter("gatehouse_audit_batches_failed_total",
             "Audit batches the store failed to write (retried).", audit.failed_batches);

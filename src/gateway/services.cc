@@ -343,6 +343,8 @@ AuditStats Services::audit_stats() const {
   s.written = recorder_->written();
   s.failed_batches = recorder_->failed_batches();
   s.dropped_at_stop = recorder_->dropped();
+  s.spool_bytes = recorder_->spool_bytes();
+  s.lagging = recorder_->lagging();
   return s;
 }
 

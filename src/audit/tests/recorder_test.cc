@@ -1,9 +1,11 @@
 #include "audit/recorder.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -306,6 +308,78 @@ TEST(Recorder, LagsOnlyWhileARecordWaitsLongerThanMaxLag) {
   log->open_gate();
   ASSERT_TRUE(eventually([&] { return !rec.lagging(); }, 2s));
   EXPECT_EQ(log->all_written(), std::vector<std::int64_t>{1});
+}
+
+struct SpoolDir {
+  std::string path;
+  SpoolDir() {
+    path = (std::filesystem::temp_directory_path() /
+            ("gh-recorder-spool-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+               .string();
+    std::filesystem::remove(path);
+  }
+  ~SpoolDir() { std::filesystem::remove(path); }
+  Spool open(std::uint64_t max = 1 << 20) const {
+    auto s = Spool::open(path, max);
+    EXPECT_TRUE(s) << s.error();
+    return std::move(s).value();
+  }
+};
+
+TEST(Recorder, WhileTheStoreFailsEventsGoToTheSpoolAndReachTheStoreInOrderLater) {
+  auto log = std::make_shared<StoreLog>();
+  log->fail = true;
+  SpoolDir dir;
+  Recorder rec(std::make_unique<FakeStore>(log),
+               {.max_batch = 3, .flush_interval = 1ms, .retry_initial = 5ms, .retry_max = 20ms},
+               dir.open());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(rec.record(statement(i)));
+  ASSERT_TRUE(eventually([&] { return rec.written() == 5; }));  // taken: into the spool
+  EXPECT_GT(rec.spool_bytes(), 0u);
+  // Sessions go on: the spool has room.
+  EXPECT_TRUE(rec.accepting());
+  Outcome out;
+  rec.record_durable(statement(5), out.callback());
+  ASSERT_TRUE(eventually([&] { return out.seen().size() == 1; }));
+  EXPECT_EQ(out.seen(), std::vector<bool>{true});
+  EXPECT_TRUE(log->all_written().empty());
+  log->set_fail(false);
+  // The spool goes first, then what came after it, in order.
+  ASSERT_TRUE(rec.record(statement(6)));
+  ASSERT_TRUE(eventually([&] { return log->all_written().size() == 7; }));
+  EXPECT_EQ(log->all_written(), iota(7));
+  EXPECT_TRUE(eventually([&] { return rec.spool_bytes() == 0; }));
+}
+
+TEST(Recorder, WhenNeitherStoreNorSpoolTakesEventsTheRecorderRefuses) {
+  auto log = std::make_shared<StoreLog>();
+  log->fail = true;
+  SpoolDir dir;
+  Recorder rec(std::make_unique<FakeStore>(log),
+               {.max_batch = 100,
+                .flush_interval = 1ms,
+                .retry_initial = 5ms,
+                .retry_max = 10ms,
+                .stop_timeout = 50ms},
+               dir.open(200));  // room for about one event
+  for (int i = 0; i < 5; ++i) (void)rec.record(statement(i));
+  ASSERT_TRUE(eventually([&] { return !rec.accepting(); }));
+  EXPECT_FALSE(rec.record(statement(99)));
+}
+
+TEST(Recorder, ASpoolLeftByAnEarlierRunIsMovedToTheStoreAtStart) {
+  SpoolDir dir;
+  {
+    auto spool = dir.open();
+    std::vector<model::AuditEvent> left{statement(0), statement(1)};
+    ASSERT_TRUE(spool.append(left, true));
+  }
+  auto log = std::make_shared<StoreLog>();
+  Recorder rec(std::make_unique<FakeStore>(log), {.flush_interval = 1ms}, dir.open());
+  ASSERT_TRUE(rec.record(statement(2)));
+  ASSERT_TRUE(eventually([&] { return log->all_written().size() == 3; }));
+  EXPECT_EQ(log->all_written(), iota(3));
 }
 
 }  // namespace

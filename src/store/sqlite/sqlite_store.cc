@@ -943,9 +943,11 @@ Expected<std::unique_ptr<audit::Store>> open_sqlite_store(const std::string& pat
                       (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
   }
   sqlite3_extended_result_codes(db.get(), 1);
-  // Another process (`gatehouse audit search`) may read while we write: wait
-  // for its locks instead of failing a batch at once.
-  sqlite3_busy_timeout(db.get(), 5'000);
+  // In WAL, readers (`gatehouse audit search`) do not block the writer; what
+  // does is another writer holding the database. Wait a little for it, not
+  // long: the batch then goes to the spool, and the writer must stay free to
+  // commit at least every flush interval.
+  sqlite3_busy_timeout(db.get(), 250);
 
   auto mode = query_text(db.get(), "PRAGMA journal_mode=WAL");
   if (!mode) return unexpected(mode.error());
