@@ -498,6 +498,23 @@ Record to_record(const model::SessionEnd& e) {
   return r;
 }
 
+// The decision's fields of a statement or intent record, in spec order (an
+// intent has no functions_json). A statement nothing decided (a skipped
+// Execute) has them all null.
+static void decision_fields(Record& r, const model::StatementDecision& d, bool with_functions) {
+  if (d.kind.empty()) {
+    r.null("kind").null("class").null("tables_json");
+    if (with_functions) r.null("functions_json");
+    r.null("decision").null("rule").null("policy_version");
+    return;
+  }
+  r.text("kind", d.kind).text("class", d.cls).json("tables_json", canonical_list(d.tables));
+  if (with_functions) r.json("functions_json", canonical_list(d.functions));
+  r.text("decision", d.decision)
+      .text("rule", d.rule)
+      .integer("policy_version", static_cast<std::int64_t>(d.policy_version));
+}
+
 Record to_record(const model::StatementEvent& e) {
   Record r(RecordType::kStatement);
   r.text("session_id", e.session_id)
@@ -511,21 +528,8 @@ Record to_record(const model::StatementEvent& e) {
       .text("command_tag", e.command_tag)
       .text("error_code", e.error_code)
       .text("error_message", e.error_message);
-  // A statement nothing decided (a skipped Execute) has no decision columns.
+  decision_fields(r, e.decision, true);
   const auto& d = e.decision;
-  if (!d.kind.empty()) {
-    r.text("kind", d.kind)
-        .text("class", d.cls)
-        .json("tables_json", canonical_list(d.tables))
-        .json("functions_json", canonical_list(d.functions))
-        .text("decision", d.decision)
-        .text("rule", d.rule)
-        .integer("policy_version", static_cast<std::int64_t>(d.policy_version));
-  } else {
-    for (auto f :
-         {"kind", "class", "tables_json", "functions_json", "decision", "rule", "policy_version"})
-      r.null(f);
-  }
   if (!e.masked.empty()) {
     // Kept as a map (a rule named twice keeps its last count), as the typed row has it.
     std::map<std::string, std::int64_t> counts;
@@ -619,17 +623,7 @@ Record to_record(const model::StatementIntent& e) {
       .integer("at_us", e.at_us)
       .text("text", e.text)
       .text("protocol_path", e.protocol_path);
-  const auto& d = e.decision;
-  if (!d.kind.empty()) {
-    r.text("kind", d.kind)
-        .text("class", d.cls)
-        .json("tables_json", canonical_list(d.tables))
-        .text("decision", d.decision)
-        .text("rule", d.rule)
-        .integer("policy_version", static_cast<std::int64_t>(d.policy_version));
-  } else {
-    for (auto f : {"kind", "class", "tables_json", "decision", "rule", "policy_version"}) r.null(f);
-  }
+  decision_fields(r, e.decision, false);
   return r;
 }
 
