@@ -52,6 +52,11 @@ TEST(AuditSpool, RecordsWaitInTheSpoolWhileTheStoreIsHeldAndReachItAfterwards) {
   // New sessions are still let in: the spool has room.
   EXPECT_EQ(scalar(g.connect(w.agent_token()).get(), "SELECT 'still open'"), "still open");
 
+  // An auditor verifying now is told that records wait outside the store.
+  auto meanwhile = testbed::run({GH_GATEHOUSE_BIN, "audit", "verify", "--config", g.config}, {},
+                                std::chrono::seconds(60));
+  EXPECT_NE(meanwhile.output.find("wait in " + spool), std::string::npos) << meanwhile.output;
+
   ASSERT_EQ(sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(holder);
   for (int i = 0; i < 200 && spool_size() > 0; ++i) std::this_thread::sleep_for(50ms);
