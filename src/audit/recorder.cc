@@ -73,15 +73,18 @@ void Recorder::record_durable(model::AuditEvent event, Durable done) {
 // Calls back, outside the lock, every record_durable() caller whose event the
 // writer got past: written, or dropped at a failed stop. Called with `lk` held.
 void Recorder::settle_durable(std::unique_lock<std::mutex>& lk) {
+  const std::uint64_t upto = written_ + dropped_;
   std::vector<std::pair<bool, Durable>> ready;
-  while (!durable_.empty() && durable_.front().first <= written_ + dropped_) {
+  while (!durable_.empty() && durable_.front().first <= upto) {
     ready.emplace_back(durable_.front().first <= written_, std::move(durable_.front().second));
     durable_.pop_front();
   }
-  if (ready.empty()) return;
-  lk.unlock();
-  for (auto& [ok, done] : ready) done(ok);
-  lk.lock();
+  if (!ready.empty()) {
+    lk.unlock();
+    for (auto& [ok, done] : ready) done(ok);
+    lk.lock();
+  }
+  settled_ = std::max(settled_, upto);
 }
 
 // Refusing is the caller's cue to fail closed; silently dropping would leave
@@ -139,7 +142,7 @@ void Recorder::flush() {
   wake_.notify_one();
   // Events are written in the order they were enqueued, so the count of
   // written (or, at a failed stop, dropped) events tells how far we are.
-  drained_.wait(lk, [&] { return writer_done_ || written_ + dropped_ >= target; });
+  drained_.wait(lk, [&] { return writer_done_ || settled_ >= target; });
 }
 
 void Recorder::stop() {
@@ -256,8 +259,10 @@ void Recorder::run() {
       if (!spooled) store_healthy_ = true;
       backoff = options_.retry_initial;
       giving_up = false;
-      drained_.notify_all();
+      // Callbacks first: flush() returning promises they have all run (the
+      // caller may then take down what they post to).
       settle_durable(lk);
+      drained_.notify_all();
       continue;
     }
 
@@ -304,14 +309,15 @@ void Recorder::run() {
     if (auto st = store_->close(); !st) spdlog::error("audit store close failed: {}", st.error());
     lk.lock();
   }
-  writer_done_ = true;
-  drained_.notify_all();
   // Nobody waits forever on a writer that is gone.
   auto left = std::move(durable_);
   durable_.clear();
   lk.unlock();
   for (auto& [ticket, done] : left) done(false);
   lk.lock();
+  settled_ = written_ + dropped_;
+  writer_done_ = true;
+  drained_.notify_all();
 }
 
 }  // namespace gh::audit

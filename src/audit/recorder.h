@@ -83,7 +83,8 @@ class Recorder {
   bool lagging() const;
   // True while the recorder can take events (queue below its limit, store healthy).
   bool accepting() const;
-  // Blocks until everything recorded so far is written (tests, graceful stop).
+  // Blocks until everything recorded so far is written and its
+  // record_durable() callbacks have run (tests, graceful stop).
   void flush();
   void stop();
 
@@ -123,6 +124,8 @@ class Recorder {
   std::uint64_t failed_batches_ = 0;
   std::uint64_t dropped_ = 0;
   std::uint64_t flush_upto_ = 0;  // flush() asked for everything up to this count
+  // Events written or dropped whose record_durable() callbacks have run.
+  std::uint64_t settled_ = 0;
   // record_durable() callers, by the count their event brought enqueued_ to.
   std::deque<std::pair<std::uint64_t, Durable>> durable_;
   std::size_t in_flight_ = 0;  // taken off queue_ by the writer, not yet written

@@ -176,7 +176,10 @@ class TlsStream final : public Stream {
         continue;
       }
       int err = SSL_get_error(ssl_, n);
-      if (err != SSL_ERROR_WANT_WRITE || !co_await want(err, ec)) {
+      // (co_await stays out of && and ||: GCC 12 can miscompile it there.)
+      bool writable = err == SSL_ERROR_WANT_WRITE;
+      if (writable) writable = co_await want(err, ec);
+      if (!writable) {
         if (!ec) ec = asio::error::broken_pipe;
         co_return;
       }

@@ -817,7 +817,9 @@ asio::awaitable<void> Session::pump(Direction& d) {
     if (!finished_.empty())
       record_statements(sync_audit_ || services_.audit_lagging() ? &outcomes_ : nullptr);
     auto& owed = d.from_client ? intents_ : outcomes_;
-    if (!owed.empty() && !co_await make_durable(owed)) {
+    bool durable = true;  // (co_await stays out of && and ||: GCC 12 miscompiles it there)
+    if (!owed.empty()) durable = co_await make_durable(owed);
+    if (!durable) {
       d.end = PumpEnd::kAuditFailed;
       d.error = d.from_client ? "the statement's audit record did not reach the store"
                               : "the statement's outcome did not reach the audit store";
@@ -1149,7 +1151,10 @@ asio::awaitable<void> Session::relay() {
 }
 
 asio::awaitable<bool> Session::durable_then_flush(Direction& d, wire::Buffer& out) {
-  if (!intents_.empty() && !co_await make_durable(intents_)) {
+  // (co_await stays out of && and ||: GCC 12 miscompiles it there.)
+  bool durable = true;
+  if (!intents_.empty()) durable = co_await make_durable(intents_);
+  if (!durable) {
     d.end = PumpEnd::kAuditFailed;
     d.error = "the statement's audit record did not reach the store";
     co_return false;
