@@ -45,6 +45,9 @@ check-format: deps
 	if ! clang-format --dry-run --Werror $$files 2>/tmp/gatehouse-format.log; then \
 	  head -40 /tmp/gatehouse-format.log; echo "clang-format: run 'make format'"; exit 1; fi; \
 	echo "clang-format: $$(echo $$files | wc -w) files ok"
+	@# GCC 12 miscompiles co_await inside && and || (a finished coroutine is resumed).
+	@if git grep -nE '(&&|\|\|)[[:space:]]*!?[[:space:]]*co_await' -- '*.cc' '*.h'; then \
+	  echo "co_await inside && or ||: await first, then test the result"; exit 1; fi
 
 demo: release
 	$(BUILD_RELEASE)/src/app/gatehouse demo
