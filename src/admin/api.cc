@@ -230,11 +230,14 @@ HttpResponse readyz(Call& c) {
     if (!ok) not_ready.push_back(name);
   };
   const bool audit = s.audit_accepting();
+  const auto spooled = s.audit_stats().spool_bytes;
   check("audit", audit,
         !s.audit_enabled() ? "off (gateway.audit: off)"
-        : audit            ? "accepting records"
-                           : "not accepting records (queue full or store failing): new sessions "
-                             "are refused");
+        : !audit           ? "not accepting records (queue full, or neither the store nor the "
+                             "spool takes them): new sessions are refused"
+        : spooled > 0      ? "accepting records; " + std::to_string(spooled) +
+                            " bytes wait in the spool because the store does not take them"
+                      : "accepting records");
   const bool policy = s.policy() != nullptr && s.policy_version() > 0;
   check(
       "policy", policy,

@@ -104,6 +104,20 @@ class Control final : public ControlSocket {
   std::string path_;
 };
 
+// "audit: …" — how the recorder is doing, for `gatehouse status`.
+std::string audit_line(gateway::Services& services) {
+  if (!services.audit_enabled()) return "audit: off\n";
+  const auto a = services.audit_stats();
+  std::string line = std::string("audit: ") +
+                     (services.audit_accepting() ? "accepting" : "REFUSING new sessions") +
+                     (services.sync_audit() ? " (sync)" : " (async)") + ", " +
+                     std::to_string(a.written) + " written, " + std::to_string(a.queue_depth) +
+                     " queued";
+  if (a.spool_bytes > 0) line += ", " + std::to_string(a.spool_bytes) + " bytes in the spool";
+  if (a.lagging) line += ", lagging (completions wait for their records)";
+  return line + "\n";
+}
+
 std::string cache_line(const sql::AnalysisCache::Stats& st) {
   const std::uint64_t total = st.hits + st.misses;
   char rate[32];
@@ -151,7 +165,7 @@ std::string run_control_command(gateway::Services& services, const std::string& 
            cache_line(services.analyses().stats()) +
            "masking: " + std::to_string(services.masking()->rules().size()) + " rule(s), " +
            std::to_string(c.values_masked.load()) + " value(s) masked, " +
-           std::to_string(c.values_withheld.load()) + " withheld\n";
+           std::to_string(c.values_withheld.load()) + " withheld\n" + audit_line(services);
   }
   return "error: unknown command (reload, pause, resume, status)\n";
 }

@@ -52,6 +52,10 @@ TEST(AuditSpool, RecordsWaitInTheSpoolWhileTheStoreIsHeldAndReachItAfterwards) {
   // New sessions are still let in: the spool has room.
   EXPECT_EQ(scalar(g.connect(w.agent_token()).get(), "SELECT 'still open'"), "still open");
 
+  // The operator sees it.
+  auto status = g.control("status");
+  EXPECT_NE(status.output.find("audit: accepting (async)"), std::string::npos) << status.output;
+  EXPECT_NE(status.output.find("bytes in the spool"), std::string::npos) << status.output;
   // An auditor verifying now is told that records wait outside the store.
   auto meanwhile = testbed::run({GH_GATEHOUSE_BIN, "audit", "verify", "--config", g.config}, {},
                                 std::chrono::seconds(60));
