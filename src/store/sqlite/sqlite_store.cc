@@ -937,9 +937,9 @@ Expected<std::unique_ptr<audit::Store>> open_sqlite_store(const std::string& pat
   sqlite3* raw = nullptr;
   // One thread at a time uses the connection (opened here, then only the
   // recorder's writer): SQLite's own per-call mutex would be pure cost.
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   Db db(raw);  // closed on every path below, including a failed open
   if (rc != SQLITE_OK) {
     return unexpected("sqlite: open " + path + ": " +
