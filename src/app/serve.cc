@@ -93,10 +93,10 @@ int run_serve(const std::string& path) {
       std::cerr << "gatehouse: audit store: " << store.error() << "\n";
       return 1;
     }
-    // Where records wait while the store cannot take them (bounded: past it,
-    // new sessions are refused).
-    constexpr std::uint64_t kSpoolMaxBytes = 256ULL << 20;
-    auto spool = audit::Spool::open(cfg->gateway.data_dir + "/audit.spool", kSpoolMaxBytes);
+    // Where records wait while the store cannot take them (recording.spool_max:
+    // past it, new sessions are refused).
+    auto spool =
+        audit::Spool::open(cfg->gateway.data_dir + "/audit.spool", cfg->recording.spool_max_bytes);
     if (!spool) {
       std::cerr << "gatehouse: " << spool.error() << "\n";
       return 1;

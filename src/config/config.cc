@@ -355,6 +355,43 @@ class Loader {
     return d;
   }
 
+  // A size: a whole number with B, KB, MB, GB, KiB, MiB or GiB (no unit: bytes).
+  std::optional<std::uint64_t> size(const YAML::Node& map, std::string_view key,
+                                    const std::string& where, std::uint64_t min,
+                                    std::uint64_t max) {
+    auto s = scalar(map, key, where, false);
+    if (!s) return std::nullopt;
+    const std::string at = where + "." + std::string(key);
+    std::uint64_t v = 0;
+    const char* first = s->value.data();
+    const char* last = first + s->value.size();
+    auto [end, ec] = std::from_chars(first, last, v);
+    static const std::pair<std::string_view, std::uint64_t> kUnits[] = {{"", 1},
+                                                                        {"B", 1},
+                                                                        {"KB", 1000},
+                                                                        {"MB", 1000'000},
+                                                                        {"GB", 1000'000'000},
+                                                                        {"KiB", 1ULL << 10},
+                                                                        {"MiB", 1ULL << 20},
+                                                                        {"GiB", 1ULL << 30}};
+    std::optional<std::uint64_t> unit;
+    if (ec == std::errc() && end != first) {
+      const std::string_view rest(end, static_cast<std::size_t>(last - end));
+      for (const auto& [name, factor] : kUnits)
+        if (rest == name) unit = factor;
+    }
+    if (!unit) {
+      problem(s->line, at + ": " + ticked(s->raw) + " is not a size (write e.g. 256MiB, 1GiB)");
+      return std::nullopt;
+    }
+    if (v > max / *unit || v * *unit < min || v * *unit > max) {
+      problem(s->line, at + ": " + ticked(s->raw) + " is out of range (" + std::to_string(min) +
+                           "-" + std::to_string(max) + " bytes)");
+      return std::nullopt;
+    }
+    return v * *unit;
+  }
+
   std::optional<long long> integer(const Scalar& s, const std::string& at, long long min,
                                    long long max) {
     long long v = 0;
@@ -1339,7 +1376,8 @@ class Loader {
     const std::string w = "recording";
     if (!expect_map(e, w)) return;
     Recording& r = cfg_.recording;
-    check_keys(e.value, w, {"results", "max_rows_per_statement", "retention", "audit_durability"});
+    check_keys(e.value, w,
+               {"results", "max_rows_per_statement", "retention", "audit_durability", "spool_max"});
     // With the section present, results are kept unless it says `none`.
     r.results = true;
     if (auto results = choice(e.value, "results", w, {"none", "masked"})) r.results = *results == 1;
@@ -1354,6 +1392,7 @@ class Loader {
     }
     if (auto mode = choice(e.value, "audit_durability", w, {"async", "sync"}))
       r.sync_audit = *mode == 1;
+    if (auto max = size(e.value, "spool_max", w, 1ULL << 20, 1ULL << 40)) r.spool_max_bytes = *max;
   }
 
   void load_webhooks(const Entry& e) {

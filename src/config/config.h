@@ -125,6 +125,9 @@ struct Recording {
   // record is on disk, and its completion reaches the client only once its
   // outcome record is. async (default): records are committed within 50 ms.
   bool sync_audit = false;
+  // spool_max: how much the local audit spool may hold while the store does
+  // not take records (past it, new sessions are refused).
+  std::uint64_t spool_max_bytes = 256ULL << 20;
 };
 
 struct Config {

@@ -1079,10 +1079,18 @@ TEST_F(ConfigTest, RecordingKeepsMaskedResultsOnlyWhenConfigured) {
   EXPECT_EQ(c.recording.max_rows_per_statement, 5u);
   EXPECT_EQ(c.recording.retention, std::chrono::hours(24 * 30));
   EXPECT_FALSE(c.recording.sync_audit);  // async unless asked
-  s.extra = "recording:\n  results: none\n  audit_durability: sync\n";
+  EXPECT_EQ(c.recording.spool_max_bytes, 256ULL << 20);
+  s.extra = "recording:\n  results: none\n  audit_durability: sync\n  spool_max: 2GiB\n";
   c = load_ok(s.yaml());
   EXPECT_FALSE(c.recording.results);
   EXPECT_TRUE(c.recording.sync_audit);
+  EXPECT_EQ(c.recording.spool_max_bytes, 2ULL << 30);
+  for (const char* bad : {"lots", "10 MiB", "512KiB", "2TiB", "-1MiB", "5MiBs"}) {
+    s.extra = std::string("recording:\n  spool_max: ") + bad + "\n";
+    const std::string yaml = s.yaml();
+    auto problems = load_bad(yaml);
+    expect_problem(problems, line_of(yaml, "spool_max"), "recording.spool_max");
+  }
   s.extra =
       "recording:\n  results: raw\n  max_rows_per_statement: 100000\n  retention: 1h\n"
       "  audit_durability: always\n";
