@@ -25,6 +25,9 @@ TEST(AuditSpool, RecordsWaitInTheSpoolWhileTheStoreIsHeldAndReachItAfterwards) {
     groups: [ai-agents]
     connections: [app]
     actions: [read]
+recording:
+  results: none
+  spool_max: 64MiB
 )";
   });
   const std::string db_path = g.dir + "/var/audit.db";
