@@ -24,12 +24,6 @@ void edit(const std::string& db_path, const std::string& sql) {
   sqlite3_close(db);
 }
 
-testbed::RunResult verify(const OwnGateway& g, bool json = false) {
-  std::vector<std::string> argv{GH_GATEHOUSE_BIN, "audit", "verify", "--config", g.config};
-  if (json) argv.push_back("--json");
-  return testbed::run(argv, {}, std::chrono::seconds(60));
-}
-
 TEST(AuditVerify, ACleanTrailVerifiesAndAnEditedRowIsNamed) {
   auto& w = World::get();
   OwnGateway g("gatehouse-audit-verify", [&w](int port) {
@@ -52,10 +46,10 @@ TEST(AuditVerify, ACleanTrailVerifiesAndAnEditedRowIsNamed) {
   EXPECT_NE(keys.find("\"OKP\""), std::string::npos) << keys;
   EXPECT_EQ(keys.find("\"d\""), std::string::npos) << "a private key in the published JWKS";
 
-  auto clean = verify(g);
+  auto clean = g.verify_audit();
   EXPECT_EQ(clean.exit_code, 0) << clean.output;
   EXPECT_NE(clean.output.find("audit verify: ok"), std::string::npos) << clean.output;
-  auto as_json = verify(g, true);
+  auto as_json = g.verify_audit(true);
   ASSERT_EQ(as_json.exit_code, 0) << as_json.output;
   const auto j = nlohmann::json::parse(as_json.output);
   EXPECT_TRUE(j["ok"].get<bool>());
@@ -68,7 +62,7 @@ TEST(AuditVerify, ACleanTrailVerifiesAndAnEditedRowIsNamed) {
       sqlite_rows(db, "SELECT session_id, seq FROM statements WHERE text = 'SELECT 2'");
   ASSERT_EQ(rows.size(), 1u);
   edit(db, "UPDATE statements SET text = 'SELECT 42' WHERE text = 'SELECT 2'");
-  auto tampered = verify(g);
+  auto tampered = g.verify_audit();
   EXPECT_EQ(tampered.exit_code, 1) << tampered.output;
   const std::string where =
       "statements[session_id=" + rows[0][0] + " seq=" + rows[0][1] + "]: text differs";
@@ -80,12 +74,12 @@ TEST(AuditVerify, ACleanTrailVerifiesAndAnEditedRowIsNamed) {
 
   // Put back, then forge the checkpoint's Ed25519 signature instead.
   edit(db, "UPDATE statements SET text = 'SELECT 2' WHERE text = 'SELECT 42'");
-  EXPECT_EQ(verify(g).exit_code, 0);
+  EXPECT_EQ(g.verify_audit().exit_code, 0);
   edit(db,
        "DROP TRIGGER audit_checkpoints_append_only;"
        "UPDATE audit_checkpoints SET signature = substr(signature, 1, length(signature) - 4) || "
        "'AAAA'");
-  auto forged = verify(g, true);
+  auto forged = g.verify_audit(true);
   EXPECT_EQ(forged.exit_code, 1) << forged.output;
   const auto f = nlohmann::json::parse(forged.output);
   ASSERT_FALSE(f["findings"].empty()) << forged.output;

@@ -114,12 +114,16 @@ Clock::time_point kill_under_load(OwnGateway& g, Load& load, std::size_t min_ack
   return killed_at;
 }
 
+// An empty table the gateway's upstream role owns.
+void fresh_table(const World& w, const std::string& name) {
+  w.pg.sql("DROP TABLE IF EXISTS " + name + "; CREATE TABLE " + name +
+               " (n int primary key); ALTER TABLE " + name + " OWNER TO gh_scram;",
+           "app");
+}
+
 TEST(Durability, SyncModeLosesNoAcknowledgedStatementWhenTheGatewayIsKilled) {
   auto& w = World::get();
-  w.pg.sql(
-      "DROP TABLE IF EXISTS durable_sync; CREATE TABLE durable_sync (n int primary key);"
-      "ALTER TABLE durable_sync OWNER TO gh_scram;",
-      "app");
+  fresh_table(w, "durable_sync");
   OwnGateway g("gatehouse-durable-sync",
                [&w](int port) { return gateway_yaml(w, "gw-sync", port, "sync"); });
   Load load(g, w.agent_token(), "durable_sync", 4);
@@ -159,10 +163,7 @@ TEST(Durability, SyncModeLosesNoAcknowledgedStatementWhenTheGatewayIsKilled) {
 
 TEST(Durability, AsyncModeLosesOnlyWhatWasAcknowledgedInsideTheStatedWindow) {
   auto& w = World::get();
-  w.pg.sql(
-      "DROP TABLE IF EXISTS durable_async; CREATE TABLE durable_async (n int primary key);"
-      "ALTER TABLE durable_async OWNER TO gh_scram;",
-      "app");
+  fresh_table(w, "durable_async");
   OwnGateway g("gatehouse-durable-async",
                [&w](int port) { return gateway_yaml(w, "gw-async", port, "async"); });
   Load load(g, w.agent_token(), "durable_async", 4);
@@ -200,8 +201,7 @@ TEST(Durability, AsyncModeLosesOnlyWhatWasAcknowledgedInsideTheStatedWindow) {
   EXPECT_GT(outcomes.size(), acked.size() / 2);
   // What the crash left is a sound chain: nothing edited, only the newest
   // records not yet under a checkpoint.
-  auto verified = testbed::run({GH_GATEHOUSE_BIN, "audit", "verify", "--config", g.config}, {},
-                               std::chrono::seconds(60));
+  auto verified = g.verify_audit();
   EXPECT_EQ(verified.exit_code, 0) << verified.output;
 }
 

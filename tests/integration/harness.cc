@@ -295,6 +295,12 @@ OwnGateway::~OwnGateway() {
   std::filesystem::remove_all(dir, ec);
 }
 
+testbed::RunResult OwnGateway::verify_audit(bool json) const {
+  std::vector<std::string> argv{GH_GATEHOUSE_BIN, "audit", "verify", "--config", config};
+  if (json) argv.push_back("--json");
+  return testbed::run(argv, {}, std::chrono::seconds(60));
+}
+
 std::string OwnGateway::conninfo(const std::string& token) const {
   return "host=127.0.0.1 port=" + std::to_string(port) +
          " dbname=app user=it sslmode=disable connect_timeout=20 password=" + token;

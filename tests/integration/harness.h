@@ -87,6 +87,8 @@ struct OwnGateway {
   Conn connect(const std::string& token) const;  // throws when it cannot
   std::map<std::string, std::string> psql_env(const std::string& token) const;
   testbed::RunResult control(const std::string& command) const;
+  // `gatehouse audit verify` on this gateway's store (`--json` when asked).
+  testbed::RunResult verify_audit(bool json = false) const;
   // Rows of the gateway's SQLite audit store, after the recorder's flush.
   std::vector<std::vector<std::string>> audit(const std::string& sql) const;
 };

@@ -60,8 +60,7 @@ recording:
   EXPECT_NE(status.output.find("audit: accepting (async)"), std::string::npos) << status.output;
   EXPECT_NE(status.output.find("bytes in the spool"), std::string::npos) << status.output;
   // An auditor verifying now is told that records wait outside the store.
-  auto meanwhile = testbed::run({GH_GATEHOUSE_BIN, "audit", "verify", "--config", g.config}, {},
-                                std::chrono::seconds(60));
+  auto meanwhile = g.verify_audit();
   EXPECT_NE(meanwhile.output.find("wait in " + spool), std::string::npos) << meanwhile.output;
 
   ASSERT_EQ(sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
@@ -81,8 +80,7 @@ recording:
   for (int i = 1; i <= 20; ++i)
     EXPECT_EQ(rows[static_cast<std::size_t>(i - 1)][0],
               "SELECT " + std::to_string(i) + " AS spooled");
-  auto verified = testbed::run({GH_GATEHOUSE_BIN, "audit", "verify", "--config", g.config}, {},
-                               std::chrono::seconds(60));
+  auto verified = g.verify_audit();
   EXPECT_EQ(verified.exit_code, 0) << verified.output;
 }
 

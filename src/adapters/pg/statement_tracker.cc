@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "base/utf8.h"
 #include "wire/pg/protocol.h"
 
 namespace gh::adapters::pg {
@@ -23,28 +24,6 @@ Text make_text(std::string_view sql, Decided decision = nullptr) {
 // A parameter longer than this is recorded by its size alone.
 constexpr std::size_t kMaxParam = 64 * 1024;
 
-// Printable UTF-8 (tab, newline and carriage return allowed): a binary value
-// that reads as text is recorded, and masked, as text.
-bool printable_utf8(Bytes b) {
-  for (std::size_t i = 0; i < b.size();) {
-    const std::uint8_t c = b[i];
-    if (c < 0x80) {
-      if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) return false;
-      ++i;
-      continue;
-    }
-    const std::size_t n = (c & 0xE0) == 0xC0   ? 2
-                          : (c & 0xF0) == 0xE0 ? 3
-                          : (c & 0xF8) == 0xF0 ? 4
-                                               : 0;
-    if (n == 0 || i + n > b.size() || (n == 2 && c < 0xC2)) return false;
-    for (std::size_t k = 1; k < n; ++k)
-      if ((b[i + k] & 0xC0) != 0x80) return false;
-    i += n;
-  }
-  return true;
-}
-
 ParamsPtr render_params(const wire::Bind& b) {
   if (b.params.empty()) return nullptr;
   auto out = std::make_shared<Params>();
@@ -59,7 +38,11 @@ ParamsPtr render_params(const wire::Bind& b) {
     if (p->size() > kMaxParam) {
       out->emplace_back("[" + std::string(binary ? "binary" : "text") + ", " +
                         std::to_string(p->size()) + " bytes]");
-    } else if (binary && !printable_utf8(*p)) {
+    } else if (binary &&
+               !valid_utf8(std::string_view(reinterpret_cast<const char*>(p->data()), p->size()),
+                           true)) {
+      // Binary that does not read as text is recorded by its size (what does
+      // is recorded, and masked, as text).
       out->emplace_back("[binary, " + std::to_string(p->size()) + " bytes]");
     } else {
       out->emplace_back(std::string(reinterpret_cast<const char*>(p->data()), p->size()));
