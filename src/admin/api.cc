@@ -1,4 +1,5 @@
 #include "admin/api.h"
+#include "base/bytes.h"
 
 #include "admin/audit_api.h"
 #include "admin/replies.h"
@@ -20,17 +21,6 @@
 
 namespace gh::admin {
 
-namespace {
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-}  // namespace
-
 std::optional<std::map<std::string, std::string>> parse_query(const std::string& query) {
   std::map<std::string, std::string> out;
   std::size_t at = 0;
@@ -49,7 +39,7 @@ std::optional<std::map<std::string, std::string>> parse_query(const std::string&
         *into += ' ';
       } else if (c == '%') {
         if (i + 2 >= pair.size()) return std::nullopt;
-        int hi = hex_value(pair[i + 1]), lo = hex_value(pair[i + 2]);
+        int hi = hex_digit(pair[i + 1]), lo = hex_digit(pair[i + 2]);
         if (hi < 0 || lo < 0) return std::nullopt;
         *into += static_cast<char>(hi * 16 + lo);
         i += 2;

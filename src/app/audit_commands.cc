@@ -1,7 +1,7 @@
-// The tamper-evident audit store, composed: the SQLite store with this
-// replica's hash chain, checkpoints signed with the gateway's audit key, and
-// retention from `recording.retention`; and `gatehouse audit verify`, which
-// reads the store directly (no running gateway needed).
+// The tamper-evident audit store, composed: the SQLite store in data_dir (or
+// the shared PostgreSQL store gateway.store names) with this replica's hash chain, checkpoints
+// signed with the gateway's audit key, and retention from `recording.retention`; and `gatehouse
+// audit verify`, which reads the store directly (no running gateway needed).
 //
 // The audit key is its own Ed25519 key, kept apart from the token-signing
 // keys: data_dir/keys/audit/<kid>.pem (0600, created on first start), with
@@ -28,6 +28,8 @@
 #include "identity/base64url.h"
 #include "identity/jwk.h"
 #include "identity/signer.h"
+#include "store/postgres/pg_connection.h"
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace gh::app {
@@ -111,16 +113,23 @@ Expected<std::shared_ptr<const identity::SigningKey>> open_audit_key(const fs::p
 // Checks checkpoint signatures against the public keys of a JWKS.
 class CheckpointKeys {
  public:
-  static Expected<CheckpointKeys> load(const std::string& path) {
-    auto text = read_file(path);
-    if (!text) return unexpected(text.error());
-    auto keys = identity::parse_jwks(*text);
-    if (!keys) {
-      std::string all;
-      for (const auto& p : keys.error()) all += (all.empty() ? "" : "; ") + p;
-      return unexpected(path + ": " + all);
+  // The public keys of every file (each replica sharing a store has its own).
+  static Expected<CheckpointKeys> load(const std::vector<std::string>& paths) {
+    std::vector<identity::Jwk> all_keys;
+    std::string names;
+    for (const auto& path : paths) {
+      auto text = read_file(path);
+      if (!text) return unexpected(text.error());
+      auto keys = identity::parse_jwks(*text);
+      if (!keys) {
+        std::string all;
+        for (const auto& p : keys.error()) all += (all.empty() ? "" : "; ") + p;
+        return unexpected(path + ": " + all);
+      }
+      for (auto& k : *keys) all_keys.push_back(std::move(k));
+      names += (names.empty() ? "" : ", ") + path;
     }
-    return CheckpointKeys(path, std::move(*keys));
+    return CheckpointKeys(std::move(names), std::move(all_keys));
   }
 
   // "" when valid, else why not (never echoing key material).
@@ -204,7 +213,7 @@ nlohmann::json to_json(const audit::VerifyReport& report, const std::string& pat
 Expected<std::unique_ptr<audit::Store>> open_audit_store(const config::Config& cfg) {
   auto key = open_audit_key(fs::path(cfg.gateway.data_dir) / "keys" / "audit");
   if (!key) return unexpected("audit signing key: " + key.error());
-  store::SqliteStoreOptions options;
+  store::StoreOptions options;
   options.replica = cfg.gateway.id;
   options.chain.retention = cfg.recording.retention;
   options.durable_commits = cfg.recording.sync_audit;
@@ -215,12 +224,20 @@ Expected<std::unique_ptr<audit::Store>> open_audit_store(const config::Config& c
     if (jws.ends_with('.')) return unexpected(std::string("Ed25519 signing failed"));
     return audit::CheckpointSignature{key->kid(), std::move(jws)};
   };
+  if (is_postgres_url(cfg.gateway.store))
+    return store::open_postgres_store(cfg.gateway.store, std::move(options));
   return store::open_sqlite_store(cfg.gateway.data_dir + "/audit.db", std::move(options));
+}
+
+Expected<std::unique_ptr<audit::Reader>> open_audit_reader(const config::Config& cfg) {
+  if (is_postgres_url(cfg.gateway.store)) return store::open_postgres_reader(cfg.gateway.store);
+  return store::open_sqlite_reader(cfg.gateway.data_dir + "/audit.db");
 }
 
 struct AuditCommands {
   CLI::App* verify = nullptr;
-  std::string config, store, keys;
+  std::string config, store;
+  std::vector<std::string> keys;
   bool json = false;
 };
 
@@ -233,11 +250,13 @@ std::shared_ptr<AuditCommands> add_audit_commands(CLI::App& app) {
       "inserted or reordered");
   auto* cfg = c->verify->add_option("--config,-c", c->config,
                                     "the gateway's configuration (its data_dir holds audit.db)");
-  auto* st = c->verify->add_option("--store", c->store, "the audit database file itself");
+  auto* st = c->verify->add_option(
+      "--store", c->store, "the audit database file itself, or the shared store's postgres:// URL");
   cfg->excludes(st);
   c->verify->add_option("--keys", c->keys,
                         "JWKS of the checkpoint keys (default: keys/audit/jwks.json in the "
-                        "data_dir); a copy kept elsewhere makes the check independent");
+                        "data_dir); a copy kept elsewhere makes the check independent. Repeat "
+                        "it for a shared store: one file per replica");
   c->verify->add_flag("--json", c->json, "one JSON object: findings, chains, counts");
   return c;
 }
@@ -248,20 +267,49 @@ int run_audit_commands(AuditCommands& c) {
     std::cerr << "gatehouse audit verify: give --config or --store\n";
     return 2;
   }
-  const fs::path data_dir = c.config.empty() ? fs::path(c.store).parent_path()
-                                             : fs::path(config::peek_data_dir(c.config));
-  const std::string path = c.store.empty() ? (data_dir / "audit.db").string() : c.store;
-  const std::string keys_path =
-      c.keys.empty() ? (data_dir / "keys" / "audit" / "jwks.json").string() : c.keys;
-  auto keys = CheckpointKeys::load(keys_path);
+  // The store: --store, else the configuration's (its data_dir's audit.db,
+  // or the shared store its gateway.store names).
+  std::string store = c.store;
+  fs::path data_dir;
+  if (!c.config.empty()) {
+    data_dir = config::peek_data_dir(c.config);
+    store = (data_dir / "audit.db").string();
+    // A shared store's URL may take ${NAME} values: only then is the whole
+    // file loaded (a SQLite store is found even in a file that no longer validates).
+    if (is_postgres_url(config::peek_store(c.config))) {
+      auto cfg = config::load_file(c.config, config::process_env());
+      if (!cfg) {
+        for (const auto& p : cfg.error()) std::cerr << p.to_string() << "\n";
+        return 2;
+      }
+      store = cfg->gateway.store;
+    }
+  } else if (!is_postgres_url(store)) {
+    data_dir = fs::path(store).parent_path();
+  }
+  const bool shared = is_postgres_url(store);
+  // What the report names: never a URL's password.
+  const std::string path = shared ? store::redact_pg_url(store) : store;
+  std::vector<std::string> key_files = c.keys;
+  if (key_files.empty()) {
+    if (data_dir.empty()) {
+      std::cerr << "gatehouse audit verify: give --keys (the replicas' keys/audit/jwks.json) "
+                   "to verify a shared store\n";
+      return 2;
+    }
+    key_files.push_back((data_dir / "keys" / "audit" / "jwks.json").string());
+  }
+  auto keys = CheckpointKeys::load(key_files);
   if (!keys) {
     std::cerr << "gatehouse audit verify: checkpoint keys: " << keys.error() << "\n";
     return 2;
   }
-  auto report = store::verify_sqlite_store(
-      path, [&](std::string_view kid, std::string_view sig, std::string_view message) {
-        return keys->check(kid, sig, message);
-      });
+  const audit::SignatureCheck check = [&](std::string_view kid, std::string_view sig,
+                                          std::string_view message) {
+    return keys->check(kid, sig, message);
+  };
+  auto report = shared ? store::verify_postgres_store(store, check)
+                       : store::verify_sqlite_store(store, check);
   if (!report) {
     std::cerr << "gatehouse audit verify: " << report.error() << "\n";
     return 2;
@@ -269,7 +317,8 @@ int run_audit_commands(AuditCommands& c) {
   // Records the store did not take yet wait in the spool beside it: they are
   // not in what was just verified (they are chained once they move in).
   std::error_code ec;
-  const auto spooled = fs::file_size(data_dir / "audit.spool", ec);
+  const auto spooled =
+      data_dir.empty() ? std::uintmax_t{0} : fs::file_size(data_dir / "audit.spool", ec);
   const std::uintmax_t spool_bytes = ec ? 0 : spooled;
   if (c.json) {
     auto j = to_json(*report, path);

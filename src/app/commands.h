@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "base/expected.h"
 
@@ -12,8 +13,9 @@ namespace CLI {
 class App;
 }
 namespace gh::audit {
+class Reader;
 class Store;
-}
+}  // namespace gh::audit
 namespace gh::config {
 struct Config;
 }
@@ -29,10 +31,17 @@ struct AuditCommands;
 std::shared_ptr<AuditCommands> add_audit_commands(CLI::App& app);
 // Runs it when chosen; -1 otherwise.
 int run_audit_commands(AuditCommands& commands);
-// The store `serve` records into: SQLite in data_dir, chained, checkpoints
+// The store `serve` records into: SQLite in data_dir (or the shared
+// PostgreSQL store gateway.store names), chained, checkpoints
 // signed with the gateway's audit key (data_dir/keys/audit), purged after
 // recording.retention.
 Expected<std::unique_ptr<audit::Store>> open_audit_store(const config::Config& cfg);
+// The store's search and replay, over a connection of its own.
+Expected<std::unique_ptr<audit::Reader>> open_audit_reader(const config::Config& cfg);
+// gateway.store names the shared PostgreSQL store.
+inline bool is_postgres_url(std::string_view store) {
+  return store.starts_with("postgres://") || store.starts_with("postgresql://");
+}
 
 // The admin API commands (reviews, access, token, sessions, audit search), registered on `app`.
 struct ApiCommands;

@@ -19,8 +19,6 @@
 #include "gateway/key_fetcher.h"
 #include "gateway/server.h"
 #include "net/io_pool.h"
-#include "store/sqlite/sqlite_reader.h"
-#include "store/sqlite/sqlite_store.h"
 
 namespace gh::app {
 
@@ -116,7 +114,7 @@ int run_serve(const std::string& path) {
   gateway::Services services(cfg, std::move(*verifier), std::move(recorder));
   if (services.audit_enabled()) {
     // The admin API reads sessions and searches over a connection of its own.
-    auto reader = store::open_sqlite_reader(cfg->gateway.data_dir + "/audit.db");
+    auto reader = open_audit_reader(*cfg);
     if (!reader) {
       std::cerr << "gatehouse: audit store: " << reader.error() << "\n";
       return 1;

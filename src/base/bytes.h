@@ -36,6 +36,25 @@ inline std::string hex(Bytes b) {
   append_hex(out, b);
   return out;
 }
+// The value of one hex digit (either case), or -1.
+inline int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+// The bytes `h` spells in hex, or nothing when it is not an even run of hex digits.
+inline std::optional<std::string> from_hex(std::string_view h) {
+  if (h.size() % 2 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(h.size() / 2);
+  for (std::size_t i = 0; i < h.size(); i += 2) {
+    const int hi = hex_digit(h[i]), lo = hex_digit(h[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return out;
+}
 
 class ByteReader {
  public:

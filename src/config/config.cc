@@ -602,8 +602,7 @@ class Loader {
         g.store = "sqlite";
       } else if (store->value.starts_with("postgres://") ||
                  store->value.starts_with("postgresql://")) {
-        problem(store->line,
-                "gateway.store: the shared PostgreSQL store is not implemented in this build");
+        g.store = store->value;
       } else {
         problem(store->line, "gateway.store: must be `sqlite` (or a postgres:// URL)");
       }
@@ -1485,6 +1484,16 @@ std::string peek_data_dir(const std::string& path) {
   fs::path p(dir);
   if (p.is_relative()) p = base / p;
   return p.lexically_normal().string();
+}
+
+std::string peek_store(const std::string& path) {
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    if (root.IsMap() && root["gateway"].IsMap() && root["gateway"]["store"].IsScalar())
+      return root["gateway"]["store"].Scalar();
+  } catch (const YAML::Exception&) {
+  }
+  return "sqlite";
 }
 
 Expected<Config, std::vector<Problem>> load_file(const std::string& path, const EnvLookup& env) {

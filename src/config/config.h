@@ -165,6 +165,9 @@ Expected<Config, std::vector<Problem>> load_file(const std::string& path, const 
 // Only gateway.data_dir (absolute), read leniently: a running gateway's CLI
 // must find it even in a file that no longer validates (to be told why).
 std::string peek_data_dir(const std::string& path);
+// gateway.store as the file spells it (before ${NAME} substitution), read the
+// same way; "sqlite" when it is not there.
+std::string peek_store(const std::string& path);
 // `path` names the text for messages and anchors relative paths (its directory).
 Expected<Config, std::vector<Problem>> load_string(const std::string& text, const std::string& path,
                                                    const EnvLookup& env);

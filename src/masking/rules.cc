@@ -71,13 +71,6 @@ bool inet_text(std::string_view v, std::string& out) {
   return true;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The deepest nesting of a JSON text (outside strings); stops counting past the limit.
 int json_depth(std::string_view s) {
   int depth = 0, deepest = 0;
@@ -686,7 +679,7 @@ Outcome SessionMasker::mask_value(const ColumnPlan& plan, std::string_view value
         return mask_text(value, out, counts);
       }
       for (std::size_t i = 2; i + 1 < value.size(); i += 2) {
-        int hi = hex_value(value[i]), lo = hex_value(value[i + 1]);
+        int hi = hex_digit(value[i]), lo = hex_digit(value[i + 1]);
         if (hi < 0 || lo < 0) return withhold();
         decoded += static_cast<char>(hi * 16 + lo);
       }

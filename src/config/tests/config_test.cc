@@ -858,8 +858,6 @@ connections:
 access: []
 )";
   auto problems = load_bad(yaml);
-  expect_problem(problems, line_of(yaml, "store:"),
-                 "gateway.store: the shared PostgreSQL store is not implemented in this build");
   expect_problem(problems, line_of(yaml, "protocol: mysql"),
                  "listeners[0].protocol: protocol mysql is not implemented in this build");
   expect_problem(problems, line_of(yaml, "name: shop") + 1,
@@ -1352,6 +1350,15 @@ TEST_F(ConfigTest, OtherGatewayValuesAreChecked) {
   auto problems = load_bad(yaml);
   expect_problem(problems, line_of(yaml, "io_threads"), "gateway.io_threads: `-1` is out of range");
   expect_problem(problems, line_of(yaml, "store:"), "gateway.store: must be `sqlite`");
+}
+
+TEST_F(ConfigTest, APostgresStoreUrlIsKeptForTheStoreToOpen) {
+  for (const std::string url : {"postgres://gatehouse@db.internal/gatehouse",
+                                "postgresql://gh:pw@127.0.0.1:5433/audit?sslmode=require"}) {
+    Sections s;
+    s.gateway += "  store: " + url + "\n";
+    EXPECT_EQ(load_ok(s.yaml()).gateway.store, url);
+  }
 }
 
 TEST_F(ConfigTest, EveryProblemInAFileIsListedInLineOrder) {

@@ -1,38 +1,28 @@
-// The embedded audit store: SQLite in data_dir, WAL mode, one transaction per
-// batch, schema created and migrated (versioned) at open. Every event is also
-// a record of this replica's hash chain (audit_chain), signed at checkpoints
-// (audit_checkpoints); verify_sqlite_store recomputes and checks both.
+// The embedded audit store: the relational store (store/sql) on one SQLite
+// file in data_dir — WAL mode, one transaction per batch, its schema created
+// and migrated (versioned) at open.
 #pragma once
 
 #include <memory>
 #include <string>
 
-#include "audit/chain.h"
+#include "audit/reader.h"
 #include "audit/recorder.h"
 #include "audit/verify.h"
-#include "base/clock.h"
 #include "base/expected.h"
+#include "store/sql/store.h"
 
 namespace gh::store {
 
-struct SqliteStoreOptions {
-  std::string replica = "gw-1";  // whose chain this store appends to (gateway.id)
-  audit::ChainOptions chain;     // checkpoint signing and cadence, retention
-  const Clock* clock = nullptr;  // checkpoint times and the retention cutoff; null: the system's
-  // Every commit reaches the disk before it returns (audit_durability: sync);
-  // otherwise the WAL is synced at checkpoints only and a power loss may take
-  // the newest commits (a crash of the gateway alone loses nothing committed).
-  bool durable_commits = false;
-};
-
 Expected<std::unique_ptr<audit::Store>> open_sqlite_store(const std::string& path,
-                                                          SqliteStoreOptions options = {});
+                                                          StoreOptions options = {});
 
-// Opens the store read-only (never creating it) and checks, in one snapshot,
-// every replica's chain from its start (or its retention anchor), every
-// checkpoint's signature with `check`, and every typed row against the record
-// it was chained as. Fails only when the store cannot be read.
+// Opens the store read-only (never creating it) and verifies it (sql::verify_store).
 Expected<audit::VerifyReport> verify_sqlite_store(const std::string& path,
                                                   const audit::SignatureCheck& check);
+
+// Sessions, transcripts and search over a read-only connection of its own,
+// beside the writer (WAL lets both run).
+Expected<std::unique_ptr<audit::Reader>> open_sqlite_reader(const std::string& path);
 
 }  // namespace gh::store

@@ -45,8 +45,8 @@ class ChainTest : public ::testing::Test {
     fs::remove_all(dir_, ec);
   }
 
-  SqliteStoreOptions options() {
-    SqliteStoreOptions o;
+  StoreOptions options() {
+    StoreOptions o;
     o.replica = "gw-1";
     o.clock = &clock_;
     o.chain.sign = [this](std::string_view m) -> Expected<audit::CheckpointSignature> {
@@ -56,7 +56,7 @@ class ChainTest : public ::testing::Test {
     return o;
   }
 
-  std::unique_ptr<audit::Store> open(SqliteStoreOptions o) {
+  std::unique_ptr<audit::Store> open(StoreOptions o) {
     auto store = open_sqlite_store(path_, std::move(o));
     EXPECT_TRUE(store.has_value()) << (store ? "" : store.error());
     return store ? std::move(*store) : nullptr;

@@ -1,7 +1,7 @@
 // Reading the audit store back: sessions filtered and newest first, a
 // session's statements in order with their decisions and recorded results,
 // and a search whose every filter narrows, with values bound (never spliced).
-#include "store/sqlite/sqlite_reader.h"
+#include "store/sqlite/sqlite_store.h"
 
 #include <gtest/gtest.h>
 

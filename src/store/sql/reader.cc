@@ -1,21 +1,11 @@
-#include "store/sqlite/sqlite_reader.h"
-
-#include "store/sqlite/sqlite_detail.h"
-
-#include <sqlite3.h>
-
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <variant>
 
-namespace gh::store {
+#include "store/sql/store.h"
+namespace gh::store::sql {
 
 namespace {
-
-using sqlite_detail::column_int;
-using sqlite_detail::column_text;
-using sqlite_detail::Db;
-using sqlite_detail::Stmt;
 
 std::vector<std::string> string_list(const std::string& json) {
   std::vector<std::string> out;
@@ -48,13 +38,14 @@ class Query {
     values_.emplace_back(limit);
   }
   const std::string& sql() const { return sql_; }
-  void bind(sqlite3_stmt* s) const {
+  // The values stay in the query: it must outlive the statement's run.
+  void bind(Statement& s) const {
     for (std::size_t i = 0; i < values_.size(); ++i) {
       const int at = static_cast<int>(i + 1);
       if (const auto* t = std::get_if<std::string>(&values_[i]))
-        sqlite3_bind_text64(s, at, t->data(), t->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+        s.bind_text(at, *t);
       else
-        sqlite3_bind_int64(s, at, std::get<std::int64_t>(values_[i]));
+        s.bind_int(at, std::get<std::int64_t>(values_[i]));
     }
   }
 
@@ -77,20 +68,20 @@ constexpr const char* kStatementColumns =
     "st.params_json "
     "FROM statements st LEFT JOIN sessions se ON se.id = st.session_id";
 
-class SqliteReader final : public audit::Reader {
+class SqlReader final : public audit::Reader {
  public:
-  explicit SqliteReader(sqlite3* db) : db_(db) {}
+  explicit SqlReader(std::unique_ptr<Connection> db) : db_(std::move(db)) {}
 
   Expected<std::vector<audit::SessionRecord>> sessions(const audit::SessionQuery& q) override {
     Query query(kSessionColumns);
     query.where("subject = ?", q.subject);
     query.where("connection = ?", q.connection);
-    query.where("EXISTS (SELECT 1 FROM json_each(groups_json) WHERE value = ?)", q.group);
+    query.where(db_->dialect().json_array_has("groups_json"), q.group);
     query.where("started_at_us >= ?", q.since_us);
     query.where("started_at_us <= ?", q.until_us);
     query.tail("ORDER BY started_at_us DESC", static_cast<std::int64_t>(q.limit));
     std::vector<audit::SessionRecord> out;
-    auto st = each(query, [&](sqlite3_stmt* s) { out.push_back(session_of(s)); });
+    auto st = each(query, [&](Statement& s) { out.push_back(session_of(s)); });
     if (!st) return unexpected(st.error());
     return out;
   }
@@ -100,7 +91,7 @@ class SqliteReader final : public audit::Reader {
     query.where("id = ?", id);
     query.tail("", 1);
     std::optional<audit::SessionRecord> out;
-    auto st = each(query, [&](sqlite3_stmt* s) { out = session_of(s); });
+    auto st = each(query, [&](Statement& s) { out = session_of(s); });
     if (!st) return unexpected(st.error());
     return out;
   }
@@ -116,7 +107,7 @@ class SqliteReader final : public audit::Reader {
     Query query(kStatementColumns);
     query.where("se.subject = ?", q.subject);
     query.where("se.connection = ?", q.connection);
-    query.where("EXISTS (SELECT 1 FROM json_each(se.groups_json) WHERE value = ?)", q.group);
+    query.where(db_->dialect().json_array_has("se.groups_json"), q.group);
     query.where("st.rowid IN (SELECT stmt_rowid FROM statement_tables WHERE table_name = ?)",
                 q.table);
     query.where("st.kind = ?", q.kind);
@@ -124,7 +115,7 @@ class SqliteReader final : public audit::Reader {
     query.where("st.rule = ?", q.rule);
     query.where("st.outcome = ?", q.outcome);
     query.where("st.session_id = ?", q.session_id);
-    query.where("instr(st.text, ?) > 0", q.text);
+    query.where(db_->dialect().text_contains("st.text"), q.text);
     query.where("st.at_us >= ?", q.since_us);
     query.where("st.at_us <= ?", q.until_us);
     query.tail("ORDER BY st.at_us DESC", static_cast<std::int64_t>(q.limit));
@@ -135,33 +126,26 @@ class SqliteReader final : public audit::Reader {
   template <class Row>
   Status<> each(const Query& q, Row row) {
     std::lock_guard lock(mu_);
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db_.get(), q.sql().c_str(), -1, &raw, nullptr) != SQLITE_OK)
-      return unexpected(std::string("audit store: ") + sqlite3_errmsg(db_.get()));
-    Stmt s(raw);
-    q.bind(s.get());
-    for (;;) {
-      const int rc = sqlite3_step(s.get());
-      if (rc == SQLITE_DONE) return Ok{};
-      if (rc != SQLITE_ROW)
-        return unexpected(std::string("audit store: ") + sqlite3_errmsg(db_.get()));
-      row(s.get());
-    }
+    auto s = db_->prepare(q.sql(), false);
+    if (!s) return unexpected("audit store: " + s.error());
+    q.bind(**s);
+    if (auto st = sql::each(**s, row); !st) return unexpected("audit store: " + st.error());
+    return Ok{};
   }
 
   Expected<std::vector<audit::StatementRecord>> statements(const Query& q) {
     std::vector<audit::StatementRecord> out;
-    auto st = each(q, [&](sqlite3_stmt* s) { out.push_back(statement_of(s)); });
+    auto st = each(q, [&](Statement& s) { out.push_back(statement_of(s)); });
     if (!st) return unexpected(st.error());
     return out;
   }
 
-  static std::string text(sqlite3_stmt* s, int col) { return column_text(s, col); }
-  static std::int64_t integer(sqlite3_stmt* s, int col, std::int64_t null_value = 0) {
-    return column_int(s, col).value_or(null_value);
+  static std::string text(Statement& s, int col) { return s.column_text(col); }
+  static std::int64_t integer(Statement& s, int col, std::int64_t null_value = 0) {
+    return s.column_type(col) == ColumnType::kNull ? null_value : s.column_int(col);
   }
 
-  static audit::SessionRecord session_of(sqlite3_stmt* s) {
+  static audit::SessionRecord session_of(Statement& s) {
     audit::SessionRecord r;
     r.id = text(s, 0);
     r.replica = text(s, 1);
@@ -184,7 +168,7 @@ class SqliteReader final : public audit::Reader {
     return r;
   }
 
-  static audit::StatementRecord statement_of(sqlite3_stmt* s) {
+  static audit::StatementRecord statement_of(Statement& s) {
     audit::StatementRecord r;
     r.session_id = text(s, 0);
     r.subject = text(s, 1);
@@ -215,20 +199,13 @@ class SqliteReader final : public audit::Reader {
   }
 
   std::mutex mu_;  // one query at a time on the connection
-  Db db_;
+  std::unique_ptr<Connection> db_;
 };
 
 }  // namespace
 
-Expected<std::unique_ptr<audit::Reader>> open_sqlite_reader(const std::string& path) {
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-  Db db(raw);
-  if (rc != SQLITE_OK)
-    return unexpected("sqlite: open " + path +
-                      " to read: " + (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-  sqlite3_busy_timeout(db.get(), 5'000);
-  return std::unique_ptr<audit::Reader>(std::make_unique<SqliteReader>(db.release()));
+std::unique_ptr<audit::Reader> make_reader(std::unique_ptr<Connection> conn) {
+  return std::make_unique<SqlReader>(std::move(conn));
 }
 
-}  // namespace gh::store
+}  // namespace gh::store::sql

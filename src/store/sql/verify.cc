@@ -1,22 +1,22 @@
-// `gatehouse audit verify` for the SQLite store: recomputes every replica's
+// `gatehouse audit verify` for a relational store: recomputes every replica's
 // chain, checks every checkpoint's signature and what it signed, and compares
 // every typed row with the record it was chained as — in one read snapshot,
 // so a running gateway's writes cannot look like tampering.
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "store/sqlite/sqlite_detail.h"
-#include "store/sqlite/sqlite_store.h"
+#include "store/sql/store.h"
+#include "store/sql/tables.h"
 
-namespace gh::store {
+namespace gh::store::sql {
 namespace {
 
-using namespace sqlite_detail;
 using audit::Finding;
 using audit::Problem;
 
@@ -70,12 +70,13 @@ std::string differing_fields(const std::string& a, const std::string& b) {
 
 class Verifier {
  public:
-  Verifier(sqlite3* db, const audit::SignatureCheck& check) : db_(db), check_(check) {}
+  Verifier(Connection& db, int chain_version, const audit::SignatureCheck& check)
+      : db_(db), chain_version_(chain_version), check_(check) {}
 
   Expected<audit::VerifyReport> run() {
     auto version = query_text(db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
     if (!version) return unexpected(version.error());
-    if (std::stoi(*version) < kChainSchemaVersion)
+    if (std::stoi(*version) < chain_version_)
       return unexpected("the store is at schema version " + *version +
                         ", from before the audit chain: there is nothing to verify");
     for (auto step : {&Verifier::load_checkpoints, &Verifier::load_anchors, &Verifier::load_legacy,
@@ -88,20 +89,13 @@ class Verifier {
   }
 
  private:
-  Expected<Stmt> q(std::string_view sql) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &raw, nullptr) !=
-        SQLITE_OK)
-      return unexpected(db_error(db_, "prepare"));
-    return Stmt(raw);
-  }
+  Expected<std::unique_ptr<Statement>> q(std::string_view sql) { return db_.prepare(sql, false); }
 
   // Steps `s` to the end, calling `row` for each row.
   template <class Row>
-  Status<> each(sqlite3_stmt* s, std::string_view what, Row&& row) {
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) row(s);
-    if (rc != SQLITE_DONE) return unexpected(db_error(db_, what));
+  Status<> each(Statement& s, std::string_view what, Row&& row) {
+    if (auto st = sql::each(s, std::forward<Row>(row)); !st)
+      return unexpected(std::string(what) + ": " + st.error());
     return Ok{};
   }
   // The same for a query without parameters.
@@ -109,7 +103,7 @@ class Verifier {
   Status<> each(const std::string& sql, std::string_view what, Row&& row) {
     auto s = q(sql);
     if (!s) return unexpected(s.error());
-    return each(s->get(), what, std::forward<Row>(row));
+    return each(**s, what, std::forward<Row>(row));
   }
 
   void add(Problem p, std::string replica, std::int64_t seq, std::string table, std::string row,
@@ -122,14 +116,14 @@ class Verifier {
     return each(
         "SELECT replica, seq, hash, at_us, kid, signature FROM audit_checkpoints "
         "ORDER BY replica, seq",
-        "read checkpoints", [&](sqlite3_stmt* r) {
-          const std::string replica = column_text(r, 0);
-          const std::int64_t seq = sqlite3_column_int64(r, 1);
-          Checkpoint cp{column_text(r, 2), sqlite3_column_int64(r, 3), false};
-          const std::string kid = column_text(r, 4);
+        "read checkpoints", [&](Statement& r) {
+          const std::string replica = r.column_text(0);
+          const std::int64_t seq = r.column_int(1);
+          Checkpoint cp{r.column_text(2), r.column_int(3), false};
+          const std::string kid = r.column_text(4);
           const std::string message = audit::checkpoint_message(replica, seq, cp.hash, cp.at_us);
           const std::string why =
-              check_ ? check_(kid, column_text(r, 5), message) : "no key to check it with";
+              check_ ? check_(kid, r.column_text(5), message) : "no key to check it with";
           cp.valid = why.empty();
           if (!cp.valid)
             add(Problem::kBadSignature, replica, seq, "audit_checkpoints", "kid=" + kid,
@@ -143,8 +137,8 @@ class Verifier {
     return each(
         "SELECT canonical FROM audit_chain WHERE type = 'retention_purge' "
         "ORDER BY at_us DESC, id DESC LIMIT 1",
-        "read retention anchors", [&](sqlite3_stmt* r) {
-          const auto j = nlohmann::json::parse(column_text(r, 0), nullptr, false);
+        "read retention anchors", [&](Statement& r) {
+          const auto j = nlohmann::json::parse(r.column_text(0), nullptr, false);
           if (!j.is_object() || !j.contains("anchors") || !j["anchors"].is_object()) return;
           for (const auto& [replica, a] : j["anchors"].items()) {
             if (!a.is_object() || !a.contains("seq") || !a["seq"].is_number_integer()) continue;
@@ -158,7 +152,7 @@ class Verifier {
 
   Status<> load_legacy() {
     return each("SELECT tbl, max_rowid FROM audit_legacy", "read audit_legacy",
-                [&](sqlite3_stmt* r) { legacy_[column_text(r, 0)] = sqlite3_column_int64(r, 1); });
+                [&](Statement& r) { legacy_[r.column_text(0)] = r.column_int(1); });
   }
 
   Status<> walk_chains() {
@@ -166,7 +160,7 @@ class Verifier {
     if (auto st =
             each("SELECT replica FROM audit_chain UNION SELECT replica FROM audit_checkpoints "
                  "ORDER BY 1",
-                 "list replicas", [&](sqlite3_stmt* r) { replicas.push_back(column_text(r, 0)); });
+                 "list replicas", [&](Statement& r) { replicas.push_back(r.column_text(0)); });
         !st)
       return st;
     for (const auto& replica : replicas)
@@ -205,20 +199,22 @@ class Verifier {
         q("SELECT seq, at_us, type, canonical, prev_hash, hash FROM audit_chain "
           "WHERE replica = ? ORDER BY seq");
     if (!s) return unexpected(s.error());
-    bind_text(s->get(), 1, replica);
+    (*s)->bind_text(1, replica);
     audit::ReplicaSummary sum;
     sum.replica = replica;
     const auto& cps = checkpoints_[replica];
     sum.checkpoints = static_cast<std::int64_t>(cps.size());
     std::int64_t prev_seq = 0;
     std::string expected_prev(audit::kGenesisHash);
-    auto st = each(s->get(), "walk the chain", [&](sqlite3_stmt* r) {
-      const std::int64_t seq = sqlite3_column_int64(r, 0);
-      const auto at = column_int(r, 1);
-      const std::string type = column_text(r, 2);
-      const std::string canonical = column_text(r, 3);
-      const std::string prev = column_text(r, 4);
-      const std::string hash = column_text(r, 5);
+    auto st = each(**s, "walk the chain", [&](Statement& r) {
+      const std::int64_t seq = r.column_int(0);
+      const auto at = r.column_type(1) == ColumnType::kNull
+                         ? std::nullopt
+                         : std::optional<std::int64_t>(r.column_int(1));
+      const std::string type = r.column_text(2);
+      const std::string canonical = r.column_text(3);
+      const std::string prev = r.column_text(4);
+      const std::string hash = r.column_text(5);
       const auto j = nlohmann::json::parse(canonical, nullptr, false);
       const std::string what = label(j);
       if (sum.records++ == 0) {
@@ -299,21 +295,21 @@ class Verifier {
         "SELECT " + column_list(spec, "t") + ", t." + ref +
             ", t.rowid, c.canonical, c.replica, c.seq, c.type FROM " + table +
             " t LEFT JOIN audit_chain c ON c.id = t." + ref + " WHERE t." + ref + " IS NOT NULL",
-        "read " + table, [&](sqlite3_stmt* r) {
+        "read " + table, [&](Statement& r) {
           audit::Record rec(t.type);
           read_fields(r, 0, rec);
-          const std::int64_t id = sqlite3_column_int64(r, n);
-          const std::string where = row_label(rec, sqlite3_column_int64(r, n + 1));
+          const std::int64_t id = r.column_int(n);
+          const std::string where = row_label(rec, r.column_int(n + 1));
           ++report_.rows_checked;
-          if (sqlite3_column_type(r, n + 2) == SQLITE_NULL) {
+          if (r.column_type(n + 2) == ColumnType::kNull) {
             add(Problem::kUnchained, "", 0, table, where,
                 "the row names chain record #" + std::to_string(id) + ", which does not exist");
             return;
           }
-          const std::string canonical = column_text(r, n + 2);
-          const std::string replica = column_text(r, n + 3);
-          const std::int64_t seq = sqlite3_column_int64(r, n + 4);
-          const std::string type = column_text(r, n + 5);
+          const std::string canonical = r.column_text(n + 2);
+          const std::string replica = r.column_text(n + 3);
+          const std::int64_t seq = r.column_int(n + 4);
+          const std::string type = r.column_text(n + 5);
           if (type != spec.name) {
             add(Problem::kModified, replica, seq, table, where,
                 "the row names a " + type + " record of the chain, not a " +
@@ -334,8 +330,8 @@ class Verifier {
     const std::int64_t legacy = legacy_.count(table) ? legacy_[table] : 0;
     st = each(
         "SELECT " + column_list(spec) + ", rowid FROM " + table + " WHERE " + ref + " IS NULL",
-        "read " + table, [&](sqlite3_stmt* r) {
-          const std::int64_t rowid = sqlite3_column_int64(r, n);
+        "read " + table, [&](Statement& r) {
+          const std::int64_t rowid = r.column_int(n);
           if (rowid <= legacy) {
             if (t.type != audit::RecordType::kSessionEnd) ++report_.legacy_rows;
             return;
@@ -357,10 +353,10 @@ class Verifier {
           "AND NOT EXISTS (SELECT 1 FROM " +
           table + " t WHERE t." + ref + " = c.id) ORDER BY c.replica, c.seq");
     if (!missing) return unexpected(missing.error());
-    bind_text(missing->get(), 1, spec.name);
-    st = each(missing->get(), "find rows missing from " + table, [&](sqlite3_stmt* r) {
-      const auto j = nlohmann::json::parse(column_text(r, 2), nullptr, false);
-      add(Problem::kDeleted, column_text(r, 0), sqlite3_column_int64(r, 1), table, label(j),
+    (*missing)->bind_text(1, spec.name);
+    st = each(**missing, "find rows missing from " + table, [&](Statement& r) {
+      const auto j = nlohmann::json::parse(r.column_text(2), nullptr, false);
+      add(Problem::kDeleted, r.column_text(0), r.column_int(1), table, label(j),
           "the chained " + std::string(spec.name) + " has no row in " + table);
     });
     if (!st) return st;
@@ -368,14 +364,15 @@ class Verifier {
     return each(
         "SELECT count(*), c.replica, c.seq FROM " + table +
             " t LEFT JOIN audit_chain c ON c.id = t." + ref + " WHERE t." + ref +
-            " IS NOT NULL GROUP BY t." + ref + " HAVING count(*) > 1",
-        "find duplicated rows in " + table, [&](sqlite3_stmt* r) {
-          add(Problem::kInserted, column_text(r, 1), sqlite3_column_int64(r, 2), table, "",
-              std::to_string(sqlite3_column_int64(r, 0)) + " rows claim the same chained record");
+            " IS NOT NULL GROUP BY t." + ref + ", c.replica, c.seq HAVING count(*) > 1",
+        "find duplicated rows in " + table, [&](Statement& r) {
+          add(Problem::kInserted, r.column_text(1), r.column_int(2), table, "",
+              std::to_string(r.column_int(0)) + " rows claim the same chained record");
         });
   }
 
-  sqlite3* db_;
+  Connection& db_;
+  int chain_version_;
   const audit::SignatureCheck& check_;
   audit::VerifyReport report_;
   std::map<std::string, std::map<std::int64_t, Checkpoint>> checkpoints_;
@@ -385,20 +382,13 @@ class Verifier {
 
 }  // namespace
 
-Expected<audit::VerifyReport> verify_sqlite_store(const std::string& path,
-                                                  const audit::SignatureCheck& check) {
-  sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr);
-  Db db(raw);
-  if (rc != SQLITE_OK)
-    return unexpected("sqlite: open " + path + ": " +
-                      (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-  sqlite3_busy_timeout(db.get(), 5'000);
+Expected<audit::VerifyReport> verify_store(Connection& conn, int chain_version,
+                                           const audit::SignatureCheck& check) {
   // One snapshot for every query: a gateway writing meanwhile is not tampering.
-  if (auto st = exec(db.get(), "BEGIN", "begin"); !st) return unexpected(st.error());
-  auto report = Verifier(db.get(), check).run();
-  (void)exec(db.get(), "COMMIT", "commit");
+  if (auto st = conn.begin_snapshot(); !st) return unexpected(st.error());
+  auto report = Verifier(conn, chain_version, check).run();
+  conn.rollback();
   return report;
 }
 
-}  // namespace gh::store
+}  // namespace gh::store::sql
