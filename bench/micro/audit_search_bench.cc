@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "store/sqlite/sqlite_reader.h"
+#include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace {
