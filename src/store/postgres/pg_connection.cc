@@ -188,11 +188,12 @@ class PgConnection final : public sql::Connection {
     return Ok{};
   }
 
-  Status<> begin() override { return exec("BEGIN"); }
+  Status<> begin() override { return open_transaction("BEGIN"); }
   Status<> begin_snapshot() override {
-    return exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    return open_transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
   }
   Status<> commit() override {
+    in_transaction_ = false;
     Result r(PQexec(conn_, "COMMIT"));
     // COMMIT of a transaction that failed reports ROLLBACK, not an error.
     if (PQresultStatus(r.get()) != PGRES_COMMAND_OK ||
@@ -204,6 +205,7 @@ class PgConnection final : public sql::Connection {
     return Ok{};
   }
   void rollback() override {
+    in_transaction_ = false;
     if (PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) != PQTRANS_IDLE)
       Result(PQexec(conn_, "ROLLBACK"));
   }
@@ -213,9 +215,11 @@ class PgConnection final : public sql::Connection {
   const sql::Dialect& dialect() const override { return kDialect; }
 
   // Reconnects a broken connection (outside a transaction: one that broke
-  // inside has lost it, and the caller learns so from the statement).
+  // inside has lost it, and the caller learns so until it ends it).
   Status<> ensure() {
     if (PQstatus(conn_) == CONNECTION_OK) return Ok{};
+    if (in_transaction_)
+      return unexpected(std::string("postgres: the connection was lost in a transaction"));
     PQreset(conn_);
     if (PQstatus(conn_) != CONNECTION_OK)
       return unexpected("postgres: reconnect: " + trimmed_error(conn_));
@@ -227,7 +231,16 @@ class PgConnection final : public sql::Connection {
   std::string next_name() { return "gh_stmt_" + std::to_string(++statements_); }
 
  private:
+  Status<> open_transaction(const char* sql) {
+    auto st = exec(sql);
+    in_transaction_ = st.has_value();
+    return st;
+  }
+
   PGconn* conn_;
+  // Between a BEGIN and its COMMIT or ROLLBACK. libpq cannot tell once the
+  // connection is broken (PQtransactionStatus is then UNKNOWN).
+  bool in_transaction_ = false;
   std::uint64_t generation_ = 1;
   std::uint64_t statements_ = 0;
 };
@@ -239,10 +252,7 @@ PgStatement::PgStatement(PgConnection& conn, std::string sql, bool keep, int par
 
 Expected<bool> PgStatement::step() {
   if (!result_) {
-    if (PQstatus(conn_.handle()) != CONNECTION_OK &&
-        PQtransactionStatus(conn_.handle()) == PQTRANS_IDLE) {
-      if (auto st = conn_.ensure(); !st) return unexpected(st.error());
-    }
+    if (auto st = conn_.ensure(); !st) return unexpected(st.error());
     std::vector<const char*> values(values_.size());
     for (std::size_t i = 0; i < values_.size(); ++i)
       values[i] = values_[i] ? values_[i]->c_str() : nullptr;

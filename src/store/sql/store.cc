@@ -79,10 +79,20 @@ std::string utc_now_iso() {
 
 Status<> migrate(Connection& c, std::span<const Migration> migrations) {
   const std::string_view db = c.dialect().name;
-  if (auto st = c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                       "applied_at TEXT)");
-      !st) {
-    return unexpected(with_context("create schema_migrations", st.error()));
+  // Under the maintenance lock too: PostgreSQL's IF NOT EXISTS does not keep
+  // two replicas starting on an empty database from both creating the table.
+  if (auto st = c.begin(); !st) return st;
+  auto created = [&]() -> Status<> {
+    if (auto st = c.lock_maintenance(); !st) return st;
+    if (auto st = c.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY "
+                         "KEY, applied_at TEXT)");
+        !st)
+      return st;
+    return c.commit();
+  }();
+  if (!created) {
+    c.rollback();
+    return unexpected(with_context("create schema_migrations", created.error()));
   }
   const int known = migrations.empty() ? 0 : migrations.back().version;
   // One migration per transaction; each takes the maintenance lock and reads

@@ -1,18 +1,22 @@
-// The hash chain over a real SQLite file: a clean trail verifies; each kind of
-// tampering done by hand with SQL (what someone with the sqlite3 CLI can do)
-// is reported with where it is; a restart continues the chain; checkpoints
-// come by count, by time and at close; retention purges to a checkpoint and
-// leaves a chain that still verifies.
+// The hash chain over each relational store — a SQLite file, and a database
+// of a real PostgreSQL 15 — run as the same tests on both: a clean trail
+// verifies; each kind of tampering done by hand with SQL (what someone with
+// the sqlite3 CLI or psql can do) is reported with where it is; a restart
+// continues the chain; checkpoints come by count, by time and at close;
+// retention purges to a checkpoint and leaves a chain that still verifies.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <unistd.h>
 #include <atomic>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "audit/chain.h"
+#include "store/postgres/pg_store.h"
+#include "store/sql/tests/pg_server.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace gh::store {
@@ -31,9 +35,26 @@ std::string fake_check(std::string_view kid, std::string_view signature, std::st
   return signature == fake_sign(message).signature ? "" : "signature mismatch";
 }
 
-class ChainTest : public ::testing::Test {
+// The parameter names the store: "sqlite" (a file in a fresh directory) or
+// "postgres" (a fresh database of the suite's cluster).
+class ChainTest : public ::testing::TestWithParam<std::string> {
  protected:
+  static pgtest::PgServer& server() {
+    static pgtest::PgServer s;
+    return s;
+  }
+  static void TearDownTestSuite() { server().stop(); }
+
+  bool postgres() const { return GetParam() == "postgres"; }
+
   void SetUp() override {
+    if (postgres()) {
+      server().start();
+      database_ = server().create_database();
+      url_ = server().url(database_);
+      client_ = std::make_unique<pgtest::PgClient>(url_);
+      return;
+    }
     static std::atomic<int> counter{0};
     dir_ = fs::temp_directory_path() /
            ("gh-chain-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
@@ -41,6 +62,8 @@ class ChainTest : public ::testing::Test {
     path_ = (dir_ / "audit.db").string();
   }
   void TearDown() override {
+    client_.reset();
+    if (postgres()) return;
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
@@ -57,39 +80,76 @@ class ChainTest : public ::testing::Test {
   }
 
   std::unique_ptr<audit::Store> open(StoreOptions o) {
-    auto store = open_sqlite_store(path_, std::move(o));
+    auto store = postgres() ? open_postgres_store(url_, std::move(o))
+                            : open_sqlite_store(path_, std::move(o));
     EXPECT_TRUE(store.has_value()) << (store ? "" : store.error());
     return store ? std::move(*store) : nullptr;
   }
 
-  // Tampering, as someone with the sqlite3 CLI would: a connection of its own.
-  void tamper(const std::string& sql) {
+  // Runs `sql` on a connection of its own, as someone with the sqlite3 CLI
+  // or psql would; "" or the error.
+  std::string try_tamper(const std::string& sql) {
+    if (postgres()) return client_->exec(sql);
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    if (sqlite3_open(path_.c_str(), &db) != SQLITE_OK) {
+      sqlite3_close(db);
+      return "cannot open " + path_;
+    }
     char* err = nullptr;
-    EXPECT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err), SQLITE_OK)
-        << sql << ": " << (err ? err : "");
+    std::string error;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK)
+      error = err ? err : "failed";
     sqlite3_free(err);
     sqlite3_close(db);
+    return error;
   }
 
-  std::string scalar(const std::string& sql) {
+  void tamper(const std::string& sql) {
+    const std::string error = try_tamper(sql);
+    EXPECT_EQ(error, "") << sql;
+  }
+
+  // What removes a trigger that keeps `table` append-only, in this store's SQL.
+  std::string drop_trigger(const std::string& trigger, const std::string& table) const {
+    return postgres() ? "DROP TRIGGER " + trigger + " ON " + table + ";"
+                      : "DROP TRIGGER " + trigger + ";";
+  }
+
+  // The first column of every row ("NULL" for NULL).
+  std::vector<std::string> column(const std::string& sql) {
+    if (postgres()) return client_->column(sql);
+    std::vector<std::string> out;
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
     sqlite3_stmt* s = nullptr;
-    std::string out = "<none>";
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW) {
+    EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr), SQLITE_OK)
+        << sql << ": " << sqlite3_errmsg(db);
+    while (s && sqlite3_step(s) == SQLITE_ROW) {
       const auto* t = sqlite3_column_text(s, 0);
-      out = t ? reinterpret_cast<const char*>(t) : "NULL";
+      out.push_back(t ? std::string(reinterpret_cast<const char*>(t),
+                                    static_cast<std::size_t>(sqlite3_column_bytes(s, 0)))
+                      : "NULL");
     }
     sqlite3_finalize(s);
     sqlite3_close(db);
     return out;
   }
 
+  std::string scalar(const std::string& sql) {
+    auto rows = column(sql);
+    return rows.empty() ? "<none>" : rows[0];
+  }
+
+  // "1,2,3": the seq column of `from` ("table [WHERE …]"), in order.
+  std::string seqs(const std::string& from) {
+    return scalar(postgres() ? "SELECT string_agg(seq::text, ',' ORDER BY seq) FROM " + from
+                             : "SELECT group_concat(seq) FROM (SELECT seq FROM " + from +
+                                   " ORDER BY seq)");
+  }
+
   audit::VerifyReport verify() {
-    auto r = verify_sqlite_store(path_, fake_check);
+    auto r = postgres() ? verify_postgres_store(url_, fake_check)
+                        : verify_sqlite_store(path_, fake_check);
     EXPECT_TRUE(r.has_value()) << (r ? "" : r.error());
     return r ? std::move(*r) : audit::VerifyReport{};
   }
@@ -199,10 +259,12 @@ class ChainTest : public ::testing::Test {
   ManualClock clock_{1'700'000'000};
   int signatures_ = 0;
   fs::path dir_;
-  std::string path_;
+  std::string path_;                          // sqlite
+  std::string database_, url_;                // postgres
+  std::unique_ptr<pgtest::PgClient> client_;  // postgres
 };
 
-TEST_F(ChainTest, ACleanTrailVerifies) {
+TEST_P(ChainTest, ACleanTrailVerifies) {
   write_trail();
   auto r = verify();
   EXPECT_TRUE(r.ok()) << lines(r);
@@ -216,7 +278,7 @@ TEST_F(ChainTest, ACleanTrailVerifies) {
   EXPECT_EQ(r.legacy_rows, 0);
   // Every typed row names its record, and the record's hash is the documented one.
   EXPECT_EQ(scalar("SELECT count(*) FROM statements WHERE chain_id IS NULL"), "0");
-  EXPECT_EQ(scalar("SELECT end_chain_id IS NOT NULL FROM sessions"), "1");
+  EXPECT_EQ(scalar("SELECT count(*) FROM sessions WHERE end_chain_id IS NOT NULL"), "1");
   const std::string canonical = scalar("SELECT canonical FROM audit_chain WHERE seq = 1");
   EXPECT_EQ(scalar("SELECT hash FROM audit_chain WHERE seq = 1"),
             audit::chain_hash(audit::kGenesisHash, canonical));
@@ -224,7 +286,7 @@ TEST_F(ChainTest, ACleanTrailVerifies) {
             scalar("SELECT hash FROM audit_chain WHERE seq = 1"));
 }
 
-TEST_F(ChainTest, AnEditedStatementIsNamed) {
+TEST_P(ChainTest, AnEditedStatementIsNamed) {
   write_trail();
   tamper("UPDATE statements SET text = 'SELECT 42' WHERE session_id = 's1' AND seq = 2");
   auto r = verify();
@@ -242,7 +304,7 @@ TEST_F(ChainTest, AnEditedStatementIsNamed) {
             "chained record");
 }
 
-TEST_F(ChainTest, AnEditedSessionEndIsCheckedAgainstItsOwnRecord) {
+TEST_P(ChainTest, AnEditedSessionEndIsCheckedAgainstItsOwnRecord) {
   write_trail();
   tamper("UPDATE sessions SET end_reason = 'upstream lost', bytes_to_client = 1 WHERE id = 's1'");
   auto r = verify();
@@ -252,7 +314,7 @@ TEST_F(ChainTest, AnEditedSessionEndIsCheckedAgainstItsOwnRecord) {
   EXPECT_EQ(r.findings[0].detail, "bytes_to_client, end_reason differs from the chained record");
 }
 
-TEST_F(ChainTest, ADeletedRowIsNamed) {
+TEST_P(ChainTest, ADeletedRowIsNamed) {
   write_trail();
   tamper("DELETE FROM statements WHERE session_id = 's1' AND seq = 3");
   tamper("DELETE FROM approval_events");
@@ -264,7 +326,7 @@ TEST_F(ChainTest, ADeletedRowIsNamed) {
   EXPECT_EQ(r.findings.size(), 2u) << lines(r);
 }
 
-TEST_F(ChainTest, AForgedRowIsNamed) {
+TEST_P(ChainTest, AForgedRowIsNamed) {
   write_trail();
   // A row that was never recorded, and a copy of a real one claiming its record.
   tamper("INSERT INTO statements(session_id, seq, text) VALUES ('s1', 99, 'DROP TABLE t')");
@@ -277,7 +339,7 @@ TEST_F(ChainTest, AForgedRowIsNamed) {
   EXPECT_FALSE(r.ok());
 }
 
-TEST_F(ChainTest, SwappedRowsAreReported) {
+TEST_P(ChainTest, SwappedRowsAreReported) {
   write_trail();
   // Statements 1 and 2 trade places in the typed table …
   tamper(
@@ -288,7 +350,7 @@ TEST_F(ChainTest, SwappedRowsAreReported) {
   EXPECT_TRUE(has(r, Problem::kModified, "statements", "session_id=s1 seq=2", 2)) << lines(r);
   // … and records 3 and 4 trade places in the chain (past its append-only trigger).
   tamper(
-      "DROP TRIGGER audit_chain_append_only;"
+      drop_trigger("audit_chain_append_only", "audit_chain") +
       "UPDATE audit_chain SET seq = -3 WHERE seq = 3; UPDATE audit_chain SET seq = 3 WHERE seq = 4;"
       "UPDATE audit_chain SET seq = 4 WHERE seq = -3;");
   r = verify();
@@ -296,23 +358,20 @@ TEST_F(ChainTest, SwappedRowsAreReported) {
   EXPECT_TRUE(has(r, Problem::kOutOfOrder, "audit_chain", "statement", 4)) << lines(r);
 }
 
-TEST_F(ChainTest, TheChainIsAppendOnlyToPlainUpdates) {
+TEST_P(ChainTest, TheChainIsAppendOnlyToPlainUpdates) {
   write_trail();
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  char* err = nullptr;
-  EXPECT_NE(sqlite3_exec(db, "UPDATE audit_chain SET canonical = '{}'", nullptr, nullptr, &err),
-            SQLITE_OK);
-  EXPECT_NE(std::string(err ? err : "").find("append-only"), std::string::npos);
-  sqlite3_free(err);
-  sqlite3_close(db);
+  std::string error = try_tamper("UPDATE audit_chain SET canonical = '{}'");
+  EXPECT_NE(error.find("audit_chain is append-only"), std::string::npos) << error;
+  error = try_tamper("UPDATE audit_checkpoints SET signature = 'AAAA'");
+  EXPECT_NE(error.find("audit_checkpoints is append-only"), std::string::npos) << error;
+  EXPECT_EQ(scalar("SELECT count(*) FROM audit_checkpoints WHERE signature = 'AAAA'"), "0");
+  EXPECT_TRUE(verify().ok());
 }
 
-TEST_F(ChainTest, AnEditedCheckpointSignatureIsReported) {
+TEST_P(ChainTest, AnEditedCheckpointSignatureIsReported) {
   write_trail();
-  tamper(
-      "DROP TRIGGER audit_checkpoints_append_only;"
-      "UPDATE audit_checkpoints SET signature = 'AAAA' || substr(signature, 5)");
+  tamper(drop_trigger("audit_checkpoints_append_only", "audit_checkpoints") +
+         "UPDATE audit_checkpoints SET signature = 'AAAA' || substr(signature, 5)");
   auto r = verify();
   ASSERT_EQ(r.findings.size(), 1u) << lines(r);
   EXPECT_EQ(r.findings[0].problem, Problem::kBadSignature);
@@ -322,12 +381,11 @@ TEST_F(ChainTest, AnEditedCheckpointSignatureIsReported) {
   EXPECT_EQ(r.replicas[0].signed_through, 0);
 }
 
-TEST_F(ChainTest, AChainRecordEditedOrDeletedIsReported) {
+TEST_P(ChainTest, AChainRecordEditedOrDeletedIsReported) {
   write_trail();
-  tamper(
-      "DROP TRIGGER audit_chain_append_only;"
-      "UPDATE audit_chain SET canonical = replace(canonical, 'SELECT 1', 'SELECT 7') "
-      "WHERE seq = 2; DELETE FROM audit_chain WHERE seq = 4");
+  tamper(drop_trigger("audit_chain_append_only", "audit_chain") +
+         "UPDATE audit_chain SET canonical = replace(canonical, 'SELECT 1', 'SELECT 7') "
+         "WHERE seq = 2; DELETE FROM audit_chain WHERE seq = 4");
   auto r = verify();
   EXPECT_TRUE(has(r, Problem::kModified, "audit_chain", "statement session_id=s1 seq=1", 2))
       << lines(r);
@@ -337,29 +395,19 @@ TEST_F(ChainTest, AChainRecordEditedOrDeletedIsReported) {
   EXPECT_TRUE(has(r, Problem::kUnchained, "statements", "session_id=s1 seq=3")) << lines(r);
 }
 
-TEST_F(ChainTest, ARewriteThatRecomputesTheHashesIsCaughtByTheCheckpoint) {
+TEST_P(ChainTest, ARewriteThatRecomputesTheHashesIsCaughtByTheCheckpoint) {
   write_trail();
   // The careful forger: changes a statement in its row and its record, and
   // recomputes every hash after it. Only the signature stands in the way.
-  std::vector<std::pair<std::string, std::string>> chain;  // canonical, hash
-  {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-    sqlite3_stmt* s = nullptr;
-    sqlite3_prepare_v2(db, "SELECT canonical FROM audit_chain ORDER BY seq", -1, &s, nullptr);
-    while (sqlite3_step(s) == SQLITE_ROW)
-      chain.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(s, 0)), "");
-    sqlite3_finalize(s);
-    sqlite3_close(db);
-  }
+  std::vector<std::string> chain = column("SELECT canonical FROM audit_chain ORDER BY seq");
   ASSERT_EQ(chain.size(), 9u);
-  auto& c = chain[2].first;
+  auto& c = chain[2];
   c.replace(c.find("SELECT 2"), 8, "SELECT 9");
-  std::string sql = "DROP TRIGGER audit_chain_append_only;";
+  std::string sql = drop_trigger("audit_chain_append_only", "audit_chain");
   std::string prev(audit::kGenesisHash);
   for (std::size_t i = 0; i < chain.size(); ++i) {
-    const std::string hash = audit::chain_hash(prev, chain[i].first);
-    sql += "UPDATE audit_chain SET canonical = '" + chain[i].first + "', prev_hash = '" + prev +
+    const std::string hash = audit::chain_hash(prev, chain[i]);
+    sql += "UPDATE audit_chain SET canonical = '" + chain[i] + "', prev_hash = '" + prev +
            "', hash = '" + hash + "' WHERE seq = " + std::to_string(i + 1) + ";";
     prev = hash;
   }
@@ -371,7 +419,7 @@ TEST_F(ChainTest, ARewriteThatRecomputesTheHashesIsCaughtByTheCheckpoint) {
   EXPECT_EQ(r.findings[0].seq, 9);
 }
 
-TEST_F(ChainTest, TruncationIsCaughtUpToTheNewestCheckpoint) {
+TEST_P(ChainTest, TruncationIsCaughtUpToTheNewestCheckpoint) {
   write_trail();
   tamper(
       "DELETE FROM audit_chain WHERE seq >= 8; DELETE FROM approval_events; "
@@ -383,7 +431,7 @@ TEST_F(ChainTest, TruncationIsCaughtUpToTheNewestCheckpoint) {
       << lines(r);
 }
 
-TEST_F(ChainTest, RecordsAfterTheNewestCheckpointAreNotYetSigned) {
+TEST_P(ChainTest, RecordsAfterTheNewestCheckpointAreNotYetSigned) {
   // The limit of what a chain can show: records not yet signed can be cut off
   // the end without a trace. Verify says how many records that concerns.
   auto store = open(options());
@@ -402,7 +450,7 @@ TEST_F(ChainTest, RecordsAfterTheNewestCheckpointAreNotYetSigned) {
   EXPECT_TRUE(verify().ok());
 }
 
-TEST_F(ChainTest, ARestartContinuesTheChain) {
+TEST_P(ChainTest, ARestartContinuesTheChain) {
   {
     auto store = open(options());
     ASSERT_TRUE(store->write_batch(trail("s1")));
@@ -413,7 +461,7 @@ TEST_F(ChainTest, ARestartContinuesTheChain) {
     ASSERT_TRUE(store->write_batch(trail("s2")));
     ASSERT_TRUE(store->close());
   }
-  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM audit_chain"), "1,2,3,4,5,6,7,8,9,10");
+  EXPECT_EQ(seqs("audit_chain"), "1,2,3,4,5,6,7,8,9,10");
   EXPECT_EQ(scalar("SELECT prev_hash FROM audit_chain WHERE seq = 6"),
             scalar("SELECT hash FROM audit_chain WHERE seq = 5"));
   auto r = verify();
@@ -421,25 +469,25 @@ TEST_F(ChainTest, ARestartContinuesTheChain) {
   EXPECT_EQ(r.replicas[0].signed_through, 10);
 }
 
-TEST_F(ChainTest, CheckpointsComeByCountByTimeAndAtClose) {
+TEST_P(ChainTest, CheckpointsComeByCountByTimeAndAtClose) {
   auto o = options();
   o.chain.checkpoint_every = 4;
   o.chain.checkpoint_interval = std::chrono::seconds(60);
   auto store = open(o);
   ASSERT_TRUE(store->write_batch(trail("s1", 8)));  // 10 records: signed at 4 and 8
-  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM audit_checkpoints"), "4,8");
+  EXPECT_EQ(seqs("audit_checkpoints"), "4,8");
   ASSERT_TRUE(store->maintain());
   EXPECT_EQ(scalar("SELECT count(*) FROM audit_checkpoints"), "2");  // not due yet
   clock_.advance(std::chrono::seconds(61));
   ASSERT_TRUE(store->maintain());
-  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM audit_checkpoints"), "4,8,10");
+  EXPECT_EQ(seqs("audit_checkpoints"), "4,8,10");
   ASSERT_TRUE(store->write_batch(trail("s2", 0, false)));
   ASSERT_TRUE(store->close());
-  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM audit_checkpoints"), "4,8,10,11");
+  EXPECT_EQ(seqs("audit_checkpoints"), "4,8,10,11");
   EXPECT_TRUE(verify().ok());
 }
 
-TEST_F(ChainTest, AFailingSignerLeavesRecordsUnsignedButKept) {
+TEST_P(ChainTest, AFailingSignerLeavesRecordsUnsignedButKept) {
   auto o = options();
   o.chain.checkpoint_every = 2;
   o.chain.sign = [](std::string_view) -> Expected<audit::CheckpointSignature> {
@@ -454,16 +502,16 @@ TEST_F(ChainTest, AFailingSignerLeavesRecordsUnsignedButKept) {
   EXPECT_EQ(audit::unsigned_records(r.replicas[0]), 5);
 }
 
-TEST_F(ChainTest, TheRecorderSealsTheChainWhenItStops) {
+TEST_P(ChainTest, TheRecorderSealsTheChainWhenItStops) {
   {
     audit::Recorder rec(open(options()), {.flush_interval = std::chrono::milliseconds(5)});
     for (auto& e : trail("s1")) ASSERT_TRUE(rec.record(std::move(e)));
   }
-  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM audit_checkpoints"), "5");
+  EXPECT_EQ(seqs("audit_checkpoints"), "5");
   EXPECT_TRUE(verify().ok());
 }
 
-TEST_F(ChainTest, RetentionPurgesToACheckpointAndLeavesAVerifiableChain) {
+TEST_P(ChainTest, RetentionPurgesToACheckpointAndLeavesAVerifiableChain) {
   auto o = options();
   o.chain.retention = std::chrono::hours(24);
   auto store = open(o);
@@ -485,13 +533,13 @@ TEST_F(ChainTest, RetentionPurgesToACheckpointAndLeavesAVerifiableChain) {
   ASSERT_TRUE(store->maintain());         // the purge: day 0 is past retention
   EXPECT_EQ(scalar("SELECT count(*) FROM sessions WHERE id = 'old'"), "0");
   EXPECT_EQ(scalar("SELECT count(*) FROM statements WHERE session_id = 'old'"), "0");
-  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM statements WHERE session_id = 'long'"), "2");
+  EXPECT_EQ(seqs("statements WHERE session_id = 'long'"), "2");
   // The long session outlived retention: its row stays, its start chained anew.
   EXPECT_EQ(scalar("SELECT c.seq FROM sessions s JOIN audit_chain c ON c.id = s.chain_id "
                    "WHERE s.id = 'long'"),
             "14");
   EXPECT_EQ(scalar("SELECT min(seq) FROM audit_chain"), "8");
-  EXPECT_EQ(scalar("SELECT group_concat(seq) FROM audit_checkpoints"), "7,13");
+  EXPECT_EQ(seqs("audit_checkpoints"), "7,13");
   // The purge is itself a record of the chain.
   EXPECT_EQ(
       scalar("SELECT canonical FROM audit_chain WHERE type = 'retention_purge'"),
@@ -519,7 +567,7 @@ TEST_F(ChainTest, RetentionPurgesToACheckpointAndLeavesAVerifiableChain) {
   EXPECT_TRUE(has(r, Problem::kUnanchored, "audit_chain", "", 14)) << lines(r);
 }
 
-TEST_F(ChainTest, RetentionWithoutACheckpointOldEnoughKeepsEverything) {
+TEST_P(ChainTest, RetentionWithoutACheckpointOldEnoughKeepsEverything) {
   auto o = options();
   o.chain.retention = std::chrono::hours(24);
   auto store = open(o);
@@ -530,21 +578,25 @@ TEST_F(ChainTest, RetentionWithoutACheckpointOldEnoughKeepsEverything) {
   EXPECT_EQ(scalar("SELECT count(*) FROM audit_chain WHERE type = 'retention_purge'"), "0");
 }
 
-TEST_F(ChainTest, RowsFromBeforeTheChainAreLegacyNotForgeries) {
-  // Rows a build before the chain wrote: migration 6 noted where they end.
+TEST_P(ChainTest, RowsFromBeforeTheChainAreLegacyNotForgeries) {
+  // Rows a build before the chain wrote: SQLite's migration 6 noted where
+  // they end. (A PostgreSQL store starts with the chain and notes nothing;
+  // its verifier honours the same table.)
   {
     auto store = open(options());
     ASSERT_TRUE(store);
   }
-  tamper(
-      "INSERT INTO statements(session_id, seq, text) VALUES ('pre', 1, 'SELECT 1');"
-      "UPDATE audit_legacy SET max_rowid = 1 WHERE tbl = 'statements'");
+  tamper("INSERT INTO statements(session_id, seq, text) VALUES ('pre', 1, 'SELECT 1');");
   auto r = verify();
+  EXPECT_TRUE(has(r, Problem::kInserted, "statements", "session_id=pre seq=1")) << lines(r);
+  tamper(postgres() ? "INSERT INTO audit_legacy(tbl, max_rowid) VALUES ('statements', 1)"
+                    : "UPDATE audit_legacy SET max_rowid = 1 WHERE tbl = 'statements'");
+  r = verify();
   EXPECT_TRUE(r.ok()) << lines(r);
   EXPECT_EQ(r.legacy_rows, 1);
 }
 
-TEST_F(ChainTest, ASessionEndWithoutItsStartVerifies) {
+TEST_P(ChainTest, ASessionEndWithoutItsStartVerifies) {
   auto store = open(options());
   auto events = trail("s1", 0);
   events.erase(events.begin());  // the start never made it
@@ -559,7 +611,7 @@ TEST_F(ChainTest, ASessionEndWithoutItsStartVerifies) {
 
 // audit_durability: sync writes what a statement was about to run before the
 // server saw it; those records are chained and checked like the others.
-TEST_F(ChainTest, StatementIntentsAreChainedAndAnEditIsNamed) {
+TEST_P(ChainTest, StatementIntentsAreChainedAndAnEditIsNamed) {
   auto store = open(options());
   auto events = trail("s1", 1);
   model::StatementIntent in;
@@ -588,11 +640,26 @@ TEST_F(ChainTest, StatementIntentsAreChainedAndAnEditIsNamed) {
   EXPECT_TRUE(has(r, Problem::kDeleted, "statement_intents", "session_id=s1 seq=1")) << lines(r);
 }
 
-TEST_F(ChainTest, VerifyRefusesWhatIsNotAStore) {
-  auto r = verify_sqlite_store((dir_ / "missing.db").string(), fake_check);
+TEST_P(ChainTest, VerifyRefusesWhatIsNotAStore) {
+  if (!postgres()) {
+    auto r = verify_sqlite_store((dir_ / "missing.db").string(), fake_check);
+    ASSERT_FALSE(r);
+    EXPECT_FALSE(fs::exists(dir_ / "missing.db"));  // read-only: nothing created
+    return;
+  }
+  // A database that does not exist is not created …
+  auto r = verify_postgres_store(server().url("missing"), fake_check);
   ASSERT_FALSE(r);
-  EXPECT_FALSE(fs::exists(dir_ / "missing.db"));  // read-only: nothing created
+  EXPECT_NE(r.error().find("missing"), std::string::npos) << r.error();
+  EXPECT_EQ(scalar("SELECT count(*) FROM pg_database WHERE datname = 'missing'"), "0");
+  // … and one without a store gets no schema from verify.
+  r = verify_postgres_store(url_, fake_check);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"), "0");
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, ChainTest, ::testing::Values("sqlite", "postgres"),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 }  // namespace
 }  // namespace gh::store
