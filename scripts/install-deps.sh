@@ -9,7 +9,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libsqlite3-dev sqlite3 libpq-dev libpg-query-dev libprotobuf-c-dev libhyperscan-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-client-15 pgbouncer
+  postgresql-15 postgresql-client-15 pgbouncer haproxy
   python3 procps iproute2
 )
 
@@ -39,4 +39,5 @@ apt-get install -y -q --no-install-recommends "${missing[@]}"
 # tests and demo start their own throwaway servers on free ports instead.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+  systemctl disable --now haproxy >/dev/null 2>&1 || true
 fi

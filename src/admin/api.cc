@@ -264,10 +264,19 @@ HttpResponse list_reviews(Call& c) {
   auto params = parse_query(c.query);
   if (!params) return error(400, "malformed query string");
   const std::string status = (*params)["status"];
-  auto list = c.services.approvals().list([&](const approvals::Request& r) {
+  const auto visible = [&](const approvals::Request& r) {
     if (!status.empty() && approvals::status_name(r.status) != status) return false;
     return may_see(c, r);
-  });
+  };
+  auto list = c.services.approvals().list(visible);
+  // Replicas sharing the store: their requests too, reviewed through them.
+  if (auto* peers = c.services.peers()) {
+    auto others = peers->requests();
+    if (!others)
+      return error(503, "the other replicas' requests cannot be read: " + others.error());
+    for (auto& r : *others)
+      if (visible(r)) list.push_back(std::move(r));
+  }
   Json out = Json::array();
   for (const auto& r : list) out.push_back(request_json(r));
   return reply(200, out);
@@ -275,6 +284,11 @@ HttpResponse list_reviews(Call& c) {
 
 HttpResponse show_review(Call& c) {
   auto r = c.services.approvals().get(c.param);
+  if (!r && c.services.peers()) {
+    auto other = c.services.peers()->request(c.param);
+    if (!other) return error(503, "the other replicas' requests cannot be read: " + other.error());
+    r = std::move(*other);
+  }
   // Requests the caller may not see are answered like missing ones.
   if (!r || !may_see(c, *r)) return error(404, "no request " + c.param);
   return reply(200, request_json(*r));
@@ -286,12 +300,18 @@ HttpResponse decide_review(Call& c, bool approve) {
   if (!reason) return error(400, why);
   if (!approve && reason->empty()) return error(400, "a denial needs a reason (\"reason\")");
   const std::string& id = c.param;
-  auto r = c.services.approvals().review(id, person_of(*c.caller), approve, *reason);
+  const approvals::Person reviewer = person_of(*c.caller);
+  auto r = c.services.approvals().review(id, reviewer, approve, *reason);
+  // Not raised here: the replica holding it decides (segregation of duties
+  // is checked there, by its broker) and answers through the shared store.
+  if (!r && r.error().code == approvals::ReviewRefusal::kNotFound && c.services.peers())
+    r = c.services.peers()->review(id, reviewer, approve, *reason);
   if (!r) {
     const auto code = r.error().code;
     const int status = code == approvals::ReviewRefusal::kNotFound          ? 404
                        : code == approvals::ReviewRefusal::kAlreadyDecided  ? 409
                        : code == approvals::ReviewRefusal::kAlreadyReviewed ? 409
+                       : code == approvals::ReviewRefusal::kUnavailable     ? 503
                                                                             : 403;
     spdlog::info("review of {} by {} refused: {}", id, c.caller->subject, r.error().message);
     return error(status, r.error().message);

@@ -29,6 +29,7 @@
 #include "identity/jwk.h"
 #include "identity/signer.h"
 #include "store/postgres/pg_connection.h"
+#include "store/postgres/pg_peers.h"
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -227,6 +228,11 @@ Expected<std::unique_ptr<audit::Store>> open_audit_store(const config::Config& c
   if (is_postgres_url(cfg.gateway.store))
     return store::open_postgres_store(cfg.gateway.store, std::move(options));
   return store::open_sqlite_store(cfg.gateway.data_dir + "/audit.db", std::move(options));
+}
+
+Expected<std::unique_ptr<cluster::Peers>> open_peers(const config::Config& cfg) {
+  if (!is_postgres_url(cfg.gateway.store)) return std::unique_ptr<cluster::Peers>();
+  return store::open_postgres_peers(cfg.gateway.store, cfg.gateway.id);
 }
 
 Expected<std::unique_ptr<audit::Reader>> open_audit_reader(const config::Config& cfg) {

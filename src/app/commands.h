@@ -16,6 +16,9 @@ namespace gh::audit {
 class Reader;
 class Store;
 }  // namespace gh::audit
+namespace gh::cluster {
+class Peers;
+}
 namespace gh::config {
 struct Config;
 }
@@ -38,6 +41,8 @@ int run_audit_commands(AuditCommands& commands);
 Expected<std::unique_ptr<audit::Store>> open_audit_store(const config::Config& cfg);
 // The store's search and replay, over a connection of its own.
 Expected<std::unique_ptr<audit::Reader>> open_audit_reader(const config::Config& cfg);
+// The replicas sharing gateway.store's PostgreSQL database (null for SQLite).
+Expected<std::unique_ptr<cluster::Peers>> open_peers(const config::Config& cfg);
 // gateway.store names the shared PostgreSQL store.
 inline bool is_postgres_url(std::string_view store) {
   return store.starts_with("postgres://") || store.starts_with("postgresql://");

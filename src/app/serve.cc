@@ -121,6 +121,16 @@ int run_serve(const std::string& path) {
     }
     services.set_audit_reader(std::move(*reader));
   }
+  // Replicas sharing the PostgreSQL store see each other's approval requests and cancel keys.
+  auto peers = open_peers(*cfg);
+  if (!peers) {
+    std::cerr << "gatehouse: shared store: " << peers.error() << "\n";
+    return 1;
+  }
+  if (*peers) {
+    services.set_peers(std::move(*peers));
+    spdlog::info("sharing approvals and cancel keys with the other replicas of the store");
+  }
   if (auto st = services.set_tokens(std::move(*tokens)); !st) {
     std::cerr << "gatehouse: gateway tokens: " << st.error() << "\n";
     return 1;

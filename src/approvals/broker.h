@@ -98,7 +98,8 @@ enum class ReviewRefusal {
   kOwnRequest,
   kNotApprover,
   kAlreadyDecided,
-  kAlreadyReviewed
+  kAlreadyReviewed,
+  kUnavailable  // the replica holding the request did not answer (shared store)
 };
 struct ReviewError {
   ReviewRefusal code;

@@ -27,6 +27,10 @@ CancelKey CancelRegistry::add(CancelTarget target) {
     key.pid = random_positive();
   } while (by_pid_.count(key.pid) != 0);
   key.secret = random_positive();
+  if (peers_)
+    peers_->share_cancel(key.pid, key.secret,
+                         {target.host, target.port, target.upstream_pid, target.upstream_secret,
+                          target.session_id, replica_});
   by_pid_.emplace(key.pid, Entry{key.secret, std::move(target)});
   return key;
 }
@@ -34,7 +38,32 @@ CancelKey CancelRegistry::add(CancelTarget target) {
 void CancelRegistry::remove(const CancelKey& key) {
   std::lock_guard lock(mu_);
   auto it = by_pid_.find(key.pid);
-  if (it != by_pid_.end() && it->second.secret == key.secret) by_pid_.erase(it);
+  if (it != by_pid_.end() && it->second.secret == key.secret) {
+    by_pid_.erase(it);
+    if (peers_) peers_->unshare_cancel(key.pid, key.secret);
+  }
+}
+
+void CancelRegistry::share_with(cluster::Peers* peers, std::string replica) {
+  std::lock_guard lock(mu_);
+  peers_ = peers;
+  replica_ = std::move(replica);
+}
+
+void CancelRegistry::find_shared(const CancelKey& key,
+                                 std::function<void(std::optional<CancelTarget>)> done) {
+  cluster::Peers* peers = nullptr;
+  {
+    std::lock_guard lock(mu_);
+    peers = peers_;
+  }
+  if (!peers) return done(std::nullopt);
+  peers->find_cancel(key.pid, key.secret,
+                     [done = std::move(done)](std::optional<cluster::CancelTarget> t) {
+                       if (!t) return done(std::nullopt);
+                       done(CancelTarget{std::move(t->host), t->port, t->upstream_pid,
+                                         t->upstream_secret, std::move(t->session_id)});
+                     });
 }
 
 std::optional<CancelTarget> CancelRegistry::find(const CancelKey& key) const {

@@ -4,10 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
+
+#include "cluster/peers.h"
 
 namespace gh::gateway {
 
@@ -31,6 +34,13 @@ class CancelRegistry {
   void remove(const CancelKey& key);
   // The target for a key; nullopt unless both pid and secret match.
   std::optional<CancelTarget> find(const CancelKey& key) const;
+  // Replicas sharing a store: every key added from now on is also shared
+  // with them (and withdrawn at remove), under `replica`. Set once, before
+  // sessions start.
+  void share_with(cluster::Peers* peers, std::string replica);
+  // A key another replica handed out, looked up in the shared store; `done`
+  // runs on another thread (post, do not block), at once without peers.
+  void find_shared(const CancelKey& key, std::function<void(std::optional<CancelTarget>)> done);
   std::size_t size() const;
 
  private:
@@ -40,6 +50,8 @@ class CancelRegistry {
   };
   mutable std::mutex mu_;
   std::unordered_map<std::int32_t, Entry> by_pid_;
+  cluster::Peers* peers_ = nullptr;
+  std::string replica_;
 };
 
 }  // namespace gh::gateway

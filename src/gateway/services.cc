@@ -153,6 +153,7 @@ Services::Services(std::shared_ptr<const config::Config> config,
                      e.detail.empty() ? "" : " — " + e.detail);
         (void)record(std::move(ev));
         if (notifier_) notifier_->enqueue(e);  // never blocks
+        if (peers_) peers_->publish(r);        // never blocks
       },
       [] { return random_id("r-", 6); });
   version_.store(1, std::memory_order_release);
@@ -362,6 +363,20 @@ std::string Services::random_id(std::string_view prefix, std::size_t bytes) {
   std::string id(prefix);
   append_hex(id, raw);
   return id;
+}
+
+void Services::set_peers(std::unique_ptr<cluster::Peers> peers) {
+  peers_ = std::move(peers);
+  if (!peers_) return;
+  peers_->on_review([this](const std::string& id, const approvals::Person& reviewer, bool approve,
+                           std::string reason) {
+    return broker_->review(id, reviewer, approve, std::move(reason));
+  });
+  peers_->on_cancel([this](const std::string& session_id) {
+    spdlog::info("cancel for session {} through another replica", session_id);
+    broker_->withdraw_held(session_id, "cancelled by the client");
+  });
+  cancels_.share_with(peers_.get(), config_->gateway.id);
 }
 
 }  // namespace gh::gateway

@@ -17,6 +17,7 @@
 #include "approvals/broker.h"
 #include "audit/reader.h"
 #include "audit/recorder.h"
+#include "cluster/peers.h"
 #include "config/config.h"
 #include "gateway/cancel_registry.h"
 #include "gateway/metrics.h"
@@ -142,6 +143,11 @@ class Services {
   bool resume(const std::string& source);
   sql::AnalysisCache& analyses() { return analyses_; }
   CancelRegistry& cancels() { return cancels_; }
+  // Replicas sharing this gateway's store (null for a single gateway): they
+  // list and review this replica's approval requests, and find its cancel
+  // keys. Set once, before the listeners and the admin API start.
+  void set_peers(std::unique_ptr<cluster::Peers> peers);
+  cluster::Peers* peers() const { return peers_.get(); }
   RelationCatalog& relations() { return relations_; }
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }
@@ -210,6 +216,9 @@ class Services {
   std::mutex accepted_mu_;
   // listener '\0' client address → when the server accepted the connection.
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> accepted_;
+  // Declared after the broker: its threads, which review through the
+  // broker, stop first.
+  std::unique_ptr<cluster::Peers> peers_;
   // Announces approval requests to `webhooks`; null without any. Declared
   // last: it stops (draining its queue) before the rest goes.
   std::unique_ptr<Notifier> notifier_;

@@ -1,11 +1,18 @@
-// The shared PostgreSQL audit store end to end: two gateway replicas (one
-// async, one sync) record into one database; each appends its own hash
-// chain; either replica's admin API finds the other's statements; the store
-// URL's password reaches neither log nor report; `gatehouse audit verify`
-// passes on both chains with both replicas' keys, and names the row and
-// the record after the database was edited by hand.
+// The shared PostgreSQL store end to end. Two gateway replicas (one async,
+// one sync) record into one database; each appends its own hash chain;
+// either replica's admin API finds the other's statements; the store URL's
+// password reaches neither log nor report; `gatehouse audit verify` passes on
+// both chains with both replicas' keys, and names the row and the record
+// after the database was edited by hand. Behind Debian's HAProxy: an approval
+// given through one replica releases a statement held on the other within a
+// second (LISTEN/NOTIFY); a cancel that lands on the other replica still
+// cancels; a replica killed with SIGKILL, clients reconnect through HAProxy
+// and carry on, and no acknowledged statement is missing from the audit.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <atomic>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -21,12 +28,18 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* kPassword = "audit-store-secret-9";
+constexpr const char* kReadOnly = R"(access:
+  - name: agents-read
+    groups: [ai-agents]
+    connections: [app]
+    actions: [read]
+)";
 constexpr const char* kDatabase = "gh_shared_audit";
 
 struct Replica : OwnGateway {
   int admin_port;
   Replica(const World& w, const std::string& id, const std::string& store, int admin,
-          const std::string& durability)
+          const std::string& durability, const std::string& rules = kReadOnly)
       : OwnGateway("gatehouse-shared-" + id,
                    [&](int p) {
                      std::string y = OwnGateway::base_yaml(w, id, p, false);
@@ -34,16 +47,8 @@ struct Replica : OwnGateway {
                      y.insert(y.find(anchor) + anchor.size(),
                               "  store: " + store + "\n  admin: {listen: \"127.0.0.1:" +
                                   std::to_string(admin) + "\", tls: off}\n");
-                     return y + R"(roles:
-  admins: [platform-admins]
-access:
-  - name: agents-read
-    groups: [ai-agents]
-    connections: [app]
-    actions: [read]
-recording:
-  audit_durability: )" + durability +
-                            "\n";
+                     return y + "roles:\n  admins: [platform-admins]\n" + rules +
+                            "recording:\n  audit_durability: " + durability + "\n";
                    }),
         admin_port(admin) {}
 
@@ -57,17 +62,18 @@ recording:
   }
 };
 
-std::string store_url(const World& w) {
+std::string store_url(const World& w, const std::string& database = kDatabase) {
   return std::string("postgresql://gh_audit:") + kPassword +
-         "@127.0.0.1:" + std::to_string(w.pg.port()) + "/" + kDatabase;
+         "@127.0.0.1:" + std::to_string(w.pg.port()) + "/" + database;
 }
 
-testbed::RunResult verify(const World& w, const Replica& a, const Replica& b, bool json) {
+testbed::RunResult verify(const World& w, const Replica& a, const Replica& b, bool json,
+                          const std::string& database = kDatabase) {
   std::vector<std::string> argv{GH_GATEHOUSE_BIN,
                                 "audit",
                                 "verify",
                                 "--store",
-                                store_url(w),
+                                store_url(w, database),
                                 "--keys",
                                 a.dir + "/var/keys/audit/jwks.json",
                                 "--keys",
@@ -76,10 +82,17 @@ testbed::RunResult verify(const World& w, const Replica& a, const Replica& b, bo
   return testbed::run(argv, {}, 60s);
 }
 
+// The store's role (once per world) and a database of its own.
+void ensure_store(const World& w, const std::string& database) {
+  w.pg.sql(std::string("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                       "'gh_audit') THEN CREATE ROLE gh_audit LOGIN PASSWORD '") +
+           kPassword + "'; END IF; END $$;");
+  w.pg.sql("CREATE DATABASE " + database + " OWNER gh_audit;");
+}
+
 TEST(SharedStore, TwoReplicasRecordIntoOnePostgresStoreThatVerifiesAndNamesTampering) {
   auto& w = World::get();
-  w.pg.sql(std::string("CREATE ROLE gh_audit LOGIN PASSWORD '") + kPassword + "';" +
-           "CREATE DATABASE " + kDatabase + " OWNER gh_audit;");
+  ensure_store(w, kDatabase);
   const std::string url = store_url(w);
   auto a = std::make_unique<Replica>(w, "gw-a", url, testbed::free_port(), "async");
   auto b = std::make_unique<Replica>(w, "gw-b", url, testbed::free_port(), "sync");
@@ -162,6 +175,218 @@ TEST(SharedStore, TwoReplicasRecordIntoOnePostgresStoreThatVerifiesAndNamesTampe
   auto refused = w.pg.try_sql("UPDATE audit_chain SET canonical = '{}'", kDatabase);
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_NE(refused.output.find("append-only"), std::string::npos) << refused.output;
+}
+
+constexpr const char* kHaRules = R"(access:
+  - name: agents-write
+    groups: [ai-agents, compliance]
+    connections: [app]
+    actions: [read, write]
+approvals:
+  - name: regulated
+    tables: [public.ha_patients]
+    statements: [delete]
+    approvers: {groups: [compliance]}
+    mode: wait
+    timeout: 30s
+)";
+
+// HAProxy in TCP mode in front of the replicas, round robin, with health checks.
+struct Haproxy {
+  std::string dir;
+  int port = 0;
+  testbed::Process process;
+  Haproxy(const std::vector<int>& backends) {
+    dir = testbed::make_temp_dir("gatehouse-haproxy");
+    port = testbed::free_port();
+    std::string cfg =
+        "global\n  maxconn 200\ndefaults\n  mode tcp\n  timeout connect 2s\n"
+        "  timeout client 120s\n  timeout server 120s\n"
+        "frontend gatehouse\n  bind 127.0.0.1:" +
+        std::to_string(port) +
+        "\n  default_backend replicas\nbackend replicas\n  balance roundrobin\n";
+    for (std::size_t i = 0; i < backends.size(); ++i)
+      cfg += "  server r" + std::to_string(i) + " 127.0.0.1:" + std::to_string(backends[i]) +
+             " check inter 200ms fall 1 rise 2\n";
+    testbed::write_file(dir + "/haproxy.cfg", cfg);
+    process = testbed::Process::start({"haproxy", "-db", "-f", dir + "/haproxy.cfg"},
+                                      dir + "/haproxy.log");
+    const bool up = testbed::eventually(
+        [&] {
+          Conn probe(PQconnectdb(("host=127.0.0.1 port=" + std::to_string(port) +
+                                  " dbname=app user=x password=x sslmode=disable connect_timeout=2")
+                                     .c_str()));
+          // Any answer from a gateway (a refused token) means the path is up.
+          return std::string(PQerrorMessage(probe.get())).find("gatehouse") != std::string::npos;
+        },
+        10s);
+    if (!up)
+      throw std::runtime_error("haproxy did not come up: " +
+                               testbed::read_file(dir + "/haproxy.log"));
+  }
+  std::string conninfo(const std::string& token) const {
+    return "host=127.0.0.1 port=" + std::to_string(port) +
+           " dbname=app user=it sslmode=disable connect_timeout=5 password=" + token;
+  }
+};
+
+class HighAvailability : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto& w = World::get();
+    ensure_store(w, "gh_ha_audit");
+    w.pg.sql(
+        "CREATE TABLE public.ha_patients(id int PRIMARY KEY, name text);"
+        "INSERT INTO public.ha_patients SELECT g, 'p' || g FROM generate_series(1, 5) g;"
+        "CREATE TABLE public.ha_log(id serial PRIMARY KEY, note text);"
+        "ALTER TABLE public.ha_patients OWNER TO gh_scram; ALTER TABLE public.ha_log OWNER TO "
+        "gh_scram;",
+        "app");
+    const std::string url = store_url(w, "gh_ha_audit");
+    a_ = new Replica(w, "gw-ha-a", url, testbed::free_port(), "sync", kHaRules);
+    b_ = new Replica(w, "gw-ha-b", url, testbed::free_port(), "sync", kHaRules);
+    for (const Replica* r : {a_, b_})
+      if (!testbed::wait_for_text(r->log, "gatehouse admin listening", 30s))
+        throw std::runtime_error("no admin listener: " + testbed::read_file(r->log));
+    proxy_ = new Haproxy({a_->port, b_->port});
+  }
+  static void TearDownTestSuite() {
+    delete proxy_;
+    delete a_;
+    delete b_;
+  }
+  static Replica* a_;
+  static Replica* b_;
+  static Haproxy* proxy_;
+  const World& w() const { return World::get(); }
+  std::string agent() const { return w().idp->mint("agent-7", {"ai-agents"}); }
+  std::string carol() const { return w().idp->mint("carol", {"compliance"}); }
+};
+Replica* HighAvailability::a_ = nullptr;
+Replica* HighAvailability::b_ = nullptr;
+Haproxy* HighAvailability::proxy_ = nullptr;
+
+// The id of the pending request for `rule`, as `reviewer` lists it on `on`.
+std::string pending_on(const Replica& on, const std::string& reviewer, const std::string& rule) {
+  std::string id;
+  testbed::eventually(
+      [&] {
+        auto r = on.cli({"reviews", "list", "--status", "pending", "--json"}, reviewer);
+        auto j = nlohmann::json::parse(r.output, nullptr, false);
+        if (j.is_array())
+          for (const auto& x : j)
+            if (x.value("rule", "") == rule) id = x.value("id", "");
+        return !id.empty();
+      },
+      15s);
+  return id;
+}
+
+TEST_F(HighAvailability, AnApprovalThroughOneReplicaReleasesAStatementHeldOnTheOtherWithinASecond) {
+  // Held on replica A (a direct connection, so that it is A's).
+  std::atomic<bool> finished{false};
+  std::chrono::steady_clock::time_point done_at;
+  std::string outcome;
+  std::thread held([&] {
+    auto c = a_->connect(agent());
+    Result r(PQexec(c.get(), "DELETE FROM public.ha_patients WHERE id = 1"));
+    outcome = PQresultStatus(r.get()) == PGRES_COMMAND_OK ? std::string("ok") : sqlstate(r.get());
+    done_at = std::chrono::steady_clock::now();
+    finished = true;
+  });
+  // Replica B lists it, and refuses the requester's own approval there too.
+  const std::string id = pending_on(*b_, carol(), "regulated");
+  ASSERT_FALSE(id.empty()) << testbed::read_file(a_->log);
+  auto own = b_->cli({"reviews", "approve", id}, agent());
+  EXPECT_NE(own.exit_code, 0) << own.output;
+  EXPECT_NE(own.output.find("your own request"), std::string::npos) << own.output;
+  EXPECT_FALSE(finished.load());
+
+  const auto approved_at = std::chrono::steady_clock::now();
+  auto yes = b_->cli({"reviews", "approve", id}, carol());
+  EXPECT_EQ(yes.exit_code, 0) << yes.output;
+  EXPECT_TRUE(testbed::eventually([&] { return finished.load(); }, 5s));
+  held.join();
+  EXPECT_EQ(outcome, "ok");
+  const auto latency = std::chrono::duration_cast<std::chrono::milliseconds>(done_at - approved_at);
+  EXPECT_LT(latency.count(), 1000) << "released " << latency.count() << " ms after the approval";
+  EXPECT_EQ(w().pg.sql("SELECT count(*) FROM public.ha_patients WHERE id = 1", "app"), "0\n");
+  EXPECT_NE(
+      testbed::read_file(a_->log).find("approval request " + id + " (regulated): decided by carol"),
+      std::string::npos);
+}
+
+TEST_F(HighAvailability, ACancelThatLandsOnTheOtherReplicaStillCancels) {
+  // Round robin: the session lands on one replica, the cancel's connection on the other.
+  Conn c(PQconnectdb(proxy_->conninfo(agent()).c_str()));
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_OK) << PQerrorMessage(c.get());
+  std::string state;
+  std::thread slow([&] {
+    Result r(PQexec(c.get(), "SELECT pg_sleep(30)"));
+    state = sqlstate(r.get());
+  });
+  std::this_thread::sleep_for(500ms);
+  const auto started = std::chrono::steady_clock::now();
+  PGcancel* cancel = PQgetCancel(c.get());
+  char err[256];
+  EXPECT_EQ(PQcancel(cancel, err, sizeof err), 1) << err;
+  PQfreeCancel(cancel);
+  slow.join();
+  EXPECT_EQ(state, "57014");  // query_canceled
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
+  const bool crossed =
+      testbed::read_file(a_->log).find("of another replica") != std::string::npos ||
+      testbed::read_file(b_->log).find("of another replica") != std::string::npos;
+  EXPECT_TRUE(crossed) << "the cancel did not cross replicas";
+}
+
+TEST_F(HighAvailability, AReplicaKilledClientsReconnectThroughHaproxyAndNothingRecordedIsLost) {
+  const std::string token = agent();
+  constexpr int kClients = 4;
+  std::vector<Conn> clients;
+  std::vector<std::string> acknowledged;
+  auto insert = [&](PGconn* c, const std::string& note) {
+    Result r(PQexec(c, ("INSERT INTO public.ha_log(note) VALUES ('" + note + "')").c_str()));
+    if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) acknowledged.push_back(note);
+    return PQresultStatus(r.get()) == PGRES_COMMAND_OK;
+  };
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back(PQconnectdb(proxy_->conninfo(token).c_str()));
+    ASSERT_EQ(PQstatus(clients.back().get()), CONNECTION_OK)
+        << PQerrorMessage(clients.back().get());
+    EXPECT_TRUE(insert(clients.back().get(), "ha-before-" + std::to_string(i)));
+  }
+  // SIGKILL: no flush, no goodbye.
+  a_->process.signal(SIGKILL);
+  a_->process.stop();
+  int reconnected = 0;
+  for (int i = 0; i < kClients; ++i) {
+    const std::string note = "ha-after-" + std::to_string(i);
+    if (insert(clients[i].get(), note)) continue;  // this one was on the surviving replica
+    // Its replica is gone: reconnect through HAProxy, as a client's pool would.
+    bool carried_on = false;
+    for (int attempt = 0; attempt < 50 && !carried_on; ++attempt) {
+      clients[i].reset(PQconnectdb(proxy_->conninfo(token).c_str()));
+      carried_on = PQstatus(clients[i].get()) == CONNECTION_OK && insert(clients[i].get(), note);
+      if (!carried_on) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(carried_on) << note;
+    ++reconnected;
+  }
+  EXPECT_GE(reconnected, 1) << "no client was on the killed replica";
+  clients.clear();
+  EXPECT_EQ(b_->process.stop(), 0);
+  // audit_durability: sync on both: every acknowledged statement is in the shared store.
+  for (const auto& note : acknowledged)
+    EXPECT_EQ(w().pg.sql("SELECT count(*) FROM statements WHERE outcome = 'ok' AND text = "
+                         "'INSERT INTO public.ha_log(note) VALUES (''" +
+                             note + "'')'",
+                         "gh_ha_audit"),
+              "1\n")
+        << note;
+  EXPECT_EQ(acknowledged.size(), 2u * kClients);
+  auto report = verify(w(), *a_, *b_, false, "gh_ha_audit");
+  EXPECT_EQ(report.exit_code, 0) << report.output;
 }
 
 }  // namespace

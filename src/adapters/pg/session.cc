@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <mutex>
+#include <optional>
 
 #include "adapters/pg/catalog_fetch.h"
 #include "adapters/pg/handler_state.h"
@@ -185,6 +187,38 @@ asio::awaitable<bool> Session::refresh_issuer_keys(const std::string& issuer) {
   co_return result->load() == 1;
 }
 
+asio::awaitable<std::optional<gateway::CancelTarget>> Session::find_shared_cancel(
+    gateway::CancelKey key) {
+  constexpr auto kWait = std::chrono::seconds(5);
+  auto ex = co_await asio::this_coro::executor;
+  auto timer = std::make_shared<asio::steady_timer>(ex, kWait);
+  struct Found {
+    std::mutex mu;
+    bool done = false;
+    std::optional<gateway::CancelTarget> target;
+  };
+  auto found = std::make_shared<Found>();
+  services_.cancels().find_shared(key, [ex, timer, found](auto target) {
+    {
+      std::lock_guard lock(found->mu);
+      found->done = true;
+      found->target = std::move(target);
+    }
+    asio::post(ex, [timer] { timer->cancel(); });
+  });
+  bool done = false;
+  {
+    std::lock_guard lock(found->mu);
+    done = found->done;
+  }
+  if (!done) {
+    net::error_code ec;
+    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+  std::lock_guard lock(found->mu);
+  co_return found->target;
+}
+
 asio::awaitable<bool> Session::read_client_more() {
   if (clen_ == cbuf_.size()) cbuf_.resize(cbuf_.size() * 2);
   net::error_code ec;
@@ -284,14 +318,22 @@ asio::awaitable<bool> Session::startup() {
       continue;
     }
     if (auto* cancel = std::get_if<wire::CancelRequest>(&d.packet)) {
-      auto target = services_.cancels().find({cancel->pid, cancel->secret});
+      const gateway::CancelKey key{cancel->pid, cancel->secret};
+      auto target = services_.cancels().find(key);
       if (target) {
         spdlog::info("cancel for session {} from {}", target->session_id, client_.address);
         // A statement held for approval is what the client wants cancelled.
         services_.approvals().withdraw_held(target->session_id, "cancelled by the client");
+      } else if (services_.peers()) {
+        // A load balancer may send the cancel to another replica than the session's.
+        target = co_await find_shared_cancel(key);
+        if (target)
+          spdlog::info("cancel for session {} of another replica from {}", target->session_id,
+                       client_.address);
+      }
+      if (target)
         co_await send_upstream_cancel(ex, target->host, target->port, target->upstream_pid,
                                       target->upstream_secret);
-      }
       co_return false;  // the protocol has no reply to a cancel: just close
     }
     startup = std::move(std::get<wire::StartupMessage>(d.packet));

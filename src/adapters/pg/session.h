@@ -64,6 +64,9 @@ class Session {
   // Asks for an issuer's keys to be fetched again (OIDC discovery); true when
   // fresh keys arrived within a few seconds.
   boost::asio::awaitable<bool> refresh_issuer_keys(const std::string& issuer);
+  // A cancel key another replica handed out, from the shared store (bounded wait).
+  boost::asio::awaitable<std::optional<gateway::CancelTarget>> find_shared_cancel(
+      gateway::CancelKey key);
   // Records a refused connection and prepares the FATAL for send_refusal().
   void refuse(std::string_view sqlstate, std::string message, std::string_view reason_for_audit,
               const std::string& hint = {});

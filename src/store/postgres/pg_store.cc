@@ -228,6 +228,42 @@ EXCEPTION WHEN others THEN
   RETURN false;
 END $$;
 )sql"},
+    // What replicas sharing the store tell each other (pg_peers.cc): not
+    // audit records — state, changed in place and forgotten after a day.
+    Migration{2, R"sql(
+CREATE TABLE cluster_requests (
+  id            TEXT PRIMARY KEY,
+  replica       TEXT NOT NULL,
+  status        TEXT NOT NULL,
+  body          TEXT NOT NULL,
+  updated_at_us BIGINT NOT NULL
+);
+CREATE INDEX cluster_requests_replica ON cluster_requests(replica);
+CREATE TABLE cluster_reviews (
+  id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  request_id TEXT NOT NULL,
+  owner      TEXT NOT NULL,
+  reviewer   TEXT NOT NULL,
+  approve    BOOLEAN NOT NULL,
+  reason     TEXT NOT NULL,
+  claimed    BOOLEAN NOT NULL DEFAULT false,
+  answer     TEXT,
+  at_us      BIGINT NOT NULL
+);
+CREATE INDEX cluster_reviews_owner ON cluster_reviews(owner) WHERE NOT claimed;
+CREATE TABLE cluster_cancel_keys (
+  pid             INTEGER NOT NULL,
+  secret          INTEGER NOT NULL,
+  replica         TEXT NOT NULL,
+  host            TEXT NOT NULL,
+  port            INTEGER NOT NULL,
+  upstream_pid    INTEGER NOT NULL,
+  upstream_secret INTEGER NOT NULL,
+  session_id      TEXT NOT NULL,
+  PRIMARY KEY (pid, secret)
+);
+CREATE INDEX cluster_cancel_keys_replica ON cluster_cancel_keys(replica);
+)sql"},
 };
 
 // The chain is in the first schema.
@@ -251,6 +287,13 @@ Expected<audit::VerifyReport> verify_postgres_store(const std::string& url,
       url, {.durable_commits = true, .application_name = "gatehouse audit verify"});
   if (!conn) return unexpected(conn.error());
   return sql::verify_store(**conn, kChainSchemaVersion, check);
+}
+
+Status<> migrate_postgres_store(const std::string& url) {
+  auto conn =
+      open_pg_connection(url, {.durable_commits = true, .application_name = "gatehouse migrate"});
+  if (!conn) return unexpected(conn.error());
+  return sql::migrate(**conn, kMigrations);
 }
 
 Expected<std::unique_ptr<audit::Reader>> open_postgres_reader(const std::string& url) {

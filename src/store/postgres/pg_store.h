@@ -21,6 +21,9 @@ Expected<std::unique_ptr<audit::Store>> open_postgres_store(const std::string& u
 Expected<audit::VerifyReport> verify_postgres_store(const std::string& url,
                                                     const audit::SignatureCheck& check);
 
+// Brings the store's schema (audit and cluster tables) up to date.
+Status<> migrate_postgres_store(const std::string& url);
+
 // Sessions, transcripts and search over a connection of its own.
 Expected<std::unique_ptr<audit::Reader>> open_postgres_reader(const std::string& url);
 

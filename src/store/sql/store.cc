@@ -77,7 +77,7 @@ std::string utc_now_iso() {
   return buf;
 }
 
-Status<> migrate(Connection& c, std::span<const Migration> migrations) {
+Status<> apply_migrations(Connection& c, std::span<const Migration> migrations) {
   const std::string_view db = c.dialect().name;
   // Under the maintenance lock too: PostgreSQL's IF NOT EXISTS does not keep
   // two replicas starting on an empty database from both creating the table.
@@ -697,10 +697,14 @@ class SqlStore final : public audit::Store {
 
 }  // namespace
 
+Status<> migrate(Connection& conn, std::span<const Migration> migrations) {
+  return apply_migrations(conn, migrations);
+}
+
 Expected<std::unique_ptr<audit::Store>> open_store(std::unique_ptr<Connection> conn,
                                                    std::span<const Migration> migrations,
                                                    StoreOptions options) {
-  if (auto st = migrate(*conn, migrations); !st) return unexpected(st.error());
+  if (auto st = apply_migrations(*conn, migrations); !st) return unexpected(st.error());
   return SqlStore::create(std::move(conn), std::move(options));
 }
 

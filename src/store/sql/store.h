@@ -40,8 +40,11 @@ struct Migration {
   const char* sql;
 };
 
-// Brings the schema up to the last of `migrations` (refusing a database a
-// newer build has written), then opens the store on it.
+// Brings the schema up to the last of `migrations`, refusing a database a
+// newer build has written. Replicas migrating together apply each step once.
+Status<> migrate(Connection& conn, std::span<const Migration> migrations);
+
+// Migrates (above), then opens the store on the connection.
 Expected<std::unique_ptr<audit::Store>> open_store(std::unique_ptr<Connection> conn,
                                                    std::span<const Migration> migrations,
                                                    StoreOptions options);
