@@ -228,6 +228,8 @@ int run_serve(const std::string& path) {
   // Sessions still waiting for a key refresh are answered (refused) while
   // their I/O threads still run.
   if (key_fetcher) key_fetcher->stop();
+  // Reviews and cancels from other replicas wake sessions: none after this.
+  if (services.peers()) services.peers()->stop_listening();
   pool.stop();
   services.flush_audit();
   spdlog::info("stopped");

@@ -64,6 +64,11 @@ class Peers {
   // replica, so that a statement its session holds for approval is withdrawn.
   virtual void find_cancel(std::int32_t pid, std::int32_t secret,
                            std::function<void(std::optional<CancelTarget>)> done) = 0;
+
+  // Stops taking reviews and cancels from the other replicas (no handler runs
+  // after it returns); queued work is still done. Called before the I/O
+  // threads stop, whose sessions the handlers wake.
+  virtual void stop_listening() = 0;
 };
 
 }  // namespace gh::cluster

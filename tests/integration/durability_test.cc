@@ -1,6 +1,7 @@
 // What a crash of the gateway costs the audit trail. Clients write through a
 // real gateway in front of a real PostgreSQL while the gateway is killed with
-// SIGKILL (no flush, no goodbye), then the SQLite store it left is read:
+// SIGKILL (no flush, no goodbye), then the store it left (SQLite, and in sync
+// mode also the shared PostgreSQL store) is read:
 //   - audit_durability: sync — every statement a client saw complete has its
 //     outcome record, and every row the server committed was written by a
 //     statement whose intent record was on disk before it was forwarded;
@@ -12,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
@@ -94,11 +96,11 @@ recording:
 
 // The n of every recorded statement `INSERT INTO <table>(n) VALUES (n)` in
 // `rows` (one text column).
-std::set<int> numbers(const std::vector<std::vector<std::string>>& rows, const std::string& table) {
+std::set<int> numbers(const std::vector<std::string>& texts, const std::string& table) {
   std::set<int> out;
   const std::string prefix = "INSERT INTO " + table + "(n) VALUES (";
-  for (const auto& r : rows)
-    if (r[0].rfind(prefix, 0) == 0) out.insert(std::stoi(r[0].substr(prefix.size())));
+  for (const auto& t : texts)
+    if (t.rfind(prefix, 0) == 0) out.insert(std::stoi(t.substr(prefix.size())));
   return out;
 }
 
@@ -121,29 +123,25 @@ void fresh_table(const World& w, const std::string& name) {
            "app");
 }
 
-TEST(Durability, SyncModeLosesNoAcknowledgedStatementWhenTheGatewayIsKilled) {
-  auto& w = World::get();
-  fresh_table(w, "durable_sync");
-  OwnGateway g("gatehouse-durable-sync",
-               [&w](int port) { return gateway_yaml(w, "gw-sync", port, "sync"); });
-  Load load(g, w.agent_token(), "durable_sync", 4);
+// Kills a sync-mode gateway under load and checks what its store kept:
+// `column(sql)` reads one text column of the store.
+void check_sync_kill(const World& w, OwnGateway& g, const std::string& table,
+                     const std::function<std::vector<std::string>(const std::string&)>& column) {
+  Load load(g, w.agent_token(), table, 4);
   kill_under_load(g, load, 300);
   ASSERT_FALSE(load.failed_connect()) << testbed::read_file(g.log);
   const auto acked = load.acked();
   ASSERT_GE(acked.size(), 300u) << testbed::read_file(g.log);
 
-  const std::string db = g.dir + "/var/audit.db";
-  const auto outcomes =
-      numbers(sqlite_rows(db, "SELECT text FROM statements WHERE outcome = 'ok'"), "durable_sync");
-  const auto intents =
-      numbers(sqlite_rows(db, "SELECT text FROM statement_intents"), "durable_sync");
+  const auto outcomes = numbers(column("SELECT text FROM statements WHERE outcome = 'ok'"), table);
+  const auto intents = numbers(column("SELECT text FROM statement_intents"), table);
   std::size_t missing = 0;
   for (const auto& a : acked)
     if (!outcomes.count(a.n)) ++missing;
   EXPECT_EQ(missing, 0u) << "acknowledged statements without an outcome record, of "
                          << acked.size();
   // Whatever the server committed went through the gateway after its intent was on disk.
-  const auto committed = w.pg.sql("SELECT string_agg(n::text, ',') FROM durable_sync", "app");
+  const auto committed = w.pg.sql("SELECT string_agg(n::text, ',') FROM " + table, "app");
   std::size_t unannounced = 0, rows = 0;
   std::string cell;
   for (char ch : committed + ",") {
@@ -161,6 +159,32 @@ TEST(Durability, SyncModeLosesNoAcknowledgedStatementWhenTheGatewayIsKilled) {
   EXPECT_GE(intents.size(), outcomes.size());
 }
 
+TEST(Durability, SyncModeLosesNoAcknowledgedStatementWhenTheGatewayIsKilled) {
+  auto& w = World::get();
+  fresh_table(w, "durable_sync");
+  OwnGateway g("gatehouse-durable-sync",
+               [&w](int port) { return gateway_yaml(w, "gw-sync", port, "sync"); });
+  const std::string db = g.dir + "/var/audit.db";
+  check_sync_kill(w, g, "durable_sync", [&](const std::string& sql) {
+    std::vector<std::string> out;
+    for (auto& row : sqlite_rows(db, sql)) out.push_back(std::move(row[0]));
+    return out;
+  });
+}
+
+TEST(Durability, SyncModeOnTheSharedPostgresStoreLosesNoAcknowledgedStatement) {
+  auto& w = World::get();
+  fresh_table(w, "durable_sync_pg");
+  const std::string url = make_shared_store(w, "gh_durable_audit");
+  OwnGateway g("gatehouse-durable-sync-pg", [&w, &url](int port) {
+    std::string y = gateway_yaml(w, "gw-sync-pg", port, "sync");
+    const std::string anchor = "  log_level: debug\n";
+    return y.insert(y.find(anchor) + anchor.size(), "  store: " + url + "\n");
+  });
+  check_sync_kill(w, g, "durable_sync_pg",
+                  [&](const std::string& sql) { return pg_column(w, "gh_durable_audit", sql); });
+}
+
 TEST(Durability, AsyncModeLosesOnlyWhatWasAcknowledgedInsideTheStatedWindow) {
   auto& w = World::get();
   fresh_table(w, "durable_async");
@@ -172,9 +196,11 @@ TEST(Durability, AsyncModeLosesOnlyWhatWasAcknowledgedInsideTheStatedWindow) {
   const auto acked = load.acked();
   ASSERT_GE(acked.size(), 1000u) << testbed::read_file(g.log);
 
-  const auto outcomes = numbers(
-      sqlite_rows(g.dir + "/var/audit.db", "SELECT text FROM statements WHERE outcome = 'ok'"),
-      "durable_async");
+  std::vector<std::string> texts;
+  for (auto& row :
+       sqlite_rows(g.dir + "/var/audit.db", "SELECT text FROM statements WHERE outcome = 'ok'"))
+    texts.push_back(std::move(row[0]));
+  const auto outcomes = numbers(texts, "durable_async");
   // The stated window: records at most 100 ms old (past that, completions
   // wait for their records) plus the one commit under way, which the
   // gateway logs; 50 ms more covers our clock reading and the kill landing.

@@ -330,4 +330,21 @@ std::vector<std::vector<std::string>> OwnGateway::audit(const std::string& sql) 
   return sqlite_rows(dir + "/var/audit.db", sql);
 }
 
+std::string make_shared_store(const World& w, const std::string& database) {
+  w.pg.sql(std::string("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
+                       "'gh_audit') THEN CREATE ROLE gh_audit LOGIN PASSWORD '") +
+           kSharedStorePassword + "'; END IF; END $$;");
+  w.pg.sql("CREATE DATABASE " + database + " OWNER gh_audit;");
+  return std::string("postgresql://gh_audit:") + kSharedStorePassword +
+         "@127.0.0.1:" + std::to_string(w.pg.port()) + "/" + database;
+}
+
+std::vector<std::string> pg_column(const World& w, const std::string& database,
+                                   const std::string& sql) {
+  std::vector<std::string> out;
+  std::istringstream lines(w.pg.sql(sql, database));
+  for (std::string line; std::getline(lines, line);) out.push_back(line);
+  return out;
+}
+
 }  // namespace gh::it

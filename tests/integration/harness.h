@@ -99,6 +99,14 @@ std::string sqlstate(const PGresult* r);
 // Rows of `sql` on an SQLite audit store, as text ("" for NULL); throws on failure.
 std::vector<std::vector<std::string>> sqlite_rows(const std::string& db_path,
                                                   const std::string& sql);
+// A shared PostgreSQL audit store in the world's cluster: the role gatehouse
+// writes as (created once) and a new database `database` it owns; its URL.
+std::string make_shared_store(const World& w, const std::string& database);
+// The store's password, which must never show in a log or a report.
+inline constexpr const char* kSharedStorePassword = "audit-store-secret-9";
+// Rows of a one-column query on the world's cluster, database `database`.
+std::vector<std::string> pg_column(const World& w, const std::string& database,
+                                   const std::string& sql);
 // Environment for command-line clients (psql, pgbench) to reach the gateway.
 std::map<std::string, std::string> client_env(const World& w, const std::string& database,
                                               const std::string& token);

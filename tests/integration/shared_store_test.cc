@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -27,7 +28,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* kPassword = "audit-store-secret-9";
+constexpr const char* kPassword = kSharedStorePassword;
 constexpr const char* kReadOnly = R"(access:
   - name: agents-read
     groups: [ai-agents]
@@ -82,17 +83,9 @@ testbed::RunResult verify(const World& w, const Replica& a, const Replica& b, bo
   return testbed::run(argv, {}, 60s);
 }
 
-// The store's role (once per world) and a database of its own.
-void ensure_store(const World& w, const std::string& database) {
-  w.pg.sql(std::string("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = "
-                       "'gh_audit') THEN CREATE ROLE gh_audit LOGIN PASSWORD '") +
-           kPassword + "'; END IF; END $$;");
-  w.pg.sql("CREATE DATABASE " + database + " OWNER gh_audit;");
-}
-
 TEST(SharedStore, TwoReplicasRecordIntoOnePostgresStoreThatVerifiesAndNamesTampering) {
   auto& w = World::get();
-  ensure_store(w, kDatabase);
+  make_shared_store(w, kDatabase);
   const std::string url = store_url(w);
   auto a = std::make_unique<Replica>(w, "gw-a", url, testbed::free_port(), "async");
   auto b = std::make_unique<Replica>(w, "gw-b", url, testbed::free_port(), "sync");
@@ -177,6 +170,64 @@ TEST(SharedStore, TwoReplicasRecordIntoOnePostgresStoreThatVerifiesAndNamesTampe
   EXPECT_NE(refused.output.find("append-only"), std::string::npos) << refused.output;
 }
 
+TEST(SharedStore, WhileThePostgresStoreIsDownRecordsWaitInTheSpoolAndArriveInOrder) {
+  auto& w = World::get();
+  // A store of its own, to stop and start again (over its Unix socket).
+  const std::string parent = testbed::make_temp_dir("gatehouse-store-down");
+  auto store = testbed::PgCluster::create(parent, {.ssl = false, .extra_conf = ""});
+  const std::string url = "postgresql:///postgres?host=" + store.dir() +
+                          "&port=" + std::to_string(store.port()) + "&user=postgres";
+  OwnGateway g("gatehouse-store-down", [&](int p) {
+    std::string y = OwnGateway::base_yaml(w, "gw-spool", p, false);
+    const std::string anchor = "  log_level: debug\n";
+    y.insert(y.find(anchor) + anchor.size(), "  store: " + url + "\n");
+    return y + kReadOnly;
+  });
+  auto c = g.connect(w.agent_token());
+  EXPECT_EQ(scalar(c.get(), "SELECT 'store-up'"), "store-up");
+  ASSERT_TRUE(testbed::eventually(
+      [&] {
+        return store.sql("SELECT count(*) FROM statements WHERE text = 'SELECT ''store-up'''") ==
+               "1\n";
+      },
+      10s));
+
+  store.stop();
+  // Sessions go on, new ones too; their records wait in the spool.
+  for (int i = 1; i <= 5; ++i)
+    EXPECT_EQ(scalar(c.get(), "SELECT 'store-down-" + std::to_string(i) + "'"),
+              "store-down-" + std::to_string(i));
+  {
+    auto other = g.connect(w.agent_token());
+    EXPECT_EQ(scalar(other.get(), "SELECT 'new-session-while-down'"), "new-session-while-down");
+  }
+  EXPECT_TRUE(testbed::wait_for_text(g.log, "go to the spool", 10s)) << testbed::read_file(g.log);
+
+  store.start();
+  EXPECT_TRUE(testbed::wait_for_text(g.log, "events moved to the store", 30s))
+      << testbed::read_file(g.log);
+  c.reset();
+  EXPECT_EQ(g.process.stop(), 0);
+  std::vector<std::string> order;
+  std::istringstream rows(
+      store.sql("SELECT s.text FROM statements s JOIN audit_chain c ON c.id = s.chain_id "
+                "WHERE s.text LIKE 'SELECT ''store-%' ORDER BY c.seq"));
+  for (std::string line; std::getline(rows, line);) order.push_back(line);
+  const std::vector<std::string> expected{"SELECT 'store-up'",     "SELECT 'store-down-1'",
+                                          "SELECT 'store-down-2'", "SELECT 'store-down-3'",
+                                          "SELECT 'store-down-4'", "SELECT 'store-down-5'"};
+  EXPECT_EQ(order, expected);
+  EXPECT_EQ(
+      store.sql("SELECT count(*) FROM statements WHERE text = 'SELECT ''new-session-while-down'''"),
+      "1\n");
+  auto report = g.verify_audit();
+  EXPECT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_NE(report.output.find("audit verify: ok"), std::string::npos) << report.output;
+  store.stop();
+  std::error_code ec;
+  std::filesystem::remove_all(parent, ec);
+}
+
 constexpr const char* kHaRules = R"(access:
   - name: agents-write
     groups: [ai-agents, compliance]
@@ -234,7 +285,7 @@ class HighAvailability : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     auto& w = World::get();
-    ensure_store(w, "gh_ha_audit");
+    make_shared_store(w, "gh_ha_audit");
     w.pg.sql(
         "CREATE TABLE public.ha_patients(id int PRIMARY KEY, name text);"
         "INSERT INTO public.ha_patients SELECT g, 'p' || g FROM generate_series(1, 5) g;"

@@ -122,16 +122,28 @@ class PgPeers final : public cluster::Peers {
         wake_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
   ~PgPeers() override {
+    stop_listening();
     {
       std::lock_guard lock(mu_);
       stop_ = true;
+      // What is still queued gets a moment (a store that is down does not hold the stop).
+      drain_until_ = std::chrono::steady_clock::now() + 2s;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+  }
+
+  void stop_listening() override {
+    {
+      std::lock_guard lock(mu_);
+      if (listening_stopped_) return;
+      listening_stopped_ = true;
     }
     cv_.notify_all();
     const std::uint64_t one = 1;
     if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
-    if (worker_.joinable()) worker_.join();
     if (listener_.joinable()) listener_.join();
-    if (wake_fd_ >= 0) ::close(wake_fd_);
   }
 
   Status<> start() {
@@ -276,7 +288,7 @@ class PgPeers final : public cluster::Peers {
           {std::to_string(pid), std::to_string(secret)});
       if (!r || PQntuples(r->get()) == 0) {
         if (!r) spdlog::warn("peers: cancel key lookup failed: {}", r.error());
-        done(std::nullopt);
+        answer_cancel(done, std::nullopt);
         return;
       }
       cluster::CancelTarget t;
@@ -288,11 +300,18 @@ class PgPeers final : public cluster::Peers {
       t.replica = value(*r, 0, 5);
       // Its replica withdraws what the session holds for approval.
       (void)work_.run("SELECT pg_notify($1, $2)", {kCancels, t.replica + "\t" + t.session_id});
-      done(std::move(t));
+      answer_cancel(done, std::move(t));
     });
   }
 
  private:
+  // The session that asked is gone once listening stopped (its I/O thread with it).
+  void answer_cancel(const std::function<void(std::optional<cluster::CancelTarget>)>& done,
+                     std::optional<cluster::CancelTarget> t) {
+    std::lock_guard lock(mu_);
+    if (!listening_stopped_) done(std::move(t));
+  }
+
   static cluster::ReviewResult unavailable(const std::string& why) {
     spdlog::warn("peers: {}", why);
     return unexpected(ReviewError{ReviewRefusal::kUnavailable,
@@ -334,6 +353,10 @@ class PgPeers final : public cluster::Peers {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
         if (jobs_.empty()) return;  // stopping, and nothing left
+        if (stop_ && std::chrono::steady_clock::now() > drain_until_) {
+          spdlog::warn("peers: {} update(s) for the other replicas not sent at stop", jobs_.size());
+          return;
+        }
         job = std::move(jobs_.front());
         jobs_.pop_front();
       }
@@ -370,7 +393,7 @@ class PgPeers final : public cluster::Peers {
     for (;;) {
       {
         std::lock_guard lock(mu_);
-        if (stop_) return;
+        if (listening_stopped_) return;
       }
       PGconn* c = listen_.conn();
       if (!c || PQstatus(c) != CONNECTION_OK) {
@@ -402,7 +425,7 @@ class PgPeers final : public cluster::Peers {
 
   bool sleep_or_stop(std::chrono::milliseconds d) {
     std::unique_lock lock(mu_);
-    return !cv_.wait_for(lock, d, [&] { return stop_; });
+    return !cv_.wait_for(lock, d, [&] { return listening_stopped_; });
   }
 
   void handle(const std::string& channel, const std::string& payload) {
@@ -472,6 +495,8 @@ class PgPeers final : public cluster::Peers {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool listening_stopped_ = false;
+  std::chrono::steady_clock::time_point drain_until_;
   std::deque<std::function<void()>> jobs_;
   std::map<std::int64_t, bool> answered_;  // reviews this replica waits on
   ReviewHandler review_handler_;
