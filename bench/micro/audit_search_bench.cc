@@ -4,6 +4,8 @@
 // rule, text, a time window, one session's transcript — each with the
 // default limit. Run, not asserted (shared/design/benchmarks.md): the numbers
 // say whether the indexes keep search flat as the store grows.
+// GH_BENCH_STORE=postgres runs it on the shared PostgreSQL store instead (a
+// throwaway cluster, started and stopped here); the default is SQLite.
 #include <benchmark/benchmark.h>
 
 #include <unistd.h>
@@ -13,8 +15,9 @@
 #include <string>
 #include <vector>
 
+#include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
-#include "store/sqlite/sqlite_store.h"
+#include "testbed/pg_cluster.h"
 
 namespace {
 
@@ -34,10 +37,38 @@ std::string store_path() {
   return path;
 }
 
+bool on_postgres() {
+  const char* which = std::getenv("GH_BENCH_STORE");
+  return which && std::string(which) == "postgres";
+}
+
+// The PostgreSQL store's URL (its cluster runs until the process ends).
+const std::string& pg_url() {
+  static std::unique_ptr<gh::testbed::PgCluster> cluster;
+  static const std::string url = [] {
+    const std::string parent = gh::testbed::make_temp_dir("gh-audit-bench-pg");
+    cluster = std::make_unique<gh::testbed::PgCluster>(
+        gh::testbed::PgCluster::create(parent, {.ssl = false, .extra_conf = ""}));
+    return "postgresql:///postgres?host=" + cluster->dir() +
+           "&port=" + std::to_string(cluster->port()) + "&user=postgres";
+  }();
+  return url;
+}
+
+gh::Expected<std::unique_ptr<gh::audit::Store>> open_store() {
+  if (on_postgres()) return gh::store::open_postgres_store(pg_url());
+  return gh::store::open_sqlite_store(store_path());
+}
+
+gh::Expected<std::unique_ptr<gh::audit::Reader>> open_reader() {
+  if (on_postgres()) return gh::store::open_postgres_reader(pg_url());
+  return gh::store::open_sqlite_reader(store_path());
+}
+
 // Writes the store once per process.
 gh::audit::Reader& reader() {
   static std::unique_ptr<gh::audit::Reader> r = [] {
-    auto store = gh::store::open_sqlite_store(store_path());
+    auto store = open_store();
     if (!store) {
       std::cerr << store.error() << "\n";
       std::exit(1);
@@ -78,7 +109,7 @@ gh::audit::Reader& reader() {
       }
     }
     store->reset();
-    auto opened = gh::store::open_sqlite_reader(store_path());
+    auto opened = open_reader();
     if (!opened) {
       std::cerr << opened.error() << "\n";
       std::exit(1);

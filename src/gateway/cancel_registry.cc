@@ -27,10 +27,10 @@ CancelKey CancelRegistry::add(CancelTarget target) {
     key.pid = random_positive();
   } while (by_pid_.count(key.pid) != 0);
   key.secret = random_positive();
-  if (peers_)
-    peers_->share_cancel(key.pid, key.secret,
-                         {target.host, target.port, target.upstream_pid, target.upstream_secret,
-                          target.session_id, replica_});
+  if (peers_) {
+    target.replica = replica_;
+    peers_->share_cancel(key.pid, key.secret, target);
+  }
   by_pid_.emplace(key.pid, Entry{key.secret, std::move(target)});
   return key;
 }
@@ -58,12 +58,7 @@ void CancelRegistry::find_shared(const CancelKey& key,
     peers = peers_;
   }
   if (!peers) return done(std::nullopt);
-  peers->find_cancel(key.pid, key.secret,
-                     [done = std::move(done)](std::optional<cluster::CancelTarget> t) {
-                       if (!t) return done(std::nullopt);
-                       done(CancelTarget{std::move(t->host), t->port, t->upstream_pid,
-                                         t->upstream_secret, std::move(t->session_id)});
-                     });
+  peers->find_cancel(key.pid, key.secret, std::move(done));
 }
 
 std::optional<CancelTarget> CancelRegistry::find(const CancelKey& key) const {

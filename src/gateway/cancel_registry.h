@@ -14,13 +14,9 @@
 
 namespace gh::gateway {
 
-struct CancelTarget {
-  std::string host;
-  std::uint16_t port = 0;
-  std::int32_t upstream_pid = 0;
-  std::int32_t upstream_secret = 0;
-  std::string session_id;
-};
+// Where a key leads: the upstream backend and its own key (and, for a key
+// another replica handed out, that replica).
+using CancelTarget = cluster::CancelTarget;
 
 struct CancelKey {
   std::int32_t pid = 0;

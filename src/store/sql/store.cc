@@ -21,16 +21,7 @@
 namespace gh::store::sql {
 
 Status<> run(Statement& s) {
-  for (;;) {
-    auto more = s.step();
-    if (!more) {
-      s.reset();
-      return unexpected(more.error());
-    }
-    if (!*more) break;
-  }
-  s.reset();
-  return Ok{};
+  return each(s, [](Statement&) {});
 }
 
 Expected<std::string> query_text(Connection& c, std::string_view sql) {

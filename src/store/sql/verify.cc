@@ -209,8 +209,8 @@ class Verifier {
     auto st = each(**s, "walk the chain", [&](Statement& r) {
       const std::int64_t seq = r.column_int(0);
       const auto at = r.column_type(1) == ColumnType::kNull
-                         ? std::nullopt
-                         : std::optional<std::int64_t>(r.column_int(1));
+                          ? std::nullopt
+                          : std::optional<std::int64_t>(r.column_int(1));
       const std::string type = r.column_text(2);
       const std::string canonical = r.column_text(3);
       const std::string prev = r.column_text(4);
@@ -361,14 +361,13 @@ class Verifier {
     });
     if (!st) return st;
 
-    return each(
-        "SELECT count(*), c.replica, c.seq FROM " + table +
-            " t LEFT JOIN audit_chain c ON c.id = t." + ref + " WHERE t." + ref +
-            " IS NOT NULL GROUP BY t." + ref + ", c.replica, c.seq HAVING count(*) > 1",
-        "find duplicated rows in " + table, [&](Statement& r) {
-          add(Problem::kInserted, r.column_text(1), r.column_int(2), table, "",
-              std::to_string(r.column_int(0)) + " rows claim the same chained record");
-        });
+    return each("SELECT count(*), c.replica, c.seq FROM " + table +
+                    " t LEFT JOIN audit_chain c ON c.id = t." + ref + " WHERE t." + ref +
+                    " IS NOT NULL GROUP BY t." + ref + ", c.replica, c.seq HAVING count(*) > 1",
+                "find duplicated rows in " + table, [&](Statement& r) {
+                  add(Problem::kInserted, r.column_text(1), r.column_int(2), table, "",
+                      std::to_string(r.column_int(0)) + " rows claim the same chained record");
+                });
   }
 
   Connection& db_;
