@@ -13,6 +13,7 @@
 #include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "admin/control.h"
 #include "admin/openapi.h"
@@ -274,8 +275,10 @@ HttpResponse list_reviews(Call& c) {
     auto others = peers->requests();
     if (!others)
       return error(503, "the other replicas' requests cannot be read: " + others.error());
-    for (auto& r : *others)
-      if (visible(r)) list.push_back(std::move(r));
+    std::set<std::string> here;
+    for (const auto& r : list) here.insert(r.id);
+    for (auto& r : *others)  // a grant honoured here is listed once
+      if (visible(r) && !here.count(r.id)) list.push_back(std::move(r));
   }
   Json out = Json::array();
   for (const auto& r : list) out.push_back(request_json(r));

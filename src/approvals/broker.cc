@@ -148,6 +148,13 @@ std::optional<Request> Broker::use_grant(const Binding& binding) {
   return found;
 }
 
+bool Broker::adopt(const Request& granted) {
+  if (granted.status != Status::kApproved || granted.grant_seconds <= 0) return false;
+  std::lock_guard lock(mu_);
+  if (now_us() >= granted.grant_until_us) return false;
+  return requests_.emplace(granted.id, granted).second;
+}
+
 std::optional<Request> Broker::open_grant(const Binding& binding) const {
   std::lock_guard lock(mu_);
   const std::int64_t now = now_us();

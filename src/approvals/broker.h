@@ -155,6 +155,13 @@ class Broker {
   std::uint64_t subscribe(const std::string& id, std::function<void(const Request&)> wake);
   void unsubscribe(std::uint64_t token);
 
+  // A grant another replica's broker gave (replicas sharing a store): an
+  // approved request with a duration (an access window, `grant: 1h`) still
+  // open, kept so that use_grant() and open_grant() find it here too. Once
+  // grants stay with their replica: the statement that waited for one runs
+  // there. False (nothing kept) for anything else, or an id known already.
+  bool adopt(const Request& granted);
+
   // Lapses what expired and forgets what was decided long ago. Cheap; call it
   // periodically (it also runs inside every other call).
   void sweep();

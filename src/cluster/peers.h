@@ -1,7 +1,8 @@
 // What gateway replicas sharing one store tell each other: the approval
 // requests each holds (so that any replica lists them and takes reviews of
 // them — the replica that raised a request stays the one that decides it, and
-// wakes its held statement the moment a review elsewhere settles it), and the
+// wakes its held statement the moment a review elsewhere settles it), the
+// access windows and duration grants each gave (honoured by all), and the
 // cancel keys each handed out (so that a CancelRequest landing on another
 // replica still reaches the upstream session). A single gateway has none.
 //
@@ -42,8 +43,14 @@ class Peers {
       const std::string& id, const approvals::Person& reviewer, bool approve, std::string reason)>;
   // A client cancelled, on another replica, a session of this one.
   using CancelHandler = std::function<void(const std::string& session_id)>;
+  // Another replica granted a window or a duration grant (approved, with
+  // grant_seconds > 0): this replica honours it too (the broker's adopt()).
+  // Also called, at start and after a lost connection, with every such grant
+  // still open.
+  using GrantHandler = std::function<void(const approvals::Request& granted)>;
   virtual void on_review(ReviewHandler handler) = 0;
   virtual void on_cancel(CancelHandler handler) = 0;
+  virtual void on_grant(GrantHandler handler) = 0;
 
   // A request of this replica as it now stands (non-blocking).
   virtual void publish(const approvals::Request& request) = 0;

@@ -376,6 +376,11 @@ void Services::set_peers(std::unique_ptr<cluster::Peers> peers) {
     spdlog::info("cancel for session {} through another replica", session_id);
     broker_->withdraw_held(session_id, "cancelled by the client");
   });
+  peers_->on_grant([this](const approvals::Request& granted) {
+    if (broker_->adopt(granted))
+      spdlog::info("approval request {} ({}): a grant another replica gave, honoured here",
+                   granted.id, granted.rule);
+  });
   cancels_.share_with(peers_.get(), config_->gateway.id);
 }
 

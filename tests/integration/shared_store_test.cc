@@ -16,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -41,16 +42,18 @@ struct Replica : OwnGateway {
   int admin_port;
   Replica(const World& w, const std::string& id, const std::string& store, int admin,
           const std::string& durability, const std::string& rules = kReadOnly)
-      : OwnGateway("gatehouse-shared-" + id,
-                   [&](int p) {
-                     std::string y = OwnGateway::base_yaml(w, id, p, false);
-                     const std::string anchor = "  log_level: debug\n";
-                     y.insert(y.find(anchor) + anchor.size(),
-                              "  store: " + store + "\n  admin: {listen: \"127.0.0.1:" +
-                                  std::to_string(admin) + "\", tls: off}\n");
-                     return y + "roles:\n  admins: [platform-admins]\n" + rules +
-                            "recording:\n  audit_durability: " + durability + "\n";
-                   }),
+      : OwnGateway(
+            "gatehouse-shared-" + id,
+            [&](int p) {
+              std::string y = OwnGateway::base_yaml(w, id, p, false);
+              const std::string anchor = "  log_level: debug\n";
+              y.insert(y.find(anchor) + anchor.size(),
+                       "  store: " + store + "\n  admin: {listen: \"127.0.0.1:" +
+                           std::to_string(admin) + "\", tls: off}\n");
+              return y + rules +
+                     "roles:\n  admins: [platform-admins]\nrecording:\n  audit_durability: " +
+                     durability + "\n";
+            }),
         admin_port(admin) {}
 
   testbed::RunResult cli(const std::vector<std::string>& args, const std::string& token) const {
@@ -228,12 +231,24 @@ TEST(SharedStore, WhileThePostgresStoreIsDownRecordsWaitInTheSpoolAndArriveInOrd
   std::filesystem::remove_all(parent, ec);
 }
 
-constexpr const char* kHaRules = R"(access:
+std::string ha_rules(const World& w) {
+  return R"(  - name: prod
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" +
+         std::to_string(w.pg.port()) + R"(, database: app, tls: disable}
+    credentials: {user: gh_scram, password_file: )" +
+         w.dir + R"(/scram.pw}
+access:
   - name: agents-write
     groups: [ai-agents, compliance]
-    connections: [app]
+    connections: [app, prod]
     actions: [read, write]
 approvals:
+  - name: prod-window
+    connections: [prod]
+    on: connect
+    approvers: {groups: [compliance]}
+    grant: 1h
   - name: regulated
     tables: [public.ha_patients]
     statements: [delete]
@@ -241,6 +256,7 @@ approvals:
     mode: wait
     timeout: 30s
 )";
+}
 
 // HAProxy in TCP mode in front of the replicas, round robin, with health checks.
 struct Haproxy {
@@ -294,8 +310,8 @@ class HighAvailability : public ::testing::Test {
         "gh_scram;",
         "app");
     const std::string url = store_url(w, "gh_ha_audit");
-    a_ = new Replica(w, "gw-ha-a", url, testbed::free_port(), "sync", kHaRules);
-    b_ = new Replica(w, "gw-ha-b", url, testbed::free_port(), "sync", kHaRules);
+    a_ = new Replica(w, "gw-ha-a", url, testbed::free_port(), "sync", ha_rules(w));
+    b_ = new Replica(w, "gw-ha-b", url, testbed::free_port(), "sync", ha_rules(w));
     for (const Replica* r : {a_, b_})
       if (!testbed::wait_for_text(r->log, "gatehouse admin listening", 30s))
         throw std::runtime_error("no admin listener: " + testbed::read_file(r->log));
@@ -389,6 +405,41 @@ TEST_F(HighAvailability, ACancelThatLandsOnTheOtherReplicaStillCancels) {
       testbed::read_file(a_->log).find("of another replica") != std::string::npos ||
       testbed::read_file(b_->log).find("of another replica") != std::string::npos;
   EXPECT_TRUE(crossed) << "the cancel did not cross replicas";
+}
+
+TEST_F(HighAvailability, AnAccessWindowGivenOnOneReplicaIsHonouredOnTheOther) {
+  const auto prod = [](const Replica& r, const std::string& token) {
+    std::string ci = r.conninfo(token);
+    return ci.replace(ci.find("dbname=app"), 10, "dbname=prod");
+  };
+  // Asked for on replica A: refused, naming the request.
+  Conn first(PQconnectdb(prod(*a_, agent()).c_str()));
+  ASSERT_NE(PQstatus(first.get()), CONNECTION_OK);
+  const std::string refusal = PQerrorMessage(first.get());
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(refusal, m, std::regex("request (r-[0-9a-f]+)"))) << refusal;
+  const std::string id = m[1];
+  // Approved through replica B (which hands the review to A).
+  auto yes = b_->cli({"reviews", "approve", id}, carol());
+  ASSERT_EQ(yes.exit_code, 0) << yes.output;
+  Conn on_a(PQconnectdb(prod(*a_, agent()).c_str()));
+  ASSERT_EQ(PQstatus(on_a.get()), CONNECTION_OK) << PQerrorMessage(on_a.get());
+  EXPECT_EQ(scalar(on_a.get(), "SELECT 1"), "1");
+  // Replica B honours the window A gave: a client that lands there carries on.
+  std::string last_error;
+  const bool on_b = testbed::eventually(
+      [&] {
+        Conn c(PQconnectdb(prod(*b_, agent()).c_str()));
+        last_error = PQerrorMessage(c.get());
+        return PQstatus(c.get()) == CONNECTION_OK && scalar(c.get(), "SELECT 2") == "2";
+      },
+      3s);
+  EXPECT_TRUE(on_b) << last_error;
+  EXPECT_NE(testbed::read_file(b_->log).find("a grant another replica gave, honoured here"),
+            std::string::npos);
+  // Only for whom it was given.
+  Conn other(PQconnectdb(prod(*b_, w().idp->mint("mallory", {"ai-agents"})).c_str()));
+  EXPECT_NE(PQstatus(other.get()), CONNECTION_OK);
 }
 
 TEST_F(HighAvailability, AReplicaKilledClientsReconnectThroughHaproxyAndNothingRecordedIsLost) {

@@ -835,6 +835,10 @@ asio::awaitable<void> Session::pump(Direction& d) {
             if (type == 'Z') {
               withholding_ = false;
               withheld_error_.reset();
+              if (auto cancel = std::move(cancel_in_flight_); cancel && !cancel->done) {
+                net::error_code ec;
+                co_await cancel->timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+              }
             }
             // Asynchronous messages still reach the client.
             if (type == 'Z' || type == 'N' || type == 'S' || type == 'A')
@@ -925,10 +929,16 @@ Session::RowStep Session::row_threshold(const asio::any_io_executor& ex, std::ui
     withheld_error_sent_ = false;
     withholding_ = true;
     tracker_.withhold_running(std::move(withheld.error), std::move(withheld.record));
+    auto cancel = std::make_shared<CancelInFlight>(ex);
+    cancel->timer.expires_after(std::chrono::seconds(15));  // past the cancel's own deadlines
+    cancel_in_flight_ = cancel;
     asio::co_spawn(ex,
                    send_upstream_cancel(ex, connection_->host, connection_->port, upstream_.pid,
                                         upstream_.secret),
-                   asio::detached);
+                   [cancel](std::exception_ptr) {
+                     cancel->done = true;
+                     cancel->timer.cancel();
+                   });
     return RowStep::kConsumed;
   }
   // The result ends (or pauses, for a portal) under the threshold: its rows

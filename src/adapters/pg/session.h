@@ -161,6 +161,15 @@ class Session {
   bool withholding_ = false;                // a threshold was crossed: until ReadyForQuery
   std::shared_ptr<const wire::pg::Buffer> withheld_error_;
   bool withheld_error_sent_ = false;
+  // The cancel sent for a withheld result, until the server has read it: the
+  // client does not see ReadyForQuery before, or a late cancel could stop
+  // its next statement instead.
+  struct CancelInFlight {
+    explicit CancelInFlight(const boost::asio::any_io_executor& ex) : timer(ex) {}
+    bool done = false;
+    boost::asio::steady_timer timer;
+  };
+  std::shared_ptr<CancelInFlight> cancel_in_flight_;
   bool client_writes_locked_ = false;
   std::shared_ptr<boost::asio::steady_timer> client_writes_free_;
   std::vector<FinishedStatement> finished_;

@@ -138,6 +138,39 @@ TEST_F(Fixture, DurationGrantAllowsRerunsUntilItEnds) {
   EXPECT_FALSE(broker.use_grant(binding()));
 }
 
+TEST_F(Fixture, AGrantAnotherReplicaGaveIsHonouredUntilItEndsButNothingElseIsAdopted) {
+  Request window;
+  window.id = "r-elsewhere";
+  window.rule = "prod-window";
+  window.status = Status::kApproved;
+  window.binding.kind = Binding::Kind::kConnect;
+  window.binding.subject = "alice";
+  window.binding.connection = "prod";
+  window.grant_seconds = 600;
+  window.grant_until_us = (clock.now().time_since_epoch() / 1us) + 600'000'000;
+  ASSERT_TRUE(broker.adopt(window));
+  EXPECT_FALSE(broker.adopt(window));  // known already
+  EXPECT_TRUE(broker.open_grant(window.binding));
+  EXPECT_TRUE(broker.use_grant(window.binding));
+  EXPECT_TRUE(broker.use_grant(window.binding));  // a window is used again and again
+
+  Request once = window;  // a once grant stays with the replica whose statement waited
+  once.id = "r-once";
+  once.grant_seconds = 0;
+  EXPECT_FALSE(broker.adopt(once));
+  Request pending = window;
+  pending.id = "r-pending";
+  pending.status = Status::kPending;
+  EXPECT_FALSE(broker.adopt(pending));
+  Request ended = window;
+  ended.id = "r-ended";
+  ended.grant_until_us = (clock.now().time_since_epoch() / 1us) - 1;
+  EXPECT_FALSE(broker.adopt(ended));
+
+  clock.advance(601s);
+  EXPECT_FALSE(broker.use_grant(window.binding));
+}
+
 TEST_F(Fixture, SettledRequestsAndUnusedGrantsAreForgottenAfterADay) {
   auto r = raise(binding(), rule());
   ASSERT_TRUE(broker.review(r.id, person("carol", {"dba"}), true, ""));

@@ -29,6 +29,7 @@ using approvals::ReviewRefusal;
 constexpr const char* kReviews = "gatehouse_reviews";  // payload: owner \t review id
 constexpr const char* kAnswers = "gatehouse_answers";  // payload: review id
 constexpr const char* kCancels = "gatehouse_cancels";  // payload: owner \t session id
+constexpr const char* kGrants = "gatehouse_grants";    // payload: owner \t request id
 // How long a review waits for the replica holding the request.
 constexpr auto kAnswerTimeout = 5s;
 // Settled requests and answered reviews are kept this long in the shared tables.
@@ -165,10 +166,16 @@ class PgPeers final : public cluster::Peers {
     std::lock_guard lock(mu_);
     cancel_handler_ = std::move(handler);
   }
+  void on_grant(GrantHandler handler) override {
+    std::lock_guard lock(mu_);
+    grant_handler_ = std::move(handler);
+  }
 
   void publish(const approvals::Request& request) override {
+    // A window or duration grant is announced: the others honour it at once.
+    const bool grant = request.status == approvals::Status::kApproved && request.grant_seconds > 0;
     queue([this, id = request.id, status = std::string(approvals::status_name(request.status)),
-           body = cluster::encode_request(request)]() {
+           body = cluster::encode_request(request), grant]() {
       const std::string at = std::to_string(now_us());
       auto r = work_.run(
           "INSERT INTO cluster_requests(id, replica, status, body, updated_at_us) "
@@ -176,6 +183,7 @@ class PgPeers final : public cluster::Peers {
           "body = excluded.body, updated_at_us = excluded.updated_at_us",
           {id, replica_, status, body, at});
       if (!r) spdlog::warn("peers: request {} not shared: {}", id, r.error());
+      if (r && grant) (void)work_.run("SELECT pg_notify($1, $2)", {kGrants, replica_ + "\t" + id});
       tidy();
     });
   }
@@ -376,7 +384,7 @@ class PgPeers final : public cluster::Peers {
   }
 
   Status<> listen() {
-    for (const char* channel : {kReviews, kAnswers, kCancels}) {
+    for (const char* channel : {kReviews, kAnswers, kCancels, kGrants}) {
       auto r = listen_.run((std::string("LISTEN ") + channel).c_str(), {});
       if (!r) return unexpected(r.error());
     }
@@ -385,7 +393,22 @@ class PgPeers final : public cluster::Peers {
         listen_.run("SELECT id FROM cluster_reviews WHERE owner = $1 AND NOT claimed", {replica_});
     if (!pending) return unexpected(pending.error());
     for (int i = 0; i < PQntuples(pending->get()); ++i) answer(value(*pending, i, 0));
+    // Windows and grants the others gave while this replica was not listening.
+    auto granted =
+        listen_.run("SELECT body FROM cluster_requests WHERE replica <> $1 AND status = 'approved'",
+                    {replica_});
+    if (!granted) return unexpected(granted.error());
+    for (int i = 0; i < PQntuples(granted->get()); ++i) adopt(value(*granted, i, 0));
     return Ok{};
+  }
+
+  void adopt(const std::string& body) {
+    GrantHandler handler;
+    {
+      std::lock_guard lock(mu_);
+      handler = grant_handler_;
+    }
+    if (auto r = cluster::decode_request(body); r && handler) handler(*r);
   }
 
   void listen_loop() {
@@ -430,6 +453,14 @@ class PgPeers final : public cluster::Peers {
 
   void handle(const std::string& channel, const std::string& payload) {
     const auto tab = payload.find('\t');
+    if (channel == kGrants) {
+      // Another replica's grant (its own announcements come back here too).
+      if (tab == std::string::npos || payload.substr(0, tab) == replica_) return;
+      auto r =
+          listen_.run("SELECT body FROM cluster_requests WHERE id = $1", {payload.substr(tab + 1)});
+      if (r && PQntuples(r->get()) == 1) adopt(value(*r, 0, 0));
+      return;
+    }
     if (channel == kAnswers) {
       std::int64_t id = 0;
       try {
@@ -501,6 +532,7 @@ class PgPeers final : public cluster::Peers {
   std::map<std::int64_t, bool> answered_;  // reviews this replica waits on
   ReviewHandler review_handler_;
   CancelHandler cancel_handler_;
+  GrantHandler grant_handler_;
   std::int64_t last_tidy_us_ = 0;
   std::thread listener_, worker_;
 };
