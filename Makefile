@@ -27,8 +27,9 @@ build: deps $(BUILD_TEST)/build.ninja
 release: deps $(BUILD_RELEASE)/build.ninja
 	cmake --build $(BUILD_RELEASE) -j$(JOBS) --target gatehouse
 
-# Every test: formatting, the fuzzer for a bounded time, then unit and integration tests (ASan+UBSan).
-test: deps check-format build fuzz
+# Every test: formatting, the release binary `make demo` runs (its -O2 warnings are errors
+# too), the fuzzer for a bounded time, then unit and integration tests (ASan+UBSan).
+test: deps check-format build release fuzz
 	cd $(BUILD_FUZZ) && ctest --output-on-failure --timeout 300
 	cd $(BUILD_TEST) && ctest --output-on-failure --timeout 900
 

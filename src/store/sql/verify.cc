@@ -208,9 +208,8 @@ class Verifier {
     std::string expected_prev(audit::kGenesisHash);
     auto st = each(**s, "walk the chain", [&](Statement& r) {
       const std::int64_t seq = r.column_int(0);
-      const auto at = r.column_type(1) == ColumnType::kNull
-                          ? std::nullopt
-                          : std::optional<std::int64_t>(r.column_int(1));
+      const bool has_at = r.column_type(1) != ColumnType::kNull;
+      const std::int64_t at = has_at ? r.column_int(1) : 0;
       const std::string type = r.column_text(2);
       const std::string canonical = r.column_text(3);
       const std::string prev = r.column_text(4);
@@ -240,8 +239,8 @@ class Verifier {
         const std::string at_field = spec ? std::string(spec->at_field) : "";
         const bool consistent = spec && j.value("type", "") == type &&
                                 (j.contains(at_field) && j[at_field].is_number_integer()
-                                     ? at && *at == j[at_field].get<std::int64_t>()
-                                     : !at || j.contains(at_field));
+                                     ? has_at && at == j[at_field].get<std::int64_t>()
+                                     : !has_at || j.contains(at_field));
         if (!consistent)
           add(Problem::kModified, replica, seq, "audit_chain", what,
               "the record's type or at_us column does not match its content");
