@@ -128,8 +128,11 @@ int run_serve(const std::string& path) {
     return 1;
   }
   if (*peers) {
-    services.set_peers(std::move(*peers));
-    spdlog::info("sharing approvals and cancel keys with the other replicas of the store");
+    if (auto st = services.set_peers(std::move(*peers)); !st) {
+      std::cerr << "gatehouse: shared store: " << st.error() << "\n";
+      return 1;
+    }
+    spdlog::info("sharing approvals, grants and cancel keys with the other replicas of the store");
   }
   if (auto st = services.set_tokens(std::move(*tokens)); !st) {
     std::cerr << "gatehouse: gateway tokens: " << st.error() << "\n";

@@ -51,6 +51,10 @@ class Peers {
   virtual void on_review(ReviewHandler handler) = 0;
   virtual void on_cancel(CancelHandler handler) = 0;
   virtual void on_grant(GrantHandler handler) = 0;
+  // Starts listening, once the handlers are set: what an earlier run of this
+  // replica left (cancel keys, requests pending) is forgotten, and the grants
+  // still open are handed to the grant handler.
+  virtual Status<> start() = 0;
 
   // A request of this replica as it now stands (non-blocking).
   virtual void publish(const approvals::Request& request) = 0;

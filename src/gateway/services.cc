@@ -365,9 +365,9 @@ std::string Services::random_id(std::string_view prefix, std::size_t bytes) {
   return id;
 }
 
-void Services::set_peers(std::unique_ptr<cluster::Peers> peers) {
+Status<> Services::set_peers(std::unique_ptr<cluster::Peers> peers) {
   peers_ = std::move(peers);
-  if (!peers_) return;
+  if (!peers_) return Ok{};
   peers_->on_review([this](const std::string& id, const approvals::Person& reviewer, bool approve,
                            std::string reason) {
     return broker_->review(id, reviewer, approve, std::move(reason));
@@ -378,10 +378,16 @@ void Services::set_peers(std::unique_ptr<cluster::Peers> peers) {
   });
   peers_->on_grant([this](const approvals::Request& granted) {
     if (broker_->adopt(granted))
-      spdlog::info("approval request {} ({}): a grant another replica gave, honoured here",
-                   granted.id, granted.rule);
+      spdlog::info(
+          "approval request {} ({}): a grant given through the shared store, honoured here",
+          granted.id, granted.rule);
   });
+  if (auto st = peers_->start(); !st) {
+    peers_.reset();
+    return st;
+  }
   cancels_.share_with(peers_.get(), config_->gateway.id);
+  return Ok{};
 }
 
 }  // namespace gh::gateway

@@ -146,7 +146,8 @@ class Services {
   // Replicas sharing this gateway's store (null for a single gateway): they
   // list and review this replica's approval requests, and find its cancel
   // keys. Set once, before the listeners and the admin API start.
-  void set_peers(std::unique_ptr<cluster::Peers> peers);
+  // Sets their handlers, then starts them; fails when they cannot start.
+  Status<> set_peers(std::unique_ptr<cluster::Peers> peers);
   cluster::Peers* peers() const { return peers_.get(); }
   RelationCatalog& relations() { return relations_; }
   Counters& counters() { return counters_; }

@@ -72,7 +72,8 @@ std::string store_url(const World& w, const std::string& database = kDatabase) {
 }
 
 testbed::RunResult verify(const World& w, const Replica& a, const Replica& b, bool json,
-                          const std::string& database = kDatabase) {
+                          const std::string& database = kDatabase,
+                          const std::vector<std::string>& more_keys = {}) {
   std::vector<std::string> argv{GH_GATEHOUSE_BIN,
                                 "audit",
                                 "verify",
@@ -82,6 +83,10 @@ testbed::RunResult verify(const World& w, const Replica& a, const Replica& b, bo
                                 a.dir + "/var/keys/audit/jwks.json",
                                 "--keys",
                                 b.dir + "/var/keys/audit/jwks.json"};
+  for (const auto& k : more_keys) {
+    argv.push_back("--keys");
+    argv.push_back(k);
+  }
   if (json) argv.push_back("--json");
   return testbed::run(argv, {}, 60s);
 }
@@ -316,12 +321,16 @@ class HighAvailability : public ::testing::Test {
       if (!testbed::wait_for_text(r->log, "gatehouse admin listening", 30s))
         throw std::runtime_error("no admin listener: " + testbed::read_file(r->log));
     proxy_ = new Haproxy({a_->port, b_->port});
+    keys_dir_ = testbed::make_temp_dir("gatehouse-ha-keys");
   }
   static void TearDownTestSuite() {
     delete proxy_;
     delete a_;
     delete b_;
+    std::error_code ec;
+    std::filesystem::remove_all(keys_dir_, ec);
   }
+  static std::string keys_dir_;  // checkpoint keys of replicas gone before the verify
   static Replica* a_;
   static Replica* b_;
   static Haproxy* proxy_;
@@ -332,6 +341,7 @@ class HighAvailability : public ::testing::Test {
 Replica* HighAvailability::a_ = nullptr;
 Replica* HighAvailability::b_ = nullptr;
 Haproxy* HighAvailability::proxy_ = nullptr;
+std::string HighAvailability::keys_dir_;
 
 // The id of the pending request for `rule`, as `reviewer` lists it on `on`.
 std::string pending_on(const Replica& on, const std::string& reviewer, const std::string& rule) {
@@ -435,8 +445,20 @@ TEST_F(HighAvailability, AnAccessWindowGivenOnOneReplicaIsHonouredOnTheOther) {
       },
       3s);
   EXPECT_TRUE(on_b) << last_error;
-  EXPECT_NE(testbed::read_file(b_->log).find("a grant another replica gave, honoured here"),
-            std::string::npos);
+  EXPECT_NE(
+      testbed::read_file(b_->log).find("a grant given through the shared store, honoured here"),
+      std::string::npos);
+  // A replica that starts afterwards honours it too.
+  Replica c(w(), "gw-ha-c", store_url(w(), "gh_ha_audit"), testbed::free_port(), "sync",
+            ha_rules(w()));
+  {
+    Conn on_c(PQconnectdb(prod(c, agent()).c_str()));
+    EXPECT_EQ(PQstatus(on_c.get()), CONNECTION_OK) << PQerrorMessage(on_c.get());
+  }
+  // Its chain is in the store: its checkpoint key is kept for the verify below.
+  EXPECT_EQ(c.process.stop(), 0);
+  testbed::write_file(keys_dir_ + "/gw-ha-c.json",
+                      testbed::read_file(c.dir + "/var/keys/audit/jwks.json"));
   // Only for whom it was given.
   Conn other(PQconnectdb(prod(*b_, w().idp->mint("mallory", {"ai-agents"})).c_str()));
   EXPECT_NE(PQstatus(other.get()), CONNECTION_OK);
@@ -487,7 +509,7 @@ TEST_F(HighAvailability, AReplicaKilledClientsReconnectThroughHaproxyAndNothingR
               "1\n")
         << note;
   EXPECT_EQ(acknowledged.size(), 2u * kClients);
-  auto report = verify(w(), *a_, *b_, false, "gh_ha_audit");
+  auto report = verify(w(), *a_, *b_, false, "gh_ha_audit", {keys_dir_ + "/gw-ha-c.json"});
   EXPECT_EQ(report.exit_code, 0) << report.output;
 }
 

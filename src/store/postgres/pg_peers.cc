@@ -147,10 +147,14 @@ class PgPeers final : public cluster::Peers {
     if (listener_.joinable()) listener_.join();
   }
 
-  Status<> start() {
+  Status<> start() override {
     if (wake_fd_ < 0) return unexpected(std::string("peers: eventfd failed"));
-    // Keys an earlier run of this replica handed out died with its sessions.
+    // Keys an earlier run of this replica handed out died with its sessions,
+    // and so did the requests it had pending (its held statements with them).
     auto forgot = ask_.run("DELETE FROM cluster_cancel_keys WHERE replica = $1", {replica_});
+    if (!forgot) return unexpected(forgot.error());
+    forgot = ask_.run("DELETE FROM cluster_requests WHERE replica = $1 AND status = 'pending'",
+                      {replica_});
     if (!forgot) return unexpected(forgot.error());
     if (auto st = listen(); !st) return st;
     listener_ = std::thread([this] { listen_loop(); });
@@ -542,9 +546,7 @@ class PgPeers final : public cluster::Peers {
 Expected<std::unique_ptr<cluster::Peers>> open_postgres_peers(const std::string& url,
                                                               const std::string& replica) {
   if (auto st = migrate_postgres_store(url); !st) return unexpected(st.error());
-  auto peers = std::make_unique<PgPeers>(url, replica);
-  if (auto st = peers->start(); !st) return unexpected(st.error());
-  return std::unique_ptr<cluster::Peers>(std::move(peers));
+  return std::unique_ptr<cluster::Peers>(std::make_unique<PgPeers>(url, replica));
 }
 
 }  // namespace gh::store

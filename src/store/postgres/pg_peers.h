@@ -11,9 +11,9 @@
 
 namespace gh::store {
 
-// Connects (three connections: one that listens, one for queued work, one
-// for the admin thread's questions), forgets cancel keys an earlier run of
-// this replica left behind, and starts listening. Migrates the store first.
+// Migrates the store and makes the peers (three connections: one that
+// listens, one for queued work, one for the admin thread's questions);
+// start() connects them.
 Expected<std::unique_ptr<cluster::Peers>> open_postgres_peers(const std::string& url,
                                                               const std::string& replica);
 
