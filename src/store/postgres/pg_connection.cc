@@ -100,7 +100,7 @@ std::string json_array_has(std::string_view column) {
 std::string text_contains(std::string_view column) {
   return "strpos(" + std::string(column) + ", ?) > 0";
 }
-constexpr sql::Dialect kDialect{"postgres", &json_array_has, &text_contains};
+constexpr sql::Dialect kDialect{"postgres", &json_array_has, &text_contains, true};
 
 // One key for every gatehouse replica's maintenance and migrations.
 constexpr long long kMaintenanceLock = 0x67617465686f7573;  // "gatehous"
@@ -213,6 +213,7 @@ class PgConnection final : public sql::Connection {
     return exec("SELECT pg_advisory_xact_lock(" + std::to_string(kMaintenanceLock) + ")");
   }
   const sql::Dialect& dialect() const override { return kDialect; }
+  std::int64_t last_insert_id() override { return 0; }  // ids come with RETURNING here
 
   // Reconnects a broken connection (outside a transaction: one that broke
   // inside has lost it, and the caller learns so until it ends it).

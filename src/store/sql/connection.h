@@ -48,6 +48,9 @@ struct Dialect {
   std::string (*json_array_has)(std::string_view column);
   // SQL true when the text in `column` contains the parameter.
   std::string (*text_contains)(std::string_view column);
+  // An INSERT names the id it made with RETURNING (else the connection's
+  // last_insert_id() has it, which is cheaper where the database keeps it).
+  bool insert_returns_id;
 };
 
 class Connection {
@@ -70,6 +73,8 @@ class Connection {
   // excludes every other writer.
   virtual Status<> lock_maintenance() = 0;
   virtual const Dialect& dialect() const = 0;
+  // The id the last INSERT made (dialects without insert_returns_id).
+  virtual std::int64_t last_insert_id() = 0;
 };
 
 // Runs a statement that returns no rows to the end, then resets it.

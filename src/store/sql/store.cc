@@ -45,8 +45,12 @@ Status<> run(Statement& s, std::string_view what) {
   return Ok{};
 }
 
-// Runs an INSERT … RETURNING of one integer column; that value.
-Expected<std::int64_t> insert_returning(Statement& s, std::string_view what) {
+// Runs an INSERT; the id it made (from its RETURNING, where the dialect has one).
+Expected<std::int64_t> insert_returning(Connection& c, Statement& s, std::string_view what) {
+  if (!c.dialect().insert_returns_id) {
+    if (auto st = run(s, what); !st) return unexpected(st.error());
+    return c.last_insert_id();
+  }
   auto row = s.step();
   if (!row || !*row) {
     const std::string error = row ? std::string("no row returned") : row.error();
@@ -135,7 +139,7 @@ std::int64_t unix_us(SysTime t) {
 // session's end is an upsert rather than a bare UPDATE: should the start ever
 // be missing, the end of the session is still kept instead of matching no row.
 // A statement's insert returns its rowid, for statement_tables.
-std::string insert_sql(const TypedTable& t) {
+std::string insert_sql(const TypedTable& t, const Dialect& d) {
   const auto& spec = audit::spec(t.type);
   std::string sql =
       std::string("INSERT INTO ") + t.table + "(" + column_list(spec) + ", " + t.ref + ") VALUES (";
@@ -149,7 +153,7 @@ std::string insert_sql(const TypedTable& t) {
     }
     sql += std::string(t.ref) + " = excluded." + t.ref;
   }
-  if (t.type == audit::RecordType::kStatement) sql += " RETURNING rowid";
+  if (t.type == audit::RecordType::kStatement && d.insert_returns_id) sql += " RETURNING rowid";
   return sql;
 }
 
@@ -168,8 +172,9 @@ class SqlStore final : public audit::Store {
       std::string sql;
     } statements[] = {
         {&store->insert_chain_,
-         "INSERT INTO audit_chain(replica, seq, at_us, type, canonical, prev_hash, hash) "
-         "VALUES (?,?,?,?,?,?,?) RETURNING id"},
+         std::string("INSERT INTO audit_chain(replica, seq, at_us, type, canonical, prev_hash, "
+                     "hash) VALUES (?,?,?,?,?,?,?)") +
+             (store->conn_->dialect().insert_returns_id ? " RETURNING id" : "")},
         {&store->insert_checkpoint_,
          "INSERT INTO audit_checkpoints(replica, seq, hash, at_us, kid, signature) "
          "VALUES (?,?,?,?,?,?)"},
@@ -182,7 +187,7 @@ class SqlStore final : public audit::Store {
       *s.slot = std::move(*stmt);
     }
     for (const auto& t : typed_tables()) {
-      auto stmt = store->conn_->prepare(insert_sql(t), true);
+      auto stmt = store->conn_->prepare(insert_sql(t, store->conn_->dialect()), true);
       if (!stmt) return unexpected(stmt.error());
       store->insert_typed_[static_cast<std::size_t>(t.type)] = std::move(*stmt);
     }
@@ -389,7 +394,7 @@ class SqlStore final : public audit::Store {
     s.bind_text(5, canonical);
     s.bind_text(6, head.hash);
     s.bind_text(7, hash);
-    auto inserted = insert_returning(s, "append to audit_chain");
+    auto inserted = insert_returning(*conn_, s, "append to audit_chain");
     if (!inserted) return unexpected(inserted.error());
     *id = *inserted;
     head.seq += 1;
@@ -409,7 +414,7 @@ class SqlStore final : public audit::Store {
     s.bind_int(static_cast<int>(r.values().size()) + 1, id);
     const std::string what = std::string("insert into ") + table.table;
     if (const auto* stmt = std::get_if<model::StatementEvent>(&event)) {
-      auto rowid = insert_returning(s, what);
+      auto rowid = insert_returning(*conn_, s, what);
       if (!rowid) return unexpected(rowid.error());
       return index_tables(*stmt, *rowid);
     }

@@ -66,7 +66,7 @@ std::string json_array_has(std::string_view column) {
 std::string text_contains(std::string_view column) {
   return "instr(" + std::string(column) + ", ?) > 0";
 }
-constexpr sql::Dialect kDialect{"sqlite", &json_array_has, &text_contains};
+constexpr sql::Dialect kDialect{"sqlite", &json_array_has, &text_contains, false};
 
 class SqliteConnection final : public sql::Connection {
  public:
@@ -106,6 +106,7 @@ class SqliteConnection final : public sql::Connection {
   }
   Status<> lock_maintenance() override { return Ok{}; }  // BEGIN IMMEDIATE excludes writers
   const sql::Dialect& dialect() const override { return kDialect; }
+  std::int64_t last_insert_id() override { return sqlite3_last_insert_rowid(db_); }
 
  private:
   Status<> cached(std::unique_ptr<sql::Statement>& slot, std::string_view sql) {
