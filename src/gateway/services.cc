@@ -153,7 +153,11 @@ Services::Services(std::shared_ptr<const config::Config> config,
                      e.detail.empty() ? "" : " — " + e.detail);
         (void)record(std::move(ev));
         if (notifier_) notifier_->enqueue(e);  // never blocks
-        if (peers_) peers_->publish(r);        // never blocks
+        // Replicas sharing the store hear of every change (never blocks);
+        // using a window or duration grant changes nothing they keep.
+        const bool unchanged =
+            e.kind == approvals::Event::Kind::kUsed && r.status == approvals::Status::kApproved;
+        if (peers_ && !unchanged) peers_->publish(r);
       },
       [] { return random_id("r-", 6); });
   version_.store(1, std::memory_order_release);

@@ -335,6 +335,10 @@ std::string make_shared_store(const World& w, const std::string& database) {
                        "'gh_audit') THEN CREATE ROLE gh_audit LOGIN PASSWORD '") +
            kSharedStorePassword + "'; END IF; END $$;");
   w.pg.sql("CREATE DATABASE " + database + " OWNER gh_audit;");
+  return shared_store_url(w, database);
+}
+
+std::string shared_store_url(const World& w, const std::string& database) {
   return std::string("postgresql://gh_audit:") + kSharedStorePassword +
          "@127.0.0.1:" + std::to_string(w.pg.port()) + "/" + database;
 }

@@ -102,6 +102,8 @@ std::vector<std::vector<std::string>> sqlite_rows(const std::string& db_path,
 // A shared PostgreSQL audit store in the world's cluster: the role gatehouse
 // writes as (created once) and a new database `database` it owns; its URL.
 std::string make_shared_store(const World& w, const std::string& database);
+// That store's URL.
+std::string shared_store_url(const World& w, const std::string& database);
 // The store's password, which must never show in a log or a report.
 inline constexpr const char* kSharedStorePassword = "audit-store-secret-9";
 // Rows of a one-column query on the world's cluster, database `database`.

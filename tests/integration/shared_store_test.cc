@@ -67,8 +67,7 @@ struct Replica : OwnGateway {
 };
 
 std::string store_url(const World& w, const std::string& database = kDatabase) {
-  return std::string("postgresql://gh_audit:") + kPassword +
-         "@127.0.0.1:" + std::to_string(w.pg.port()) + "/" + database;
+  return shared_store_url(w, database);
 }
 
 testbed::RunResult verify(const World& w, const Replica& a, const Replica& b, bool json,

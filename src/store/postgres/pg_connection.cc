@@ -1,4 +1,5 @@
 #include "store/postgres/pg_connection.h"
+#include "store/postgres/pg_libpq.h"
 
 #include <libpq-fe.h>
 
@@ -78,21 +79,12 @@ std::string dollar_params(std::string_view sql, int* params) {
 }
 
 std::string trimmed_error(PGconn* conn) {
-  std::string msg = PQerrorMessage(conn);
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  return msg;
+  return pg_message(PQerrorMessage(conn));
 }
-
 std::string result_error(const PGresult* r) {
-  std::string msg = PQresultErrorMessage(r);
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  return msg;
+  return pg_message(PQresultErrorMessage(r));
 }
-
-struct ResultClear {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Result = std::unique_ptr<PGresult, ResultClear>;
+using Result = PgResult;
 
 std::string json_array_has(std::string_view column) {
   return "gatehouse_json_array_has(" + std::string(column) + ", ?)";
@@ -286,16 +278,15 @@ Expected<bool> PgStatement::step() {
 
 }  // namespace
 
-Expected<std::unique_ptr<sql::Connection>> open_pg_connection(const std::string& url,
-                                                              const PgConnectOptions& options) {
+Expected<PGconn*> connect_pg(const std::string& url, const std::string& application_name,
+                             bool durable_commits) {
   // Defaults first: what the URL says overrides them (expand_dbname).
-  const std::string commit = options.durable_commits ? "" : "-c synchronous_commit=off";
   std::vector<const char*> keys{"connect_timeout", "tcp_user_timeout", "keepalives_idle",
                                 "application_name"};
-  std::vector<const char*> values{"5", "10000", "10", options.application_name.c_str()};
-  if (!commit.empty()) {
+  std::vector<const char*> values{"5", "10000", "10", application_name.c_str()};
+  if (!durable_commits) {
     keys.push_back("options");
-    values.push_back(commit.c_str());
+    values.push_back("-c synchronous_commit=off");
   }
   keys.push_back("dbname");
   values.push_back(url.c_str());
@@ -314,7 +305,14 @@ Expected<std::unique_ptr<sql::Connection>> open_pg_connection(const std::string&
   // Notices (a migration's "already exists, skipping") are not for the log.
   PQsetNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
-  return std::unique_ptr<sql::Connection>(std::make_unique<PgConnection>(conn));
+  return conn;
+}
+
+Expected<std::unique_ptr<sql::Connection>> open_pg_connection(const std::string& url,
+                                                              const PgConnectOptions& options) {
+  auto conn = connect_pg(url, options.application_name, options.durable_commits);
+  if (!conn) return unexpected(conn.error());
+  return std::unique_ptr<sql::Connection>(std::make_unique<PgConnection>(*conn));
 }
 
 std::string redact_pg_url(const std::string& url) {

@@ -17,6 +17,7 @@
 
 #include "cluster/codec.h"
 #include "store/postgres/pg_connection.h"
+#include "store/postgres/pg_libpq.h"
 #include "store/postgres/pg_store.h"
 
 namespace gh::store {
@@ -41,16 +42,7 @@ std::int64_t now_us() {
       .count();
 }
 
-struct ResultClear {
-  void operator()(PGresult* r) const { PQclear(r); }
-};
-using Result = std::unique_ptr<PGresult, ResultClear>;
-
-std::string trimmed(const char* msg) {
-  std::string s = msg ? msg : "";
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
+using Result = PgResult;
 
 // One libpq connection, reconnected when it broke.
 class Link {
@@ -64,19 +56,9 @@ class Link {
     if (conn_ && PQstatus(conn_) == CONNECTION_OK) return Ok{};
     if (conn_) PQfinish(conn_);
     conn_ = nullptr;
-    const char* keys[] = {"connect_timeout", "tcp_user_timeout", "application_name",
-                          "dbname",          "client_encoding",  nullptr};
-    const char* values[] = {"5", "10000", name_.c_str(), url_.c_str(), "UTF8", nullptr};
-    conn_ = PQconnectdbParams(keys, values, 1);
-    if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
-      std::string why = conn_ ? trimmed(PQerrorMessage(conn_)) : "out of memory";
-      if (conn_) PQfinish(conn_);
-      conn_ = nullptr;
-      return unexpected("postgres: connect to " + redact_pg_url(url_) + ": " + why);
-    }
-    PQsetNoticeProcessor(
-        conn_, [](void*, const char*) {}, nullptr);
-    ++generation_;
+    auto conn = connect_pg(url_, name_, /*durable_commits=*/true);
+    if (!conn) return unexpected(conn.error());
+    conn_ = *conn;
     return Ok{};
   }
 
@@ -89,21 +71,19 @@ class Link {
                           nullptr, nullptr, 0));
     const auto status = PQresultStatus(r.get());
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-      std::string why = trimmed(PQresultErrorMessage(r.get()));
-      if (why.empty()) why = trimmed(PQerrorMessage(conn_));
+      std::string why = pg_message(PQresultErrorMessage(r.get()));
+      if (why.empty()) why = pg_message(PQerrorMessage(conn_));
       return unexpected("postgres: " + why);
     }
     return r;
   }
 
   PGconn* conn() const { return conn_; }
-  std::uint64_t generation() const { return generation_; }
 
  private:
   std::string url_;
   std::string name_;
   PGconn* conn_ = nullptr;
-  std::uint64_t generation_ = 0;
 };
 
 std::string value(const Result& r, int row, int col) {
@@ -438,7 +418,7 @@ class PgPeers final : public cluster::Peers {
       if (::poll(fds, 2, 1000) < 0) continue;
       if (fds[1].revents) return;
       if (!PQconsumeInput(c)) {
-        spdlog::warn("peers: lost the listening connection: {}", trimmed(PQerrorMessage(c)));
+        spdlog::warn("peers: lost the listening connection: {}", pg_message(PQerrorMessage(c)));
         continue;  // reconnected above
       }
       while (PGnotify* n = PQnotifies(c)) {
