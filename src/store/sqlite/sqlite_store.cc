@@ -260,6 +260,12 @@ Expected<std::unique_ptr<audit::Store>> open_sqlite_store(const std::string& pat
   // commit at least every flush interval.
   auto conn = open_sqlite_connection(path, SqliteMode::kWrite, 250);
   if (!conn) return unexpected(conn.error());
+  // 16 KiB pages, for a new store (an existing one keeps the size it was made
+  // with): a statement's records are appended to a handful of B-trees, and a
+  // commit and a checkpoint write every page they touched. Larger pages take
+  // fewer WAL frames, page writes and interior splits for the same records —
+  // about a sixth less writer CPU per statement in bench_audit_write.
+  if (auto st = (*conn)->exec("PRAGMA page_size=16384"); !st) return unexpected(st.error());
   auto mode = sql::query_text(**conn, "PRAGMA journal_mode=WAL");
   if (!mode) return unexpected(mode.error());
   // WAL lets readers run beside the writer and makes group commit cheap; an

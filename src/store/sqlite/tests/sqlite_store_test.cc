@@ -223,6 +223,30 @@ TEST_F(SqliteStoreTest, WalModeIsOn) {
   EXPECT_EQ(scalar("PRAGMA journal_mode"), "wal");
 }
 
+TEST_F(SqliteStoreTest, ANewStoreHasLargePagesAnExistingOneKeepsItsOwn) {
+  ASSERT_TRUE(open());
+  EXPECT_EQ(scalar("PRAGMA page_size"), "16384");
+
+  // A store made with 4 KiB pages (as before) is opened, migrated and written as it is.
+  path_ = (dir_ / "older.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "PRAGMA page_size=4096; CREATE TABLE keep(x); INSERT INTO keep VALUES (1)",
+                     nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto store = open();
+  ASSERT_TRUE(store);
+  std::vector<model::AuditEvent> batch{session_start("s1")};
+  ASSERT_TRUE(store->write_batch(batch));
+  EXPECT_EQ(scalar("PRAGMA page_size"), "4096");
+  EXPECT_EQ(scalar("SELECT count(*) FROM sessions"), "1");
+  EXPECT_EQ(scalar("SELECT x FROM keep"), "1");
+}
+
 TEST_F(SqliteStoreTest, SessionStartLandsWithEveryField) {
   auto store = open();
   std::vector<model::AuditEvent> batch{session_start("s1")};
