@@ -8,6 +8,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/thread_name.h"
+
 namespace gh::audit {
 
 Recorder::Recorder(std::unique_ptr<Store> store, RecorderOptions options,
@@ -16,7 +18,10 @@ Recorder::Recorder(std::unique_ptr<Store> store, RecorderOptions options,
   if (spool_) spool_bytes_.store(spool_->bytes());
   // A zero batch would make the writer spin without ever taking an event.
   if (options_.max_batch == 0) options_.max_batch = 1;
-  writer_ = std::thread([this] { run(); });
+  writer_ = std::thread([this] {
+    set_thread_name("gh-audit");
+    run();
+  });
 }
 
 Recorder::~Recorder() {

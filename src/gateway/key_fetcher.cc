@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "base/thread_name.h"
 #include "identity/strict_json.h"
 #include "net/https_client.h"
 
@@ -87,7 +88,10 @@ void KeyFetcher::start() {
   started_ = true;
   const auto now = SteadyClock::now();
   for (auto& s : issuers_) s.due = now;
-  worker_ = std::thread([this] { run(); });
+  worker_ = std::thread([this] {
+    set_thread_name("gh-keys");
+    run();
+  });
 }
 
 std::vector<std::string> KeyFetcher::wait_initial(std::chrono::milliseconds timeout) {

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "base/thread_name.h"
 #include "net/https_client.h"
 
 namespace gh::gateway {
@@ -270,7 +271,10 @@ Notifier::Notifier(std::vector<config::Webhook> hooks, WebhookCounters& counters
     h.config = std::move(c);
     hooks_.push_back(std::move(h));
   }
-  worker_ = std::thread([this] { run(); });
+  worker_ = std::thread([this] {
+    set_thread_name("gh-notify");
+    run();
+  });
 }
 
 Notifier::~Notifier() {

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/thread_name.h"
+
 namespace gh::net {
 
 IoPool::IoPool(unsigned threads) {
@@ -25,7 +27,8 @@ boost::asio::io_context& IoPool::next() {
 
 void IoPool::start() {
   for (auto& ctx : contexts_) {
-    threads_.emplace_back([c = ctx.get()] {
+    threads_.emplace_back([c = ctx.get(), n = threads_.size()] {
+      set_thread_name("gh-io-" + std::to_string(n));
       for (;;) {
         try {
           c->run();

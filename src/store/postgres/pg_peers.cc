@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/thread_name.h"
 #include "cluster/codec.h"
 #include "store/postgres/pg_connection.h"
 #include "store/postgres/pg_libpq.h"
@@ -137,8 +138,14 @@ class PgPeers final : public cluster::Peers {
                       {replica_});
     if (!forgot) return unexpected(forgot.error());
     if (auto st = listen(); !st) return st;
-    listener_ = std::thread([this] { listen_loop(); });
-    worker_ = std::thread([this] { work_loop(); });
+    listener_ = std::thread([this] {
+      set_thread_name("gh-peers-listen");
+      listen_loop();
+    });
+    worker_ = std::thread([this] {
+      set_thread_name("gh-peers-work");
+      work_loop();
+    });
     return Ok{};
   }
 
