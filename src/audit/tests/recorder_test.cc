@@ -1,6 +1,7 @@
 #include "audit/recorder.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 
 namespace gh::audit {
@@ -22,8 +24,9 @@ struct StoreLog {
   std::vector<std::vector<std::int64_t>> batches;  // statement seqs, per successful batch
   int calls = 0;
   int failures = 0;
-  bool fail = false;         // every write_batch fails while set
-  bool gate_closed = false;  // write_batch blocks while set
+  bool fail = false;          // every write_batch fails while set
+  bool gate_closed = false;   // write_batch blocks while set
+  std::string writer_thread;  // the name of the thread that called write_batch
 
   std::vector<std::int64_t> all_written() {
     std::lock_guard lk(mu);
@@ -55,6 +58,9 @@ class FakeStore final : public Store {
     std::unique_lock lk(log_->mu);
     log_->cv.wait(lk, [&] { return !log_->gate_closed; });
     ++log_->calls;
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    log_->writer_thread = name;
     if (log_->fail) {
       ++log_->failures;
       return unexpected(std::string("disk on fire"));
@@ -102,6 +108,16 @@ TEST(Recorder, ManyEventsAreGroupCommittedInFewBatches) {
   EXPECT_LE(log->batch_count(), 20u);  // one write per event would be 1000
   std::lock_guard lk(log->mu);
   for (const auto& b : log->batches) EXPECT_LE(b.size(), 100u);
+}
+
+// Operators (top -H) and bench/pg-compare tell the writer's CPU by this name.
+TEST(Recorder, TheStoreIsWrittenFromAThreadNamedGhAudit) {
+  auto log = std::make_shared<StoreLog>();
+  Recorder rec(std::make_unique<FakeStore>(log), {.max_batch = 10, .flush_interval = 20ms});
+  ASSERT_TRUE(rec.record(statement(1)));
+  rec.flush();
+  std::lock_guard lk(log->mu);
+  EXPECT_EQ(log->writer_thread, "gh-audit");
 }
 
 TEST(Recorder, EventsReachTheStoreInRecordOrder) {
