@@ -33,13 +33,7 @@ struct ApprovalGateway : OwnGateway {
                          "  log_level: debug\n  tls: {cert: " + w.dir + "/gw.crt, key: " + w.dir +
                              "/gw.key}\n  admin:\n    listen: 127.0.0.1:" + std::to_string(admin) +
                              "\n");
-                     return base + R"(  - name: prod
-    protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" +
-                            std::to_string(w.pg.port()) + R"(, database: app, tls: disable}
-    credentials: {user: gh_scram, password_file: )" +
-                            w.dir + R"(/scram.pw}
-roles:
+                     return base + OwnGateway::connection_yaml(w, "prod") + R"(roles:
   admins: [platform-admins]
 access:
   - name: everyone

@@ -241,7 +241,6 @@ std::map<std::string, std::string> client_env(const World& w, const std::string&
 
 std::string OwnGateway::base_yaml(const World& w, const std::string& id, int port,
                                   bool read_credentials) {
-  const std::string pgport = std::to_string(w.pg.port());
   std::string y = R"(gateway:
   id: )" + id + R"(
   data_dir: ./var
@@ -262,16 +261,19 @@ listeners:
                   std::to_string(port) + R"(
     tls: optional
 connections:
-  - name: app
-    protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" +
-                  pgport + R"(, database: app, tls: disable}
-    credentials: {user: gh_scram, password_file: )" +
-                  w.dir + R"(/scram.pw}
-)";
+)" + connection_yaml(w, "app");
   if (read_credentials)
     y += "    read_credentials: {user: gh_policy_ro, password_file: " + w.dir + "/ro.pw}\n";
   return y;
+}
+
+std::string OwnGateway::connection_yaml(const World& w, const std::string& name) {
+  return "  - name: " + name + R"(
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" +
+         std::to_string(w.pg.port()) + R"(, database: app, tls: disable}
+    credentials: {user: gh_scram, password_file: )" +
+         w.dir + "/scram.pw}\n";
 }
 
 OwnGateway::OwnGateway(const std::string& name, const std::function<std::string(int)>& yaml) {

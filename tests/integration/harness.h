@@ -77,6 +77,9 @@ struct OwnGateway {
   // password file the test writes, when asked).
   static std::string base_yaml(const World& w, const std::string& id, int port,
                                bool read_credentials);
+  // One entry of `connections:`, `name` for the world's PostgreSQL database
+  // `app` as gh_scram (plaintext upstream).
+  static std::string connection_yaml(const World& w, const std::string& name);
   // `yaml` is the whole file for the port the gateway listens on.
   OwnGateway(const std::string& name, const std::function<std::string(int port)>& yaml);
   ~OwnGateway();

@@ -236,13 +236,7 @@ TEST(SharedStore, WhileThePostgresStoreIsDownRecordsWaitInTheSpoolAndArriveInOrd
 }
 
 std::string ha_rules(const World& w) {
-  return R"(  - name: prod
-    protocol: postgres
-    upstream: {host: 127.0.0.1, port: )" +
-         std::to_string(w.pg.port()) + R"(, database: app, tls: disable}
-    credentials: {user: gh_scram, password_file: )" +
-         w.dir + R"(/scram.pw}
-access:
+  return OwnGateway::connection_yaml(w, "prod") + R"(access:
   - name: agents-write
     groups: [ai-agents, compliance]
     connections: [app, prod]
