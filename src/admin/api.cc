@@ -1,5 +1,6 @@
 #include "admin/api.h"
 #include "base/bytes.h"
+#include "base/utf8.h"
 
 #include "admin/audit_api.h"
 #include "admin/replies.h"
@@ -10,7 +11,6 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -72,8 +72,6 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr std::size_t kMaxBody = 64 * 1024;
-// How long a request waits for an issuer's keys to be fetched again.
-constexpr auto kKeyRefreshWait = std::chrono::seconds(5);
 
 std::string duration_text(std::int64_t seconds) {
   if (seconds % 86400 == 0) return std::to_string(seconds / 86400) + "d";
@@ -176,19 +174,6 @@ std::optional<std::chrono::seconds> duration_field(const Json& j, const char* ke
   return std::chrono::duration_cast<std::chrono::seconds>(*d);
 }
 
-// OIDC discovery: a token that names a key its issuer's keys lack may be
-// signed with a key published since the last fetch. Api::handle is
-// synchronous and runs on the admin thread (never an I/O thread), so it waits
-// here, bounded, for the one refresh it asks for. True when new keys are in
-// place and the token is worth verifying again.
-bool refreshed_keys(gateway::Services& services, const std::string& issuer) {
-  auto promise = std::make_shared<std::promise<bool>>();
-  auto answer = promise->get_future();
-  // The promise is shared: the answer may come after this wait gave up.
-  services.refresh_issuer_keys(issuer, [promise](bool fresh) { promise->set_value(fresh); });
-  return answer.wait_for(kKeyRefreshWait) == std::future_status::ready && answer.get();
-}
-
 }  // namespace
 
 struct Call {
@@ -257,7 +242,8 @@ HttpResponse openapi(Call&) {
 // Reviews -------------------------------------------------------------------------
 
 bool may_see(const Call& c, const approvals::Request& r) {
-  return c.admin || c.auditor || r.requester.subject == c.caller->subject ||
+  return c.admin || c.auditor ||
+         (r.requester.subject == c.caller->subject && r.requester.issuer == c.caller->issuer) ||
          in_any(*c.caller, r.approver_groups);
 }
 
@@ -347,6 +333,7 @@ HttpResponse request_access(Call& c) {
   approvals::Binding b;
   b.kind = approvals::Binding::Kind::kConnect;
   b.subject = who.subject;
+  b.issuer = who.issuer;
   b.connection = *connection;
   std::optional<std::chrono::seconds> asked;
   if (window->count() > 0) asked = *window;
@@ -396,6 +383,11 @@ HttpResponse mint_token(Call& c, bool exchange) {
       if (!who.in_group(g)) return error(403, "the presented token does not carry group " + g);
     claims.subject = who.subject;
     claims.groups = groups->empty() ? who.groups : *groups;
+    // The identity stays the one presented: its issuer, and every group it
+    // had for the rules that restrict it (guardrails, approval rules), so
+    // that dropping a group narrows what the token grants and nothing else.
+    claims.origin_issuer = who.issuer;
+    claims.origin_groups = who.origin_groups;
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
@@ -476,6 +468,12 @@ constexpr Route kRoutes[] = {
     {"GET", "/v1/audit/search", Access::kCaller, audit_trail},
 };
 
+// A request's path as logs show it: without the query (which may carry
+// anything), bounded. The log's formatter escapes what is not text.
+std::string shown_path(const std::string& target) {
+  return std::string(utf8_prefix(std::string_view(target).substr(0, target.find('?')), 200));
+}
+
 // Whether `path` fits `pattern` segment by segment; a `{…}` segment matches
 // any non-empty one, whose text goes to `param`.
 bool matches(std::string_view pattern, std::string_view path, std::string& param) {
@@ -502,6 +500,12 @@ std::span<const Route> routes() {
 }
 
 HttpResponse Api::handle(const HttpRequest& req) {
+  std::string ignored;
+  return *answer(req, false, ignored);
+}
+
+std::optional<HttpResponse> Api::answer(const HttpRequest& req, bool may_refresh,
+                                        std::string& refresh_issuer) {
   std::string path = req.target;
   std::string query;
   if (auto q = path.find('?'); q != std::string::npos) {
@@ -526,6 +530,25 @@ HttpResponse Api::handle(const HttpRequest& req) {
     if (!allowed.empty()) return error(405, "use " + allowed + " " + path);
     return error(404, "no such endpoint: " + req.method + " " + path);
   }
+  try {
+    return handle_route(*route, req, std::move(path), std::move(query), std::move(param),
+                        may_refresh, refresh_issuer);
+  } catch (const std::exception& e) {
+    // A handler's failure is the gateway's, never the caller's silence.
+    spdlog::error("admin API: {} {} failed: {}", req.method, shown_path(req.target),
+                  e.what());
+    return error(500, "internal error; the gateway's log has the details");
+  } catch (...) {
+    spdlog::error("admin API: {} {} failed", req.method, shown_path(req.target));
+    return error(500, "internal error; the gateway's log has the details");
+  }
+}
+
+std::optional<HttpResponse> Api::handle_route(const Route& route_ref, const HttpRequest& req,
+                                              std::string path, std::string query,
+                                              std::string param, bool may_refresh,
+                                              std::string& refresh_issuer) {
+  const Route* route = &route_ref;
   Call call{services_, std::move(path), std::move(query), std::move(param)};
   const bool token =
       route->access == Access::kCaller ||
@@ -538,10 +561,21 @@ HttpResponse Api::handle(const HttpRequest& req) {
                  "no token: send Authorization: Bearer <token> (gatehouse reads "
                  "$GATEHOUSE_TOKEN or --token-file)");
   auto caller = services_.verifier().verify(req.bearer);
+  // OIDC discovery: a token naming a key its issuer's keys lack may be signed
+  // with a key published since the last fetch. The server fetches them
+  // without holding its thread (others are answered meanwhile) and asks again.
   if (!caller && caller.error().code == identity::RefusalCode::kUnknownKid &&
-      !caller.error().issuer.empty() && refreshed_keys(services_, caller.error().issuer))
-    caller = services_.verifier().verify(req.bearer);
-  if (!caller) return error(401, "token rejected: " + caller.error().reason);
+      !caller.error().issuer.empty() && may_refresh) {
+    refresh_issuer = caller.error().issuer;
+    return std::nullopt;
+  }
+  if (!caller) {
+    // The whole reason is for the gateway's log; the caller, who has not
+    // proved who they are, learns the kind of refusal and no configuration.
+    spdlog::info("admin API: {} {} from {}: token rejected: {}", req.method,
+                 shown_path(req.target), req.peer, caller.error().reason);
+    return error(401, "token rejected: " + identity::public_reason(caller.error()));
+  }
   call.caller = &*caller;
   const auto& roles = services_.config().roles;
   call.admin = in_any(*caller, roles.admins);

@@ -22,6 +22,7 @@
 // (openapi.h) must name exactly these, which a test checks.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -66,9 +67,21 @@ std::span<const Route> routes();
 class Api {
  public:
   explicit Api(gateway::Services& services) : services_(services) {}
+  // Answers a request, or — when the caller's token names a key that its
+  // (OIDC discovery) issuer's keys lack and `may_refresh` — returns nullopt
+  // with `refresh_issuer` set: the server fetches that issuer's keys without
+  // blocking its thread (gateway/key_refresh.h), then asks again with
+  // `may_refresh` false. Never throws: a handler's exception is a 500 and a
+  // log line.
+  std::optional<HttpResponse> answer(const HttpRequest& request, bool may_refresh,
+                                     std::string& refresh_issuer);
+  // answer() without a key refresh.
   HttpResponse handle(const HttpRequest& request);
 
  private:
+  std::optional<HttpResponse> handle_route(const Route& route, const HttpRequest& request,
+                                           std::string path, std::string query, std::string param,
+                                           bool may_refresh, std::string& refresh_issuer);
   gateway::Services& services_;
 };
 

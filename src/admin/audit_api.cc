@@ -21,8 +21,12 @@ std::optional<std::int64_t> time_param(const std::string& v) {
   const auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
-  if (auto d = parse_duration(v))
-    return now_us - std::chrono::duration_cast<std::chrono::microseconds>(*d).count();
+  if (auto d = parse_duration(v)) {
+    // Back from now, to 1970 at most: a longer one reaches before any record
+    // (and past the range of the microsecond clock): refused, not wrapped.
+    if (d->count() > now_us / 1000) return std::nullopt;
+    return now_us - d->count() * 1000;
+  }
   std::tm tm{};
   const char* rest = strptime(v.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
   if (rest == nullptr) return std::nullopt;
@@ -105,17 +109,24 @@ std::optional<HttpResponse> handle_audit(audit::Reader* reader, const model::Pri
     auto it = params->find(k);
     return it == params->end() ? std::string() : it->second;
   };
+  // An identity is (issuer, subject): `identity` names the subject and
+  // `issuer` (optional for auditors) the issuer.
   std::string identity = param("identity");
+  std::string issuer = param("issuer");
   // Anyone else sees their own sessions only.
   if (!sees_all) {
-    if (!identity.empty() && identity != caller.subject)
+    if ((!identity.empty() && identity != caller.subject) ||
+        (!issuer.empty() && issuer != caller.issuer))
       return error(403, "you may see only your own sessions (auditors see all)");
     identity = caller.subject;
+    issuer = caller.issuer;
   }
   auto since = time_param(param("since"));
   auto until = time_param(param("until"));
   if (!since || !until)
-    return error(400, "since/until: an RFC 3339 time (2026-01-02T03:04:05Z) or a duration (1h)");
+    return error(400,
+                 "since/until: an RFC 3339 time (2026-01-02T03:04:05Z) or a duration back from "
+                 "now (1h), no further back than 1970");
   std::size_t limit = 0;
   if (auto l = param("limit"); !l.empty()) {
     if (l.size() > 7 || l.find_first_not_of("0123456789") != std::string::npos || l == "0")
@@ -126,6 +137,7 @@ std::optional<HttpResponse> handle_audit(audit::Reader* reader, const model::Pri
   if (path == "/v1/sessions") {
     audit::SessionQuery q;
     q.subject = identity;
+    q.issuer = issuer;
     q.connection = param("connection");
     q.group = param("group");
     q.since_us = *since;
@@ -142,7 +154,7 @@ std::optional<HttpResponse> handle_audit(audit::Reader* reader, const model::Pri
     auto s = reader->session(id);
     if (!s) return error(500, s.error());
     // A session the caller may not see is answered like a missing one.
-    if (!*s || (!sees_all && (*s)->subject != caller.subject))
+    if (!*s || (!sees_all && ((*s)->subject != caller.subject || (*s)->issuer != caller.issuer)))
       return error(404, "no session " + id);
     auto statements = reader->transcript(id);
     if (!statements) return error(500, statements.error());
@@ -153,6 +165,7 @@ std::optional<HttpResponse> handle_audit(audit::Reader* reader, const model::Pri
   }
   audit::StatementQuery q;
   q.subject = identity;
+  q.issuer = issuer;
   q.group = param("group");
   q.connection = param("connection");
   q.table = param("table");

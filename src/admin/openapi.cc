@@ -264,6 +264,7 @@ constexpr std::string_view kDocument = R"openapi(
         "operationId": "listSessions",
         "parameters": [
           {"$ref": "#/components/parameters/Identity"},
+          {"$ref": "#/components/parameters/Issuer"},
           {"name": "connection", "in": "query", "schema": {"type": "string"}},
           {"name": "group", "in": "query", "schema": {"type": "string"}},
           {"$ref": "#/components/parameters/Since"},
@@ -298,6 +299,7 @@ constexpr std::string_view kDocument = R"openapi(
         "operationId": "searchAudit",
         "parameters": [
           {"$ref": "#/components/parameters/Identity"},
+          {"$ref": "#/components/parameters/Issuer"},
           {"name": "group", "in": "query", "schema": {"type": "string"}},
           {"name": "connection", "in": "query", "schema": {"type": "string"}},
           {"name": "table", "in": "query", "description": "schema.table among those it read or wrote", "schema": {"type": "string"}},
@@ -331,7 +333,8 @@ constexpr std::string_view kDocument = R"openapi(
     },
     "parameters": {
       "RequestId": {"name": "id", "in": "path", "required": true, "description": "An approval request id (r-…)", "schema": {"type": "string"}},
-      "Identity": {"name": "identity", "in": "query", "description": "The caller's subject (others than yourself: auditors and admins only)", "schema": {"type": "string"}},
+      "Identity": {"name": "identity", "in": "query", "description": "A subject (others than yourself: auditors and admins only); an identity is the subject at its issuer", "schema": {"type": "string"}},
+      "Issuer": {"name": "issuer", "in": "query", "description": "The identity's issuer (`iss`; for an exchanged gateway token, the issuer of the token exchanged). Another than your own: auditors and admins only", "schema": {"type": "string"}},
       "Since": {"name": "since", "in": "query", "description": "RFC 3339 time, or a duration back from now (1h, 7d)", "schema": {"type": "string"}},
       "Until": {"name": "until", "in": "query", "description": "RFC 3339 time, or a duration back from now", "schema": {"type": "string"}},
       "Limit": {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}}

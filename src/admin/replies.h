@@ -12,8 +12,16 @@
 
 namespace gh::admin {
 
+// Every reply is valid JSON whatever bytes the recorded data holds (a
+// statement, an application_name, an error message with bytes that are not
+// UTF-8): each invalid byte becomes U+FFFD, as in the gateway's logs. Strict
+// dumping would throw and lose the whole reply to one byte.
+inline std::string json_text(const nlohmann::json& body) {
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 inline HttpResponse reply(int status, const nlohmann::json& body) {
-  return {status, body.dump()};
+  return {status, json_text(body)};
 }
 
 inline HttpResponse error(int status, const std::string& message) {

@@ -3,7 +3,15 @@
 #include <algorithm>
 #include <set>
 
+#include "base/utf8.h"
+
 namespace gh::approvals {
+
+std::string shown_to_reviewers(std::string text) {
+  if (text.size() <= kMaxShownText) return text;
+  text.resize(utf8_cut(text, kMaxShownText));
+  return text + "…";
+}
 
 std::string_view status_name(Status s) {
   switch (s) {

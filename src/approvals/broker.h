@@ -27,6 +27,11 @@ namespace gh::approvals {
 enum class Status { kPending, kApproved, kDenied, kLapsed, kWithdrawn, kUsed };
 std::string_view status_name(Status s);
 
+// A statement as reviewers see it: at most kMaxShownText bytes, cut on a
+// character boundary and marked with "…" when cut.
+inline constexpr std::size_t kMaxShownText = 4096;
+std::string shown_to_reviewers(std::string text);
+
 // A person as their verified token says. `issued_by` is set for a gateway
 // token an admin minted (`token issue`): the admin is then the person who
 // acts, whoever the subject names.
@@ -43,7 +48,8 @@ struct Person {
 struct Binding {
   enum class Kind { kStatement, kConnect };
   Kind kind = Kind::kStatement;
-  std::string subject;  // the requester
+  std::string subject;  // the requester: (issuer, subject) is one identity
+  std::string issuer;
   std::string connection;
   std::string text_hash;    // SHA-256 of the exact statement text
   std::string fingerprint;  // the statement with its constants abstracted

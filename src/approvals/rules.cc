@@ -41,8 +41,10 @@ bool RuleSet::has_row_rules() const {
 bool applies_to(const Rule& rule, const model::Principal& who, std::string_view connection) {
   if (!rule.connections.empty() && !any_glob(rule.connections, connection)) return false;
   if (rule.groups.empty() && rule.subjects.empty()) return true;
+  // Approval rules restrict: they follow every group of the identity the
+  // token came from, not only those a narrowed token still carries.
   for (const auto& g : rule.groups)
-    if (g == "*" || who.in_group(g)) return true;
+    if (g == "*" || who.restricted_as(g)) return true;
   return any_glob(rule.subjects, who.subject);
 }
 

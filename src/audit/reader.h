@@ -64,6 +64,7 @@ struct StatementRecord {
 
 struct SessionQuery {
   std::string subject;     // exact
+  std::string issuer;      // exact: with `subject`, one identity
   std::string connection;  // exact
   std::string group;       // the session's principal was in it
   std::int64_t since_us = 0;
@@ -73,6 +74,7 @@ struct SessionQuery {
 
 struct StatementQuery {
   std::string subject;
+  std::string issuer;  // of the session: with `subject`, one identity
   std::string group;
   std::string connection;
   std::string table;     // schema.table (or the name as written) among its tables

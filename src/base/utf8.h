@@ -57,4 +57,24 @@ inline bool valid_utf8(std::string_view s, bool printable = false) {
   return true;
 }
 
+// The longest prefix of `s` of at most `max_bytes` that does not end inside a
+// UTF-8 sequence: a cut never splits a character.
+inline std::size_t utf8_cut(std::string_view s, std::size_t max_bytes) {
+  if (s.size() <= max_bytes) return s.size();
+  const auto continuation = [&](std::size_t i) {
+    return (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80;
+  };
+  if (!continuation(max_bytes)) return max_bytes;  // the next byte starts a character
+  // The byte after the cut continues a sequence: find its lead byte (at most
+  // three back) and keep that sequence only when it ends before the cut.
+  std::size_t lead = max_bytes;
+  while (lead > 0 && max_bytes - lead < 3 && continuation(lead)) --lead;
+  if (continuation(lead)) return max_bytes;  // no lead byte: not UTF-8 here anyway
+  const std::size_t n = utf8_sequence(s, lead);
+  return n != 0 && lead + n <= max_bytes ? max_bytes : lead;
+}
+inline std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes) {
+  return s.substr(0, utf8_cut(s, max_bytes));
+}
+
 }  // namespace gh

@@ -66,6 +66,7 @@ Json request_json(const approvals::Request& r) {
           {"binding",
            {{"kind", b.kind == approvals::Binding::Kind::kConnect ? "connect" : "statement"},
             {"subject", b.subject},
+            {"issuer", b.issuer},
             {"connection", b.connection},
             {"text_hash", b.text_hash},
             {"fingerprint", b.fingerprint},
@@ -98,6 +99,7 @@ approvals::Request request_of(const Json& j) {
                        ? approvals::Binding::Kind::kConnect
                        : approvals::Binding::Kind::kStatement;
   r.binding.subject = b.at("subject").get<std::string>();
+  r.binding.issuer = b.value("issuer", std::string());  // absent from replicas before it
   r.binding.connection = b.at("connection").get<std::string>();
   r.binding.text_hash = b.at("text_hash").get<std::string>();
   r.binding.fingerprint = b.at("fingerprint").get<std::string>();

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "base/thread_name.h"
+#include "base/utf8.h"
 #include "identity/strict_json.h"
 #include "net/https_client.h"
 
@@ -26,7 +27,7 @@ std::string metadata_url(const std::string& issuer) {
 // A value the identity provider sent, shown in an error: bounded, quoted.
 std::string quoted(const std::string& text) {
   constexpr std::size_t kMax = 120;
-  return "\"" + (text.size() > kMax ? text.substr(0, kMax) + "…" : text) + "\"";
+  return "\"" + (text.size() > kMax ? std::string(utf8_prefix(text, kMax)) + "…" : text) + "\"";
 }
 
 // One GET of a document the gateway reads as JSON: status 200, bounded size.

@@ -143,6 +143,8 @@ Expected<MintedToken> TokenService::mint(const TokenClaims& claims) const {
       identity::base64url_encode(std::string_view(reinterpret_cast<const char*>(jti), sizeof jti));
   if (!claims.connections.empty()) payload["gh_connections"] = claims.connections;
   if (!claims.issued_by.empty()) payload["gh_issued_by"] = claims.issued_by;
+  if (!claims.origin_issuer.empty()) payload["gh_origin_iss"] = claims.origin_issuer;
+  payload["gh_origin_groups"] = claims.origin_groups.empty() ? claims.groups : claims.origin_groups;
   MintedToken m;
   m.token = key->sign(payload.dump());
   m.expires_at = now + claims.ttl.count();

@@ -25,6 +25,12 @@ struct TokenClaims {
   std::vector<std::string> connections;  // empty: not narrowed
   std::chrono::seconds ttl{900};
   std::string issued_by;  // set by `token issue`: the admin who minted it
+  // `token exchange`: the identity the token speaks for — the issuer of the
+  // token exchanged (the minted token's identity is (origin_issuer, subject))
+  // and every group it carried, which restrictions keep matching however
+  // `groups` was narrowed. Empty origin_groups: the same as `groups`.
+  std::string origin_issuer;
+  std::vector<std::string> origin_groups;
 };
 
 struct MintedToken {

@@ -98,10 +98,21 @@ struct IssuerKeys {
   bool keys_loaded = true;
 };
 
-// A verified principal remembered until its token expires.
+// The key a token was verified with: a cached verification lasts only as
+// long as its key stays in its issuer's key set.
+struct VerifiedBy {
+  std::string issuer;                            // `iss` of the issuer whose key it is
+  std::shared_ptr<const std::vector<Jwk>> keys;  // the set the key was taken from (keeps it alive)
+  const Jwk* key = nullptr;
+  std::uint64_t generation = 0;  // of the issuers' key sets when the key was taken
+};
+
+// A verified principal remembered until its token expires, or its key leaves
+// its issuer's key set.
 struct CacheEntry {
   model::Principal principal;
   std::int64_t valid_from = 0;  // max(nbf, iat): the cache must not outrun a clock set back
+  VerifiedBy by;
   std::multimap<std::int64_t, std::string>::iterator by_expiry;
 };
 
@@ -119,6 +130,9 @@ struct TokenVerifier::Impl {
   // Swapped whole when an issuer's keys change; a verification keeps the snapshot it took.
   mutable std::mutex issuers_mu;
   std::shared_ptr<const std::vector<IssuerKeys>> issuers;
+  // Bumped (under issuers_mu) whenever a key set changes: a verification that
+  // took its keys before a change is not cached, since its key may be gone.
+  std::atomic<std::uint64_t> generation{0};
   VerifierOptions options;
   std::int64_t leeway = 0;  // seconds, already capped
   const Clock& clock;
@@ -154,11 +168,14 @@ struct TokenVerifier::Impl {
   }
 
   void remember(const std::string& key, const model::Principal& principal, std::int64_t valid_from,
-                std::int64_t now) const {
+                VerifiedBy by, std::int64_t now) const {
     if (shards.empty() || shard_capacity == 0) return;
     CacheShard& shard = shard_for(key);
     std::lock_guard lock(shard.mu);
     if (shard.entries.contains(key)) return;  // another thread verified it meanwhile
+    // Keys changed since this verification took them: forget_removed_keys()
+    // may already have swept this shard, so the answer is not kept.
+    if (by.generation != generation.load()) return;
     // Make room: expired entries go first (they sort first), then the one
     // closest to expiry, which has the least use left.
     while (!shard.expiry_order.empty() && (shard.expiry_order.begin()->first + leeway <= now ||
@@ -167,12 +184,34 @@ struct TokenVerifier::Impl {
       shard.expiry_order.erase(shard.expiry_order.begin());
     }
     const auto order = shard.expiry_order.emplace(principal.expires_at, key);
-    shard.entries.emplace(key, CacheEntry{principal, valid_from, order});
+    shard.entries.emplace(key, CacheEntry{principal, valid_from, std::move(by), order});
+  }
+
+  // Drops every cached verification made with a key of `issuer` that
+  // `keys` no longer holds (rotated out, withdrawn by the IdP).
+  void forget_removed_keys(const std::string& issuer, const std::vector<Jwk>& keys) const {
+    for (const auto& shard : shards) {
+      std::lock_guard lock(shard->mu);
+      for (auto it = shard->entries.begin(); it != shard->entries.end();) {
+        const VerifiedBy& by = it->second.by;
+        const bool kept = by.issuer != issuer ||
+                          std::any_of(keys.begin(), keys.end(), [&](const Jwk& k) {
+                            return EVP_PKEY_eq(k.key.get(), by.key->key.get()) == 1;
+                          });
+        if (kept) {
+          ++it;
+        } else {
+          shard->expiry_order.erase(it->second.by_expiry);
+          it = shard->entries.erase(it);
+        }
+      }
+    }
   }
 
   Expected<model::Principal, Refusal> verify_fresh(std::string_view token, std::int64_t now,
                                                    std::string token_hash,
-                                                   std::int64_t& valid_from) const;
+                                                   std::int64_t& valid_from,
+                                                   VerifiedBy& by) const;
 };
 
 TokenVerifier::TokenVerifier(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -239,9 +278,10 @@ Expected<model::Principal, Refusal> TokenVerifier::verify(std::string_view token
   if (auto hit = impl_->cached(key, now)) return std::move(*hit);
 
   std::int64_t valid_from = 0;
+  VerifiedBy by;
   auto result = [&]() -> Expected<model::Principal, Refusal> {
     try {
-      return impl_->verify_fresh(token, now, hex(digest), valid_from);
+      return impl_->verify_fresh(token, now, hex(digest), valid_from, by);
     } catch (...) {
       // Nothing in verify_fresh is expected to throw (the JSON parser runs
       // with exceptions off and every access is type-checked first); if
@@ -251,13 +291,13 @@ Expected<model::Principal, Refusal> TokenVerifier::verify(std::string_view token
   }();
   // Refusals are not cached: they are cheap to repeat and must not pin memory
   // an attacker chooses.
-  if (result) impl_->remember(key, *result, valid_from, now);
+  if (result) impl_->remember(key, *result, valid_from, std::move(by), now);
   return result;
 }
 
 Expected<model::Principal, Refusal> TokenVerifier::Impl::verify_fresh(
-    std::string_view token, std::int64_t now, std::string token_hash,
-    std::int64_t& valid_from) const {
+    std::string_view token, std::int64_t now, std::string token_hash, std::int64_t& valid_from,
+    VerifiedBy& by) const {
   // --- Structure: header.payload.signature (RFC 7515 §7.1) -----------------
   const auto dot1 = token.find('.');
   const auto dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
@@ -320,9 +360,11 @@ Expected<model::Principal, Refusal> TokenVerifier::Impl::verify_fresh(
     return refuse(RefusalCode::kBadClaimType, "token \"iss\" is not a string");
   const auto& iss = iss_it->get_ref<const std::string&>();
   std::shared_ptr<const std::vector<IssuerKeys>> snapshot;
+  std::uint64_t snapshot_generation = 0;
   {
     std::lock_guard lock(issuers_mu);
     snapshot = issuers;
+    snapshot_generation = generation.load();
   }
   const IssuerKeys* issuer = nullptr;
   for (const auto& candidate : *snapshot)
@@ -464,10 +506,12 @@ Expected<model::Principal, Refusal> TokenVerifier::Impl::verify_fresh(
             : "token \"aud\" names no audience configured for issuer '" + issuer_name + "'");
 
   valid_from = std::max(nbf->value_or(0), iat->value_or(0));
+  by = VerifiedBy{issuer->config.issuer, issuer->keys, key, snapshot_generation};
   model::Principal principal;
   principal.subject = sub_it->get<std::string>();
   principal.issuer = iss;
   principal.issuer_name = issuer_name;
+  principal.origin_groups = groups;
   principal.groups = std::move(groups);
   principal.issued_at = iat->value_or(0);
   principal.expires_at = expires_at;
@@ -493,6 +537,27 @@ Expected<model::Principal, Refusal> TokenVerifier::Impl::verify_fresh(
       if (principal.connections.empty())
         return refuse(RefusalCode::kBadClaimType, "token \"gh_connections\" is empty");
     }
+    // An exchanged token speaks for the identity it was exchanged for: that
+    // identity's issuer, and all of its groups for the rules that restrict.
+    if (const auto it = claims.find("gh_origin_iss"); it != claims.end()) {
+      if (!it->is_string() || it->get_ref<const std::string&>().empty())
+        return refuse(RefusalCode::kBadClaimType, "token \"gh_origin_iss\" is not a string");
+      principal.issuer = it->get<std::string>();
+    }
+    if (const auto it = claims.find("gh_origin_groups"); it != claims.end()) {
+      if (!it->is_array())
+        return refuse(RefusalCode::kBadClaimType,
+                      "token \"gh_origin_groups\" is not an array of strings");
+      for (const auto& g : *it) {
+        if (!g.is_string())
+          return refuse(RefusalCode::kBadClaimType,
+                        "token \"gh_origin_groups\" is not an array of strings");
+        const auto& name = g.get_ref<const std::string&>();
+        if (std::find(principal.origin_groups.begin(), principal.origin_groups.end(), name) ==
+            principal.origin_groups.end())
+          principal.origin_groups.push_back(name);
+      }
+    }
   }
   return principal;
 }
@@ -504,17 +569,41 @@ Status<> TokenVerifier::set_issuer_keys(const std::string& issuer, const std::st
     for (const auto& p : keys.error()) why += (why.empty() ? "" : "; ") + p;
     return unexpected("JWKS of " + issuer + ": " + why);
   }
-  std::lock_guard lock(impl_->issuers_mu);
-  auto next = std::make_shared<std::vector<IssuerKeys>>(*impl_->issuers);
-  for (auto& i : *next) {
-    if (i.config.issuer == issuer) {
-      i.keys = std::make_shared<const std::vector<Jwk>>(std::move(*keys));
-      i.keys_loaded = true;
-      impl_->issuers = std::move(next);
-      return Ok{};
-    }
+  auto fresh = std::make_shared<const std::vector<Jwk>>(std::move(*keys));
+  {
+    std::lock_guard lock(impl_->issuers_mu);
+    auto next = std::make_shared<std::vector<IssuerKeys>>(*impl_->issuers);
+    auto it = std::find_if(next->begin(), next->end(),
+                           [&](const IssuerKeys& i) { return i.config.issuer == issuer; });
+    if (it == next->end()) return unexpected("no issuer " + issuer);
+    it->keys = fresh;
+    it->keys_loaded = true;
+    impl_->issuers = std::move(next);
+    impl_->generation.fetch_add(1);
   }
-  return unexpected("no issuer " + issuer);
+  // A key that left the set is out for tokens already verified too.
+  impl_->forget_removed_keys(issuer, *fresh);
+  return Ok{};
+}
+
+std::string public_reason(const Refusal& refusal) {
+  switch (refusal.code) {
+    // These reasons name the issuer's configuration (its name, its keys,
+    // its audiences, its lifetime limit, its groups claim): said generically.
+    case RefusalCode::kUnknownKid:
+      return "token \"kid\" names no key the gateway trusts for its issuer";
+    case RefusalCode::kAlgKeyMismatch:
+      return "token algorithm does not fit the key it names";
+    case RefusalCode::kWrongAudience:
+      return "token audience is not one the gateway accepts";
+    case RefusalCode::kLifetimeTooLong:
+      return "token lifetime is longer than its issuer allows";
+    case RefusalCode::kBadClaimType:
+      return "a token claim has the wrong type";
+    // The rest say what is wrong with the token alone.
+    default:
+      return refusal.reason;
+  }
 }
 
 std::uint64_t TokenVerifier::cache_hits() const {

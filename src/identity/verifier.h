@@ -71,6 +71,13 @@ struct Refusal {
   std::string issuer = {};
 };
 
+// What a caller who has not proved who they are is told of a refusal: what
+// is wrong with the token, never the names or values of the configuration
+// (issuers' names, key ids, audiences, lifetime limits, claim names), which
+// would let anyone probe what the gateway trusts. The whole `reason` is for
+// the gateway's log and audit.
+std::string public_reason(const Refusal& refusal);
+
 class TokenVerifier {
  public:
   // Parses every issuer's JWKS; returns every problem found (one line each).
@@ -84,7 +91,8 @@ class TokenVerifier {
   Expected<model::Principal, Refusal> verify(std::string_view token) const;
 
   // Replaces one issuer's keys (a rotation, a refreshed JWKS) without a
-  // restart; tokens already verified stay cached until they expire.
+  // restart. Verifications cached with a key the new set lacks are dropped:
+  // a key rotated out is out for every token it signed, used or not.
   Status<> set_issuer_keys(const std::string& issuer, const std::string& jwks_json);
 
   // Cache statistics (tests, metrics).

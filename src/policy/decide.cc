@@ -20,17 +20,21 @@ bool any_glob(const std::vector<std::string>& globs, std::string_view s) {
   return false;
 }
 
+// Whether a rule naming `groups` and `subjects` is aimed at `who`. A grant
+// follows the groups the token carries; a restriction also follows those of
+// the identity the token came from, so a narrowed token sheds none.
+enum class Aim { kGrant, kRestriction };
 bool applies_to(const std::vector<std::string>& groups, const std::vector<std::string>& subjects,
-                const model::Principal& who) {
+                const model::Principal& who, Aim aim) {
   if (groups.empty() && subjects.empty()) return true;
   for (const auto& g : groups)
-    if (g == "*" || who.in_group(g)) return true;
+    if (g == "*" || (aim == Aim::kGrant ? who.in_group(g) : who.restricted_as(g))) return true;
   return any_glob(subjects, who.subject);
 }
 
 bool rule_applies(const AccessRule& r, const model::Principal& who, std::string_view connection) {
   if (r.groups.empty() && r.subjects.empty()) return false;  // access rules always name someone
-  return applies_to(r.groups, r.subjects, who) && any_glob(r.connections, connection);
+  return applies_to(r.groups, r.subjects, who, Aim::kGrant) && any_glob(r.connections, connection);
 }
 
 std::optional<Action> action_of(StatementClass c) {
@@ -192,7 +196,7 @@ Decision decide_statement(const Policy& policy, const model::Principal& who,
 
   // Deny rules first: a match blocks whatever the access rules say.
   for (const auto& g : policy.guardrails) {
-    if (!applies_to(g.groups, g.subjects, who)) continue;
+    if (!applies_to(g.groups, g.subjects, who, Aim::kRestriction)) continue;
     if (!g.connections.empty() && !any_glob(g.connections, connection)) continue;
     auto m = guardrail_matches(g, st, s);
     if (!m.matched) continue;

@@ -18,6 +18,8 @@
 
 #include "adapters/pg/catalog_fetch.h"
 #include "adapters/pg/handler_state.h"
+#include "base/utf8.h"
+#include "gateway/key_refresh.h"
 #include "identity/verifier.h"
 #include "net/deadline.h"
 #include "policy/access.h"
@@ -169,22 +171,6 @@ void Session::end_session(const std::string& reason) {
   model::SessionEnd end{session_id_, now_us(), reason, bytes_from_client_, bytes_to_client_, seq_};
   (void)services_.record(std::move(end));
   spdlog::info("session {} ended: {}", session_id_, reason);
-}
-
-asio::awaitable<bool> Session::refresh_issuer_keys(const std::string& issuer) {
-  constexpr auto kWait = std::chrono::seconds(5);
-  auto ex = co_await asio::this_coro::executor;
-  auto timer = std::make_shared<asio::steady_timer>(ex, kWait);
-  auto result = std::make_shared<std::atomic<int>>(-1);
-  services_.refresh_issuer_keys(issuer, [ex, timer, result](bool fresh) {
-    result->store(fresh ? 1 : 0);
-    asio::post(ex, [timer] { timer->cancel(); });
-  });
-  if (result->load() < 0) {
-    net::error_code ec;
-    co_await timer->async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  }
-  co_return result->load() == 1;
 }
 
 asio::awaitable<std::optional<gateway::CancelTarget>> Session::find_shared_cancel(
@@ -436,12 +422,15 @@ asio::awaitable<bool> Session::startup() {
       !principal.error().issuer.empty()) {
     // A key the issuer published since its keys were fetched (a rotation):
     // fetched again, at a bounded rate, and the token verified once more.
-    if (co_await refresh_issuer_keys(principal.error().issuer))
+    if (co_await gateway::keys_refreshed(services_, principal.error().issuer))
       principal = services_.verifier().verify(token);
   }
   std::fill(token.begin(), token.end(), '\0');
   if (!principal) {
-    refuse("28P01", "gatehouse: token rejected: " + principal.error().reason,
+    // The client, not yet identified, learns the kind of refusal; the log and
+    // the audit record get the whole reason (which names configured issuers).
+    refuse("28P01",
+           "gatehouse: token rejected: " + identity::public_reason(principal.error()),
            "token rejected: " + principal.error().reason);
     co_return co_await send_refusal();
   }
@@ -464,6 +453,7 @@ asio::awaitable<bool> Session::startup() {
       approvals::Binding b;
       b.kind = approvals::Binding::Kind::kConnect;
       b.subject = principal->subject;
+      b.issuer = principal->issuer;
       b.connection = database_;
       auto& broker = services_.approvals();
       auto grant = broker.use_grant(b);
@@ -633,9 +623,7 @@ void Session::record_statements(std::vector<model::AuditEvent>* durable) {
         std::string v = masked_text(masker_, *p);
         if (v.size() > kMaxRecordedParam) {
           const std::size_t total = v.size();
-          v.resize(kMaxRecordedParam);
-          while (!v.empty() && (static_cast<unsigned char>(v.back()) & 0xC0) == 0x80) v.pop_back();
-          if (!v.empty() && static_cast<unsigned char>(v.back()) >= 0xC0) v.pop_back();
+          v.resize(utf8_cut(v, kMaxRecordedParam));
           v += "…[" + std::to_string(total) + " bytes]";
         }
         ev.params.emplace_back(std::move(v));
@@ -1111,7 +1099,7 @@ void Session::note_server_fatal(Bytes body) {
   // what the audit record should say.
   auto f = wire::parse_error_fields(body);
   if (f && f->get('V') == "FATAL" && server_fatal_.empty())
-    server_fatal_ = std::string(f->get('C')) + " " + std::string(f->get('M')).substr(0, 200);
+    server_fatal_ = std::string(f->get('C')) + " " + std::string(utf8_prefix(f->get('M'), 200));
 }
 
 asio::awaitable<void> Session::relay() {

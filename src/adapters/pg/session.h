@@ -61,9 +61,6 @@ class Session {
 
   boost::asio::awaitable<bool> startup();
   boost::asio::awaitable<bool> read_client_more();
-  // Asks for an issuer's keys to be fetched again (OIDC discovery); true when
-  // fresh keys arrived within a few seconds.
-  boost::asio::awaitable<bool> refresh_issuer_keys(const std::string& issuer);
   // A cancel key another replica handed out, from the shared store (bounded wait).
   boost::asio::awaitable<std::optional<gateway::CancelTarget>> find_shared_cancel(
       gateway::CancelKey key);

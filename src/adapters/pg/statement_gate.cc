@@ -244,6 +244,7 @@ approvals::Binding StatementGate::binding_for(const std::string& text,
                                               std::string params_hash) const {
   approvals::Binding binding;
   binding.subject = principal_.subject;
+  binding.issuer = principal_.issuer;
   binding.connection = connection_;
   binding.text_hash = identity::sha256_hex(text);
   binding.fingerprint = identity::sha256_hex(sql::normalize(text).value_or(text));
@@ -274,7 +275,7 @@ std::shared_ptr<RowWatch> StatementGate::watch_rows(const model::Analysis& a, De
   watch->rules = approval_rules_;
   watch->rule = rule;
   watch->shown = redact_ ? redact_(text) : text;
-  if (watch->shown.size() > 4096) watch->shown = watch->shown.substr(0, 4096) + "…";
+  watch->shown = approvals::shown_to_reviewers(std::move(watch->shown));
   watch->record = record;
   return watch;
 }
@@ -332,8 +333,7 @@ std::optional<StatementGate::Inspection> StatementGate::approval(std::uint8_t ty
   }
   approvals::Person requester{principal_.subject, principal_.issuer, principal_.issued_by,
                               principal_.groups};
-  std::string shown = redact_ ? redact_(text) : text;
-  if (shown.size() > 4096) shown = shown.substr(0, 4096) + "…";
+  std::string shown = approvals::shown_to_reviewers(redact_ ? redact_(text) : text);
   auto raised = broker.raise(binding, *rule, requester, std::move(shown), session_id_);
   auto refusal_record = [&](const std::string& id) {
     auto r = std::make_shared<model::StatementDecision>(*record);

@@ -16,7 +16,7 @@ Text make_text(std::string_view sql, Decided decision = nullptr) {
   if (sql.size() <= StatementTracker::kMaxText)
     return std::make_shared<const Label>(Label{std::string(sql), std::move(decision)});
   return std::make_shared<const Label>(
-      Label{std::string(sql.substr(0, StatementTracker::kMaxText)) + "…[truncated " +
+      Label{std::string(utf8_prefix(sql, StatementTracker::kMaxText)) + "…[truncated " +
                 std::to_string(sql.size() - StatementTracker::kMaxText) + " bytes]",
             std::move(decision)});
 }
@@ -103,7 +103,7 @@ void StatementTracker::withhold_running(std::shared_ptr<const std::vector<std::u
   if (e == nullptr) return;
   if (auto f = wire::parse_error_fields(Bytes(error->data() + 5, error->size() - 5))) {
     e->error_code = std::string(f->get('C'));
-    e->error_message = std::string(f->get('M')).substr(0, kMaxText);
+    e->error_message = std::string(utf8_prefix(f->get('M'), kMaxText));
   }
   e->denial = std::move(error);
   e->denied = true;
@@ -351,11 +351,11 @@ std::shared_ptr<const std::vector<std::uint8_t>> StatementTracker::on_server(
         replace = front->denial;  // shared: the entry may be gone before it is sent
         if (auto f = wire::parse_error_fields(Bytes(replace->data() + 5, replace->size() - 5))) {
           code = std::string(f->get('C'));
-          message = std::string(f->get('M')).substr(0, kMaxText);
+          message = std::string(utf8_prefix(f->get('M'), kMaxText));
         }
       } else if (auto f = wire::parse_error_fields(body)) {
         code = std::string(f->get('C'));
-        message = std::string(f->get('M')).substr(0, kMaxText);
+        message = std::string(utf8_prefix(f->get('M'), kMaxText));
       }
       if (front->kind == Entry::kSimple || front->kind == Entry::kFunctionCall) {
         front->failed = true;

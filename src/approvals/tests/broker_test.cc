@@ -28,6 +28,7 @@ struct Fixture : ::testing::Test {
   static Binding binding(std::string text_hash = "h1", std::string params = "") {
     Binding b;
     b.subject = "alice";
+    b.issuer = "https://idp/";
     b.connection = "app";
     b.text_hash = std::move(text_hash);
     b.fingerprint = "f1";
@@ -195,6 +196,52 @@ TEST_F(Fixture, AlteredStatementOrParameterIsANewRequest) {
   ASSERT_TRUE(fresh);
   EXPECT_TRUE(fresh->created);
   EXPECT_NE(fresh->request.id, r.id);
+}
+
+// The same subject at another trusted issuer is another identity: it cannot
+// run (and use up) the statement approved for this one.
+TEST_F(Fixture, SameSubjectAtAnotherIssuerDoesNotGetTheGrant) {
+  auto r = raise(binding(), rule());
+  ASSERT_TRUE(broker.review(r.id, person("carol", {"dba"}), true, ""));
+  Binding elsewhere = binding();
+  elsewhere.issuer = "https://second-idp/";
+  EXPECT_FALSE(broker.use_grant(elsewhere));
+  EXPECT_EQ(broker.get(r.id)->status, Status::kApproved);
+  EXPECT_TRUE(broker.use_grant(binding()));
+}
+
+// Segregation of duties stays stricter than identity: the requester's
+// subject at another issuer still cannot approve the request.
+TEST_F(Fixture, SameSubjectAtAnotherIssuerCannotApprove) {
+  auto r = raise(binding(), rule());
+  Person twin = person("alice", {"compliance"});
+  twin.issuer = "https://second-idp/";
+  auto refused = broker.review(r.id, twin, true, "");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ReviewRefusal::kOwnRequest);
+}
+
+TEST(ReviewerText, LongStatementIsCutOnACharacterBoundary) {
+  // 4095 ASCII bytes, then a 2-byte character across the 4096-byte cut.
+  const std::string text = std::string(kMaxShownText - 1, 'a') + "\xc3\xa9" + "tail";
+  const std::string shown = shown_to_reviewers(text);
+  EXPECT_EQ(shown, std::string(kMaxShownText - 1, 'a') + "…");
+  const std::string fits = std::string(kMaxShownText - 2, 'a') + "\xc3\xa9" + "tail";
+  EXPECT_EQ(shown_to_reviewers(fits), std::string(kMaxShownText - 2, 'a') + "\xc3\xa9…");
+  EXPECT_EQ(shown_to_reviewers("short"), "short");
+}
+
+TEST(RuleGroups, ARuleAimedAtAGroupTheTokenDroppedStillApplies) {
+  Rule r;
+  r.name = "bulk-export";
+  r.groups = {"ai-agents"};
+  model::Principal narrowed;
+  narrowed.subject = "agent-7";
+  narrowed.groups = {"compliance"};
+  narrowed.origin_groups = {"ai-agents", "compliance"};
+  EXPECT_TRUE(applies_to(r, narrowed, "traces"));
+  narrowed.origin_groups = {"compliance"};
+  EXPECT_FALSE(applies_to(r, narrowed, "traces"));
 }
 
 TEST_F(Fixture, RetryBeforeApprovalReusesThePendingRequest) {

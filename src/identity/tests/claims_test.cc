@@ -278,6 +278,74 @@ TEST_F(Claims, AbsentGroupsClaimMeansNoGroups) {
   EXPECT_TRUE(empty->groups.empty());
 }
 
+// The gateway's own tokens carry the identity they were exchanged for: its
+// issuer and all of its groups. Only the gateway's issuer is read for them.
+TEST_F(Claims, ExchangedGatewayTokenSpeaksForTheOriginalIdentity) {
+  auto config = test::issuer_with({key_->public_jwk_json()});
+  config.gateway = true;
+  verifier_ = test::make_verifier({config}, clock_);
+  ASSERT_NE(verifier_, nullptr);
+  auto claims = with(good_claims(), "groups", {"compliance"});
+  claims["gh_origin_iss"] = "https://idp.corp.example/";
+  claims["gh_origin_groups"] = {"ai-agents", "compliance"};
+  const auto result = verifier_->verify(sign(claims));
+  ASSERT_TRUE(result.has_value()) << result.error().reason;
+  EXPECT_EQ(result->issuer, "https://idp.corp.example/");
+  EXPECT_EQ(result->groups, (std::vector<std::string>{"compliance"}));
+  EXPECT_EQ(result->origin_groups, (std::vector<std::string>{"compliance", "ai-agents"}));
+  // Grants follow the token's groups; restrictions every group of the identity.
+  EXPECT_FALSE(result->in_group("ai-agents"));
+  EXPECT_TRUE(result->restricted_as("ai-agents"));
+  EXPECT_TRUE(result->restricted_as("compliance"));
+  EXPECT_FALSE(result->restricted_as("dba"));
+  EXPECT_TRUE(Refuses(*verifier_, sign(with(good_claims(), "gh_origin_groups", "ai-agents")),
+                      RefusalCode::kBadClaimType));
+  EXPECT_TRUE(Refuses(*verifier_, sign(with(good_claims(), "gh_origin_iss", 7)),
+                      RefusalCode::kBadClaimType));
+  EXPECT_TRUE(Refuses(*verifier_, sign(with(good_claims(), "gh_origin_iss", "")),
+                      RefusalCode::kBadClaimType));
+}
+
+TEST_F(Claims, OriginClaimsOfAnIdentityProvidersTokenAreIgnored) {
+  auto claims = good_claims();
+  claims["gh_origin_iss"] = "https://elsewhere.test/";
+  claims["gh_origin_groups"] = {"platform-admins"};
+  const auto result = verifier_->verify(sign(claims));
+  ASSERT_TRUE(result.has_value()) << result.error().reason;
+  EXPECT_EQ(result->issuer, test::kIssuer);
+  EXPECT_EQ(result->origin_groups, (std::vector<std::string>{"dev"}));
+  EXPECT_FALSE(result->restricted_as("platform-admins"));
+}
+
+// What an unauthenticated caller is told names nothing configured: not the
+// issuer's name, its key ids, audiences, lifetime limit or groups claim.
+TEST_F(Claims, PublicReasonsNameNoConfiguration) {
+  auto config = test::issuer_with({key_->public_jwk_json()}, test::kIssuer, "secret-idp-name");
+  config.groups_claim = "secret-roles-claim";
+  config.audiences = {"secret-audience"};
+  verifier_ = test::make_verifier({config}, clock_);
+  ASSERT_NE(verifier_, nullptr);
+  const std::vector<std::pair<std::string, RefusalCode>> cases = {
+      {sign_header({{"alg", "ES256"}, {"kid", "secret-kid"}}, good_claims()),
+       RefusalCode::kUnknownKid},
+      {sign(with(good_claims(), "aud", "someone-else")), RefusalCode::kWrongAudience},
+      {sign(with(with(good_claims(), "aud", "secret-audience"), "exp", kNow + 86400)),
+       RefusalCode::kLifetimeTooLong},
+      {sign(with(with(good_claims(), "aud", "secret-audience"), "secret-roles-claim", 1)),
+       RefusalCode::kBadClaimType},
+  };
+  for (const auto& [token, code] : cases) {
+    const auto result = verifier_->verify(token);
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error().code, code) << result.error().reason;
+    const std::string shown = public_reason(result.error());
+    EXPECT_FALSE(shown.empty());
+    for (const char* secret :
+         {"secret-idp-name", "secret-roles-claim", "secret-audience", "secret-kid", "3600"})
+      EXPECT_EQ(shown.find(secret), std::string::npos) << shown;
+  }
+}
+
 TEST(TokenHash, IsLowercaseHexSha256) {
   // FIPS 180-2 test vector for "abc".
   EXPECT_EQ(token_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

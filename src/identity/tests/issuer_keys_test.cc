@@ -79,10 +79,53 @@ TEST_F(IssuerKeys, RotationReplacesTheKeysWhole) {
 
   ASSERT_TRUE(verifier->set_issuer_keys(test::kIssuer, jwks_json({new_->public_jwk_json()})));
   EXPECT_TRUE(verifier->verify(fresh));
-  // The old key is gone with the document that held it (a token not yet
-  // cached is refused; one verified earlier would stay cached until exp).
+  // The old key is gone with the document that held it.
   claims["sub"] = "carol";
   EXPECT_TRUE(Refuses(*verifier, old_->sign(claims.dump()), RefusalCode::kUnknownKid));
+}
+
+// A key rotated out is out for every token it signed: one verified (and
+// cached) before the rotation is refused afterwards like one never seen.
+TEST_F(IssuerKeys, CachedTokenOfAKeyRotatedOutIsRefused) {
+  auto verifier = make_verifier({issuer_with({old_->public_jwk_json()})}, clock_);
+  ASSERT_NE(verifier, nullptr);
+  const std::string used = old_->sign(good_claims().dump());
+  ASSERT_TRUE(verifier->verify(used));
+  ASSERT_TRUE(verifier->verify(used));
+  ASSERT_EQ(verifier->cache_hits(), 1u);
+  // Both keys published: the cached verification stands.
+  ASSERT_TRUE(verifier->set_issuer_keys(
+      test::kIssuer, jwks_json({new_->public_jwk_json(), old_->public_jwk_json()})));
+  EXPECT_TRUE(verifier->verify(used));
+  EXPECT_EQ(verifier->cache_hits(), 2u);
+  // The old key leaves the set.
+  ASSERT_TRUE(verifier->set_issuer_keys(test::kIssuer, jwks_json({new_->public_jwk_json()})));
+  EXPECT_TRUE(Refuses(*verifier, used, RefusalCode::kUnknownKid));
+  EXPECT_EQ(verifier->cache_hits(), 2u);
+}
+
+// Only the issuer whose keys changed loses its cached verifications, and only
+// those of the keys that left.
+TEST_F(IssuerKeys, RotationForgetsOnlyTheRemovedKeysOfThatIssuer) {
+  auto other = make_key(Algorithm::kES256, "other");
+  ASSERT_NE(other, nullptr);
+  auto verifier = make_verifier({issuer_with({old_->public_jwk_json(), new_->public_jwk_json()}),
+                                 issuer_with({other->public_jwk_json()}, "https://second.test/",
+                                             "second-idp")},
+                                clock_);
+  ASSERT_NE(verifier, nullptr);
+  auto second_claims = good_claims();
+  second_claims["iss"] = "https://second.test/";
+  const std::string by_old = old_->sign(good_claims().dump());
+  const std::string by_new = new_->sign(good_claims().dump());
+  const std::string by_other = other->sign(second_claims.dump());
+  for (const auto* t : {&by_old, &by_new, &by_other}) ASSERT_TRUE(verifier->verify(*t));
+  ASSERT_TRUE(verifier->set_issuer_keys(test::kIssuer, jwks_json({new_->public_jwk_json()})));
+  const auto hits = verifier->cache_hits();
+  EXPECT_TRUE(verifier->verify(by_new));
+  EXPECT_TRUE(verifier->verify(by_other));
+  EXPECT_EQ(verifier->cache_hits(), hits + 2);
+  EXPECT_TRUE(Refuses(*verifier, by_old, RefusalCode::kUnknownKid));
 }
 
 TEST_F(IssuerKeys, BadDocumentKeepsTheKeysInForce) {

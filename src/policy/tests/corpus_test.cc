@@ -1271,6 +1271,40 @@ INSTANTIATE_TEST_SUITE_P(Rows, PolicyCorpus, ::testing::ValuesIn(kCorpus),
                            return std::string(info.param.name);
                          });
 
+// A gateway token exchanged for fewer groups: `ai-agents` dropped, `dba`
+// kept. Grants follow the token's groups, restrictions every group of the
+// identity it came from.
+model::Principal narrowed_agent() {
+  model::Principal p;
+  p.subject = "agent-7";
+  p.groups = {"dba"};
+  p.origin_groups = {"ai-agents", "dba"};
+  p.gateway_token = true;
+  return p;
+}
+
+TEST(NarrowedToken, DroppingAGroupShedsNoGuardrailAimedAtIt) {
+  const model::Analysis a = sql::analyze("DO $$ BEGIN PERFORM 1; END $$");
+  const Decision d = decide(sample_policy(), narrowed_agent(), "traces", a, session(Sess::kPinned));
+  EXPECT_STREQ(outcome_name(d.outcome), outcome_name(kDeny));
+  EXPECT_EQ(d.rule, kNoDynamic);
+}
+
+TEST(NarrowedToken, DroppingAGroupDropsWhatItGranted) {
+  // Only `dba` grants here: a table outside the agents' allow-list is read
+  // through it, and the agents' rule no longer applies.
+  const model::Analysis a = sql::analyze("SELECT * FROM secret.t");
+  const Decision d = decide(sample_policy(), narrowed_agent(), "traces", a, session(Sess::kPinned));
+  EXPECT_STREQ(outcome_name(d.outcome), outcome_name(kAllow));
+  EXPECT_EQ(d.rule, kDbaRule);
+  model::Principal only_agents = narrowed_agent();
+  only_agents.groups = {};
+  const Decision none =
+      decide(sample_policy(), only_agents, "traces", a, session(Sess::kPinned));
+  EXPECT_STREQ(outcome_name(none.outcome), outcome_name(kDeny));
+  EXPECT_EQ(none.rule, kDefaultDeny);
+}
+
 TEST(PolicyCorpusSize, HasAtLeast220Rows) {
   EXPECT_GE(std::size(kCorpus), 220u);
 }

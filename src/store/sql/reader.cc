@@ -75,6 +75,7 @@ class SqlReader final : public audit::Reader {
   Expected<std::vector<audit::SessionRecord>> sessions(const audit::SessionQuery& q) override {
     Query query(kSessionColumns);
     query.where("subject = ?", q.subject);
+    query.where("issuer = ?", q.issuer);
     query.where("connection = ?", q.connection);
     query.where(db_->dialect().json_array_has("groups_json"), q.group);
     query.where("started_at_us >= ?", q.since_us);
@@ -106,6 +107,7 @@ class SqlReader final : public audit::Reader {
   Expected<std::vector<audit::StatementRecord>> search(const audit::StatementQuery& q) override {
     Query query(kStatementColumns);
     query.where("se.subject = ?", q.subject);
+    query.where("se.issuer = ?", q.issuer);
     query.where("se.connection = ?", q.connection);
     query.where(db_->dialect().json_array_has("se.groups_json"), q.group);
     query.where("st.rowid IN (SELECT stmt_rowid FROM statement_tables WHERE table_name = ?)",
