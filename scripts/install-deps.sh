@@ -10,7 +10,7 @@ packages=(
   libsqlite3-dev sqlite3 libpq-dev libpg-query-dev libprotobuf-c-dev libhyperscan-dev libzstd-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer haproxy
-  python3 procps iproute2
+  python3 procps iproute2 curl
 )
 
 missing=()

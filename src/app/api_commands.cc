@@ -53,8 +53,8 @@ struct ApiCommands {
   CLI::App* sessions_replay = nullptr;
   CLI::App* audit_search = nullptr;
   // Audit filters (sessions list, audit search).
-  std::string identity, group, table, kind, decision, rule, outcome, text, since, until, session,
-      format = "table";
+  std::string identity, issuer, group, table, kind, decision, rule, outcome, text, since, until,
+      session, format = "table";
   int limit = 0;
 
   void common(CLI::App* sub) {
@@ -140,6 +140,7 @@ struct ApiCommands {
       if (!v.empty()) q += (q.empty() ? "?" : "&") + std::string(k) + "=" + percent_encoded(v);
     };
     add("identity", identity);
+    add("issuer", issuer);
     add("group", group);
     add("connection", connection);
     add("since", since);
@@ -428,7 +429,9 @@ std::shared_ptr<ApiCommands> add_api_commands(CLI::App& app) {
   c->audit_search = audit_group(app)->add_subcommand(
       "search", "statements in the audit trail (yours; auditors see all)");
   for (auto* s : {c->sessions_list, c->audit_search}) {
-    s->add_option("--identity", c->identity, "the caller's subject");
+    s->add_option("--identity", c->identity, "a caller's subject (yours unless an auditor)");
+    s->add_option("--issuer", c->issuer,
+                  "that subject's issuer (iss): the same subject at two issuers is two callers");
     s->add_option("--group", c->group, "a group of the caller");
     s->add_option("--connection", c->connection, "the connection");
     s->add_option("--since", c->since, "from: a duration back (1h, 7d) or an RFC 3339 time");

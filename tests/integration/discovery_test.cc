@@ -140,8 +140,12 @@ TEST_F(Discovery, MadeUpKeyIdsCostTheProviderOneFetchPerMinRefresh) {
     auto forger = key(*idp, "made-up-" + std::to_string(i));
     const std::string error = gw.connect_error(forger->mint("mallory", {"readers"}));
     EXPECT_NE(error.find("token rejected"), std::string::npos) << error;
-    EXPECT_NE(error.find("disc-idp"), std::string::npos) << error;
+    // The client is told the kind of refusal; the issuer's name is for the log.
+    EXPECT_NE(error.find("names no key"), std::string::npos) << error;
+    EXPECT_EQ(error.find("disc-idp"), std::string::npos) << error;
   }
+  EXPECT_NE(testbed::read_file(gw.log).find("names no key of issuer 'disc-idp'"),
+            std::string::npos);
   auto reply = gw.admin_get("/v1/reviews", key(*idp, "made-up-admin")->mint("mallory", {}));
   ASSERT_TRUE(reply) << reply.error();
   EXPECT_EQ(reply->status, 401) << reply->body;
@@ -163,7 +167,9 @@ TEST_F(Discovery, ProviderDownAtStartDelaysOnlyItsOwnTokens) {
   // The other issuer serves at once; the provider's tokens wait for its keys.
   EXPECT_EQ(gw.connect_error(w().idp->mint("agent-7", {"readers"})), "");
   const std::string refused = gw.connect_error(first->mint("dana", {"readers"}));
-  EXPECT_NE(refused.find("not loaded yet"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("token rejected"), std::string::npos) << refused;
+  EXPECT_EQ(refused.find("disc-idp"), std::string::npos) << refused;
+  EXPECT_TRUE(testbed::wait_for_text(gw.log, "keys of issuer 'disc-idp' are not loaded yet", 5s));
 
   // Back up: a retry (or the next unknown kid past min_refresh) loads the keys.
   idp->set_status(200);

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -192,6 +193,32 @@ TEST_F(ApiTest, UnknownPathsAndWrongMethodsAreRefusedBeforeAnyToken) {
   EXPECT_EQ(call("GET", "/v1/reviews/").status, 404);
   EXPECT_EQ(call("GET", "/v1/reviews/r-1/approve/again").status, 404);
   EXPECT_EQ(call("GET", "/v1/reviews").status, 401);
+}
+
+// A path that is not UTF-8 once made the reply's JSON throw, and the
+// connection close with no answer.
+TEST_F(ApiTest, PathThatIsNotUtf8GetsAValidJsonAnswer) {
+  start();
+  for (const std::string path : {"/\xc3\x28", "/v1/\xff\xfe", "/\xed\xa0\x80"}) {
+    auto out = call("GET", path);
+    EXPECT_EQ(out.status, 404);
+    auto j = Json::parse(out.body, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << out.body;
+    EXPECT_THAT(j.value("error", ""), HasSubstr("\xef\xbf\xbd"));  // U+FFFD in its place
+  }
+}
+
+TEST_F(ApiTest, RefusedTokenIsNotToldTheConfiguredIssuersName) {
+  start();
+  const long now = static_cast<long>(std::time(nullptr));
+  // Signed by the trusted key, for another application: refused for its audience.
+  const std::string token =
+      idp_.key().sign(R"({"iss":"https://idp.test/","aud":"another-app","sub":"mallory","iat":)" +
+                      std::to_string(now) + R"(,"exp":)" + std::to_string(now + 600) + "}");
+  auto out = call("GET", "/v1/reviews", token);
+  EXPECT_EQ(out.status, 401);
+  EXPECT_THAT(out.body, HasSubstr("token rejected"));
+  EXPECT_EQ(out.body.find("test-idp"), std::string::npos) << out.body;
 }
 
 TEST_F(ApiTest, OpenApiDocumentIsServedWithoutToken) {
