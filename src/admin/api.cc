@@ -535,8 +535,7 @@ std::optional<HttpResponse> Api::answer(const HttpRequest& req, bool may_refresh
                         may_refresh, refresh_issuer);
   } catch (const std::exception& e) {
     // A handler's failure is the gateway's, never the caller's silence.
-    spdlog::error("admin API: {} {} failed: {}", req.method, shown_path(req.target),
-                  e.what());
+    spdlog::error("admin API: {} {} failed: {}", req.method, shown_path(req.target), e.what());
     return error(500, "internal error; the gateway's log has the details");
   } catch (...) {
     spdlog::error("admin API: {} {} failed", req.method, shown_path(req.target));
@@ -572,8 +571,8 @@ std::optional<HttpResponse> Api::handle_route(const Route& route_ref, const Http
   if (!caller) {
     // The whole reason is for the gateway's log; the caller, who has not
     // proved who they are, learns the kind of refusal and no configuration.
-    spdlog::info("admin API: {} {} from {}: token rejected: {}", req.method,
-                 shown_path(req.target), req.peer, caller.error().reason);
+    spdlog::info("admin API: {} {} from {}: token rejected: {}", req.method, shown_path(req.target),
+                 req.peer, caller.error().reason);
     return error(401, "token rejected: " + identity::public_reason(caller.error()));
   }
   call.caller = &*caller;

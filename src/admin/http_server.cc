@@ -74,8 +74,8 @@ asio::awaitable<std::size_t> read_header_block(Stream& stream, beast::flat_buffe
 std::string smuggling_shape(std::string_view header_block,
                             const http::request_parser<http::string_body>& parser) {
   // obs-fold: a header line that begins with a space or a tab.
-  for (std::size_t at = header_block.find('\n'); at != std::string_view::npos &&
-                                                  at + 1 < header_block.size();
+  for (std::size_t at = header_block.find('\n');
+       at != std::string_view::npos && at + 1 < header_block.size();
        at = header_block.find('\n', at + 1))
     if (header_block[at + 1] == ' ' || header_block[at + 1] == '\t')
       return "a header line is folded (obs-fold)";

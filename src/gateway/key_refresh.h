@@ -14,7 +14,8 @@ class Services;
 
 // True once fresh keys of `issuer` are in place (verify the token again);
 // false when nothing new was fetched, or after `wait`.
-boost::asio::awaitable<bool> keys_refreshed(Services& services, const std::string& issuer,
-                                            std::chrono::milliseconds wait = std::chrono::seconds(5));
+boost::asio::awaitable<bool> keys_refreshed(
+    Services& services, const std::string& issuer,
+    std::chrono::milliseconds wait = std::chrono::seconds(5));
 
 }  // namespace gh::gateway

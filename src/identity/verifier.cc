@@ -90,6 +90,58 @@ Expected<std::optional<std::int64_t>, Refusal> date_claim(const Json& payload, c
   return std::optional<std::int64_t>(*value);
 }
 
+// An optional claim that must be an array of strings: nullopt when absent.
+Expected<std::optional<std::vector<std::string>>, Refusal> string_array_claim(const Json& claims,
+                                                                              const char* name) {
+  const auto it = claims.find(name);
+  if (it == claims.end()) return std::optional<std::vector<std::string>>();
+  const auto wrong = [&] {
+    return refuse(RefusalCode::kBadClaimType,
+                  std::string("token \"") + name + "\" is not an array of strings");
+  };
+  if (!it->is_array()) return wrong();
+  std::vector<std::string> out;
+  for (const auto& v : *it) {
+    if (!v.is_string()) return wrong();
+    out.push_back(v.get<std::string>());
+  }
+  return std::optional<std::vector<std::string>>(std::move(out));
+}
+
+// The claims only the gateway's own tokens carry (verified: signed by the
+// gateway). A refusal when one is malformed.
+std::optional<Refusal> read_gateway_claims(const Json& claims, model::Principal& principal) {
+  principal.gateway_token = true;
+  if (const auto it = claims.find("gh_issued_by"); it != claims.end()) {
+    if (!it->is_string())
+      return Refusal{RefusalCode::kBadClaimType, "token \"gh_issued_by\" is not a string"};
+    principal.issued_by = it->get<std::string>();
+  }
+  auto connections = string_array_claim(claims, "gh_connections");
+  if (!connections) return connections.error();
+  if (*connections) {
+    // A scope that names nothing would read as "unscoped": refuse it instead.
+    if ((*connections)->empty())
+      return Refusal{RefusalCode::kBadClaimType, "token \"gh_connections\" is empty"};
+    principal.connections = std::move(**connections);
+  }
+  // An exchanged token speaks for the identity it was exchanged for: that
+  // identity's issuer, and all of its groups for the rules that restrict.
+  if (const auto it = claims.find("gh_origin_iss"); it != claims.end()) {
+    if (!it->is_string() || it->get_ref<const std::string&>().empty())
+      return Refusal{RefusalCode::kBadClaimType, "token \"gh_origin_iss\" is not a string"};
+    principal.issuer = it->get<std::string>();
+  }
+  auto origin_groups = string_array_claim(claims, "gh_origin_groups");
+  if (!origin_groups) return origin_groups.error();
+  if (*origin_groups)
+    for (auto& g : **origin_groups)
+      if (std::find(principal.origin_groups.begin(), principal.origin_groups.end(), g) ==
+          principal.origin_groups.end())
+        principal.origin_groups.push_back(std::move(g));
+  return std::nullopt;
+}
+
 struct IssuerKeys {
   IssuerConfig config;
   std::shared_ptr<const std::vector<Jwk>> keys;  // shared: a key set is swapped whole
@@ -194,10 +246,10 @@ struct TokenVerifier::Impl {
       std::lock_guard lock(shard->mu);
       for (auto it = shard->entries.begin(); it != shard->entries.end();) {
         const VerifiedBy& by = it->second.by;
-        const bool kept = by.issuer != issuer ||
-                          std::any_of(keys.begin(), keys.end(), [&](const Jwk& k) {
-                            return EVP_PKEY_eq(k.key.get(), by.key->key.get()) == 1;
-                          });
+        const bool kept =
+            by.issuer != issuer || std::any_of(keys.begin(), keys.end(), [&](const Jwk& k) {
+              return EVP_PKEY_eq(k.key.get(), by.key->key.get()) == 1;
+            });
         if (kept) {
           ++it;
         } else {
@@ -209,8 +261,7 @@ struct TokenVerifier::Impl {
   }
 
   Expected<model::Principal, Refusal> verify_fresh(std::string_view token, std::int64_t now,
-                                                   std::string token_hash,
-                                                   std::int64_t& valid_from,
+                                                   std::string token_hash, std::int64_t& valid_from,
                                                    VerifiedBy& by) const;
 };
 
@@ -295,9 +346,11 @@ Expected<model::Principal, Refusal> TokenVerifier::verify(std::string_view token
   return result;
 }
 
-Expected<model::Principal, Refusal> TokenVerifier::Impl::verify_fresh(
-    std::string_view token, std::int64_t now, std::string token_hash, std::int64_t& valid_from,
-    VerifiedBy& by) const {
+Expected<model::Principal, Refusal> TokenVerifier::Impl::verify_fresh(std::string_view token,
+                                                                      std::int64_t now,
+                                                                      std::string token_hash,
+                                                                      std::int64_t& valid_from,
+                                                                      VerifiedBy& by) const {
   // --- Structure: header.payload.signature (RFC 7515 §7.1) -----------------
   const auto dot1 = token.find('.');
   const auto dot2 = dot1 == std::string_view::npos ? dot1 : token.find('.', dot1 + 1);
@@ -517,47 +570,7 @@ Expected<model::Principal, Refusal> TokenVerifier::Impl::verify_fresh(
   principal.expires_at = expires_at;
   principal.token_hash = std::move(token_hash);
   if (issuer->config.gateway) {
-    principal.gateway_token = true;
-    if (const auto it = claims.find("gh_issued_by"); it != claims.end()) {
-      if (!it->is_string())
-        return refuse(RefusalCode::kBadClaimType, "token \"gh_issued_by\" is not a string");
-      principal.issued_by = it->get<std::string>();
-    }
-    if (const auto it = claims.find("gh_connections"); it != claims.end()) {
-      if (!it->is_array())
-        return refuse(RefusalCode::kBadClaimType,
-                      "token \"gh_connections\" is not an array of strings");
-      for (const auto& c : *it) {
-        if (!c.is_string())
-          return refuse(RefusalCode::kBadClaimType,
-                        "token \"gh_connections\" is not an array of strings");
-        principal.connections.push_back(c.get<std::string>());
-      }
-      // A scope that names nothing would read as "unscoped": refuse it instead.
-      if (principal.connections.empty())
-        return refuse(RefusalCode::kBadClaimType, "token \"gh_connections\" is empty");
-    }
-    // An exchanged token speaks for the identity it was exchanged for: that
-    // identity's issuer, and all of its groups for the rules that restrict.
-    if (const auto it = claims.find("gh_origin_iss"); it != claims.end()) {
-      if (!it->is_string() || it->get_ref<const std::string&>().empty())
-        return refuse(RefusalCode::kBadClaimType, "token \"gh_origin_iss\" is not a string");
-      principal.issuer = it->get<std::string>();
-    }
-    if (const auto it = claims.find("gh_origin_groups"); it != claims.end()) {
-      if (!it->is_array())
-        return refuse(RefusalCode::kBadClaimType,
-                      "token \"gh_origin_groups\" is not an array of strings");
-      for (const auto& g : *it) {
-        if (!g.is_string())
-          return refuse(RefusalCode::kBadClaimType,
-                        "token \"gh_origin_groups\" is not an array of strings");
-        const auto& name = g.get_ref<const std::string&>();
-        if (std::find(principal.origin_groups.begin(), principal.origin_groups.end(), name) ==
-            principal.origin_groups.end())
-          principal.origin_groups.push_back(name);
-      }
-    }
+    if (auto refused = read_gateway_claims(claims, principal)) return unexpected(*refused);
   }
   return principal;
 }

@@ -24,9 +24,9 @@ struct Principal {
   // token; for a gateway token, those of the token it was exchanged for (an
   // admin-issued token: the groups the admin gave it).
   std::vector<std::string> origin_groups;
-  std::int64_t issued_at = 0;       // unix seconds (0 when absent)
-  std::int64_t expires_at = 0;      // unix seconds
-  std::string token_hash;           // hex SHA-256 of the token: never the token itself
+  std::int64_t issued_at = 0;   // unix seconds (0 when absent)
+  std::int64_t expires_at = 0;  // unix seconds
+  std::string token_hash;       // hex SHA-256 of the token: never the token itself
   // Gateway-issued tokens only: the admin who minted it with `token issue`
   // (they, not the subject, act through it), and the connections it is
   // scoped to (empty: not narrowed).

@@ -81,13 +81,7 @@ approvals:
 
   // The CLI as `token`'s owner, in its own process.
   testbed::RunResult cli(const std::vector<std::string>& args, const std::string& token) const {
-    std::vector<std::string> argv{GH_GATEHOUSE_BIN};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return testbed::run(argv,
-                        {{"GATEHOUSE_GATEWAY", url()},
-                         {"GATEHOUSE_TOKEN", token},
-                         {"GATEHOUSE_CA", World::get().dir + "/gw.crt"}},
-                        60s);
+    return gatehouse_cli(url(), args, token);
   }
 };
 

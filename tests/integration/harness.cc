@@ -166,6 +166,17 @@ access:
     throw std::runtime_error("gatehouse did not start: " + testbed::read_file(log_path));
 }
 
+testbed::RunResult gatehouse_cli(const std::string& admin_url, const std::vector<std::string>& args,
+                                 const std::string& token) {
+  std::vector<std::string> argv{GH_GATEHOUSE_BIN};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return testbed::run(argv,
+                      {{"GATEHOUSE_GATEWAY", admin_url},
+                       {"GATEHOUSE_TOKEN", token},
+                       {"GATEHOUSE_CA", World::get().dir + "/gw.crt"}},
+                      std::chrono::seconds(60));
+}
+
 std::string World::conninfo(const std::string& database, const std::string& token,
                             const std::string& sslmode, int listener_port,
                             const std::string& extra) const {

@@ -112,6 +112,10 @@ inline constexpr const char* kSharedStorePassword = "audit-store-secret-9";
 // Rows of a one-column query on the world's cluster, database `database`.
 std::vector<std::string> pg_column(const World& w, const std::string& database,
                                    const std::string& sql);
+// The gatehouse command line in a process of its own, as `token`'s owner,
+// against the admin API at `admin_url` (HTTPS with the world's certificate).
+testbed::RunResult gatehouse_cli(const std::string& admin_url, const std::vector<std::string>& args,
+                                 const std::string& token);
 // Environment for command-line clients (psql, pgbench) to reach the gateway.
 std::map<std::string, std::string> client_env(const World& w, const std::string& database,
                                               const std::string& token);

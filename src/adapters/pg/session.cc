@@ -429,8 +429,7 @@ asio::awaitable<bool> Session::startup() {
   if (!principal) {
     // The client, not yet identified, learns the kind of refusal; the log and
     // the audit record get the whole reason (which names configured issuers).
-    refuse("28P01",
-           "gatehouse: token rejected: " + identity::public_reason(principal.error()),
+    refuse("28P01", "gatehouse: token rejected: " + identity::public_reason(principal.error()),
            "token rejected: " + principal.error().reason);
     co_return co_await send_refusal();
   }

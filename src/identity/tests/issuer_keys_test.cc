@@ -109,10 +109,10 @@ TEST_F(IssuerKeys, CachedTokenOfAKeyRotatedOutIsRefused) {
 TEST_F(IssuerKeys, RotationForgetsOnlyTheRemovedKeysOfThatIssuer) {
   auto other = make_key(Algorithm::kES256, "other");
   ASSERT_NE(other, nullptr);
-  auto verifier = make_verifier({issuer_with({old_->public_jwk_json(), new_->public_jwk_json()}),
-                                 issuer_with({other->public_jwk_json()}, "https://second.test/",
-                                             "second-idp")},
-                                clock_);
+  auto verifier =
+      make_verifier({issuer_with({old_->public_jwk_json(), new_->public_jwk_json()}),
+                     issuer_with({other->public_jwk_json()}, "https://second.test/", "second-idp")},
+                    clock_);
   ASSERT_NE(verifier, nullptr);
   auto second_claims = good_claims();
   second_claims["iss"] = "https://second.test/";

@@ -1299,8 +1299,7 @@ TEST(NarrowedToken, DroppingAGroupDropsWhatItGranted) {
   EXPECT_EQ(d.rule, kDbaRule);
   model::Principal only_agents = narrowed_agent();
   only_agents.groups = {};
-  const Decision none =
-      decide(sample_policy(), only_agents, "traces", a, session(Sess::kPinned));
+  const Decision none = decide(sample_policy(), only_agents, "traces", a, session(Sess::kPinned));
   EXPECT_STREQ(outcome_name(none.outcome), outcome_name(kDeny));
   EXPECT_EQ(none.rule, kDefaultDeny);
 }
