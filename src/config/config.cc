@@ -963,11 +963,9 @@ class Loader {
     static const UpstreamTls kTlsValues[] = {UpstreamTls::kDisable, UpstreamTls::kPrefer,
                                              UpstreamTls::kRequire, UpstreamTls::kVerifyFull};
     if (auto tls = choice(n, "tls", w, kTls)) c.tls = kTlsValues[*tls];
+    // verify-full without `ca` verifies against the system's trust store.
     if (lookup(n, "ca")) {
       if (auto ca = file_path(n, "ca", w, true)) c.ca_file = *ca;
-    } else if (c.tls == UpstreamTls::kVerifyFull) {
-      problem(lookup(n, "tls").line, w + ".tls: verify-full needs `ca` (the CA that signs "
-                                         "the upstream's certificate)");
     }
     if (auto t = duration(n, "connect_timeout", w)) {
       if (t->count() <= 0) {
@@ -990,14 +988,48 @@ class Loader {
           c.auth.md5 = true;
         } else if (m.value == "password") {
           c.auth.password = true;
+        } else if (m.value == "trust") {
+          c.auth.trust = true;
         } else {
           problem(m.line, w + ".auth: unknown method `" + m.value +
-                              "` (allowed: scram-sha-256, md5, password)");
+                              "` (allowed: scram-sha-256, md5, password, trust)");
         }
       }
-      if (!c.auth.scram_sha_256 && !c.auth.md5 && !c.auth.password)
+      if (!c.auth.scram_sha_256 && !c.auth.md5 && !c.auth.password && !c.auth.trust)
         problem(lookup(n, "auth").line, w + ".auth: name at least one method");
     }
+    warn_weak_upstream(w, c);
+  }
+
+  // Settings weaker than the defaults are accepted, and said: `check` lists
+  // them and `serve` logs them at start.
+  void warn_weak_upstream(const std::string& w, const Connection& c) {
+    const bool loopback = c.host == "localhost" || c.host == "::1" || c.host.starts_with("127.");
+    // On the gateway's own machine there is no wire to listen on.
+    if (!loopback) {
+      if (c.tls == UpstreamTls::kDisable)
+        cfg_.warnings.push_back(w +
+                                ".tls: disable sends the credential and every value in "
+                                "clear; use verify-full");
+      else if (c.tls == UpstreamTls::kPrefer)
+        cfg_.warnings.push_back(w +
+                                ".tls: prefer falls back to clear text and does not verify "
+                                "the server; use verify-full");
+      else if (c.tls == UpstreamTls::kRequire)
+        cfg_.warnings.push_back(w +
+                                ".tls: require encrypts but does not verify the server (a "
+                                "man in the middle can answer); use verify-full");
+    }
+    if (c.auth.password)
+      cfg_.warnings.push_back(w +
+                              ".auth: `password` sends the credential in clear to whoever "
+                              "answers");
+    if (c.auth.md5)
+      cfg_.warnings.push_back(w + ".auth: `md5` hands whoever answers a hash it can replay");
+    if (c.auth.trust)
+      cfg_.warnings.push_back(w +
+                              ".auth: `trust` accepts a server that asks for no password: "
+                              "anything answering on that address is taken for it");
   }
 
   // The password is read here and only kept in the struct: no message below

@@ -40,10 +40,14 @@ struct Credentials {
 };
 
 // The password exchanges the gateway answers upstream (libpq's require_auth).
+// By default SCRAM only: MD5 and cleartext hand a man in the middle something
+// to replay or read, and a server that lets the gateway in with no exchange at
+// all (`trust`) may not be the server at all.
 struct UpstreamAuth {
   bool scram_sha_256 = true;
-  bool md5 = true;
-  bool password = true;  // cleartext
+  bool md5 = false;
+  bool password = false;  // cleartext
+  bool trust = false;     // AuthenticationOk with no exchange
 };
 
 struct Connection {
@@ -52,10 +56,12 @@ struct Connection {
   std::string host;
   std::uint16_t port = 5432;
   std::string database;
-  UpstreamTls tls = UpstreamTls::kPrefer;
-  std::string ca_file;  // absolute; required for verify-full
+  // By default the server is verified: its certificate against `ca` (or the
+  // system's trust store) and the host name.
+  UpstreamTls tls = UpstreamTls::kVerifyFull;
+  std::string ca_file;  // absolute; empty: the system's trust store
   std::chrono::milliseconds connect_timeout{10'000};
-  UpstreamAuth auth;                   // `upstream.auth`; default: whatever the server asks
+  UpstreamAuth auth;                   // `upstream.auth`; default: scram-sha-256 only
   std::string search_path = "public";  // `upstream.search_path`: pinned for every session
   Credentials credentials;
   std::optional<Credentials> read_credentials;  // for sessions allowed only `read`

@@ -72,11 +72,13 @@ PgCluster PgCluster::create(const std::string& parent_dir, const Options& option
   conf += options.extra_conf + "\n";
   std::string confpath = c.data_ + "/postgresql.conf";
   write_file(confpath, read_file(confpath) + conf, 0600);
-  // Per-role methods so the gateway's SCRAM, MD5 and cleartext paths all meet a real server.
+  // Per-role methods so the gateway's SCRAM, MD5 and cleartext paths all meet
+  // a real server, and one that asks for no password (`trust`) to be refused.
   write_file(c.data_ + "/pg_hba.conf",
              "local all all trust\n"
              "host all gh_md5 127.0.0.1/32 md5\n"
              "host all gh_plain 127.0.0.1/32 password\n"
+             "host all gh_trust 127.0.0.1/32 trust\n"
              "host all all 127.0.0.1/32 scram-sha-256\n",
              0600);
   chown_to_postgres(c.dir_);

@@ -43,8 +43,9 @@ World::World() {
       "SET password_encryption = 'md5'; CREATE ROLE gh_md5 LOGIN PASSWORD 'md5-secret-2'; RESET "
       "password_encryption;"
       "CREATE ROLE gh_plain LOGIN PASSWORD 'plain-secret-3';"
+      "CREATE ROLE gh_trust LOGIN;"
       "CREATE DATABASE app OWNER gh_scram;"
-      "GRANT ALL ON DATABASE app TO gh_md5, gh_plain;");
+      "GRANT ALL ON DATABASE app TO gh_md5, gh_plain, gh_trust;");
   pg.sql("GRANT ALL ON SCHEMA public TO gh_md5, gh_plain;", "app");
 
   idp = std::make_unique<testbed::TestIdp>("https://idp.test/", "gatehouse",
@@ -110,12 +111,12 @@ connections:
   - name: app_md5
     protocol: postgres
     upstream: {host: 127.0.0.1, port: )" +
-                     pgport + R"(, database: app, tls: disable}
+                     pgport + R"(, database: app, tls: disable, auth: [md5]}
     credentials: {user: gh_md5, password_env: GH_IT_MD5_PASSWORD}
   - name: app_plain
     protocol: postgres
     upstream: {host: 127.0.0.1, port: )" +
-                     pgport + R"(, database: app, tls: require}
+                     pgport + R"(, database: app, tls: require, auth: [password]}
     credentials: {user: gh_plain, password_env: GH_IT_PLAIN_PASSWORD}
   - name: app_md5_not_allowed
     protocol: postgres
@@ -138,10 +139,30 @@ connections:
                      std::to_string(dead_port) +
                      R"(, database: app, tls: disable, connect_timeout: 3s}
     credentials: {user: gh_scram, password_file: scram.pw}
-  - name: billing
+  - name: app_defaults
     protocol: postgres
     upstream: {host: 127.0.0.1, port: )" +
                      pgport + R"(, database: app}
+    credentials: {user: gh_scram, password_file: scram.pw}
+  - name: app_md5_default
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" +
+                     pgport + R"(, database: app, tls: disable}
+    credentials: {user: gh_md5, password_env: GH_IT_MD5_PASSWORD}
+  - name: app_trust
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" +
+                     pgport + R"(, database: app, tls: disable}
+    credentials: {user: gh_trust, password_file: scram.pw}
+  - name: app_trust_allowed
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" +
+                     pgport + R"(, database: app, tls: disable, auth: [trust]}
+    credentials: {user: gh_trust, password_file: scram.pw}
+  - name: billing
+    protocol: postgres
+    upstream: {host: 127.0.0.1, port: )" +
+                     pgport + R"(, database: app, tls: prefer}
     credentials: {user: gh_scram, password_file: scram.pw}
 access:
   # The relay tests run every kind of statement as the agent; policy_test.cc

@@ -55,6 +55,40 @@ TEST(Session, UpstreamAuthAllowListStopsADowngradeToWeakerMethods) {
   EXPECT_EQ(err.find("md5-secret"), std::string::npos);
 }
 
+// Secure by default: a connection that says nothing of TLS or password
+// exchanges verifies the server's certificate and host, and answers SCRAM only.
+TEST(Session, UpstreamWithoutSettingsVerifiesTheServer) {
+  // The test server's certificate is signed by no CA in the system's store.
+  auto& w = World::get();
+  auto c = w.connect("app_defaults", w.agent_token());
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+  std::string err = PQerrorMessage(c.get());
+  EXPECT_NE(err.find("TLS failed"), std::string::npos) << err;
+}
+
+TEST(Session, UpstreamWithoutSettingsRefusesToAnswerMd5) {
+  auto& w = World::get();
+  auto c = w.connect("app_md5_default", w.agent_token());
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+  std::string err = PQerrorMessage(c.get());
+  EXPECT_NE(err.find("does not allow"), std::string::npos) << err;
+}
+
+// A server that lets the gateway in without asking for any password proves
+// nothing: whatever answers on that address would be taken for the database.
+TEST(Session, UpstreamThatAsksForNoPasswordIsRefusedUnlessTrustIsAllowed) {
+  auto& w = World::get();
+  auto c = w.connect("app_trust", w.agent_token());
+  ASSERT_EQ(PQstatus(c.get()), CONNECTION_BAD);
+  std::string err = PQerrorMessage(c.get());
+  EXPECT_NE(err.find("does not allow"), std::string::npos) << err;
+  EXPECT_TRUE(
+      testbed::wait_for_text(w.log_path, "does not allow `trust`", std::chrono::seconds(5)));
+  auto allowed = w.connect("app_trust_allowed", w.agent_token());
+  ASSERT_EQ(PQstatus(allowed.get()), CONNECTION_OK) << PQerrorMessage(allowed.get());
+  EXPECT_EQ(scalar(allowed.get(), "SELECT current_user"), "gh_trust");
+}
+
 TEST(Session, UpstreamTlsModesAreHonoured) {
   auto& w = World::get();
   auto uses_ssl = [&](const char* db) {

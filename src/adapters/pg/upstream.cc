@@ -143,6 +143,7 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
   MessageReader reader(stream);
   std::unique_ptr<wire::ScramSha256Client> scram;
   bool scram_verified = false;
+  bool exchanged = false;  // the server asked for a password in some form
   for (;;) {
     auto msg = co_await reader.next();
     if (!msg) {
@@ -163,8 +164,16 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
             if (scram && !scram_verified)
               co_return unexpected(
                   fail(c, "authentication failed", "server ended SCRAM without proving itself"));
+            // A server that asks for nothing proves nothing: whatever answers
+            // on that address would be taken for the database.
+            if (!exchanged && !c.auth.trust)
+              co_return unexpected(fail(
+                  c, "the server asked for an authentication method the connection does not allow",
+                  "server accepted the gateway without any password exchange; upstream.auth does "
+                  "not allow `trust`"));
             break;
           case 3:  // cleartext, as the server asks (it chose; TLS per upstream.tls)
+            exchanged = true;
             if (!c.auth.password)
               co_return unexpected(fail(
                   c, "the server asked for an authentication method the connection does not allow",
@@ -178,6 +187,7 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
                   "server asked for MD5; upstream.auth does not allow `md5`"));
             if (auth->data.size() != 4)
               co_return unexpected(fail(c, "protocol error", "MD5 request without a 4-byte salt"));
+            exchanged = true;
             wire::encode_password_message(
                 out, wire::md5_password_response(cred.user, cred.password, as_chars(auth->data)));
             break;
@@ -193,6 +203,7 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
             if (!offered)
               co_return unexpected(
                   fail(c, "no supported SASL mechanism", "server offers no SCRAM-SHA-256"));
+            exchanged = true;
             scram = std::make_unique<wire::ScramSha256Client>(cred.password);
             wire::encode_sasl_initial_response(out, "SCRAM-SHA-256", scram->client_first());
             break;
