@@ -1096,7 +1096,8 @@ class Loader {
       const YAML::Node n = e.value[i];
       const std::string w = "access[" + std::to_string(i) + "]";
       if (!expect_map({n, n.IsNull() ? e.line : line_of(n)}, w)) continue;
-      check_keys(n, w, {"name", "groups", "subjects", "connections", "actions", "tables"});
+      check_keys(n, w,
+                 {"name", "groups", "subjects", "connections", "actions", "tables", "functions"});
       policy::AccessRule rule;
       if (auto name = text(n, "name", w, true)) {
         rule.name = *name;
@@ -1148,6 +1149,8 @@ class Loader {
         rule.tables = values(*tables);
         table_globs(*tables, w + ".tables");
       }
+      // Routines of the database its callers may call whatever their volatility.
+      if (auto functions = list(n, "functions", w, false)) rule.functions = values(*functions);
       cfg_.access.rules.push_back(std::move(rule));
     }
   }

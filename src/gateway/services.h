@@ -20,6 +20,7 @@
 #include "cluster/peers.h"
 #include "config/config.h"
 #include "gateway/cancel_registry.h"
+#include "gateway/function_catalog.h"
 #include "gateway/metrics.h"
 #include "gateway/notifier.h"
 #include "gateway/relation_catalog.h"
@@ -150,6 +151,7 @@ class Services {
   Status<> set_peers(std::unique_ptr<cluster::Peers> peers);
   cluster::Peers* peers() const { return peers_.get(); }
   RelationCatalog& relations() { return relations_; }
+  FunctionCatalog& functions() { return functions_; }
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }
 
@@ -212,6 +214,7 @@ class Services {
   sql::AnalysisCache analyses_;
   CancelRegistry cancels_;
   RelationCatalog relations_;
+  FunctionCatalog functions_;
   Counters counters_;
   std::atomic<bool> listening_{false};
   std::mutex accepted_mu_;

@@ -21,6 +21,10 @@ struct AccessRule {
   std::vector<std::string> connections;  // connection-name globs
   std::vector<Action> actions;
   std::vector<std::string> tables;  // schema.table globs; empty = all
+  // Routines of the database (name or schema.name globs) that callers under
+  // this rule may call whatever their volatility: they do not make a
+  // statement a write.
+  std::vector<std::string> functions;
 };
 
 struct AccessPolicy {

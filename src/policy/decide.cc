@@ -186,6 +186,47 @@ Guarded guardrail_matches(const Guardrail& g, const model::Statement& st, const 
   return out;
 }
 
+bool system_schema(std::string_view schema) {
+  return schema == "pg_catalog" || schema == "information_schema";
+}
+
+// The first routine the statement calls that the catalog says may write (or
+// that cannot be judged, the catalog being unreadable), and that no rule
+// among `rules` names in its `functions`; "" when there is none. An
+// unqualified name counts when any routine of that name outside the system
+// schemas may write: overload resolution is the server's, so the gateway
+// assumes the worst of the candidates.
+std::string writing_call(const model::Statement& st, const SessionView& s,
+                         const std::vector<const AccessRule*>& rules) {
+  if (!s.user_functions_judged) return {};
+  for (const auto& f : st.functions) {
+    if (system_schema(f.schema)) continue;
+    const std::string shown = f.schema.empty() ? f.name : f.schema + "." + f.name;
+    bool writes = false;
+    std::vector<std::string> names;  // how an allow-list may name it
+    if (s.user_functions == nullptr) {
+      writes = true;
+      names.push_back(shown);
+    } else if (auto it = s.user_functions->find(f.name); it != s.user_functions->end()) {
+      for (const auto& u : it->second) {
+        if (!f.schema.empty() && u.schema != f.schema) continue;
+        if (!u.writes) continue;
+        writes = true;
+        names.push_back(u.schema + "." + f.name);
+      }
+    }
+    if (!writes) continue;
+    // Granted when every candidate that may write is named by a rule.
+    const bool granted = std::all_of(names.begin(), names.end(), [&](const std::string& n) {
+      return std::any_of(rules.begin(), rules.end(), [&](const AccessRule* r) {
+        return any_glob(r->functions, n) || any_glob(r->functions, f.name);
+      });
+    });
+    if (!granted) return shown;
+  }
+  return {};
+}
+
 // One statement (an EXECUTE already replaced by what it runs).
 Decision decide_statement(const Policy& policy, const model::Principal& who,
                           std::string_view connection, const model::Statement& st,
@@ -211,6 +252,11 @@ Decision decide_statement(const Policy& policy, const model::Principal& who,
   for (const auto& r : policy.access.rules)
     if (rule_applies(r, who, connection)) rules.push_back(&r);
 
+  // A call of the database's own routine that may write makes the statement
+  // a write, whatever it looks like (SELECT f()).
+  const std::string writer = cls < StatementClass::kWrite ? writing_call(st, s, rules) : "";
+  if (!writer.empty()) cls = StatementClass::kWrite;
+
   // The statement's class must be granted (session statements always are).
   const AccessRule* granting = nullptr;
   auto needed = action_of(cls);
@@ -227,6 +273,12 @@ Decision decide_statement(const Policy& policy, const model::Principal& who,
       d.what = std::string(action_name(*needed)) + " statements (" + kind +
                ") are not granted on " + std::string(connection);
       d.detail = "statement kind " + kind + ", class " + std::string(model::class_name(cls));
+      if (!writer.empty()) {
+        d.what = "calling " + writer + "() is a write (the catalog says it may change data: " +
+                 "VOLATILE, or a procedure), and write statements are not granted on " +
+                 std::string(connection);
+        d.detail = "statement kind " + kind + ", function " + writer;
+      }
       return d;
     }
   }

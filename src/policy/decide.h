@@ -39,6 +39,14 @@ struct Policy {
 
 using PreparedStatements = std::map<std::string, model::AnalysisPtr, std::less<>>;
 
+// A routine the database defines itself (not a built-in), as its catalog says.
+struct UserFunction {
+  std::string schema;
+  bool writes = false;  // VOLATILE, or a procedure: it may change data
+};
+// The database's routines by name (outside the system schemas).
+using UserFunctions = std::map<std::string, std::vector<UserFunction>, std::less<>>;
+
 // What the decision needs to know of the session.
 struct SessionView {
   // Every search_path the session may have now (the one pinned at start and
@@ -47,6 +55,13 @@ struct SessionView {
   bool search_path_unknown = false;              // set to a value the gateway could not read
   std::string session_user;                      // what "$user" stands for
   const PreparedStatements* prepared = nullptr;  // SQL-level PREPAREd, by name
+  // Opaque functions are judged by the catalog: a call of a routine it says
+  // may write counts as a write (unless an access rule's `functions` names
+  // it). `user_functions_judged` with a null map (the catalog could not be
+  // read) counts every call outside pg_catalog as a write. Not judged: the
+  // caller has no catalog at hand (tests of other things).
+  bool user_functions_judged = false;
+  const UserFunctions* user_functions = nullptr;
 };
 
 struct Decision {

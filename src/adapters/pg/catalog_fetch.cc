@@ -3,6 +3,7 @@
 #include <boost/asio/this_coro.hpp>
 
 #include <charconv>
+#include <functional>
 
 #include "net/deadline.h"
 #include "wire/pg/protocol.h"
@@ -47,9 +48,36 @@ std::string quoted(std::string_view s, char q) {
   return out + q;
 }
 
-asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> run_catalog_query(
+// One row of a catalog query; false: a row of another shape (the lookup fails).
+using RowSink = std::function<bool(const std::vector<std::optional<Bytes>>&)>;
+
+asio::awaitable<Status<>> run_catalog_query(asio::any_io_executor ex, const config::Connection& c,
+                                            const config::Credentials& cred, const UpstreamTls& tls,
+                                            std::string sql, RowSink row);
+
+asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> relations_query(
     asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
-    const UpstreamTls& tls, std::string sql);
+    const UpstreamTls& tls, std::string sql) {
+  std::map<std::uint32_t, gateway::RelationInfo> out;
+  auto st = co_await run_catalog_query(
+      ex, c, cred, tls, std::move(sql), [&out](const std::vector<std::optional<Bytes>>& values) {
+        std::uint32_t oid = 0;
+        std::int32_t attnum = 0;
+        if (values.size() != 6 || !number(values[0], oid) || !number(values[3], attnum) ||
+            attnum <= 0 || attnum > 1600)
+          return false;
+        auto& info = out[oid];
+        info.schema = text_of(values[1]);
+        info.table = text_of(values[2]);
+        if (info.columns.size() < static_cast<std::size_t>(attnum))
+          info.columns.resize(static_cast<std::size_t>(attnum));
+        if (text_of(values[5]) != "t")
+          info.columns[static_cast<std::size_t>(attnum) - 1] = text_of(values[4]);
+        return true;
+      });
+  if (!st) co_return unexpected(st.error());
+  co_return out;
+}
 
 }  // namespace
 
@@ -75,24 +103,54 @@ asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> fetch_
     asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
     const UpstreamTls& tls, const std::vector<std::uint32_t>& oids) {
   if (oids.empty()) co_return std::map<std::uint32_t, gateway::RelationInfo>{};
-  co_return co_await run_catalog_query(ex, c, cred, tls, relation_names_query(oids));
+  co_return co_await relations_query(ex, c, cred, tls, relation_names_query(oids));
 }
 
 asio::awaitable<Expected<std::optional<gateway::RelationInfo>>> fetch_relation_named(
     asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
     const UpstreamTls& tls, const std::string& qualified_name) {
-  auto found = co_await run_catalog_query(ex, c, cred, tls, relation_named_query(qualified_name));
+  auto found = co_await relations_query(ex, c, cred, tls, relation_named_query(qualified_name));
   if (!found) co_return unexpected(found.error());
   if (found->empty()) co_return std::optional<gateway::RelationInfo>();
   co_return std::optional<gateway::RelationInfo>(std::move(found->begin()->second));
 }
 
+// Every routine defined outside the system schemas, and whether it may write:
+// VOLATILE (PostgreSQL forbids STABLE and IMMUTABLE ones to), or a procedure.
+std::string user_functions_query() {
+  return "SELECT n.nspname, p.proname, (p.provolatile = 'v' OR p.prokind = 'p') "
+         "FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+         "WHERE n.nspname <> 'pg_catalog' AND n.nspname <> 'information_schema' "
+         "AND n.nspname NOT LIKE 'pg\\_toast%' ORDER BY 1, 2";
+}
+
+asio::awaitable<Expected<gateway::UserFunctionMap>> fetch_user_functions(
+    asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
+    const UpstreamTls& tls) {
+  gateway::UserFunctionMap out;
+  std::size_t rows = 0;
+  auto st =
+      co_await run_catalog_query(ex, c, cred, tls, user_functions_query(),
+                                 [&](const std::vector<std::optional<Bytes>>& values) {
+                                   if (values.size() != 3 || !values[0] || !values[1] || !values[2])
+                                     return false;
+                                   // A bound on what a hostile or huge catalog can make the gateway
+                                   // keep.
+                                   if (++rows > gateway::FunctionCatalog::kMaxFunctions)
+                                     return false;
+                                   out[text_of(values[1])].push_back(policy::UserFunction{
+                                       text_of(values[0]), text_of(values[2]) == "t"});
+                                   return true;
+                                 });
+  if (!st) co_return unexpected(st.error());
+  co_return out;
+}
+
 namespace {
 
-asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> run_catalog_query(
-    asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
-    const UpstreamTls& tls, std::string sql) {
-  std::map<std::uint32_t, gateway::RelationInfo> out;
+asio::awaitable<Status<>> run_catalog_query(asio::any_io_executor ex, const config::Connection& c,
+                                            const config::Credentials& cred, const UpstreamTls& tls,
+                                            std::string sql, RowSink row) {
   std::unique_ptr<net::Stream>* held = nullptr;
   UpstreamSession up;
   net::Deadline deadline(ex, kLookupTimeout, [&held] {
@@ -129,18 +187,8 @@ asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> run_ca
     if (ev.kind != K::kWhole) continue;
     const auto type = ev.header.type;
     if (type == 'D') {
-      std::uint32_t oid = 0;
-      std::int32_t attnum = 0;
-      if (!wire::parse_data_row(ev.body, values) || values.size() != 6 || !number(values[0], oid) ||
-          !number(values[3], attnum) || attnum <= 0 || attnum > 1600)
+      if (!wire::parse_data_row(ev.body, values) || !row(values))
         co_return unexpected(std::string("catalog lookup: unexpected row"));
-      auto& info = out[oid];
-      info.schema = text_of(values[1]);
-      info.table = text_of(values[2]);
-      if (info.columns.size() < static_cast<std::size_t>(attnum))
-        info.columns.resize(static_cast<std::size_t>(attnum));
-      if (text_of(values[5]) != "t")
-        info.columns[static_cast<std::size_t>(attnum) - 1] = text_of(values[4]);
     } else if (type == 'E') {
       auto f = wire::parse_error_fields(ev.body);
       error = f ? std::string(f->get('M')) : "error";
@@ -154,7 +202,7 @@ asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> run_ca
   up.stream->close();
   held = nullptr;
   if (!error.empty()) co_return unexpected("catalog lookup: " + error);
-  co_return out;
+  co_return Ok{};
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Looks up relation and column names by OID on a side connection to the
 // upstream (the session's own credential, a short-lived connection), for the
-// relation catalog that masking rules resolve source columns through.
+// relation catalog that masking rules resolve source columns through; and the
+// database's own routines, for the function catalog that judges the calls of
+// functions that are not built-ins.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -14,6 +16,7 @@
 #include "adapters/pg/upstream.h"
 #include "base/expected.h"
 #include "config/config.h"
+#include "gateway/function_catalog.h"
 #include "gateway/relation_catalog.h"
 
 namespace gh::adapters::pg {
@@ -29,6 +32,13 @@ std::string relation_named_query(const std::string& qualified_name);
 boost::asio::awaitable<Expected<std::optional<gateway::RelationInfo>>> fetch_relation_named(
     boost::asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
     const UpstreamTls& tls, const std::string& qualified_name);
+
+// The routines defined outside the system schemas (user functions and
+// procedures), by name, and whether each may write.
+std::string user_functions_query();
+boost::asio::awaitable<Expected<gateway::UserFunctionMap>> fetch_user_functions(
+    boost::asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
+    const UpstreamTls& tls);
 
 // OIDs the catalog does not know (dropped since) are absent from the result.
 boost::asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> fetch_relations(

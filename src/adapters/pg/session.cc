@@ -593,6 +593,7 @@ void Session::record_statements(std::vector<model::AuditEvent>* durable) {
   for (const auto& f : finished_) {
     if (f.decision && f.decision->cls == "ddl" && f.outcome == "ok") {
       services_.relations().invalidate(connection_->name);
+      services_.functions().invalidate(connection_->name);
       break;
     }
   }
@@ -742,6 +743,8 @@ asio::awaitable<void> Session::pump(Direction& d) {
             auto cs = co_await asio::this_coro::cancellation_state;
             if (cs.cancelled() != asio::cancellation_type::none) co_return;
           }
+          // Calls of the database's own routines are judged by its catalog.
+          if (gate_->needs_function_catalog(type, ev.body)) co_await fetch_function_catalog();
           // Decide, then record, then relay the message or its replacement.
           auto ins = gate_->inspect(type, ev.body);
           if (ins.hold) {
@@ -989,6 +992,19 @@ asio::awaitable<void> Session::resolve_sources(Bytes row_description) {
     catalog.put(connection_->name, oid,
                 it == found->end() ? gateway::RelationInfo{} : std::move(it->second));
   }
+}
+
+asio::awaitable<void> Session::fetch_function_catalog() {
+  auto ex = co_await asio::this_coro::executor;
+  auto tls_it = h_.upstream_tls.find(connection_->name);
+  auto found = co_await fetch_user_functions(ex, *connection_, *cred_, tls_it->second);
+  if (!found) {
+    // Calls outside pg_catalog are judged as writes until a lookup succeeds.
+    spdlog::warn("session {}: {}", session_id_, found.error());
+    services_.functions().failed(connection_->name);
+    co_return;
+  }
+  services_.functions().put(connection_->name, std::move(*found));
 }
 
 asio::awaitable<void> Session::prepare_copy() {

@@ -104,6 +104,9 @@ class Session {
   void refresh_masking(wire::pg::MessageFramer& framer);
   // Looks up the relations of a RowDescription the catalog does not know yet.
   boost::asio::awaitable<void> resolve_sources(Bytes row_description);
+  // Fetches the connection's own routines (functions, procedures) for the
+  // function catalog; a failure is remembered briefly and judged as writing.
+  boost::asio::awaitable<void> fetch_function_catalog();
   // Before a CopyOutResponse: tells the masker how the COPY writes its lines
   // and which table columns its fields are.
   boost::asio::awaitable<void> prepare_copy();

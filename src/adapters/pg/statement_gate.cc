@@ -82,6 +82,7 @@ StatementGate::StatementGate(gateway::Services& services, model::Principal princ
   view_.search_paths.push_back(sql::parse_search_path(search_path));
   view_.session_user = std::move(session_user);
   view_.prepared = &sql_prepared_;
+  view_.user_functions_judged = true;  // calls of the database's own routines
 }
 
 void StatementGate::refresh_policy() {
@@ -105,14 +106,57 @@ model::AnalysisPtr StatementGate::merged(const model::AnalysisPtr& had,
   return m;
 }
 
+namespace {
+
+// Whether a statement of `a` (or what an EXECUTE in it runs) calls a routine
+// outside the system schemas: the catalog judges such calls.
+bool calls_user_functions(const model::Analysis& a, const policy::PreparedStatements& prepared) {
+  for (const auto& st : a.statements) {
+    for (const auto& f : st.functions)
+      if (f.schema != "pg_catalog" && f.schema != "information_schema") return true;
+    for (const auto& name : st.executes)
+      if (auto p = prepared.find(name);
+          p != prepared.end() && p->second && calls_user_functions(*p->second, prepared))
+        return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool StatementGate::needs_function_catalog(std::uint8_t type, Bytes body) {
+  if (type != 'Q' && type != 'P') return false;
+  if (!services_.functions().wants_fetch(connection_)) return false;
+  std::string_view sql;
+  if (type == 'Q') {
+    auto q = wire::parse_query(body);
+    if (!q) return false;
+    sql = q->sql;
+  } else {
+    auto p = wire::parse_parse(body);
+    if (!p) return false;
+    sql = p->sql;
+  }
+  auto a = services_.analyses().get(sql);
+  return a->ok && calls_user_functions(*a, sql_prepared_);
+}
+
 StatementGate::Verdict StatementGate::decide(const model::AnalysisPtr& analysis) {
+  // Calls of the database's own routines are judged by its catalog, which
+  // changes on its own schedule: such decisions are not kept.
+  const bool judged_by_catalog = calls_user_functions(*analysis, sql_prepared_);
   auto it = verdicts_.find(analysis.get());
-  if (it != verdicts_.end() && it->second.version == policy_->version &&
+  if (!judged_by_catalog && it != verdicts_.end() && it->second.version == policy_->version &&
       it->second.view_generation == view_generation_)
     return it->second.verdict;
   Verdict v;
+  std::shared_ptr<const gateway::UserFunctionMap> functions;
+  if (judged_by_catalog) functions = services_.functions().get(connection_);
+  view_.user_functions = functions.get();
   v.decision = policy::decide(*policy_, principal_, connection_, *analysis, view_);
+  view_.user_functions = nullptr;
   v.record = make_record(*analysis, v.decision);
+  if (judged_by_catalog) return v;
   if (verdicts_.size() >= kMaxVerdicts) verdicts_.clear();
   verdicts_.insert_or_assign(analysis.get(),
                              CachedVerdict{analysis, policy_->version, view_generation_, v});

@@ -66,6 +66,10 @@ class StatementGate {
   };
   // A whole client message. Messages that are not decided pass untouched.
   Inspection inspect(std::uint8_t type, Bytes body);
+  // Whether deciding this message needs the connection's function catalog
+  // fetched first: it calls a routine outside pg_catalog (also through what
+  // an EXECUTE runs) and the catalog is not at hand.
+  bool needs_function_catalog(std::uint8_t type, Bytes body);
 
   // A held message was approved: it goes on, recorded with the approval.
   Inspection released(const Inspection& held);

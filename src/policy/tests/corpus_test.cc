@@ -1304,6 +1304,67 @@ TEST(NarrowedToken, DroppingAGroupDropsWhatItGranted) {
   EXPECT_EQ(none.rule, kDefaultDeny);
 }
 
+// Opaque functions: a call of a routine the database defines itself is
+// judged by its catalog (VOLATILE or a procedure: a write).
+struct CatalogView {
+  UserFunctions functions{
+      {"wipe", {UserFunction{"public", true}}},
+      {"peek", {UserFunction{"public", false}}},
+      {"twin", {UserFunction{"public", false}, UserFunction{"ops", true}}},
+  };
+  SessionView view = [] {
+    SessionView v = session(Sess::kPinned);
+    v.user_functions_judged = true;
+    return v;
+  }();
+  Decision as_agent(const char* sql, bool readable = true) {
+    view.user_functions = readable ? &functions : nullptr;
+    return decide(sample_policy(), principal(Who::kAgent), "traces", sql::analyze(sql), view);
+  }
+};
+
+TEST(OpaqueFunctions, VolatileUserFunctionIsAWriteForAReader) {
+  CatalogView c;
+  for (const char* sql :
+       {"SELECT public.wipe()", "SELECT wipe()", "SELECT * FROM public.t WHERE id = wipe()",
+        "SELECT twin()", "SELECT ops.twin()"}) {
+    const Decision d = c.as_agent(sql);
+    EXPECT_STREQ(outcome_name(d.outcome), outcome_name(kDeny)) << sql;
+    EXPECT_NE(d.what.find("is a write"), std::string::npos) << sql << ": " << d.what;
+  }
+}
+
+TEST(OpaqueFunctions, StableUserFunctionsAndBuiltInsAreReads) {
+  CatalogView c;
+  for (const char* sql : {"SELECT public.peek()", "SELECT peek(), lower('x'), now()",
+                          "SELECT public.twin()", "SELECT random(), count(*) FROM public.t"}) {
+    const Decision d = c.as_agent(sql);
+    EXPECT_STREQ(outcome_name(d.outcome), outcome_name(kAllow)) << sql << ": " << d.what;
+  }
+}
+
+TEST(OpaqueFunctions, UnreadableCatalogCountsEveryCallOutsidePgCatalogAsAWrite) {
+  CatalogView c;
+  EXPECT_STREQ(outcome_name(c.as_agent("SELECT peek()", false).outcome), outcome_name(kDeny));
+  EXPECT_STREQ(outcome_name(c.as_agent("SELECT pg_catalog.lower('x')", false).outcome),
+               outcome_name(kAllow));
+}
+
+TEST(OpaqueFunctions, AnAccessRulesFunctionListGrantsNamedOnes) {
+  CatalogView c;
+  Policy p = sample_policy();
+  p.access.rules[0].functions = {"public.wipe"};
+  c.view.user_functions = &c.functions;
+  const auto agent = principal(Who::kAgent);
+  EXPECT_STREQ(
+      outcome_name(decide(p, agent, "traces", sql::analyze("SELECT wipe()"), c.view).outcome),
+      outcome_name(kAllow));
+  // Not every candidate of an unqualified name is listed: still a write.
+  EXPECT_STREQ(
+      outcome_name(decide(p, agent, "traces", sql::analyze("SELECT twin()"), c.view).outcome),
+      outcome_name(kDeny));
+}
+
 TEST(PolicyCorpusSize, HasAtLeast220Rows) {
   EXPECT_GE(std::size(kCorpus), 220u);
 }
