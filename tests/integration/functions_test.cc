@@ -89,8 +89,9 @@ TEST_F(OpaqueFunctions, ReadOnlyCallerCannotRunAFunctionThatWrites) {
 }
 
 TEST_F(OpaqueFunctions, StableFunctionsAndBuiltInsStayReads) {
-  auto r = psql(reader(), "SELECT public.fn_peek(), count(*), lower('A'), now() IS NOT NULL "
-                          "FROM public.fn_victim");
+  auto r = psql(reader(),
+                "SELECT public.fn_peek(), count(*), lower('A'), now() IS NOT NULL "
+                "FROM public.fn_victim");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("3|3|a|t"), std::string::npos) << r.output;
 }
