@@ -190,6 +190,43 @@ bool system_schema(std::string_view schema) {
   return schema == "pg_catalog" || schema == "information_schema";
 }
 
+// Catalog relations that hold data or secrets rather than the schema's shape:
+// password hashes, user-mapping options, column statistics (sampled values),
+// large objects, server configuration files, and what other sessions of the
+// gateway's upstream role are running. Read only where a rule's `tables`
+// names them (a glob that matches; a rule without `tables` does not).
+constexpr std::string_view kSensitiveCatalogs[] = {
+    "pg_catalog.pg_authid",
+    "pg_catalog.pg_shadow",
+    "pg_catalog.pg_user_mapping",
+    "pg_catalog.pg_user_mappings",
+    "pg_catalog.pg_statistic",
+    "pg_catalog.pg_statistic_ext_data",
+    "pg_catalog.pg_stats",
+    "pg_catalog.pg_stats_ext",
+    "pg_catalog.pg_stats_ext_exprs",
+    "pg_catalog.pg_largeobject",
+    "pg_catalog.pg_file_settings",
+    "pg_catalog.pg_hba_file_rules",
+    "pg_catalog.pg_ident_file_mappings",
+    "pg_catalog.pg_db_role_setting",
+    "pg_catalog.pg_subscription",
+    "pg_catalog.pg_stat_activity",
+    "pg_catalog.pg_prepared_xacts",
+};
+
+bool sensitive_catalog(std::string_view qualified) {
+  return std::find(std::begin(kSensitiveCatalogs), std::end(kSensitiveCatalogs), qualified) !=
+         std::end(kSensitiveCatalogs);
+}
+
+// Schema introspection (psql's \d, information_schema, drivers' metadata):
+// readable by anyone granted `read` on the connection, whatever their tables.
+bool introspection(std::string_view qualified) {
+  return (qualified.starts_with("pg_catalog.") || qualified.starts_with("information_schema.")) &&
+         !sensitive_catalog(qualified);
+}
+
 // The first routine the statement calls that the catalog says may write (or
 // that cannot be judged, the catalog being unreadable), and that no rule
 // among `rules` names in its `functions`; "" when there is none. An
@@ -292,8 +329,10 @@ Decision decide_statement(const Policy& policy, const model::Principal& who,
     auto allowed_name = [&](const std::string* q) {
       for (const auto* r : rules) {
         if (!grants(*r, act)) continue;
-        if (r->tables.empty()) return true;
+        if (q != nullptr && act == Action::kRead && introspection(*q)) return true;
         if (q != nullptr && any_glob(r->tables, *q)) return true;
+        // No `tables`: every table, but not the catalogs that hold data or secrets.
+        if (r->tables.empty() && (q == nullptr || !sensitive_catalog(*q))) return true;
       }
       return false;
     };
