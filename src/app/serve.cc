@@ -1,4 +1,5 @@
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
@@ -36,6 +37,27 @@ std::shared_ptr<const config::Config> load_or_report(const std::string& path) {
   return std::make_shared<const config::Config>(std::move(*cfg));
 }
 
+// Each client connection is a descriptor, and so is its upstream: the soft
+// limit on open files (often 1024) is raised to the hard one, and a limit
+// too low for max_connections is said at start rather than found in an
+// incident.
+void raise_open_files_limit(int max_connections) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  if (rl.rlim_cur < rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+  }
+  const auto needed = static_cast<rlim_t>(max_connections) * 2 + 256;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < needed)
+    spdlog::warn(
+        "open files limit is {}: gateway.max_connections {} needs about {} (two descriptors "
+        "a session); raise the hard limit (LimitNOFILE=, ulimit -Hn) or lower max_connections",
+        static_cast<unsigned long long>(rl.rlim_cur), max_connections,
+        static_cast<unsigned long long>(needed));
+}
+
 }  // namespace
 
 int run_check(const std::string& path) {
@@ -61,6 +83,7 @@ int run_serve(const std::string& path) {
   log::init(cfg->gateway.log_level, cfg->gateway.id,
             cfg->gateway.log_format == config::LogFormat::kText ? log::Format::kText
                                                                 : log::Format::kJson);
+  raise_open_files_limit(cfg->gateway.max_connections);
 
   // The gateway's own signing keys (created on first start) and the issuers it trusts.
   auto tokens = gateway::TokenService::open(cfg->gateway.data_dir + "/keys", cfg->gateway_tokens,

@@ -592,7 +592,7 @@ class Loader {
     const std::string w = "gateway";
     check_keys(n, w,
                {"id", "data_dir", "store", "tls", "audit", "log_level", "log_format", "io_threads",
-                "max_connections", "admin"});
+                "max_connections", "max_logins_per_address", "admin"});
 
     if (auto id = text(n, "id", w, false)) g.id = *id;
     if (auto dir = text(n, "data_dir", w, false)) g.data_dir = resolve(*dir);
@@ -633,6 +633,11 @@ class Loader {
     if (auto max = scalar(n, "max_connections", w, false)) {
       if (auto v = integer(*max, "gateway.max_connections", 1, 1'000'000)) {
         g.max_connections = static_cast<int>(*v);
+      }
+    }
+    if (auto max = scalar(n, "max_logins_per_address", w, false)) {
+      if (auto v = integer(*max, "gateway.max_logins_per_address", 1, 1'000'000)) {
+        g.max_logins_per_address = static_cast<int>(*v);
       }
     }
     if (const Entry admin = lookup(n, "admin")) load_admin(admin);

@@ -94,6 +94,11 @@ struct Gateway {
   LogFormat log_format = LogFormat::kJson;
   int io_threads = 0;           // 0 = one per core
   int max_connections = 10000;  // client connections open at once, authenticated or not
+  // Connections from one client address that are still logging in (before
+  // the session starts): past it, that address's next ones are refused at
+  // once, so that idle connections from one place cannot hold the gateway's
+  // descriptors and slots until their startup deadline.
+  int max_logins_per_address = 256;
   AdminListener admin;
 };
 

@@ -9,6 +9,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <future>
+#include <mutex>
+#include <unordered_map>
 
 #include "net/stream.h"
 
@@ -25,7 +27,34 @@ struct Server::Bound {
   std::uint16_t port = 0;
 };
 
-Server::Server(Services& services, net::IoPool& pool) : services_(services), pool_(pool) {}
+struct LoginLimiter::Counts {
+  std::mutex mu;
+  std::unordered_map<std::string, int> by_address;
+  int limit = 0;
+};
+
+LoginLimiter::LoginLimiter(int per_address) : counts_(std::make_shared<Counts>()) {
+  counts_->limit = per_address;
+}
+
+std::shared_ptr<void> LoginLimiter::enter(const std::string& address) {
+  {
+    std::lock_guard lock(counts_->mu);
+    int& n = counts_->by_address[address];
+    if (n >= counts_->limit) return nullptr;
+    ++n;
+  }
+  // Not null (a slot is tested as a pointer); the deleter frees nothing but
+  // gives the slot back, and holds the counts, not the limiter.
+  return std::shared_ptr<void>(counts_.get(), [counts = counts_, address](void*) {
+    std::lock_guard lock(counts->mu);
+    auto it = counts->by_address.find(address);
+    if (it != counts->by_address.end() && --it->second <= 0) counts->by_address.erase(it);
+  });
+}
+
+Server::Server(Services& services, net::IoPool& pool)
+    : services_(services), pool_(pool), logins_(services.config().gateway.max_logins_per_address) {}
 Server::~Server() {
   stop_accepting();
 }
@@ -126,6 +155,7 @@ asio::awaitable<void> Server::accept_loop(Bound& b) {
          asio::ip::make_address_v4(asio::ip::v4_mapped, remote.address().to_v6()).is_loopback());
     client.listener = b.listener;
     client.tls = b.tls;
+    client.login_slot = logins_.enter(remote.address().to_string());
     auto& open = services_.counters().connections_open;
     client.over_limit = open.fetch_add(1) >= services_.config().gateway.max_connections;
     // Startup time runs from here to the session's start record.

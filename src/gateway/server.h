@@ -28,6 +28,23 @@ struct ClientInfo {
   // Past gateway.max_connections: the handler answers "too many connections"
   // in its protocol's words and closes, without any other work.
   bool over_limit = false;
+  // Held while this connection logs in (gateway.max_logins_per_address);
+  // the handler releases it once the session has started. Null when the
+  // address already has as many logging in: the handler refuses at once.
+  std::shared_ptr<void> login_slot;
+};
+
+// Counts the connections of each client address that are still logging in.
+// Thread-safe; a slot may outlive the limiter (it keeps the counts alive).
+class LoginLimiter {
+ public:
+  explicit LoginLimiter(int per_address);
+  // A slot for one more login from `address`; null past the limit.
+  std::shared_ptr<void> enter(const std::string& address);
+
+ private:
+  struct Counts;
+  std::shared_ptr<Counts> counts_;
 };
 
 class ProtocolHandler {
@@ -60,6 +77,7 @@ class Server {
   net::IoPool& pool_;
   std::map<std::string, std::unique_ptr<ProtocolHandler>> handlers_;
   std::vector<std::unique_ptr<Bound>> bound_;
+  LoginLimiter logins_;
 };
 
 }  // namespace gh::gateway

@@ -147,6 +147,7 @@ asio::awaitable<void> Session::run() {
     ok = co_await startup();
     if (deadline.fired()) ok = false;
   }
+  client_.login_slot.reset();  // logged in (or gone): no longer counts against its address
   if (!ok) {
     if (cstream_) cstream_->close();
     if (upstream_.stream) upstream_.stream->close();
@@ -256,6 +257,14 @@ asio::awaitable<bool> Session::startup() {
     // closing is orderly and the client reads the message rather than a reset.
     (void)co_await read_client_more();
     refuse("53300", "gatehouse: too many connections", "gateway.max_connections reached");
+    co_return co_await send_refusal();
+  }
+  if (!client_.login_slot) {
+    // This address already has max_logins_per_address connections logging
+    // in: refused at once, without waiting for a packet that may never come
+    // (idle connections must not hold descriptors until the startup deadline).
+    refuse("53300", "gatehouse: too many connections from your address are still logging in",
+           "gateway.max_logins_per_address reached");
     co_return co_await send_refusal();
   }
   wire::StartupMessage startup;

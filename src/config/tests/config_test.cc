@@ -327,6 +327,18 @@ TEST_F(ConfigTest, AuditAcceptsOnAndOffAsWellAsBooleans) {
   expect_problem(problems, line_of(s.yaml(), "audit:"), "is not one of: true, false, on, off");
 }
 
+TEST_F(ConfigTest, LoginsPerAddressAreBoundedByDefaultAndConfigurable) {
+  Sections s;
+  EXPECT_EQ(load_ok(s.yaml()).gateway.max_logins_per_address, 256);
+  s.gateway += "  max_logins_per_address: 16\n";
+  EXPECT_EQ(load_ok(s.yaml()).gateway.max_logins_per_address, 16);
+  Sections zero;
+  zero.gateway += "  max_logins_per_address: 0\n";
+  const std::string yaml = zero.yaml();
+  expect_problem(load_bad(yaml), line_of(yaml, "max_logins_per_address"),
+                 "gateway.max_logins_per_address");
+}
+
 // --- the whole file is refused, every problem with its line ---------------
 
 TEST_F(ConfigTest, YamlSyntaxErrorReportsTheParsersLine) {
