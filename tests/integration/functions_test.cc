@@ -12,23 +12,6 @@
 namespace gh::it {
 namespace {
 
-struct FunctionsGateway : OwnGateway {
-  explicit FunctionsGateway(const World& w)
-      : OwnGateway("gatehouse-functions", [&w](int p) {
-          return OwnGateway::base_yaml(w, "gw-functions", p, false) + R"(access:
-  - name: readers
-    groups: [readers]
-    connections: [app]
-    actions: [read]
-    functions: [public.fn_touch]
-  - name: writers
-    groups: [writers]
-    connections: [app]
-    actions: [read, write, ddl]
-)";
-        }) {}
-};
-
 class OpaqueFunctions : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -43,7 +26,18 @@ class OpaqueFunctions : public ::testing::Test {
         "CREATE OR REPLACE FUNCTION public.fn_touch() RETURNS int LANGUAGE sql VOLATILE AS "
         "$$ SELECT 7 $$;",
         "app");
-    gw_ = new FunctionsGateway(World::get());
+    gw_ = OwnGateway::with_policy(World::get(), "functions", R"(access:
+  - name: readers
+    groups: [readers]
+    connections: [app]
+    actions: [read]
+    functions: [public.fn_touch]
+  - name: writers
+    groups: [writers]
+    connections: [app]
+    actions: [read, write, ddl]
+)")
+              .release();
   }
   static void TearDownTestSuite() {
     delete gw_;
@@ -64,9 +58,9 @@ class OpaqueFunctions : public ::testing::Test {
   }
   std::string reader() const { return World::get().idp->mint("rita", {"readers"}); }
   std::string writer() const { return World::get().idp->mint("walt", {"writers"}); }
-  static FunctionsGateway* gw_;
+  static OwnGateway* gw_;
 };
-FunctionsGateway* OpaqueFunctions::gw_ = nullptr;
+OwnGateway* OpaqueFunctions::gw_ = nullptr;
 
 TEST_F(OpaqueFunctions, ReadOnlyCallerCannotRunAFunctionThatWrites) {
   ASSERT_EQ(victims(), "3");

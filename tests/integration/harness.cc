@@ -299,6 +299,13 @@ connections:
   return y;
 }
 
+std::unique_ptr<OwnGateway> OwnGateway::with_policy(const World& w, const std::string& name,
+                                                    const std::string& policy_yaml) {
+  return std::make_unique<OwnGateway>("gatehouse-" + name, [&](int port) {
+    return base_yaml(w, "gw-" + name, port, false) + policy_yaml;
+  });
+}
+
 std::string OwnGateway::connection_yaml(const World& w, const std::string& name) {
   return "  - name: " + name + R"(
     protocol: postgres

@@ -82,6 +82,9 @@ struct OwnGateway {
   static std::string connection_yaml(const World& w, const std::string& name);
   // `yaml` is the whole file for the port the gateway listens on.
   OwnGateway(const std::string& name, const std::function<std::string(int port)>& yaml);
+  // base_yaml (no read credentials) and the policy sections `policy_yaml`.
+  static std::unique_ptr<OwnGateway> with_policy(const World& w, const std::string& name,
+                                                 const std::string& policy_yaml);
   ~OwnGateway();
   OwnGateway(const OwnGateway&) = delete;
   OwnGateway& operator=(const OwnGateway&) = delete;

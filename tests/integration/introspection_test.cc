@@ -9,19 +9,6 @@
 namespace gh::it {
 namespace {
 
-struct IntrospectionGateway : OwnGateway {
-  explicit IntrospectionGateway(const World& w)
-      : OwnGateway("gatehouse-introspection", [&w](int p) {
-          return OwnGateway::base_yaml(w, "gw-introspection", p, false) + R"(access:
-  - name: one-table
-    groups: [readers]
-    connections: [app]
-    actions: [read]
-    tables: [public.intro_t]
-)";
-        }) {}
-};
-
 class Introspection : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -32,7 +19,14 @@ class Introspection : public ::testing::Test {
         "CREATE TABLE public.intro_other(secret text);"
         "INSERT INTO public.intro_other VALUES ('hidden-value');",
         "app");
-    gw_ = new IntrospectionGateway(World::get());
+    gw_ = OwnGateway::with_policy(World::get(), "introspection", R"(access:
+  - name: one-table
+    groups: [readers]
+    connections: [app]
+    actions: [read]
+    tables: [public.intro_t]
+)")
+              .release();
   }
   static void TearDownTestSuite() {
     delete gw_;
@@ -43,9 +37,9 @@ class Introspection : public ::testing::Test {
                         gw_->psql_env(World::get().idp->mint("ivy", {"readers"})),
                         std::chrono::seconds(60));
   }
-  static IntrospectionGateway* gw_;
+  static OwnGateway* gw_;
 };
-IntrospectionGateway* Introspection::gw_ = nullptr;
+OwnGateway* Introspection::gw_ = nullptr;
 
 TEST_F(Introspection, PsqlDescribeCommandsWorkForATableRestrictedCaller) {
   const std::vector<std::pair<std::string, std::string>> cases = {
