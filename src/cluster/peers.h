@@ -29,6 +29,9 @@ struct CancelTarget {
   std::int32_t upstream_secret = 0;
   std::string session_id;
   std::string replica;  // the replica the session runs on
+  // The connection's name (its TLS settings carry the cancel); known on the
+  // session's own replica, empty for a target another replica shared.
+  std::string connection;
 };
 
 using ReviewResult = Expected<approvals::Request, approvals::ReviewError>;

@@ -174,6 +174,24 @@ void Session::end_session(const std::string& reason) {
   spdlog::info("session {} ended: {}", session_id_, reason);
 }
 
+std::pair<const config::Connection*, const UpstreamTls*> Session::cancel_route(
+    const gateway::CancelTarget& target) const {
+  const auto& cfg = services_.config();
+  const config::Connection* chosen = nullptr;
+  if (!target.connection.empty()) chosen = cfg.find_connection(target.connection);
+  if (chosen == nullptr) {
+    // Another replica's session: replicas share the configuration, so the
+    // connections to that server say how to reach it; the strictest wins.
+    for (const auto& c : cfg.connections)
+      if (c.host == target.host && c.port == target.port &&
+          (chosen == nullptr || static_cast<int>(c.tls) > static_cast<int>(chosen->tls)))
+        chosen = &c;
+  }
+  if (chosen == nullptr) return {nullptr, nullptr};
+  auto it = h_.upstream_tls.find(chosen->name);
+  return {chosen, it == h_.upstream_tls.end() ? nullptr : &it->second};
+}
+
 asio::awaitable<std::optional<gateway::CancelTarget>> Session::find_shared_cancel(
     gateway::CancelKey key) {
   constexpr auto kWait = std::chrono::seconds(5);
@@ -326,9 +344,11 @@ asio::awaitable<bool> Session::startup() {
           spdlog::info("cancel for session {} of another replica from {}", target->session_id,
                        client_.address);
       }
-      if (target)
-        co_await send_upstream_cancel(ex, target->host, target->port, target->upstream_pid,
-                                      target->upstream_secret);
+      if (target) {
+        const auto [conn, tls] = cancel_route(*target);
+        co_await send_upstream_cancel(ex, conn, tls, target->host, target->port,
+                                      target->upstream_pid, target->upstream_secret);
+      }
       co_return false;  // the protocol has no reply to a cancel: just close
     }
     startup = std::move(std::get<wire::StartupMessage>(d.packet));
@@ -557,8 +577,10 @@ asio::awaitable<bool> Session::startup() {
   // the gateway's own cancel key, and ReadyForQuery.
   session_id_ = gateway::Services::new_session_id();
   gate_->set_session_id(session_id_);
-  cancel_key_ = services_.cancels().add(
-      {connection_->host, connection_->port, upstream_.pid, upstream_.secret, session_id_});
+  gateway::CancelTarget own{connection_->host, connection_->port, upstream_.pid, upstream_.secret,
+                            session_id_};
+  own.connection = connection_->name;
+  cancel_key_ = services_.cancels().add(std::move(own));
   cancel_registered_ = true;
   out.clear();
   wire::encode_auth_ok(out);
@@ -931,13 +953,14 @@ Session::RowStep Session::row_threshold(const asio::any_io_executor& ex, std::ui
     auto cancel = std::make_shared<CancelInFlight>(ex);
     cancel->timer.expires_after(std::chrono::seconds(15));  // past the cancel's own deadlines
     cancel_in_flight_ = cancel;
-    asio::co_spawn(ex,
-                   send_upstream_cancel(ex, connection_->host, connection_->port, upstream_.pid,
-                                        upstream_.secret),
-                   [cancel](std::exception_ptr) {
-                     cancel->done = true;
-                     cancel->timer.cancel();
-                   });
+    asio::co_spawn(
+        ex,
+        send_upstream_cancel(ex, connection_, &h_.upstream_tls.at(connection_->name),
+                             connection_->host, connection_->port, upstream_.pid, upstream_.secret),
+        [cancel](std::exception_ptr) {
+          cancel->done = true;
+          cancel->timer.cancel();
+        });
     return RowStep::kConsumed;
   }
   // The result ends (or pauses, for a portal) under the threshold: its rows

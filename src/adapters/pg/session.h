@@ -61,6 +61,11 @@ class Session {
 
   boost::asio::awaitable<bool> startup();
   boost::asio::awaitable<bool> read_client_more();
+  // The connection (and its TLS context) a cancel for `target` goes out as:
+  // the session's own, or for another replica's session the strictest
+  // connection to the same server; null when none is configured.
+  std::pair<const config::Connection*, const UpstreamTls*> cancel_route(
+      const gateway::CancelTarget& target) const;
   // A cancel key another replica handed out, from the shared store (bounded wait).
   boost::asio::awaitable<std::optional<gateway::CancelTarget>> find_shared_cancel(
       gateway::CancelKey key);

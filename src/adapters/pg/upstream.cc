@@ -279,7 +279,8 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
   }
 }
 
-asio::awaitable<void> send_upstream_cancel(asio::any_io_executor ex, std::string host,
+asio::awaitable<void> send_upstream_cancel(asio::any_io_executor ex, const config::Connection* c,
+                                           const UpstreamTls* tls, std::string host,
                                            std::uint16_t port, std::int32_t pid,
                                            std::int32_t secret) {
   auto socket = co_await net::dial(ex, host, port, std::chrono::seconds(5));
@@ -287,17 +288,48 @@ asio::awaitable<void> send_upstream_cancel(asio::any_io_executor ex, std::string
     spdlog::warn("cancel: cannot reach upstream {}:{}: {}", host, port, socket.error());
     co_return;
   }
+  std::unique_ptr<net::Stream> stream;
+  std::unique_ptr<net::Stream>* held = &stream;
+  net::Deadline deadline(ex, std::chrono::seconds(10), [&socket, held] {
+    net::error_code ignored;
+    if (socket->is_open()) socket->close(ignored);
+    if (*held) (*held)->close();
+  });
+  const bool wants_tls = c != nullptr && c->tls != config::UpstreamTls::kDisable &&
+                         tls != nullptr && tls->ctx != nullptr;
+  if (wants_tls) {
+    auto answer = co_await request_tls(*socket);
+    if (!answer) {
+      spdlog::warn("cancel: TLS negotiation with {}:{} failed: {}", host, port, answer.error());
+      co_return;
+    }
+    if (*answer == 'S') {
+      const std::string verify_host =
+          c->tls == config::UpstreamTls::kVerifyFull ? c->host : std::string();
+      auto s = co_await net::tls_handshake_client(std::move(*socket), *tls->ctx, verify_host);
+      if (!s) {
+        spdlog::warn("cancel: TLS with {}:{} failed: {}", host, port, s.error());
+        co_return;
+      }
+      stream = std::move(*s);
+    } else if (*answer != 'N' || c->tls != config::UpstreamTls::kPrefer) {
+      // Sessions of this connection never run in clear: nor does their cancel.
+      spdlog::warn("cancel: {}:{} does not offer TLS, which connection {} requires; not sent", host,
+                   port, c->name);
+      co_return;
+    }
+  }
+  if (!stream) stream = net::make_tcp_stream(std::move(*socket));
   wire::Buffer req;
   wire::encode_cancel_request(req, pid, secret);
   net::error_code ec;
-  co_await asio::async_write(*socket, asio::buffer(req),
-                             asio::redirect_error(asio::use_awaitable, ec));
+  co_await stream->write_all(req, ec);
+  if (ec) co_return;
   // The server answers a cancel by closing; wait for that so the cancel has
   // been read before we drop the connection.
-  std::uint8_t byte;
-  net::Deadline deadline(ex, std::chrono::seconds(5), [&] { socket->close(ec); });
-  co_await socket->async_read_some(asio::buffer(&byte, 1),
-                                   asio::redirect_error(asio::use_awaitable, ec));
+  std::uint8_t byte[1];
+  (void)co_await stream->read_some(byte, ec);
+  stream->close();
 }
 
 asio::awaitable<Expected<std::uint8_t>> request_tls(asio::ip::tcp::socket& socket) {

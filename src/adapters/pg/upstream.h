@@ -48,9 +48,14 @@ boost::asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstrea
     boost::asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
     const UpstreamTls& tls, const std::vector<std::pair<std::string, std::string>>& client_params);
 
-// Forwards a cancel to an upstream backend (a new connection carrying only
-// the CancelRequest, as the protocol has it).
-boost::asio::awaitable<void> send_upstream_cancel(boost::asio::any_io_executor ex, std::string host,
+// Forwards a cancel to an upstream backend: a new connection carrying only
+// the CancelRequest, as the protocol has it — inside TLS as the connection's
+// `tls` says (PostgreSQL reads a CancelRequest after SSLRequest too): the
+// backend's secret key is not sent in clear where sessions are not. With
+// `disable`, or without a connection (`c` null), in clear.
+boost::asio::awaitable<void> send_upstream_cancel(boost::asio::any_io_executor ex,
+                                                  const config::Connection* c,
+                                                  const UpstreamTls* tls, std::string host,
                                                   std::uint16_t port, std::int32_t pid,
                                                   std::int32_t secret);
 
