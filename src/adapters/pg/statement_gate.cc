@@ -126,7 +126,6 @@ bool calls_user_functions(const model::Analysis& a, const policy::PreparedStatem
 
 bool StatementGate::needs_function_catalog(std::uint8_t type, Bytes body) {
   if (type != 'Q' && type != 'P') return false;
-  if (!services_.functions().wants_fetch(connection_)) return false;
   std::string_view sql;
   if (type == 'Q') {
     auto q = wire::parse_query(body);
@@ -138,7 +137,9 @@ bool StatementGate::needs_function_catalog(std::uint8_t type, Bytes body) {
     sql = p->sql;
   }
   auto a = services_.analyses().get(sql);
-  return a->ok && calls_user_functions(*a, sql_prepared_);
+  // Asked last: a yes marks this session as the one fetching.
+  return a->ok && calls_user_functions(*a, sql_prepared_) &&
+         services_.functions().wants_fetch(connection_);
 }
 
 StatementGate::Verdict StatementGate::decide(const model::AnalysisPtr& analysis) {

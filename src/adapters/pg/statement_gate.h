@@ -68,7 +68,8 @@ class StatementGate {
   Inspection inspect(std::uint8_t type, Bytes body);
   // Whether deciding this message needs the connection's function catalog
   // fetched first: it calls a routine outside pg_catalog (also through what
-  // an EXECUTE runs) and the catalog is not at hand.
+  // an EXECUTE runs) and the catalog is not at hand. A yes makes this session
+  // the one that fetches it (others keep the expired copy meanwhile).
   bool needs_function_catalog(std::uint8_t type, Bytes body);
 
   // A held message was approved: it goes on, recorded with the approval.
