@@ -23,6 +23,11 @@ namespace {
 
 constexpr long long kMaxRowsOver = 100'000'000;
 
+// A host name or address on the gateway's own machine.
+bool loopback_host(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
 // Empty when `url` may be fetched: https://, or http:// to a loopback host.
 // The problem never repeats the URL (a webhook URL is a secret).
 std::string url_problem(const std::string& url) {
@@ -43,8 +48,7 @@ std::string url_problem(const std::string& url) {
     host.resize(colon);
   }
   if (host.empty()) return "the URL names no host";
-  bool loopback = host == "localhost" || host == "::1" || host.starts_with("127.");
-  if (url.starts_with("http://") && !loopback)
+  if (url.starts_with("http://") && !loopback_host(host))
     return "http:// is allowed only to a loopback address; use https://";
   return {};
 }
@@ -1009,9 +1013,8 @@ class Loader {
   // Settings weaker than the defaults are accepted, and said: `check` lists
   // them and `serve` logs them at start.
   void warn_weak_upstream(const std::string& w, const Connection& c) {
-    const bool loopback = c.host == "localhost" || c.host == "::1" || c.host.starts_with("127.");
     // On the gateway's own machine there is no wire to listen on.
-    if (!loopback) {
+    if (!loopback_host(c.host)) {
       if (c.tls == UpstreamTls::kDisable)
         cfg_.warnings.push_back(w +
                                 ".tls: disable sends the credential and every value in "

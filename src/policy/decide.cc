@@ -186,10 +186,6 @@ Guarded guardrail_matches(const Guardrail& g, const model::Statement& st, const 
   return out;
 }
 
-bool system_schema(std::string_view schema) {
-  return schema == "pg_catalog" || schema == "information_schema";
-}
-
 // Catalog relations that hold data or secrets rather than the schema's shape:
 // password hashes, user-mapping options, column statistics (sampled values),
 // large objects, server configuration files, and what other sessions of the
@@ -237,7 +233,7 @@ std::string writing_call(const model::Statement& st, const SessionView& s,
                          const std::vector<const AccessRule*>& rules) {
   if (!s.user_functions_judged) return {};
   for (const auto& f : st.functions) {
-    if (system_schema(f.schema)) continue;
+    if (!judged_by_catalog(f)) continue;
     const std::string shown = f.schema.empty() ? f.name : f.schema + "." + f.name;
     bool writes = false;
     std::vector<std::string> names;  // how an allow-list may name it

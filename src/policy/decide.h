@@ -46,6 +46,11 @@ struct UserFunction {
 };
 // The database's routines by name (outside the system schemas).
 using UserFunctions = std::map<std::string, std::vector<UserFunction>, std::less<>>;
+// Whether a call is judged by the database's catalog: it may name a routine
+// outside the system schemas (unqualified names may, too).
+inline bool judged_by_catalog(const model::FunctionRef& f) {
+  return f.schema != "pg_catalog" && f.schema != "information_schema";
+}
 
 // What the decision needs to know of the session.
 struct SessionView {

@@ -113,7 +113,7 @@ namespace {
 bool calls_user_functions(const model::Analysis& a, const policy::PreparedStatements& prepared) {
   for (const auto& st : a.statements) {
     for (const auto& f : st.functions)
-      if (f.schema != "pg_catalog" && f.schema != "information_schema") return true;
+      if (policy::judged_by_catalog(f)) return true;
     for (const auto& name : st.executes)
       if (auto p = prepared.find(name);
           p != prepared.end() && p->second && calls_user_functions(*p->second, prepared))
@@ -136,10 +136,18 @@ bool StatementGate::needs_function_catalog(std::uint8_t type, Bytes body) {
     if (!p) return false;
     sql = p->sql;
   }
-  auto a = services_.analyses().get(sql);
+  auto a = analysis_of(body, sql);
   // Asked last: a yes marks this session as the one fetching.
   return a->ok && calls_user_functions(*a, sql_prepared_) &&
          services_.functions().wants_fetch(connection_);
+}
+
+model::AnalysisPtr StatementGate::analysis_of(Bytes body, std::string_view sql) {
+  if (analyzed_.analysis && analyzed_.body == body.data() && analyzed_.size == body.size())
+    return analyzed_.analysis;
+  auto a = services_.analyses().get(sql);
+  analyzed_ = {body.data(), body.size(), a};
+  return a;
 }
 
 StatementGate::Verdict StatementGate::decide(const model::AnalysisPtr& analysis) {
@@ -446,6 +454,7 @@ StatementGate::Inspection StatementGate::refused_held(std::uint8_t type, const I
 StatementGate::Inspection StatementGate::inspect(std::uint8_t type, Bytes body) {
   const auto began = std::chrono::steady_clock::now();
   Inspection ins = inspect_message(type, body);
+  analyzed_ = {};  // valid for this message only: the next may reuse its bytes' place
   if (ins.hold || ins.note.decision)  // a decision was made (not a Bind, Close, decided Execute)
     services_.counters().decisions.observe(ins.hold      ? gateway::Decision::kHold
                                            : ins.replace ? gateway::Decision::kDeny
@@ -459,7 +468,7 @@ StatementGate::Inspection StatementGate::inspect_message(std::uint8_t type, Byte
     case 'Q': {
       refresh_policy();
       auto q = wire::parse_query(body);
-      auto a = q ? services_.analyses().get(q->sql) : unanalyzable("malformed Query message");
+      auto a = q ? analysis_of(body, q->sql) : unanalyzable("malformed Query message");
       auto v = decide(a);
       if (!v.decision.allowed()) return deny(v.decision, v.record, type, {});
       std::shared_ptr<RowWatch> rows;
@@ -482,7 +491,7 @@ StatementGate::Inspection StatementGate::inspect_message(std::uint8_t type, Byte
       auto p = wire::parse_parse(body);
       if (!p) return {};  // the tracker refuses it; the session does not relay it
       const std::string name(p->statement);
-      auto a = services_.analyses().get(p->sql);
+      auto a = analysis_of(body, p->sql);
       auto v = decide(a);
       // The server drops the unnamed statement before it parses a new one.
       if (name.empty()) statements_.erase(name);

@@ -116,6 +116,9 @@ class StatementGate {
   // through a per-session cache (the analysis is kept alive in it, so its
   // address cannot be reused while cached).
   Verdict decide(const model::AnalysisPtr& analysis);
+  // The analysis of a Query's or Parse's text, made once per message:
+  // needs_function_catalog() and inspect() of the same message share it.
+  model::AnalysisPtr analysis_of(Bytes body, std::string_view sql);
   // inspect() without the metrics: what it does with each message type.
   Inspection inspect_message(std::uint8_t type, Bytes body);
   void refresh_policy();
@@ -155,6 +158,12 @@ class StatementGate {
   std::shared_ptr<const policy::Policy> policy_;
   policy::SessionView view_;
   std::uint64_t view_generation_ = 0;  // bumped whenever view_ changes
+  struct Analyzed {
+    const std::uint8_t* body = nullptr;  // the message it was made of (until inspect() ends)
+    std::size_t size = 0;
+    model::AnalysisPtr analysis;
+  };
+  Analyzed analyzed_;
   policy::PreparedStatements sql_prepared_;
   std::map<std::string, PreparedPtr, std::less<>> statements_;  // extended protocol, by name
   std::map<std::string, PreparedPtr, std::less<>> portals_;
