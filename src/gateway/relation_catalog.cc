@@ -43,8 +43,31 @@ void RelationCatalog::put_name(const std::string& connection, const std::string&
   names_[{connection, name}] = Entry{std::move(info), Clock::now()};
 }
 
+std::optional<RelationInfo> RelationCatalog::shape(const std::string& connection,
+                                                   const std::string& name) const {
+  std::lock_guard lock(mu_);
+  auto it = shapes_.find({connection, name});
+  if (it == shapes_.end() || Clock::now() - it->second.fetched > kTtl) return std::nullopt;
+  return it->second.info;
+}
+
+void RelationCatalog::put_shape(const std::string& connection, const std::string& name,
+                                RelationInfo info) {
+  std::lock_guard lock(mu_);
+  if (shapes_.size() >= kMaxEntries) shapes_.clear();
+  shapes_[{connection, name}] = Entry{std::move(info), Clock::now()};
+}
+
+std::uint64_t RelationCatalog::generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
+}
+
 void RelationCatalog::invalidate(const std::string& connection) {
   std::lock_guard lock(mu_);
+  ++generation_;
+  auto s = shapes_.lower_bound({connection, std::string()});
+  while (s != shapes_.end() && s->first.first == connection) s = shapes_.erase(s);
   auto it = entries_.lower_bound({connection, 0});
   while (it != entries_.end() && it->first.first == connection) it = entries_.erase(it);
   auto n = names_.lower_bound({connection, std::string()});

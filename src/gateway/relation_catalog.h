@@ -20,6 +20,9 @@ struct RelationInfo {
   std::string schema;
   std::string table;
   std::vector<std::string> columns;  // by attribute number - 1; dropped ones empty
+  std::vector<bool> json;            // json/jsonb columns, like `columns` (shapes only)
+  std::string view_definition;       // a view or materialized view: its query (shapes only)
+  bool exists = true;                // false: the name resolves to no relation
 };
 
 class RelationCatalog {
@@ -36,8 +39,14 @@ class RelationCatalog {
   // By the name a statement used ("schema.table"), for COPY of a table.
   std::optional<RelationInfo> by_name(const std::string& connection, const std::string& name) const;
   void put_name(const std::string& connection, const std::string& name, RelationInfo info);
+  // Relations as statements name them, with their column types and view
+  // definitions (what column lineage reads), by the name as written.
+  std::optional<RelationInfo> shape(const std::string& connection, const std::string& name) const;
+  void put_shape(const std::string& connection, const std::string& name, RelationInfo info);
   // After DDL on the connection: everything is looked up again.
   void invalidate(const std::string& connection);
+  // Changes whenever anything is invalidated (for what callers derive from entries).
+  std::uint64_t generation() const;
 
  private:
   struct Entry {
@@ -47,6 +56,8 @@ class RelationCatalog {
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::uint32_t>, Entry> entries_;
   std::map<std::pair<std::string, std::string>, Entry> names_;
+  std::map<std::pair<std::string, std::string>, Entry> shapes_;
+  std::uint64_t generation_ = 0;
 };
 
 }  // namespace gh::gateway

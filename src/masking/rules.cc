@@ -302,6 +302,34 @@ void count(Counts& c, int rule, std::size_t rules) {
 
 }  // namespace
 
+bool outside_json_path(const JsonPath& rule, const std::vector<std::string>& path) {
+  using K = JsonPath::Step::Kind;
+  const auto& steps = rule.steps;
+  const bool descends = std::any_of(steps.begin(), steps.end(), [](const JsonPath::Step& s) {
+    return s.kind == K::kDescendKey || s.kind == K::kDescendAny;
+  });
+  if (descends) {
+    // `$..key` alone reaches the same keys from any root: only a key on the
+    // way down to the value can escape it. Anything else may reach inside.
+    if (steps.size() == 1 && steps[0].kind == K::kDescendKey)
+      return std::find(path.begin(), path.end(), steps[0].key) == path.end();
+    return false;
+  }
+  // Anchored: outside when the two part ways at a step; when one is a prefix
+  // of the other the value is inside what the rule masks, or holds it.
+  for (std::size_t i = 0; i < steps.size() && i < path.size(); ++i) {
+    const auto& s = steps[i];
+    const std::string& k = path[i];
+    if (s.kind == K::kKey && s.key != k) return true;
+    if (s.kind == K::kIndex) {
+      if (k.starts_with('-')) continue;  // counted from the end: any element
+      if (k.empty() || k.find_first_not_of("0123456789") != std::string::npos) return true;
+      if (k.size() > 18 || std::stoull(k) != s.index) return true;
+    }
+  }
+  return false;
+}
+
 ColumnPlan SessionMasker::plan(const ColumnSource& column) const {
   ColumnPlan p;
   p.kind = value_kind(column.type_oid, column.format);
@@ -322,11 +350,40 @@ ColumnPlan SessionMasker::plan(const ColumnSource& column) const {
       }
     }
   }
+  if (p.column_rule < 0 && !column.derived.empty()) {
+    if (column.direct) {
+      // A plain reference (through a view, say): masked as the column it is.
+      if (has_column_rules_) p.column_rule = column_rule_of(column.derived);
+    } else {
+      p.column_rule = rule_for_derived(column.derived);
+    }
+  }
   if (p.column_rule >= 0 && p.kind == ValueKind::kSkip)
     p.kind = column.format == 0 ? ValueKind::kText : ValueKind::kOpaqueBinary;
   const bool json = p.kind == ValueKind::kJson || p.kind == ValueKind::kJsonbBinary;
   p.scan = p.kind != ValueKind::kSkip && (scanner_ != nullptr || (json && has_json_paths_));
   return p;
+}
+
+int SessionMasker::column_rule_of(const std::vector<model::Origin>& origins) const {
+  for (std::size_t r = 0; r < rules_.size(); ++r)
+    for (const auto& glob : rules_[r]->columns)
+      for (const auto& o : origins)
+        if (glob_match(glob, lower(o.source))) return static_cast<int>(r);
+  return -1;
+}
+
+int SessionMasker::rule_for_derived(const std::vector<model::Origin>& origins) const {
+  if (has_column_rules_)
+    if (int r = column_rule_of(origins); r >= 0) return r;
+  if (!has_json_paths_) return -1;
+  for (const auto& o : origins) {
+    if (!o.json) continue;
+    for (std::size_t r = 0; r < rules_.size(); ++r)
+      for (const auto& jp : rules_[r]->json_paths)
+        if (!o.path || !outside_json_path(jp, *o.path)) return static_cast<int>(r);
+  }
+  return -1;
 }
 
 int SessionMasker::first_column_rule() const {

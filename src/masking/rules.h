@@ -18,6 +18,7 @@
 #include "base/expected.h"
 #include "masking/detectors.h"
 #include "masking/styles.h"
+#include "model/lineage.h"
 #include "model/principal.h"
 
 namespace gh::masking {
@@ -66,10 +67,23 @@ struct ColumnSource {
   std::string name;    // the output column name
   std::uint32_t type_oid = 0;
   std::int16_t format = 0;
-  // A table column whose source could not be resolved: fail closed, masked
+  // A table column whose source could not be resolved, or a value computed
+  // by something statement analysis cannot see into: fail closed, masked
   // whole by the first rule that names columns.
   bool unresolved = false;
+  // Lineage: the table columns the value is computed from (through views,
+  // expressions, functions, JSON operators). A value computed from a column a
+  // rule names is masked whole in that rule's style; a value computed from a
+  // JSON document is masked whole unless its constant path is outside every
+  // rule path. `direct`: a plain column reference (its JSON is masked inside).
+  std::vector<model::Origin> derived;
+  bool direct = false;
 };
+
+// Whether a value extracted at `path` of a document can hold nothing the
+// rule path reaches — JSON values the client gets are masked by the rules
+// again from their own root, so only what that cannot catch counts.
+bool outside_json_path(const JsonPath& rule, const std::vector<std::string>& path);
 
 // What happens to every value of one result column.
 struct ColumnPlan {
@@ -136,6 +150,9 @@ class SessionMasker {
   int column_rule_for(const ColumnSource& column) const { return plan(column).column_rule; }
   // The first rule that names columns (what masks unresolved columns), or -1.
   int first_column_rule() const;
+  // The rule that masks a value computed from these columns whole, or -1
+  // (what a result column whose lineage is not established may hold).
+  int rule_for_derived(const std::vector<model::Origin>& origins) const;
 
  private:
   friend class MaskingPolicy;
@@ -144,6 +161,8 @@ class SessionMasker {
   Outcome mask_json(const ColumnPlan& plan, std::string_view json, std::string& out, Counts& counts,
                     bool typed = true) const;
   void mask_whole_value(int rule, std::string_view value, std::string& out) const;
+  // The first rule whose `columns` name one of these, or -1.
+  int column_rule_of(const std::vector<model::Origin>& origins) const;
   void mask_whole_found(int rule, std::string_view value, const Finding* found, std::size_t n,
                         std::string& out) const;
 

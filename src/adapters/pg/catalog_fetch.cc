@@ -115,6 +115,79 @@ asio::awaitable<Expected<std::optional<gateway::RelationInfo>>> fetch_relation_n
   co_return std::optional<gateway::RelationInfo>(std::move(found->begin()->second));
 }
 
+namespace {
+
+// A name as written ("schema.table" or "table") as a quoted identifier.
+std::string identifier(const std::string& qualified_name) {
+  auto dot = qualified_name.find('.');
+  if (dot == std::string::npos) return quoted(qualified_name, '"');
+  return quoted(qualified_name.substr(0, dot), '"') + "." +
+         quoted(qualified_name.substr(dot + 1), '"');
+}
+
+}  // namespace
+
+std::string relation_shapes_query(const std::vector<std::string>& names) {
+  // An array literal of quoted identifiers: each element double-quoted with
+  // its quotes and backslashes escaped, the whole inside one string literal.
+  std::string array = "{";
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (i) array += ',';
+    array += '"';
+    for (char ch : identifier(names[i])) {
+      if (ch == '"' || ch == '\\') array += '\\';
+      array += ch;
+    }
+    array += '"';
+  }
+  array += '}';
+  return "SELECT r.ord, c.oid, n.nspname, c.relname, a.attnum, a.attname, a.attisdropped, "
+         "a.atttypid IN (114, 3802), "
+         "CASE WHEN a.attnum = 1 AND c.relkind IN ('v', 'm') "
+         "THEN pg_catalog.pg_get_viewdef(c.oid) END "
+         "FROM pg_catalog.unnest(" +
+         quoted(array, '\'') +
+         "::text[]) WITH ORDINALITY AS r(name, ord) "
+         "JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(r.name) "
+         "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+         "JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+         "ORDER BY 1, 5";
+}
+
+asio::awaitable<Expected<std::map<std::string, gateway::RelationInfo>>> fetch_relation_shapes(
+    asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
+    const UpstreamTls& tls, const std::vector<std::string>& names) {
+  std::map<std::string, gateway::RelationInfo> out;
+  for (const auto& n : names) out[n].exists = false;
+  if (names.empty()) co_return out;
+  auto st = co_await run_catalog_query(
+      ex, c, cred, tls, relation_shapes_query(names),
+      [&](const std::vector<std::optional<Bytes>>& values) {
+        std::size_t ord = 0;
+        std::int32_t attnum = 0;
+        if (values.size() != 9 || !number(values[0], ord) || ord == 0 || ord > names.size() ||
+            !number(values[4], attnum) || attnum <= 0 || attnum > 1600)
+          return false;
+        auto& info = out[names[ord - 1]];
+        info.exists = true;
+        info.schema = text_of(values[2]);
+        info.table = text_of(values[3]);
+        const auto at = static_cast<std::size_t>(attnum);
+        if (info.columns.size() < at) {
+          info.columns.resize(at);
+          info.json.resize(at);
+        }
+        if (text_of(values[6]) != "t") {
+          info.columns[at - 1] = text_of(values[5]);
+          info.json[at - 1] = text_of(values[7]) == "t";
+        }
+        if (values[8]) info.view_definition = text_of(values[8]);
+        return true;
+      });
+  if (!st) co_return unexpected(st.error());
+  co_return out;
+}
+
 // Every routine defined outside the system schemas, and whether it may write:
 // VOLATILE (PostgreSQL forbids STABLE and IMMUTABLE ones to), or a procedure.
 std::string user_functions_query() {

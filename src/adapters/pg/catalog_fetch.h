@@ -33,6 +33,16 @@ boost::asio::awaitable<Expected<std::optional<gateway::RelationInfo>>> fetch_rel
     boost::asio::any_io_executor ex, const config::Connection& c, const config::Credentials& cred,
     const UpstreamTls& tls, const std::string& qualified_name);
 
+// Relations by the names statements use (each "schema.table" or "table", as
+// written), with column types and view definitions: what column lineage
+// reads. Every name is in the result; one that resolves to nothing has
+// `exists` false. Names are quoted as identifiers inside one array literal.
+std::string relation_shapes_query(const std::vector<std::string>& names);
+boost::asio::awaitable<Expected<std::map<std::string, gateway::RelationInfo>>>
+fetch_relation_shapes(boost::asio::any_io_executor ex, const config::Connection& c,
+                      const config::Credentials& cred, const UpstreamTls& tls,
+                      const std::vector<std::string>& names);
+
 // The routines defined outside the system schemas (user functions and
 // procedures), by name, and whether each may write.
 std::string user_functions_query();

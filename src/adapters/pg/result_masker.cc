@@ -41,6 +41,11 @@ std::vector<std::uint32_t> ResultMasker::tables_of(Bytes row_description) {
   return out;
 }
 
+void ResultMasker::expect_lineage(std::shared_ptr<const sql::Lineage> lineage) {
+  lineage_ = std::move(lineage);
+  lineage_expected_ = true;
+}
+
 void ResultMasker::expect_copy(masking::CopyFormat format,
                                std::vector<masking::ColumnSource> columns, bool unresolved) {
   copy_expected_ = true;
@@ -86,7 +91,7 @@ ResultMasker::Action ResultMasker::on_server(std::uint8_t type, Bytes body,
       copy_withheld_ = 0;
       copy_rules_.clear();
       if (!copy_expected_) copy_format_ = {};
-      if (copy_expected_ && rules_->has_column_rules()) {
+      if (copy_expected_ && (rules_->has_column_rules() || rules_->has_json_paths())) {
         const std::size_t n = body.size() >= 3 ? (std::size_t{body[1]} << 8) | body[2] : 0;
         if (copy_unresolved_) {
           copy_rules_.assign(n, rules_->first_column_rule());
@@ -142,9 +147,20 @@ ResultMasker::Action ResultMasker::on_row_description(Bytes body, const SourceOf
   auto fields = wire::parse_row_description(body);
   if (!fields) {
     plan_needs_work_ = true;  // no plan: every row of it is withheld
+    lineage_.reset();
+    lineage_expected_ = false;
     return Action::kForward;
   }
-  for (const auto& f : *fields) {
+  // Lineage matters to rules that name columns or JSON paths; content
+  // detectors run on every value whatever it comes from.
+  const bool lineage =
+      lineage_expected_ && (rules_->has_column_rules() || rules_->has_json_paths());
+  auto lineage_of = std::move(lineage_);
+  lineage_expected_ = false;
+  const bool aligned =
+      lineage_of && lineage_of->aligned && lineage_of->columns.size() == fields->size();
+  for (std::size_t i = 0; i < fields->size(); ++i) {
+    const auto& f = (*fields)[i];
     masking::ColumnSource src;
     src.name = std::string(f.name);
     src.type_oid = f.type_oid;
@@ -155,6 +171,21 @@ ResultMasker::Action ResultMasker::on_row_description(Bytes body, const SourceOf
         src.source = std::move(*s);
       else
         src.unresolved = true;
+    }
+    if (lineage && aligned) {
+      const auto& c = lineage_of->columns[i];
+      src.derived = c.origins;
+      src.direct = c.direct;
+      if (c.opaque) src.unresolved = true;
+    } else if (lineage && f.table_oid == 0) {
+      // A computed column whose own lineage is not established: it may hold
+      // anything the statement reads.
+      if (lineage_of) {
+        src.derived = lineage_of->everything;
+        if (lineage_of->opaque) src.unresolved = true;
+      } else {
+        src.unresolved = true;
+      }
     }
     auto p = rules_->plan(src);
     if (p.scan || p.column_rule >= 0) plan_needs_work_ = true;

@@ -17,6 +17,7 @@
 
 #include "base/bytes.h"
 #include "masking/rules.h"
+#include "sql/lineage.h"
 #include "wire/pg/protocol.h"
 
 namespace gh::adapters::pg {
@@ -33,6 +34,12 @@ class ResultMasker {
 
   // The table OIDs of a RowDescription (to look up before on_server sees it).
   static std::vector<std::uint32_t> tables_of(Bytes row_description);
+
+  // Before the next RowDescription: the lineage of the statement it describes
+  // (null when the gateway cannot tell which statement that is: its computed
+  // columns are then masked whole by the first column rule, fail closed).
+  // Without this call a description is planned from its columns alone.
+  void expect_lineage(std::shared_ptr<const sql::Lineage> lineage);
 
   // Before the next CopyOutResponse: how its lines are written and the source
   // of each column (empty when unknown, e.g. COPY (query)); `unresolved`: a
@@ -55,6 +62,8 @@ class ResultMasker {
   Action on_fields(std::uint8_t type, Bytes body, wire::pg::Buffer& out);
 
   std::shared_ptr<const masking::SessionMasker> rules_;
+  std::shared_ptr<const sql::Lineage> lineage_;
+  bool lineage_expected_ = false;  // expect_lineage() was called for the next description
   std::vector<masking::ColumnPlan> plan_;
   bool plan_needs_work_ = false;
   bool copy_out_ = false;

@@ -809,14 +809,31 @@ asio::awaitable<void> Session::pump(Direction& d) {
             out.insert(out.end(), ins.replacement.begin(), ins.replacement.end());
             continue;
           }
+          if (type == 'D' && !ev.body.empty() &&
+              describes_.size() < StatementTracker::kMaxPending) {
+            // Describe: which statement the RowDescription (or NoData) that answers it is of.
+            auto name = ev.body.subspan(1);
+            auto nul = std::find(name.begin(), name.end(), std::uint8_t{0});
+            describes_.emplace_back(static_cast<char>(ev.body[0]), std::string(name.begin(), nul));
+          }
           note_intent();
         } else {
           const std::uint8_t type = ev.header.type;
           Bytes body = ev.body;
           Bytes raw = ev.raw;
           if (type == 'T' || type == 'H') refresh_masking(framer);
+          std::size_t index = 0;
+          Text described = (type == 'T' || type == 'n') ? described_text(type, index) : nullptr;
           if (masker_.active()) {
-            if (type == 'T') co_await resolve_sources(body);
+            if (type == 'T') {
+              co_await resolve_sources(body);
+              auto rules = masker_.rules();
+              if (rules->has_column_rules() || rules->has_json_paths()) {
+                std::shared_ptr<const sql::Lineage> lineage;
+                if (described) lineage = co_await lineage_for(described->text, index);
+                masker_.expect_lineage(std::move(lineage));
+              }
+            }
             if (type == 'H') co_await prepare_copy();
             using A = ResultMasker::Action;
             A act = masker_.on_server(type, body, source_of_, mask_out_);
@@ -837,7 +854,12 @@ asio::awaitable<void> Session::pump(Direction& d) {
             out.insert(out.end(), raw.begin(), raw.end());
             continue;
           }
-          if (type == 'Z') copies_seen_ = 0;
+          if (type == 'Z') {
+            copies_seen_ = 0;
+            results_seen_ = 0;
+            describes_.clear();  // everything sent before has been answered
+          }
+          if (type == 'C' || type == 'I') ++results_seen_;
           const std::size_t before = finished_.size();
           auto replacement = tracker_.on_server(type, body, Clock::now(), finished_);
           if (masker_.active()) attach_mask_counts(before);
@@ -1026,6 +1048,100 @@ asio::awaitable<void> Session::resolve_sources(Bytes row_description) {
   }
 }
 
+Text Session::described_text(std::uint8_t type, std::size_t& index) {
+  bool simple = false;
+  Text running = tracker_.running_text(&simple);
+  if (simple && type == 'T') {
+    // A Query's own result: the statement of it the server is on.
+    index = results_seen_;
+    return running;
+  }
+  index = 0;
+  if (describes_.empty()) return nullptr;
+  auto [kind, name] = std::move(describes_.front());
+  describes_.pop_front();
+  return kind == 'S' ? tracker_.statement_named(name) : tracker_.portal_named(name);
+}
+
+asio::awaitable<std::shared_ptr<const sql::Lineage>> Session::lineage_for(const std::string& text,
+                                                                          std::size_t index) {
+  auto& catalog = services_.relations();
+  auto& memo = lineage_memo_;
+  const auto now = Clock::now();
+  const auto generation = catalog.generation();
+  if (memo.generation != generation || now - memo.since > gateway::RelationCatalog::kTtl ||
+      memo.by_text.size() >= 256) {
+    memo.by_text.clear();
+    memo.generation = generation;
+    memo.since = now;
+  }
+  std::string key = std::to_string(index) + ":" + text;
+  if (auto it = memo.by_text.find(key); it != memo.by_text.end()) co_return it->second;
+
+  // An unqualified name resolves through the session's search_path; once the
+  // session has changed it, the catalog's lookup (under the default path)
+  // may find another relation, so such names are not established.
+  const auto& view = gate_->view();
+  const bool path_moved = view.search_path_unknown || view.search_paths.size() > 1;
+  auto functions = services_.functions().get(connection_->name);
+  if (!functions && services_.functions().wants_fetch(connection_->name)) {
+    // Which calls are built-ins (computed from their arguments alone) is told
+    // by the database's own routines.
+    co_await fetch_function_catalog();
+    functions = services_.functions().get(connection_->name);
+  }
+  std::map<std::string, sql::Shape> shapes;
+  static const sql::Shape kNone;
+  sql::LineageCatalog lookup{
+      [&](const model::Relation& r) -> const sql::Shape* {
+        if (r.schema.empty() && path_moved) return &kNone;
+        const std::string name = r.schema.empty() ? r.name : r.schema + "." + r.name;
+        if (auto it = shapes.find(name); it != shapes.end()) return &it->second;
+        auto info = catalog.shape(connection_->name, name);
+        if (!info) return nullptr;
+        sql::Shape& s = shapes[name];
+        s.exists = info->exists;
+        s.schema = info->schema;
+        s.table = info->table;
+        s.columns = info->columns;
+        s.json = info->json;
+        s.view_definition = info->view_definition;
+        return &s;
+      },
+      [&](const model::FunctionRef& f) {
+        if (f.schema == "pg_catalog") return true;
+        // Without the database's own routines, no call can be told apart from one.
+        if (!functions) return false;
+        auto it = functions->find(f.name);
+        if (it == functions->end()) return true;
+        return !f.schema.empty() &&
+               std::none_of(it->second.begin(), it->second.end(),
+                            [&](const policy::UserFunction& u) { return u.schema == f.schema; });
+      }};
+  sql::Lineage result;
+  for (int round = 0; round < 4; ++round) {
+    result = sql::lineage_of(text, index, lookup);
+    if (result.missing.empty()) break;
+    std::vector<std::string> names;
+    for (const auto& r : result.missing)
+      names.push_back(r.schema.empty() ? r.name : r.schema + "." + r.name);
+    auto ex = co_await asio::this_coro::executor;
+    auto tls_it = h_.upstream_tls.find(connection_->name);
+    auto found = co_await fetch_relation_shapes(ex, *connection_, *cred_, tls_it->second, names);
+    if (!found) {
+      // Not established: what it names is opaque (masked whole, fail closed).
+      spdlog::warn("session {}: relations for masking not looked up: {}", session_id_,
+                   found.error());
+      for (const auto& n : names) shapes[n] = kNone;
+      continue;
+    }
+    for (auto& [name, info] : *found) catalog.put_shape(connection_->name, name, std::move(info));
+  }
+  auto shared = std::make_shared<const sql::Lineage>(std::move(result));
+  if (shared->missing.empty()) memo.by_text.emplace(std::move(key), shared);
+  co_return shared;
+}
+
 asio::awaitable<void> Session::fetch_function_catalog() {
   auto ex = co_await asio::this_coro::executor;
   auto tls_it = h_.upstream_tls.find(connection_->name);
@@ -1046,7 +1162,29 @@ asio::awaitable<void> Session::prepare_copy() {
   const model::CopyOut& copy = decision->copy_outs[index];
   masking::CopyFormat format{true, copy.csv, copy.delimiter, copy.quote};
   std::vector<masking::ColumnSource> columns;
-  if (copy.table.empty() || !masker_.rules()->has_column_rules()) {
+  const auto& rules = *masker_.rules();
+  if (copy.table.empty() && (rules.has_column_rules() || rules.has_json_paths())) {
+    // COPY (query): each field is the query's result column, by its lineage.
+    bool simple = false;
+    Text running = tracker_.running_text(&simple);
+    std::shared_ptr<const sql::Lineage> lineage;
+    if (running) lineage = co_await lineage_for(running->text, simple ? results_seen_ : 0);
+    if (!lineage || !lineage->aligned) {
+      const bool risky =
+          !lineage || lineage->opaque || rules.rule_for_derived(lineage->everything) >= 0;
+      masker_.expect_copy(format, {}, risky);
+      co_return;
+    }
+    for (const auto& c : lineage->columns) {
+      masking::ColumnSource src{"", "", 25, 0, c.opaque};
+      src.derived = c.origins;
+      src.direct = c.direct;
+      columns.push_back(std::move(src));
+    }
+    masker_.expect_copy(format, std::move(columns), false);
+    co_return;
+  }
+  if (copy.table.empty() || !rules.has_column_rules()) {
     masker_.expect_copy(format, {}, false);
     co_return;
   }

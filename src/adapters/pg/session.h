@@ -10,6 +10,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -112,6 +114,13 @@ class Session {
   // Fetches the connection's own routines (functions, procedures) for the
   // function catalog; a failure is remembered briefly and judged as writing.
   boost::asio::awaitable<void> fetch_function_catalog();
+  // The column lineage of statement `index` of `text`, looking up the
+  // relations it names (and the views they are) as needed; memoised per session.
+  boost::asio::awaitable<std::shared_ptr<const sql::Lineage>> lineage_for(const std::string& text,
+                                                                          std::size_t index);
+  // The statement a result about to be described comes from: the running
+  // Query (its `index`-th statement), or the statement or portal a Describe named.
+  Text described_text(std::uint8_t type, std::size_t& index);
   // Before a CopyOutResponse: tells the masker how the COPY writes its lines
   // and which table columns its fields are.
   boost::asio::awaitable<void> prepare_copy();
@@ -157,7 +166,15 @@ class Session {
   std::uint64_t masker_version_ = 0;
   ResultMasker::SourceOf source_of_;
   wire::pg::Buffer mask_out_;
-  std::size_t copies_seen_ = 0;  // CopyOutResponses of the running statement so far
+  std::size_t copies_seen_ = 0;   // CopyOutResponses of the running statement so far
+  std::size_t results_seen_ = 0;  // statements of the running Query answered so far
+  // Describe messages sent and not yet answered: ('S' | 'P', name).
+  std::deque<std::pair<char, std::string>> describes_;
+  struct LineageMemo {
+    std::map<std::string, std::shared_ptr<const sql::Lineage>, std::less<>> by_text;
+    std::uint64_t generation = 0;
+    std::chrono::steady_clock::time_point since{};
+  } lineage_memo_;
   StatementTracker tracker_;
   std::unique_ptr<StatementGate> gate_;
   std::unique_ptr<ResultCapture> capture_;  // recording.results: masked

@@ -92,6 +92,25 @@ Decided StatementTracker::running() const {
   return t ? t->decision : nullptr;
 }
 
+Text StatementTracker::running_text(bool* simple) const {
+  const Entry* e = running_entry();
+  if (simple) *simple = e != nullptr && e->kind == Entry::kSimple;
+  if (e == nullptr) return nullptr;
+  if (e->kind != Entry::kExecute) return e->text;
+  auto it = portals_.find(e->name);
+  return it != portals_.end() ? it->second.text : nullptr;
+}
+
+Text StatementTracker::statement_named(std::string_view name) const {
+  auto it = prepared_.find(name);
+  return it != prepared_.end() ? it->second : nullptr;
+}
+
+Text StatementTracker::portal_named(std::string_view name) const {
+  auto it = portals_.find(name);
+  return it != portals_.end() ? it->second.text : nullptr;
+}
+
 RowWatch* StatementTracker::running_rows() const {
   const Entry* e = running_entry();
   return e != nullptr ? e->row_watch.get() : nullptr;

@@ -99,6 +99,12 @@ class StatementTracker {
   // The decision of the statement whose results the server is sending now
   // (the front of the queue: a simple Query or an Execute); null when none.
   Decided running() const;
+  // That statement's text as the server runs it; null when none. `simple`:
+  // it is a Query (its results are described without a Describe).
+  Text running_text(bool* simple = nullptr) const;
+  // A prepared statement or portal as the server has it now; null when unknown.
+  Text statement_named(std::string_view name) const;
+  Text portal_named(std::string_view name) const;
   // The row threshold of that statement; null when it has none.
   RowWatch* running_rows() const;
   // That statement's result crossed its threshold: the client gets `error`

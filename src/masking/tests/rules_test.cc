@@ -248,3 +248,64 @@ TEST(Rules, FreeTextKeepsItsSeparators) {
 
 }  // namespace
 }  // namespace gh::masking
+
+namespace gh::masking {
+namespace {
+
+ColumnSource derived_col(std::vector<model::Origin> origins, bool direct = false) {
+  ColumnSource c = text_col("", "substr");
+  c.derived = std::move(origins);
+  c.direct = direct;
+  return c;
+}
+
+TEST(Lineage, AValueComputedFromAMaskedColumnIsMaskedWhole) {
+  MaskingPolicy policy({pii()}, key());
+  auto m = session(policy);
+  // substr(email, 1, 9) of jane.doe@example.com: no detector sees an address any more.
+  EXPECT_NE(mask(*m, derived_col({{"public.users.email", false, {}}}), "jane.doe@"), "jane.doe@");
+  EXPECT_EQ(mask(*m, derived_col({{"public.users.name", false, {}}}), "Jane Doe"), "Jane Doe");
+  // Through a view, a plain reference is masked as the column it is.
+  EXPECT_NE(mask(*m, derived_col({{"public.users.ssn", false, {}}}, true), "abc"), "abc");
+}
+
+TEST(Lineage, JsonExtractionIsMaskedUnlessOutsideEveryRulePath) {
+  MaskingPolicy policy({pii()}, key());  // $.user.email, $..password
+  auto m = session(policy);
+  using P = std::vector<std::string>;
+  auto from = [](std::optional<P> path) {
+    return derived_col({{"public.users.payload", true, std::move(path)}});
+  };
+  EXPECT_NE(mask(*m, from(P{"user", "password"}), "hunter2"), "hunter2");
+  EXPECT_NE(mask(*m, from(P{"user", "email"}), "x"), "x");
+  EXPECT_NE(mask(*m, from(P{"user"}), "{}"), "{}");         // holds $.user.email
+  EXPECT_NE(mask(*m, from(std::nullopt), "text"), "text");  // jsonb_path_query, a cast…
+  EXPECT_EQ(mask(*m, from(P{"order", "total"}), "42.50"), "42.50");
+  EXPECT_EQ(mask(*m, from(P{"tags", "0"}), "blue"), "blue");
+}
+
+TEST(Lineage, RulePathsAgainstExtractedPaths) {
+  auto rule = [](const char* p) { return *parse_json_path(p); };
+  using P = std::vector<std::string>;
+  EXPECT_TRUE(outside_json_path(rule("$.user.email"), P{"order"}));
+  EXPECT_FALSE(outside_json_path(rule("$.user.email"), P{"user"}));
+  EXPECT_FALSE(outside_json_path(rule("$.user.email"), P{"user", "email", "x"}));
+  EXPECT_FALSE(outside_json_path(rule("$.user.*"), P{"user", "name"}));
+  EXPECT_TRUE(outside_json_path(rule("$.items[0]"), P{"items", "1"}));
+  EXPECT_FALSE(outside_json_path(rule("$.items[0]"), P{"items", "-1"}));
+  EXPECT_TRUE(outside_json_path(rule("$..password"), P{"user", "name"}));
+  EXPECT_FALSE(outside_json_path(rule("$..password"), P{"password"}));
+  EXPECT_FALSE(outside_json_path(rule("$..*"), P{"anything"}));
+  EXPECT_FALSE(outside_json_path(rule("$.a..b"), P{"c"}));
+}
+
+TEST(Lineage, ANumberComputedFromAMaskedColumnIsNotSentInClear) {
+  MaskingPolicy policy({pii()}, key());
+  auto m = session(policy);
+  ColumnSource c = derived_col({{"public.users.ssn", false, {}}});
+  c.type_oid = 23;  // length(ssn)
+  EXPECT_NE(mask(*m, c, "11"), "11");
+}
+
+}  // namespace
+}  // namespace gh::masking

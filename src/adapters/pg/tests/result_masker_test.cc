@@ -193,3 +193,49 @@ TEST_F(ResultMaskerTest, NothingChangesWithoutRules) {
 
 }  // namespace
 }  // namespace gh::adapters::pg
+
+namespace gh::adapters::pg {
+namespace {
+
+TEST_F(ResultMaskerTest, ComputedColumnsFollowTheirLineage) {
+  auto lineage = std::make_shared<sql::Lineage>();
+  lineage->aligned = true;
+  lineage->columns.push_back({{{"public.users.ssn", false, {}}}, false, false});
+  lineage->columns.push_back({{{"public.users.id", false, {}}}, false, false});
+  masker_.expect_lineage(lineage);
+  send('T', row_description({{"substr", 0, 0, 25}, {"n", 0, 0, 25}}));
+  ASSERT_EQ(send('D', data_row({"078-05", "7"})), A::kReplace);
+  auto v = values_of(out_);
+  EXPECT_NE(v[0], "078-05");
+  EXPECT_EQ(v[1], "7");
+}
+
+TEST_F(ResultMaskerTest, ComputedColumnsOfAnUnknownStatementAreMaskedWhole) {
+  masker_.expect_lineage(nullptr);
+  send('T', row_description({{"substr", 0, 0, 25}, {"id", 16384, 1, 23}}));
+  ASSERT_EQ(send('D', data_row({"078-05", "7"})), A::kReplace);
+  auto v = values_of(out_);
+  EXPECT_NE(v[0], "078-05");
+  EXPECT_EQ(v[1], "7");
+}
+
+TEST_F(ResultMaskerTest, UnalignedLineageMasksComputedColumnsByWhatTheStatementReads) {
+  auto lineage = std::make_shared<sql::Lineage>();
+  lineage->aligned = false;
+  lineage->everything = {{"public.users.ssn", false, {}}, {"public.users.id", false, {}}};
+  masker_.expect_lineage(lineage);
+  send('T', row_description({{"g", 0, 0, 25}, {"id", 16384, 1, 23}}));
+  ASSERT_EQ(send('D', data_row({"078-05", "7"})), A::kReplace);
+  auto v = values_of(out_);
+  EXPECT_NE(v[0], "078-05");
+  EXPECT_EQ(v[1], "7");
+  // A statement that reads nothing masked keeps its computed values.
+  auto clean = std::make_shared<sql::Lineage>();
+  clean->everything = {{"public.users.id", false, {}}};
+  masker_.expect_lineage(clean);
+  send('T', row_description({{"g", 0, 0, 25}}));
+  EXPECT_EQ(send('D', data_row({"plain"})), A::kForward);
+}
+
+}  // namespace
+}  // namespace gh::adapters::pg
