@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages gatehouse builds, tests and demos with.
 # Idempotent: installs only what is missing; does nothing when all is present.
+# Also installs node-postgres for the driver tests with npm ci (see npm_drivers).
 set -euo pipefail
 
 packages=(
@@ -11,7 +12,29 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer haproxy
   python3 procps iproute2 curl
+  # The driver tests (tests/integration/drivers): JDBC, SQLAlchemy, psycopg2.
+  default-jre-headless libpostgresql-jdbc-java python3-sqlalchemy python3-psycopg2
 )
+# node-postgres runs on Node: Debian's, unless one is installed already.
+if ! command -v node >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+elif ! command -v npm >/dev/null 2>&1; then
+  packages+=(npm)
+fi
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+# node-postgres itself comes from the npm registry, pinned by the committed
+# package-lock.json, into tests/integration/drivers/node_modules (not
+# committed); again only when that lock changed since the last install.
+npm_drivers() {
+  local dir="$root/tests/integration/drivers"
+  if [ -f "$dir/node_modules/.package-lock.json" ] &&
+    [ ! "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    return 0
+  fi
+  echo "install-deps: npm ci in tests/integration/drivers"
+  npm ci --prefix "$dir" --ignore-scripts --no-audit --no-fund --loglevel=error
+}
 
 missing=()
 for p in "${packages[@]}"; do
@@ -21,6 +44,7 @@ for p in "${packages[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+  npm_drivers
   exit 0
 fi
 
@@ -41,3 +65,5 @@ if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl disable --now pgbouncer >/dev/null 2>&1 || true
   systemctl disable --now haproxy >/dev/null 2>&1 || true
 fi
+
+npm_drivers

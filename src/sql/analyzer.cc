@@ -1069,6 +1069,143 @@ std::vector<std::string> parse_search_path(std::string_view value) {
   return out;
 }
 
+namespace {
+
+// The tables and views of pg_catalog in every PostgreSQL from 10 to 17, in
+// byte order. An unqualified one of these names resolves to pg_catalog
+// wherever the path does not list a schema before it: nothing later in the
+// path can shadow it. (A pg_* name not listed here, one that a newer server
+// added or an extension's, may still resolve to the path.)
+constexpr std::string_view kCatalogRelations[] = {
+    "pg_aggregate",
+    "pg_am",
+    "pg_amop",
+    "pg_amproc",
+    "pg_attrdef",
+    "pg_attribute",
+    "pg_auth_members",
+    "pg_authid",
+    "pg_available_extension_versions",
+    "pg_available_extensions",
+    "pg_cast",
+    "pg_class",
+    "pg_collation",
+    "pg_config",
+    "pg_constraint",
+    "pg_conversion",
+    "pg_cursors",
+    "pg_database",
+    "pg_db_role_setting",
+    "pg_default_acl",
+    "pg_depend",
+    "pg_description",
+    "pg_enum",
+    "pg_event_trigger",
+    "pg_extension",
+    "pg_file_settings",
+    "pg_foreign_data_wrapper",
+    "pg_foreign_server",
+    "pg_foreign_table",
+    "pg_group",
+    "pg_hba_file_rules",
+    "pg_index",
+    "pg_indexes",
+    "pg_inherits",
+    "pg_init_privs",
+    "pg_language",
+    "pg_largeobject",
+    "pg_largeobject_metadata",
+    "pg_locks",
+    "pg_matviews",
+    "pg_namespace",
+    "pg_opclass",
+    "pg_operator",
+    "pg_opfamily",
+    "pg_partitioned_table",
+    "pg_policies",
+    "pg_policy",
+    "pg_prepared_statements",
+    "pg_prepared_xacts",
+    "pg_proc",
+    "pg_publication",
+    "pg_publication_rel",
+    "pg_publication_tables",
+    "pg_range",
+    "pg_replication_origin",
+    "pg_replication_origin_status",
+    "pg_replication_slots",
+    "pg_rewrite",
+    "pg_roles",
+    "pg_rules",
+    "pg_seclabel",
+    "pg_seclabels",
+    "pg_sequence",
+    "pg_sequences",
+    "pg_settings",
+    "pg_shadow",
+    "pg_shdepend",
+    "pg_shdescription",
+    "pg_shseclabel",
+    "pg_stat_activity",
+    "pg_stat_all_indexes",
+    "pg_stat_all_tables",
+    "pg_stat_archiver",
+    "pg_stat_bgwriter",
+    "pg_stat_database",
+    "pg_stat_database_conflicts",
+    "pg_stat_progress_vacuum",
+    "pg_stat_replication",
+    "pg_stat_ssl",
+    "pg_stat_subscription",
+    "pg_stat_sys_indexes",
+    "pg_stat_sys_tables",
+    "pg_stat_user_functions",
+    "pg_stat_user_indexes",
+    "pg_stat_user_tables",
+    "pg_stat_wal_receiver",
+    "pg_stat_xact_all_tables",
+    "pg_stat_xact_sys_tables",
+    "pg_stat_xact_user_functions",
+    "pg_stat_xact_user_tables",
+    "pg_statio_all_indexes",
+    "pg_statio_all_sequences",
+    "pg_statio_all_tables",
+    "pg_statio_sys_indexes",
+    "pg_statio_sys_sequences",
+    "pg_statio_sys_tables",
+    "pg_statio_user_indexes",
+    "pg_statio_user_sequences",
+    "pg_statio_user_tables",
+    "pg_statistic",
+    "pg_statistic_ext",
+    "pg_stats",
+    "pg_subscription",
+    "pg_subscription_rel",
+    "pg_tables",
+    "pg_tablespace",
+    "pg_timezone_abbrevs",
+    "pg_timezone_names",
+    "pg_transform",
+    "pg_trigger",
+    "pg_ts_config",
+    "pg_ts_config_map",
+    "pg_ts_dict",
+    "pg_ts_parser",
+    "pg_ts_template",
+    "pg_type",
+    "pg_user",
+    "pg_user_mapping",
+    "pg_user_mappings",
+    "pg_views",
+};
+static_assert(std::is_sorted(std::begin(kCatalogRelations), std::end(kCatalogRelations)));
+
+bool always_in_catalog(std::string_view name) {
+  return std::binary_search(std::begin(kCatalogRelations), std::end(kCatalogRelations), name);
+}
+
+}  // namespace
+
 std::vector<std::string> candidate_schemas(const model::Relation& r,
                                            const std::vector<std::string>& search_path,
                                            std::string_view session_user) {
@@ -1076,10 +1213,19 @@ std::vector<std::string> candidate_schemas(const model::Relation& r,
   std::vector<std::string> out;
   const bool catalog_listed =
       std::find(search_path.begin(), search_path.end(), "pg_catalog") != search_path.end();
-  // Every relation of pg_catalog is named pg_*; it is searched first unless listed.
-  if (!catalog_listed && r.name.starts_with("pg_")) out.push_back("pg_catalog");
+  // Every relation of pg_catalog is named pg_*; it is searched first unless
+  // listed. A relation it always has resolves there and nowhere after it.
+  const bool in_catalog = always_in_catalog(r.name);
+  if (!catalog_listed && r.name.starts_with("pg_")) {
+    out.push_back("pg_catalog");
+    if (in_catalog) return out;
+  }
   for (const auto& s : search_path) {
     if (s == "pg_catalog" && !r.name.starts_with("pg_")) continue;
+    if (s == "pg_catalog" && in_catalog) {
+      if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+      return out;
+    }
     if (s == "$user") {
       // Not knowing whose schema that is means not knowing where the name
       // resolves: none (the caller treats that as a path it cannot read).

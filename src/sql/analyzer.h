@@ -24,8 +24,10 @@ std::optional<std::string> normalize(std::string_view sql);
 
 // The schemas an unqualified relation may resolve to under one search_path,
 // in the server's order: pg_catalog first unless the path lists it elsewhere
-// (only relations named pg_* live there), then the path. "$user" stands for
-// `session_user`. A qualified relation resolves to its own schema.
+// (only relations named pg_* live there), then the path. A relation every
+// supported server has in pg_catalog (pg_class, pg_type, pg_namespace, …)
+// ends the list at pg_catalog: what follows cannot shadow it. "$user" stands
+// for `session_user`. A qualified relation resolves to its own schema.
 std::vector<std::string> candidate_schemas(const model::Relation& r,
                                            const std::vector<std::string>& search_path,
                                            std::string_view session_user);

@@ -22,12 +22,13 @@ using K = model::Kind;
 using C = model::StatementClass;
 using SP = model::SearchPathChange;
 
-enum class Who { kAgent, kAnalyst, kWriter, kDba };
+enum class Who { kAgent, kAnalyst, kWriter, kDba, kOneTable };
 constexpr Who kAgent = Who::kAgent;  // ai-agents: read, tables public.*
 constexpr Who kAnalyst =
     Who::kAnalyst;  // analysts: read, public.*, pg_catalog.*, information_schema.*
-constexpr Who kWriter = Who::kWriter;  // app: read and write, public.*
-constexpr Who kDba = Who::kDba;        // dba: every action, every table
+constexpr Who kWriter = Who::kWriter;      // app: read and write, public.*
+constexpr Who kDba = Who::kDba;            // dba: every action, every table
+constexpr Who kOneTable = Who::kOneTable;  // one-table: read, public.t alone
 
 enum class Out { kAllow, kDeny, kUnanalyzable };
 constexpr Out kAllow = Out::kAllow;
@@ -56,6 +57,7 @@ constexpr const char* kAgentRule = "agents-read-traces";
 constexpr const char* kAnalystRule = "analysts-read";
 constexpr const char* kWriterRule = "app-write";
 constexpr const char* kDbaRule = "dba";
+constexpr const char* kOneTableRule = "one-table-read";
 constexpr const char* kDefaultDeny = "default-deny";
 constexpr const char* kUnanalyzableRule = "unanalyzable";
 constexpr const char* kSession = "session-statement";
@@ -918,6 +920,39 @@ const Row kCorpus[] = {
      .kind = K::kSet, .cls = C::kSession, .out = kAllow, .rule = kSession},
 
     // ---- ORM and BI introspection ----
+    // What drivers run with catalogs unqualified, for a caller allowed one table of public: the
+    // catalogs resolve to pg_catalog (searched first), not to public.pg_type as well.
+    {.name = "PsycopgTypeLookupIsIntrospectionForATableRestrictedCaller", .who = kOneTable,
+     .sql = "SELECT t.oid, typarray FROM pg_type t JOIN pg_namespace ns ON typnamespace = ns.oid WHERE typname = 'hstore'",
+     .kind = K::kSelect, .cls = C::kRead, .rels = "pg_type|pg_namespace", .out = kAllow, .rule = kOneTableRule},
+    {.name = "PsycopgCompositeLookupIsIntrospectionForATableRestrictedCaller", .who = kOneTable,
+     .sql = "SELECT t.oid, typarray, attname, atttypid FROM pg_type t JOIN pg_namespace ns ON typnamespace = ns.oid "
+            "JOIN pg_attribute a ON attrelid = typrelid WHERE typname = 'pair' AND nspname = 'public' AND attnum > 0 "
+            "AND NOT attisdropped ORDER BY attnum",
+     .kind = K::kSelect, .cls = C::kRead, .rels = "pg_type|pg_namespace|pg_attribute", .out = kAllow, .rule = kOneTableRule},
+    {.name = "JdbcTypeInfoCacheIsIntrospectionForATableRestrictedCaller", .who = kOneTable,
+     .sql = "SELECT typinput='pg_catalog.array_in'::regproc as is_array, typtype, typname, pg_type.oid FROM "
+            "pg_catalog.pg_type LEFT JOIN (select ns.oid as nspoid, ns.nspname, r.r from pg_namespace as ns join ( "
+            "select s.r, (current_schemas(false))[s.r] as nspname from generate_series(1, "
+            "array_upper(current_schemas(false), 1)) as s(r) ) as r using ( nspname ) ) as sp ON sp.nspoid = "
+            "typnamespace WHERE pg_type.oid = $1 ORDER BY sp.r, pg_type.oid DESC",
+     .kind = K::kSelect, .cls = C::kRead, .rels = "pg_catalog.pg_type|pg_namespace", .fns = "*", .out = kAllow,
+     .rule = kOneTableRule},
+    {.name = "UnqualifiedPgTablesIsIntrospectionForATableRestrictedCaller", .who = kOneTable,
+     .sql = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'",
+     .kind = K::kSelect, .cls = C::kRead, .rels = "pg_tables", .out = kAllow, .rule = kOneTableRule},
+    {.name = "UnqualifiedPasswordHashesStayDeniedToATableRestrictedCaller", .who = kOneTable,
+     .sql = "SELECT rolname, rolpassword FROM pg_authid",
+     .kind = K::kSelect, .cls = C::kRead, .rels = "pg_authid", .out = kDeny, .rule = kDefaultDeny},
+    {.name = "UnqualifiedPgNameANewerServerAddedMayBeATableOfThePath", .who = kOneTable,
+     .sql = "SELECT * FROM pg_stat_io",
+     .kind = K::kSelect, .cls = C::kRead, .rels = "pg_stat_io", .out = kDeny, .rule = kDefaultDeny},
+    {.name = "CatalogListedAfterThePathMayBeShadowedByIt", .who = kOneTable,
+     .sql = "SET search_path = public, pg_catalog; SELECT typname FROM pg_type",
+     .kind = K::kSet, .cls = C::kRead, .rels = "pg_type", .path = SP::kSet, .set_path = "public|pg_catalog",
+     .out = kDeny, .rule = kDefaultDeny},
+    {.name = "UnqualifiedTableOutsideTheListIsDeniedToATableRestrictedCaller", .who = kOneTable,
+     .sql = "SELECT * FROM u", .kind = K::kSelect, .cls = C::kRead, .rels = "u", .out = kDeny, .rule = kDefaultDeny},
     {.name = "PsqlDescribeTableLookup", .who = kAnalyst,
      .sql = "SELECT c.oid, n.nspname, c.relname FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_namespace n "
             "ON n.oid = c.relnamespace WHERE c.relname OPERATOR(pg_catalog.~) '^(t)$' COLLATE pg_catalog.default "
@@ -1051,7 +1086,8 @@ Guardrail guardrail(std::string name, std::vector<K> statements) {
 }
 
 // The access rules and guardrails of config.md, with a table-restricted
-// reader that may also read the catalogs and a writer beside them.
+// reader that may also read the catalogs, a reader of one table and a writer
+// beside them.
 const Policy& sample_policy() {
   static const Policy policy = [] {
     using A = Action;
@@ -1062,6 +1098,7 @@ const Policy& sample_policy() {
         rule(kAnalystRule, "analysts", {A::kRead},
              {"public.*", "pg_catalog.*", "information_schema.*"}),
         rule(kWriterRule, "app", {A::kRead, A::kWrite}, {"public.*"}),
+        rule(kOneTableRule, "one-table", {A::kRead}, {"public.t"}),
         rule(kDbaRule, "dba", {A::kRead, A::kWrite, A::kDdl, A::kAdmin}, {}),
     };
     p.access.rules.back().connections = {"*"};
@@ -1101,6 +1138,10 @@ model::Principal principal(Who who) {
     case Who::kDba:
       p.subject = "dora";
       p.groups = {"dba"};
+      break;
+    case Who::kOneTable:
+      p.subject = "otto";
+      p.groups = {"one-table"};
       break;
   }
   return p;

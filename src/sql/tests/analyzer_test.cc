@@ -298,6 +298,32 @@ TEST(Analyzer, SearchPathParsing) {
   EXPECT_EQ(parse_search_path("A,\"B c\""), (std::vector<std::string>{"a", "B c"}));
 }
 
+// Drivers name catalogs unqualified (psycopg2's `FROM pg_type t JOIN
+// pg_namespace ns`, the JDBC driver's type cache): a catalog every server has
+// resolves to pg_catalog alone, so a caller allowed only some tables of
+// public is not asked for public.pg_type too.
+TEST(Analyzer, UnqualifiedSystemCatalogsResolveToTheCatalogAlone) {
+  using V = std::vector<std::string>;
+  auto schemas = [](const char* name, const V& path, const char* user = "svc") {
+    model::Relation r;
+    r.name = name;
+    return candidate_schemas(r, path, user);
+  };
+  EXPECT_EQ(schemas("pg_type", {"public"}), V{"pg_catalog"});
+  EXPECT_EQ(schemas("pg_namespace", {"public"}), V{"pg_catalog"});
+  EXPECT_EQ(schemas("pg_authid", {"public"}), V{"pg_catalog"});
+  EXPECT_EQ(schemas("pg_type", {"$user", "public"}, ""), V{"pg_catalog"});
+  EXPECT_EQ(schemas("pg_type", {"pg_catalog", "public"}), V{"pg_catalog"});
+  // Listed after a schema of the path, the catalog may be shadowed by it.
+  EXPECT_EQ(schemas("pg_type", {"public", "pg_catalog", "x"}), (V{"public", "pg_catalog"}));
+  // A pg_* name a newer server or an extension added may live in the path.
+  EXPECT_EQ(schemas("pg_stat_io", {"public"}), (V{"pg_catalog", "public"}));
+  EXPECT_EQ(schemas("pg_stat_statements", {"public", "ext"}), (V{"pg_catalog", "public", "ext"}));
+  // Case matters: a quoted "PG_TYPE" is no catalog.
+  EXPECT_EQ(schemas("PG_TYPE", {"public"}), V{"public"});
+  EXPECT_EQ(schemas("t", {"public"}), V{"public"});
+}
+
 TEST(Cache, ConstantsShareOneEntry) {
   AnalysisCache cache;
   auto a = cache.get("SELECT abalance FROM pgbench_accounts WHERE aid = 1");
