@@ -1184,7 +1184,7 @@ class Loader {
       if (!expect_map({n, n.IsNull() ? e.line : line_of(n)}, w)) continue;
       check_keys(n, w,
                  {"name", "groups", "subjects", "connections", "statements", "without_where",
-                  "functions", "tables"});
+                  "functions", "tables", "masked_columns_in_predicates"});
       policy::Guardrail g;
       if (auto name = text(n, "name", w, true)) {
         g.name = *name;
@@ -1219,8 +1219,11 @@ class Loader {
         g.tables = values(*tables);
         table_globs(*tables, w + ".tables");
       }
+      if (auto m = boolean(n, "masked_columns_in_predicates", w))
+        g.masked_columns_in_predicates = *m;
       if (g.statements.empty() && !g.without_where && g.functions.empty() && g.tables.empty() &&
-          !lookup(n, "statements") && !lookup(n, "functions") && !lookup(n, "tables")) {
+          !g.masked_columns_in_predicates && !lookup(n, "statements") && !lookup(n, "functions") &&
+          !lookup(n, "tables")) {
         problem(line_of(n), w + ": a guardrail must name statements, functions or tables "
                                 "(a rule that matches nothing protects nothing)");
       }

@@ -181,6 +181,10 @@ Guarded guardrail_matches(const Guardrail& g, const model::Statement& st, const 
     }
     if (!hit) return out;
   }
+  if (g.masked_columns_in_predicates) {
+    if (s.masked_predicate.empty()) return out;
+    reasons.push_back("a condition on masked column " + s.masked_predicate);
+  }
   out.matched = true;
   for (const auto& r : reasons) out.what += (out.what.empty() ? "" : ", ") + r;
   return out;

@@ -28,6 +28,9 @@ struct Guardrail {
   bool without_where = false;            // only UPDATE/DELETE without WHERE
   std::vector<std::string> functions;    // name or schema.name globs
   std::vector<std::string> tables;       // schema.table globs
+  // Only statements that filter, join, group or order on a column the
+  // caller sees masked (a leak by inference): SessionView::masked_predicate.
+  bool masked_columns_in_predicates = false;
 };
 
 // One version of the whole policy, swapped atomically on reload.
@@ -67,6 +70,10 @@ struct SessionView {
   // caller has no catalog at hand (tests of other things).
   bool user_functions_judged = false;
   const UserFunctions* user_functions = nullptr;
+  // The first column the message filters, joins, groups or orders on that
+  // the caller's masking rules mask ("schema.table.column"); empty when none.
+  // Set by the adapter, from column lineage, for guardrails that ask.
+  std::string masked_predicate;
 };
 
 struct Decision {

@@ -276,7 +276,7 @@ class Walker {
     // subqueries and calls in them still count for `opaque`.
     for (const char* k : {"whereClause", "havingClause", "groupClause", "sortClause",
                           "windowClause", "distinctClause"})
-      if (const json* p = member(*s, k)) (void)expr(*p, scope, &local);
+      if (const json* p = member(*s, k)) predicate(expr(*p, scope, &local));
     std::vector<Column> cols;
     bool aligned = true;
     if (const json* targets = member(*s, "targetList"); targets && targets->is_array()) {
@@ -314,8 +314,8 @@ class Walker {
     for (const char* k : {"fromClause", "usingClause"})
       if (const json* from = member(body, k); from && from->is_array())
         for (const auto& f : *from) from_item(f, scope, &local, scope.items);
-    for (const char* k : {"whereClause", "targetList"})
-      if (const json* p = member(body, k)) (void)expr(*p, scope, &local);
+    if (const json* p = member(body, "whereClause")) predicate(expr(*p, scope, &local));
+    if (const json* p = member(body, "targetList")) (void)expr(*p, scope, &local);
     const json* ret = member(body, "returningList");
     if (!ret || !ret->is_array()) return std::nullopt;
     std::vector<Column> cols;
@@ -516,6 +516,7 @@ class Walker {
 
   std::optional<std::vector<Column>> view(const std::string& definition) {
     Deeper d(depth_);
+    Deeper inside(in_view_);
     PgQueryParseResult r = pg_query_parse(definition.c_str());
     std::optional<std::vector<Column>> cols;
     if (!r.error && r.parse_tree) {
@@ -610,6 +611,9 @@ class Walker {
             for (const auto& col : s->columns)
               if (!is_common(col.name)) joined.columns.push_back(col);
           }
+        // Joining on them is filtering on them.
+        for (std::size_t i = 0; i < common.size() && i < joined.columns.size(); ++i)
+          predicate(joined.columns[i].flow);
         apply_colnames(body, joined.columns);
         items.push_back(std::move(joined));
         if (alias.empty())
@@ -620,7 +624,7 @@ class Walker {
       }
       if (const json* quals = member(body, "quals")) {
         Scope on{items, scope.parent};
-        (void)expr(*quals, on, env);
+        predicate(expr(*quals, on, env));
       }
     } else if (type == "RangeFunction" || type == "RangeTableFunc" || type == "RangeTableSample") {
       if (type == "RangeTableSample") {
@@ -683,6 +687,15 @@ class Walker {
     aligned = false;
     out_.opaque = true;
     return true;
+  }
+
+  // A value the statement filters, joins, groups or orders by.
+  void predicate(const Flow& f) {
+    if (in_view_ > 0) return;  // a view's own WHERE is not the caller's
+    for (const auto& o : f.origins)
+      if (std::find(out_.predicates.begin(), out_.predicates.end(), o) == out_.predicates.end() &&
+          out_.predicates.size() < kMaxOrigins)
+        out_.predicates.push_back(o);
   }
 
   static Flow whole_row(const Item& item) {
@@ -824,7 +837,7 @@ class Walker {
     // What else a call holds (FILTER, OVER, ORDER BY inside an aggregate)
     // chooses or orders rows; its subqueries and calls still count.
     for (const char* k : {"agg_filter", "over", "agg_order"})
-      if (const json* p = member(body, k)) (void)expr(*p, scope, env);
+      if (const json* p = member(body, k)) predicate(expr(*p, scope, env));
     if (!args || !args->is_array()) return f;
     if (builtin && json_extract_function(fn.name) && !args->empty()) {
       Flow doc = expr((*args)[0], scope, env);
@@ -950,7 +963,8 @@ class Walker {
   std::uintptr_t stack_top_;
   int depth_ = 0;
   int views_ = 0;
-  Flow out_any_;  // what went into columns that could not be lined up
+  int in_view_ = 0;  // reading a view's definition
+  Flow out_any_;     // what went into columns that could not be lined up
 };
 
 }  // namespace

@@ -50,6 +50,10 @@ struct Lineage {
   // in it is opaque: what a column whose lineage is not established may hold.
   std::vector<model::Origin> everything;
   bool opaque = false;
+  // The columns the statement itself filters, joins, groups or orders on
+  // (WHERE, JOIN … ON, GROUP BY, HAVING, ORDER BY, windows, FILTER,
+  // DISTINCT ON), in any of its subqueries — not inside the views it reads.
+  std::vector<model::Origin> predicates;
   // Relations whose shape the catalog did not have: look them up, ask again.
   std::vector<model::Relation> missing;
   std::string error;  // the text did not parse (nothing is established)

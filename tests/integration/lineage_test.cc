@@ -288,5 +288,60 @@ TEST_F(Lineage, AViewRedefinedThroughTheGatewayIsReadAgainAtOnce) {
   EXPECT_NE(seen.find("JANE"), std::string::npos) << seen;
 }
 
+// The optional guardrail: conditions on masked columns leak by inference
+// (WHERE email LIKE 'a%' answers one bit per query), so they are refused.
+TEST_F(Lineage, ConditionsOnMaskedColumnsAreRefusedWhereAGuardrailSaysSo) {
+  auto gw =
+      OwnGateway::with_policy(w(), "gatehouse-lineage-guard", std::string(kPolicy) + R"(guardrails:
+  - name: no-inference-on-masked
+    groups: [analysts]
+    masked_columns_in_predicates: true
+)");
+  // On the raw server the answer depends on the secret: one bit per query.
+  ASSERT_EQ(raw("SELECT count(*) FROM lin.people WHERE email LIKE 'j%'"), "1\n");
+  ASSERT_EQ(raw("SELECT count(*) FROM lin.people WHERE email LIKE 'k%'"), "0\n");
+  auto c = gw->connect(analyst());
+  const char* refused[] = {
+      "SELECT count(*) FROM lin.people WHERE email LIKE 'j%'",
+      "SELECT id FROM lin.people ORDER BY email",
+      "SELECT count(*) FROM lin.people GROUP BY ssn",
+      "SELECT o.id FROM lin.orders o JOIN lin.people p ON p.email = o.item",
+      "SELECT id FROM lin.people WHERE payload->'user'->>'password' = 'hunter2'",
+      "SELECT count(*) FROM lin.contacts WHERE mail LIKE 'j%'",
+      "SELECT id FROM lin.orders WHERE person_id IN "
+      "(SELECT id FROM lin.people WHERE ssn LIKE '078%')",
+      "SELECT count(*) FILTER (WHERE upper(email) > 'K') FROM lin.people",
+      "SELECT 1; SELECT id FROM lin.people WHERE reverse(email) LIKE 'moc%'",
+  };
+  for (const char* sql : refused) {
+    SCOPED_TRACE(sql);
+    Result r(PQexec(c.get(), sql));
+    EXPECT_EQ(PQresultStatus(r.get()), PGRES_FATAL_ERROR);
+    EXPECT_EQ(sqlstate(r.get()), "42501");
+    EXPECT_NE(std::string(PQresultErrorMessage(r.get())).find("masked column"), std::string::npos)
+        << PQresultErrorMessage(r.get());
+  }
+  // The extended protocol is decided the same way.
+  const char* params[] = {"j%"};
+  Result e(PQexecParams(c.get(), "SELECT count(*) FROM lin.people WHERE email LIKE $1", 1, nullptr,
+                        params, nullptr, nullptr, 0));
+  EXPECT_EQ(sqlstate(e.get()), "42501");
+  const char* allowed[] = {
+      "SELECT email FROM lin.people WHERE id = 1",
+      "SELECT mail FROM lin.contacts",
+      "SELECT count(*) FROM lin.people WHERE name = 'Jane'",
+      "SELECT id FROM lin.people ORDER BY name",
+  };
+  for (const char* sql : allowed) {
+    SCOPED_TRACE(sql);
+    Result r(PQexec(c.get(), sql));
+    EXPECT_EQ(PQresultStatus(r.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(r.get());
+  }
+  // Those the guardrail does not name keep filtering as they like.
+  auto owner = gw->connect(w().idp->mint("owner-2", {"owners"}));
+  Result o(PQexec(owner.get(), refused[0]));
+  EXPECT_EQ(PQresultStatus(o.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(o.get());
+}
+
 }  // namespace
 }  // namespace gh::it

@@ -776,8 +776,25 @@ asio::awaitable<void> Session::pump(Direction& d) {
           }
           // Calls of the database's own routines are judged by its catalog.
           if (gate_->needs_function_catalog(type, ev.body)) co_await fetch_function_catalog();
+          // A guardrail on conditions over masked columns: found by lineage.
+          if (auto check = gate_->predicate_check(type, ev.body)) {
+            std::string masked;
+            if (masker_.active()) {
+              const std::string text(check->first);
+              for (std::size_t i = 0; i < check->second && masked.empty(); ++i) {
+                auto lineage = co_await lineage_for(text, i);
+                for (const auto& o : lineage->predicates)
+                  if (masker_.rules()->rule_for_derived({o}) >= 0) {
+                    masked = o.source;
+                    break;
+                  }
+              }
+            }
+            gate_->set_masked_predicate(std::move(masked));
+          }
           // Decide, then record, then relay the message or its replacement.
           auto ins = gate_->inspect(type, ev.body);
+          gate_->set_masked_predicate({});
           if (ins.hold) {
             // Held for approval: what came before it goes on; it and what follows wait.
             if (!co_await durable_then_flush(d, out)) co_return;

@@ -142,6 +142,31 @@ bool StatementGate::needs_function_catalog(std::uint8_t type, Bytes body) {
          services_.functions().wants_fetch(connection_);
 }
 
+std::optional<std::pair<std::string_view, std::size_t>> StatementGate::predicate_check(
+    std::uint8_t type, Bytes body) {
+  if (type != 'Q' && type != 'P') return std::nullopt;
+  if (!policy_ ||
+      std::none_of(policy_->guardrails.begin(), policy_->guardrails.end(),
+                   [](const policy::Guardrail& g) { return g.masked_columns_in_predicates; }))
+    return std::nullopt;
+  std::string_view sql;
+  if (type == 'Q') {
+    auto q = wire::parse_query(body);
+    if (!q) return std::nullopt;
+    sql = q->sql;
+  } else {
+    auto p = wire::parse_parse(body);
+    if (!p) return std::nullopt;
+    sql = p->sql;
+  }
+  auto a = analysis_of(body, sql);
+  if (!a->ok) return std::nullopt;
+  bool reads = false;
+  for (const auto& st : a->statements) reads = reads || !st.relations.empty();
+  if (!reads) return std::nullopt;
+  return std::make_pair(sql, a->statements.size());
+}
+
 model::AnalysisPtr StatementGate::analysis_of(Bytes body, std::string_view sql) {
   if (analyzed_.analysis && analyzed_.body == body.data() && analyzed_.size == body.size())
     return analyzed_.analysis;
@@ -153,7 +178,11 @@ model::AnalysisPtr StatementGate::analysis_of(Bytes body, std::string_view sql) 
 StatementGate::Verdict StatementGate::decide(const model::AnalysisPtr& analysis) {
   // Calls of the database's own routines are judged by its catalog, which
   // changes on its own schedule: such decisions are not kept.
-  const bool judged_by_catalog = calls_user_functions(*analysis, sql_prepared_);
+  // So is one that depends on the columns this message filters on.
+  const bool judged_by_catalog =
+      calls_user_functions(*analysis, sql_prepared_) ||
+      std::any_of(policy_->guardrails.begin(), policy_->guardrails.end(),
+                  [](const policy::Guardrail& g) { return g.masked_columns_in_predicates; });
   auto it = verdicts_.find(analysis.get());
   if (!judged_by_catalog && it != verdicts_.end() && it->second.version == policy_->version &&
       it->second.view_generation == view_generation_)

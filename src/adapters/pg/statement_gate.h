@@ -71,6 +71,13 @@ class StatementGate {
   // an EXECUTE runs) and the catalog is not at hand. A yes makes this session
   // the one that fetches it (others keep the expired copy meanwhile).
   bool needs_function_catalog(std::uint8_t type, Bytes body);
+  // The text of a Query or Parse whose decision needs to know which masked
+  // columns it filters on (a guardrail has masked_columns_in_predicates) and
+  // its number of statements; nullopt when none is needed. The adapter then
+  // calls set_masked_predicate() before inspect().
+  std::optional<std::pair<std::string_view, std::size_t>> predicate_check(std::uint8_t type,
+                                                                          Bytes body);
+  void set_masked_predicate(std::string column) { view_.masked_predicate = std::move(column); }
 
   // A held message was approved: it goes on, recorded with the approval.
   Inspection released(const Inspection& held);

@@ -706,9 +706,14 @@ TEST_F(ConfigTest, GuardrailsAreLoaded) {
       "    groups: [ai-agents]\n"
       "    connections: [traces]\n"
       "    statements: [do, call]\n"
-      "    tables: [\"secret.*\"]\n";
+      "    tables: [\"secret.*\"]\n"
+      "  - name: no-inference\n"
+      "    groups: [ai-agents]\n"
+      "    masked_columns_in_predicates: true\n";
   Config c = load_ok(s.yaml());
-  ASSERT_EQ(c.guardrails.size(), 4u);
+  ASSERT_EQ(c.guardrails.size(), 5u);
+  EXPECT_TRUE(c.guardrails[4].masked_columns_in_predicates);
+  EXPECT_FALSE(c.guardrails[3].masked_columns_in_predicates);
   EXPECT_EQ(c.guardrails[0].name, "no-destructive-ddl");
   EXPECT_EQ(c.guardrails[0].statements,
             (std::vector<model::Kind>{model::Kind::kDrop, model::Kind::kTruncate,

@@ -363,6 +363,30 @@ INSTANTIATE_TEST_SUITE_P(Statements, Corpus, ::testing::ValuesIn(kCorpus),
                            return std::string(info.param.name);
                          });
 
+TEST(MaskedPredicates, TheGuardrailDeniesOnlyWhatFiltersOnAMaskedColumn) {
+  Policy policy = sample_policy();
+  Guardrail g;
+  g.name = "no-inference";
+  g.groups = {"ai-agents"};
+  g.masked_columns_in_predicates = true;
+  policy.guardrails.push_back(g);
+  SessionView view;
+  view.search_paths = {{"public"}};
+  const model::Analysis a = sql::analyze("SELECT id FROM public.t WHERE email LIKE 'a%'");
+  const model::Principal reader = principal("reader");
+  const model::Principal agent = principal("agent");
+  auto before = decide(policy, agent, "app", a, view);
+  view.masked_predicate = "public.t.email";
+  auto agent_d = decide(policy, agent, "app", a, view);
+  auto reader_d = decide(policy, reader, "app", a, view);
+  EXPECT_EQ(agent_d.outcome, Decision::Outcome::kDeny);
+  EXPECT_EQ(agent_d.rule, "no-inference");
+  EXPECT_NE(agent_d.what.find("masked column public.t.email"), std::string::npos) << agent_d.what;
+  // Not in the guardrail's groups, or nothing masked in the condition: as without it.
+  EXPECT_NE(reader_d.rule, "no-inference");
+  EXPECT_NE(before.rule, "no-inference");
+}
+
 TEST(CorpusSize, AtLeastTwoHundredStatements) {
   EXPECT_GE(sizeof kCorpus / sizeof kCorpus[0], 200u);
 }

@@ -244,6 +244,25 @@ TEST(LineageTest, RelationsNotYetKnownAreListedAsMissing) {
   EXPECT_EQ(l.missing[1].name, "other");
 }
 
+TEST(LineageTest, PredicatesListWhatTheStatementFiltersJoinsGroupsAndOrdersOn) {
+  auto l =
+      of("SELECT o.id FROM orders o JOIN users u ON u.id = o.user_id "
+         "WHERE u.email LIKE 'a%' GROUP BY o.id HAVING count(*) > 0 ORDER BY max(u.name)");
+  std::vector<std::string> p;
+  for (const auto& o : l.predicates) p.push_back(o.source);
+  std::sort(p.begin(), p.end());
+  EXPECT_EQ(p, (V{"public.orders.id", "public.orders.user_id", "public.users.email",
+                  "public.users.id", "public.users.name"}));
+  // A view's own WHERE is not the caller's condition; the caller's on it is.
+  auto v = of("SELECT uid FROM user_emails WHERE mail = 'x'");
+  ASSERT_EQ(v.predicates.size(), 1u);
+  EXPECT_EQ(v.predicates[0].source, "public.users.email");
+  auto s = of("SELECT id FROM orders WHERE user_id IN (SELECT id FROM users WHERE email = 'x')");
+  bool email = false;
+  for (const auto& o : s.predicates) email = email || o.source == "public.users.email";
+  EXPECT_TRUE(email);
+}
+
 TEST(LineageTest, DeepNestingIsOpaqueNotACrash) {
   std::string sql = "SELECT ";
   for (int i = 0; i < 2000; ++i) sql += "upper(";
