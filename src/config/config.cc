@@ -594,9 +594,10 @@ class Loader {
     if (!e || !expect_map(e, "gateway")) return;
     const YAML::Node& n = e.value;
     const std::string w = "gateway";
-    check_keys(n, w,
-               {"id", "data_dir", "store", "tls", "audit", "log_level", "log_format", "io_threads",
-                "max_connections", "max_logins_per_address", "admin"});
+    check_keys(
+        n, w,
+        {"id", "data_dir", "store", "tls", "audit", "log_level", "log_format", "io_threads",
+         "max_connections", "max_logins_per_address", "session_memory", "memory_limit", "admin"});
 
     if (auto id = text(n, "id", w, false)) g.id = *id;
     if (auto dir = text(n, "data_dir", w, false)) g.data_dir = resolve(*dir);
@@ -639,6 +640,10 @@ class Loader {
         g.max_connections = static_cast<int>(*v);
       }
     }
+    if (auto v = size(n, "session_memory", w, 1ULL << 20, 1ULL << 40)) g.session_memory = *v;
+    if (auto v = size(n, "memory_limit", w, 16ULL << 20, 1ULL << 44)) g.memory_limit = *v;
+    if (g.session_memory > g.memory_limit)
+      problem(line_of(n), w + ".session_memory: larger than gateway.memory_limit");
     if (auto max = scalar(n, "max_logins_per_address", w, false)) {
       if (auto v = integer(*max, "gateway.max_logins_per_address", 1, 1'000'000)) {
         g.max_logins_per_address = static_cast<int>(*v);

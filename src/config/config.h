@@ -99,6 +99,11 @@ struct Gateway {
   // once, so that idle connections from one place cannot hold the gateway's
   // descriptors and slots until their startup deadline.
   int max_logins_per_address = 256;
+  // What the gateway holds for one session (statement texts, bound
+  // parameters, prepared statements, rows held for a threshold), and for
+  // all sessions together: past either, that session ends with an error.
+  std::uint64_t session_memory = 64ULL << 20;
+  std::uint64_t memory_limit = 4ULL << 30;
   AdminListener admin;
 };
 

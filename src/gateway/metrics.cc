@@ -168,6 +168,13 @@ std::string render_metrics(const Services& services) {
            "upstream login).");
   m.histogram("gatehouse_session_startup_seconds", {}, c.session_startup.snapshot());
 
+  m.gauge("gatehouse_memory_held_bytes",
+          "Bytes sessions hold on their clients' behalf (statements, parameters, prepared "
+          "statements, held rows), counted against gateway.memory_limit.",
+          static_cast<double>(services.memory().used()));
+  m.counter("gatehouse_memory_refusals_total",
+            "Sessions ended because their memory budget or the gateway's was used up.",
+            get(services.memory().refusals));
   m.counter("gatehouse_values_masked_total", "Values masked in results sent to clients.",
             get(c.values_masked));
   m.counter("gatehouse_values_withheld_total",

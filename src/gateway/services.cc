@@ -119,7 +119,10 @@ void PauseGate::unsubscribe(std::uint64_t id) {
 Services::Services(std::shared_ptr<const config::Config> config,
                    std::unique_ptr<identity::TokenVerifier> verifier,
                    std::unique_ptr<audit::Recorder> recorder)
-    : config_(std::move(config)), verifier_(std::move(verifier)), recorder_(std::move(recorder)) {
+    : config_(std::move(config)),
+      verifier_(std::move(verifier)),
+      recorder_(std::move(recorder)),
+      memory_(config_->gateway.memory_limit) {
   policy_ = policy_of(*config_, 1);
   masking_key_ = load_masking_key(config_->gateway.data_dir);
   masking_ = masking_of(*config_, masking_key_);

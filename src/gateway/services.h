@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "gateway/cancel_registry.h"
 #include "gateway/function_catalog.h"
+#include "gateway/memory_budget.h"
 #include "gateway/metrics.h"
 #include "gateway/notifier.h"
 #include "gateway/relation_catalog.h"
@@ -154,6 +155,9 @@ class Services {
   FunctionCatalog& functions() { return functions_; }
   Counters& counters() { return counters_; }
   const Counters& counters() const { return counters_; }
+  // What sessions hold on their clients' behalf, across the process.
+  MemoryBudget& memory() { return memory_; }
+  const MemoryBudget& memory() const { return memory_; }
 
   // Readiness (/readyz): the server says when every listener is bound and
   // when it stops accepting.
@@ -216,6 +220,7 @@ class Services {
   RelationCatalog relations_;
   FunctionCatalog functions_;
   Counters counters_;
+  MemoryBudget memory_{4ULL << 30};
   std::atomic<bool> listening_{false};
   std::mutex accepted_mu_;
   // listener '\0' client address → when the server accepted the connection.

@@ -121,7 +121,8 @@ Session::Session(HandlerState& handler, asio::ip::tcp::socket socket, gateway::C
       services_(handler.services),
       client_(std::move(client)),
       cstream_(net::make_tcp_stream(std::move(socket))),
-      cbuf_(4096) {}
+      cbuf_(4096),
+      budget_(handler.services.memory(), handler.services.config().gateway.session_memory) {}
 
 Session::~Session() {
   if (cancel_registered_) services_.cancels().remove(cancel_key_);
@@ -811,6 +812,13 @@ asio::awaitable<void> Session::pump(Direction& d) {
           using V = StatementTracker::ClientVerdict;
           switch (tracker_.on_client(type, ev.body, Clock::now(), now_us(), ins.note)) {
             case V::kOk:
+              if (auto b = budget_.hold(gateway::SessionBudget::kStatements, tracker_.held_bytes());
+                  b != gateway::SessionBudget::Verdict::kOk) {
+                // Nothing of this message goes upstream; the client learns why.
+                d.end = PumpEnd::kMemory;
+                d.error = budget_.describe(b);
+                co_return;
+              }
               break;
             case V::kLimit:
               d.end = PumpEnd::kLimit;
@@ -978,9 +986,15 @@ Session::RowStep Session::row_threshold(const asio::any_io_executor& ex, std::ui
   if (w == nullptr) return RowStep::kForward;
   if (row) {
     held_rows_.insert(held_rows_.end(), raw.begin(), raw.end());
-    if (++w->rows <= w->threshold && held_rows_.size() <= kMaxHeldBytes) return RowStep::kConsumed;
+    // Rows held past the session's (or the gateway's) memory budget count as
+    // crossing the threshold: the result is withheld with the rule's error.
+    const bool fits = held_rows_.size() <= kMaxHeldBytes &&
+                      budget_.hold(gateway::SessionBudget::kRows, held_rows_.capacity()) ==
+                          gateway::SessionBudget::Verdict::kOk;
+    if (++w->rows <= w->threshold && fits) return RowStep::kConsumed;
     // Crossed: nothing of it reaches the client; the server stops producing it.
     held_rows_ = {};
+    budget_.hold(gateway::SessionBudget::kRows, 0);
     if (capture_) capture_->withhold();
     auto withheld = gate_->rows_exceeded(*w);
     spdlog::info("session {}: result over {} rows withheld ({}); upstream query cancelled",
@@ -1020,6 +1034,7 @@ Session::RowStep Session::row_threshold(const asio::any_io_executor& ex, std::ui
     out.insert(out.end(), held_rows_.begin(), held_rows_.end());
     held_rows_.clear();
     if (held_rows_.capacity() > (1u << 20)) held_rows_ = {};
+    budget_.hold(gateway::SessionBudget::kRows, held_rows_.capacity());
     if (type == 'C') w->rows = 0;  // the next result of a multi-statement Query counts afresh
   }
   return RowStep::kForward;
@@ -1087,7 +1102,8 @@ asio::awaitable<std::shared_ptr<const sql::Lineage>> Session::lineage_for(const 
   const auto now = Clock::now();
   const auto generation = catalog.generation();
   if (memo.generation != generation || now - memo.since > gateway::RelationCatalog::kTtl ||
-      memo.by_text.size() >= 256) {
+      memo.by_text.size() >= 256 || memo.bytes > (4u << 20)) {
+    memo.bytes = 0;
     memo.by_text.clear();
     memo.generation = generation;
     memo.since = now;
@@ -1155,7 +1171,10 @@ asio::awaitable<std::shared_ptr<const sql::Lineage>> Session::lineage_for(const 
     for (auto& [name, info] : *found) catalog.put_shape(connection_->name, name, std::move(info));
   }
   auto shared = std::make_shared<const sql::Lineage>(std::move(result));
-  if (shared->missing.empty()) memo.by_text.emplace(std::move(key), shared);
+  if (shared->missing.empty()) {
+    memo.bytes += key.size();
+    memo.by_text.emplace(std::move(key), shared);
+  }
   co_return shared;
 }
 
@@ -1350,6 +1369,10 @@ asio::awaitable<void> Session::relay() {
       case PumpEnd::kLimit:
         set_fatal("54000", "gatehouse: " + cause.error, "client exceeded a limit: " + cause.error);
         break;
+      case PumpEnd::kMemory:
+        set_fatal("53200", "gatehouse: out of memory: " + cause.error,
+                  "memory budget: " + cause.error);
+        break;
       case PumpEnd::kAuditFailed:
         set_fatal("58000",
                   "gatehouse: " + cause.error +
@@ -1376,6 +1399,10 @@ asio::awaitable<void> Session::relay() {
       case PumpEnd::kWriteFailed:
         end_reason_ = "client closed";
         break;
+      case PumpEnd::kMemory:
+        set_fatal("53200", "gatehouse: out of memory: " + cause.error,
+                  "memory budget: " + cause.error);
+        break;
       case PumpEnd::kAuditFailed:
         set_fatal(
             "58000",
@@ -1389,7 +1416,23 @@ asio::awaitable<void> Session::relay() {
   // Only now, with both directions stopped, may anything more go to the
   // client — unless a message to it was cut off mid-way: a FATAL after half a
   // message would only be garbage, so the client just sees the connection close.
-  if (!fatal_.empty() && !down.writing) co_await send_client(fatal_);
+  if (!fatal_.empty() && !down.writing) {
+    co_await send_client(fatal_);
+    // A client stopped mid-stream may still be sending: closing with its
+    // bytes unread would reset the connection and lose the error on the way
+    // to it. Its input is read and dropped for a moment first (bounded).
+    if (cause.from_client && (cause.end == PumpEnd::kMemory || cause.end == PumpEnd::kLimit)) {
+      auto ex = co_await asio::this_coro::executor;
+      net::Deadline deadline(ex, std::chrono::milliseconds(250), [this] { cstream_->close(); });
+      std::vector<std::uint8_t> sink(16 * 1024);
+      for (std::size_t total = 0; total < (64u << 20);) {
+        net::error_code ec;
+        std::size_t n = co_await cstream_->read_some(sink, ec);
+        if (ec || n == 0) break;
+        total += n;
+      }
+    }
+  }
 }
 
 asio::awaitable<bool> Session::durable_then_flush(Direction& d, wire::Buffer& out) {

@@ -47,6 +47,7 @@ class Session {
     kLimit,
     kTerminated,
     kAuditFailed,  // audit_durability: sync and a record did not reach the disk
+    kMemory,       // the session's memory budget or the gateway's was used up
   };
   struct Direction {
     net::Stream* from;
@@ -168,11 +169,13 @@ class Session {
   wire::pg::Buffer mask_out_;
   std::size_t copies_seen_ = 0;   // CopyOutResponses of the running statement so far
   std::size_t results_seen_ = 0;  // statements of the running Query answered so far
+  gateway::SessionBudget budget_;
   // Describe messages sent and not yet answered: ('S' | 'P', name).
   std::deque<std::pair<char, std::string>> describes_;
   struct LineageMemo {
     std::map<std::string, std::shared_ptr<const sql::Lineage>, std::less<>> by_text;
     std::uint64_t generation = 0;
+    std::size_t bytes = 0;  // of the statement texts it is keyed by
     std::chrono::steady_clock::time_point since{};
   } lineage_memo_;
   StatementTracker tracker_;

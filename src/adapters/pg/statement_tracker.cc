@@ -1,6 +1,7 @@
 #include "adapters/pg/statement_tracker.h"
 
 #include <algorithm>
+#include <atomic>
 #include <type_traits>
 
 #include "base/utf8.h"
@@ -12,19 +13,33 @@ namespace wire = gh::wire::pg;
 
 namespace {
 
-Text make_text(std::string_view sql, Decided decision = nullptr) {
-  if (sql.size() <= StatementTracker::kMaxText)
-    return std::make_shared<const Label>(Label{std::string(sql), std::move(decision)});
-  return std::make_shared<const Label>(
-      Label{std::string(utf8_prefix(sql, StatementTracker::kMaxText)) + "…[truncated " +
-                std::to_string(sql.size() - StatementTracker::kMaxText) + " bytes]",
-            std::move(decision)});
+using Held = std::shared_ptr<std::atomic<std::uint64_t>>;
+
+// A shared object whose bytes count in `held` for as long as it lives.
+template <class T>
+std::shared_ptr<const T> counted(const Held& held, T value, std::uint64_t bytes) {
+  held->fetch_add(bytes, std::memory_order_relaxed);
+  return std::shared_ptr<const T>(new T(std::move(value)), [held, bytes](const T* p) {
+    held->fetch_sub(bytes, std::memory_order_relaxed);
+    delete p;
+  });
+}
+
+Text make_text(const Held& held, std::string_view sql, Decided decision = nullptr) {
+  std::string text = sql.size() <= StatementTracker::kMaxText
+                         ? std::string(sql)
+                         : std::string(utf8_prefix(sql, StatementTracker::kMaxText)) +
+                               "…[truncated " +
+                               std::to_string(sql.size() - StatementTracker::kMaxText) + " bytes]";
+  text.shrink_to_fit();
+  const std::uint64_t bytes = sizeof(Label) + text.size();
+  return counted(held, Label{std::move(text), std::move(decision)}, bytes);
 }
 
 // A parameter longer than this is recorded by its size alone.
 constexpr std::size_t kMaxParam = 64 * 1024;
 
-ParamsPtr render_params(const wire::Bind& b) {
+ParamsPtr render_params(const Held& held, const wire::Bind& b) {
   if (b.params.empty()) return nullptr;
   auto out = std::make_shared<Params>();
   out->reserve(b.params.size());
@@ -48,7 +63,9 @@ ParamsPtr render_params(const wire::Bind& b) {
       out->emplace_back(std::string(reinterpret_cast<const char*>(p->data()), p->size()));
     }
   }
-  return out;
+  std::uint64_t bytes = sizeof(Params) + out->capacity() * sizeof(Params::value_type);
+  for (const auto& p : *out) bytes += p ? p->capacity() : 0;
+  return counted(held, std::move(*out), bytes);
 }
 
 const Text& unknown_statement() {
@@ -148,14 +165,15 @@ StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, B
     case 'Q': {
       auto q = wire::parse_query(body);
       e.kind = Entry::kSimple;
-      e.text = make_text(q ? q->sql : "<malformed query>", note.decision);
+      e.text = make_text(held_, q ? q->sql : "<malformed query>", note.decision);
       break;
     }
     case 'F': {
       auto f = wire::parse_function_call(body);
       e.kind = Entry::kFunctionCall;
-      e.text = make_text("<function call oid " + std::to_string(f ? f->function_oid : 0) + ">",
-                         note.decision);
+      e.text =
+          make_text(held_, "<function call oid " + std::to_string(f ? f->function_oid : 0) + ">",
+                    note.decision);
       break;
     }
     case 'P': {
@@ -163,7 +181,7 @@ StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, B
       if (!p) return ClientVerdict::kMalformed;
       e.kind = Entry::kParse;
       e.name = std::string(p->statement);
-      e.text = make_text(p->sql, note.decision);
+      e.text = make_text(held_, p->sql, note.decision);
       if (client_statements_.size() >= kMaxNamed) client_statements_.clear();
       client_statements_[e.name] = e.text;
       break;
@@ -174,7 +192,7 @@ StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, B
       e.kind = Entry::kBind;
       e.name = std::string(b->portal);
       e.source = std::string(b->statement);
-      e.params = render_params(*b);
+      e.params = render_params(held_, *b);
       if (client_portals_.size() >= kMaxNamed) client_portals_.clear();
       if (auto it = client_statements_.find(e.source); it != client_statements_.end()) {
         client_portals_[e.name] = it->second;

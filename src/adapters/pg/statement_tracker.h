@@ -11,6 +11,7 @@
 // https://www.postgresql.org/docs/15/protocol-flow.html#PROTOCOL-FLOW-EXT-QUERY
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -121,6 +122,10 @@ class StatementTracker {
   };
   const Forwarded& forwarded() const { return forwarded_; }
 
+  // Bytes of the statement texts and bound parameters it made that are still
+  // referenced (by names, the queue, records on their way to the audit trail).
+  std::uint64_t held_bytes() const { return held_->load(std::memory_order_relaxed); }
+
   std::size_t pending() const { return queue_.size(); }
   std::size_t prepared() const { return prepared_.size(); }
   std::size_t portals() const { return portals_.size(); }
@@ -158,6 +163,8 @@ class StatementTracker {
   // After an error in the extended protocol the server skips to Sync.
   void skip_to_sync(Clock::time_point now, std::vector<FinishedStatement>& done);
 
+  std::shared_ptr<std::atomic<std::uint64_t>> held_ =
+      std::make_shared<std::atomic<std::uint64_t>>(0);
   std::deque<Entry> queue_;
   std::map<std::string, Text, std::less<>> prepared_;
   struct Portal {
