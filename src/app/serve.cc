@@ -127,6 +127,9 @@ int run_serve(const std::string& path) {
                    spool->path(), spool->bytes());
     audit::RecorderOptions options;
     options.spool_sync = cfg->recording.sync_audit;
+    // A record the store rejects on its own (while it takes the others) is
+    // set aside here instead of holding up every record after it.
+    options.poison_path = cfg->gateway.data_dir + "/audit.poison";
     recorder = std::make_unique<audit::Recorder>(std::move(*store), options, std::move(*spool));
   } else {
     spdlog::warn("audit is off (gateway.audit: off): sessions are not recorded");

@@ -1,13 +1,19 @@
 #include "audit/recorder.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "audit/chain.h"
 #include "base/thread_name.h"
 
 namespace gh::audit {
@@ -120,12 +126,144 @@ Status<> Recorder::put(const std::vector<model::AuditEvent>& batch, bool& spoole
   return st;
 }
 
+namespace {
+
+// What names a record in the log: its type, and for a statement its session and seq.
+std::string describe(const model::AuditEvent& event) {
+  std::string out(to_record(event).spec().name);
+  if (const auto* st = std::get_if<model::StatementEvent>(&event))
+    out += " (session " + st->session_id + ", seq " + std::to_string(st->seq) + ")";
+  return out;
+}
+
+std::int64_t unix_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+bool Recorder::set_aside(const model::AuditEvent& event, const std::string& reason) {
+  // One JSON line: when, why, and the record as it would have been chained.
+  nlohmann::json j;
+  j["at_us"] = unix_us();
+  j["reason"] = reason;
+  std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  line.pop_back();  // the closing brace: the record goes in as it is
+  line += ",\"record\":" + to_record(event).canonical() + "}\n";
+  const int fd =
+      ::open(options_.poison_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  bool ok = fd >= 0;
+  for (std::size_t done = 0; ok && done < line.size();) {
+    const ssize_t n = ::write(fd, line.data() + done, line.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    ok = n > 0;
+    if (ok) done += static_cast<std::size_t>(n);
+  }
+  ok = ok && ::fdatasync(fd) == 0;
+  const int err = errno;
+  if (fd >= 0) ::close(fd);
+  // The store's message is cut short: it may quote part of the record.
+  const std::string why = reason.size() > 200 ? reason.substr(0, 200) + "…" : reason;
+  if (!ok) {
+    spdlog::critical(
+        "audit: the store rejects the {} record alone, and it cannot be set aside in "
+        "{}: {}; it stays queued",
+        describe(event), options_.poison_path, std::strerror(err));
+    return false;
+  }
+  poisoned_.fetch_add(1, std::memory_order_relaxed);
+  spdlog::error(
+      "audit: the store rejects the {} record alone while it takes the others; set "
+      "aside in {}: {}",
+      describe(event), options_.poison_path, why);
+  return true;
+}
+
+Recorder::Split Recorder::split_write(const std::vector<model::AuditEvent>& events,
+                                      bool lone_records) {
+  // Halves, recursively, in order. A record that fails on its own twice is a
+  // suspect; it is set aside once the store takes another write in this
+  // split (so the store is up and rejects that record), or — with
+  // `lone_records`, after repeated attempts at this head — when every record
+  // here failed alone and the store still answers its probe. Too many
+  // failures in a row stop the split: the store is failing, not a record.
+  Split out;
+  std::vector<std::pair<std::size_t, std::string>> suspects;
+  bool any_written = false;
+  bool stopped = false;
+  int failing = 0;
+  const std::span<const model::AuditEvent> all(events);
+  auto accept = [&](std::size_t end) {
+    any_written = true;
+    failing = 0;
+    for (auto& [i, why] : suspects)
+      if (!set_aside(events[i], why)) out.kept.push_back(i);
+    suspects.clear();
+    out.handled = end;
+  };
+  auto write = [&](std::size_t b, std::size_t e) -> bool {
+    auto st = store_->write_batch(all.subspan(b, e - b));
+    if (st) return true;
+    out.error = st.error();
+    if (++failing >= options_.split_budget) stopped = true;
+    return false;
+  };
+  std::function<void(std::size_t, std::size_t)> run = [&](std::size_t b, std::size_t e) {
+    if (stopped) return;
+    if (write(b, e)) return accept(e);
+    if (stopped) return;
+    if (e - b == 1) {
+      if (write(b, e)) return accept(e);  // once more, alone
+      if (!stopped) suspects.emplace_back(b, out.error);
+      return;
+    }
+    const std::size_t mid = b + (e - b) / 2;
+    run(b, mid);
+    run(mid, e);
+  };
+  run(0, events.size());
+  if (!stopped && !suspects.empty() &&
+      (any_written || (lone_records && suspects.size() == events.size() && store_->probe()))) {
+    for (auto& [i, why] : suspects)
+      if (!set_aside(events[i], why)) out.kept.push_back(i);
+    out.handled = events.size();
+  }
+  return out;
+}
+
 Status<> Recorder::unspool() {
   auto events = spool_->read_all();
   if (!events) return unexpected(events.error());
   if (!events->empty()) {
-    if (auto st = store_->write_batch(*events); !st) return st;
+    if (auto st = store_->write_batch(*events); !st) {
+      // Again and again while the store answers: a record in it may be what it rejects.
+      if (options_.poison_path.empty() || ++unspool_failures_ < 2 || !store_->probe()) return st;
+      Split split = split_write(*events, unspool_failures_ >= 3);
+      if (split.handled == 0) return unexpected(split.error);
+      std::vector<model::AuditEvent> rest;
+      for (std::size_t i : split.kept) rest.push_back((*events)[i]);
+      rest.insert(rest.end(), events->begin() + static_cast<std::ptrdiff_t>(split.handled),
+                  events->end());
+      // What the store took must leave the spool, or it would be moved twice.
+      if (auto r = spool_->replace(rest); !r) {
+        spdlog::critical(
+            "audit spool: part of it moved to the store but it could not be rewritten ({}): "
+            "remove {} before the next start",
+            r.error(), spool_->path());
+        return r;
+      }
+      unspool_failures_ = 0;
+      spool_bytes_.store(spool_->bytes());
+      spool_full_.store(false);
+      spdlog::info("audit spool: {} events moved to the store, {} wait", split.handled,
+                   rest.size());
+      if (!rest.empty()) return unexpected(split.error);
+      return Ok{};
+    }
   }
+  unspool_failures_ = 0;
   if (auto st = spool_->clear(); !st) {
     // The store has them now: moving them again would duplicate them.
     spdlog::critical(
@@ -246,8 +384,49 @@ void Recorder::run() {
     lk.unlock();
     bool spooled = false;
     Status<> status = put(batch, spooled);
+    // The same head refused again while the store answers: split it, to
+    // write the good records and set aside the one it rejects. Not while
+    // the spool holds older events (they go first).
+    std::size_t done_n = status ? n : 0;
+    std::vector<std::size_t> keep;
+    if (status || spooled) {
+      head_failures_ = 0;
+    } else if (!options_.poison_path.empty() && ++head_failures_ >= 2 &&
+               (!spool_ || spool_->empty()) && store_->probe()) {
+      Split split = split_write(batch, head_failures_ >= 3);
+      if (!split.error.empty()) status = unexpected(split.error);
+      if (split.handled == n && split.kept.empty()) status = Ok{};
+      done_n = split.handled;
+      keep = std::move(split.kept);
+      if (split.handled > 0) head_failures_ = 0;
+    }
     lk.lock();
     in_flight_ = 0;
+
+    if (!status && done_n > 0) {
+      // Part of the batch is in (or set aside): the rest, and any record that
+      // could not be set aside, go back to the head; the store is up.
+      written_ += done_n - keep.size();
+      std::vector<model::AuditEvent> back;
+      std::deque<std::chrono::steady_clock::time_point> back_at;
+      for (std::size_t i : keep) {
+        back.push_back(std::move(batch[i]));
+        back_at.push_back(batch_at[i]);
+      }
+      for (std::size_t i = done_n; i < n; ++i) {
+        back.push_back(std::move(batch[i]));
+        back_at.push_back(batch_at[i]);
+      }
+      queue_.insert(queue_.begin(), std::make_move_iterator(back.begin()),
+                    std::make_move_iterator(back.end()));
+      queued_at_.insert(queued_at_.begin(), back_at.begin(), back_at.end());
+      oldest_pending_ns_.store(queued_at_.empty() ? 0 : steady_ns(queued_at_.front()));
+      ++failed_batches_;
+      store_healthy_ = true;
+      settle_durable(lk);
+      drained_.notify_all();
+      continue;
+    }
 
     if (status) {
       written_ += n;

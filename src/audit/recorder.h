@@ -33,6 +33,10 @@ class Store {
   virtual Status<> maintain() { return Ok{}; }
   // Once, on the writer thread, after the last batch of a stop (a final checkpoint).
   virtual Status<> close() { return Ok{}; }
+  // Whether the store answers at all, writing nothing (writer thread). An
+  // error means it is unreachable, or cannot tell: then a batch it refuses is
+  // never split to find a record it rejects (the default).
+  virtual Status<> probe() { return unexpected(std::string("the store cannot be probed")); }
 };
 
 struct RecorderOptions {
@@ -52,6 +56,13 @@ struct RecorderOptions {
   std::chrono::milliseconds maintenance_interval{1'000};
   // With a spool: sync it at every append (audit_durability: sync).
   bool spool_sync = false;
+  // Where a record the store rejects on its own is set aside (JSON lines:
+  // when, why, the record). Empty: such records are never set aside, and the
+  // batch holding one is retried as a whole until the store takes it.
+  std::string poison_path;
+  // How many attempts in a row a batch that keeps failing (while the store
+  // answers its probe) may fail while it is split, before the split stops.
+  int split_budget = 24;
 };
 
 class Recorder {
@@ -95,6 +106,8 @@ class Recorder {
   std::uint64_t dropped() const;
   // Bytes waiting in the spool (0 without one).
   std::uint64_t spool_bytes() const { return spool_bytes_.load(std::memory_order_relaxed); }
+  // Records set aside in the poison file because the store rejected them alone.
+  std::uint64_t poisoned() const { return poisoned_.load(std::memory_order_relaxed); }
 
  private:
   void run();
@@ -106,12 +119,26 @@ class Recorder {
   // Writer thread, without mu_: the spool's events into the store, then empties it.
   Status<> unspool();
   void settle_durable(std::unique_lock<std::mutex>& lk);
+  // Writer thread, without mu_: `events` (which the store refused as a
+  // whole, again) into the store half by half, setting aside the records
+  // it rejects on their own. What it did is in the result.
+  struct Split {
+    std::size_t handled = 0;        // events from the front written or set aside
+    std::vector<std::size_t> kept;  // of those, set aside but the poison file failed: keep them
+    std::string error;              // why the rest was not written
+  };
+  Split split_write(const std::vector<model::AuditEvent>& events, bool lone_records);
+  // Appends a rejected record to the poison file (synced); false when it cannot.
+  bool set_aside(const model::AuditEvent& event, const std::string& reason);
 
   std::unique_ptr<Store> store_;
   RecorderOptions options_;
   std::optional<Spool> spool_;  // the writer thread's only
   std::atomic<std::uint64_t> spool_bytes_{0};
   std::atomic<bool> spool_full_{false};
+  std::atomic<std::uint64_t> poisoned_{0};
+  int head_failures_ = 0;     // writer: failed writes in a row of the queue's head batch
+  int unspool_failures_ = 0;  // writer: failed moves in a row of the spool
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable drained_;

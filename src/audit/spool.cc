@@ -219,4 +219,38 @@ Status<> Spool::clear() {
   return Ok{};
 }
 
+Status<> Spool::replace(std::span<const model::AuditEvent> events) {
+  if (events.empty()) return clear();
+  std::string out;
+  for (const auto& e : events) out += spool_record(e);
+  const std::string tmp = path_ + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return unexpected(sys_error("audit spool: open", tmp));
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::write(fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  if (done < out.size() || ::fdatasync(fd) != 0) {
+    const std::string e = sys_error("audit spool: write", tmp);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return unexpected(e);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path_.c_str()) != 0) {
+    const std::string e = sys_error("audit spool: rename", tmp);
+    ::unlink(tmp.c_str());
+    return unexpected(e);
+  }
+  const int now = ::open(path_.c_str(), O_RDWR | O_APPEND | O_CLOEXEC);
+  if (now < 0) return unexpected(sys_error("audit spool: open", path_));
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = now;
+  bytes_ = out.size();
+  return Ok{};
+}
+
 }  // namespace gh::audit

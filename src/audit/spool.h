@@ -38,6 +38,10 @@ class Spool {
   Expected<std::vector<model::AuditEvent>> read_all() const;
   // Empties it (after its events reached the store).
   Status<> clear();
+  // Holds `events` instead of what it held (after the ones before them
+  // reached the store): written beside it, synced, then renamed over it, so
+  // a crash leaves either the old contents or the new.
+  Status<> replace(std::span<const model::AuditEvent> events);
 
   std::uint64_t bytes() const { return bytes_; }
   std::uint64_t max_bytes() const { return max_bytes_; }

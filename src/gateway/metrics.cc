@@ -214,6 +214,11 @@ std::string render_metrics(const Services& services) {
             audit.written);
   m.counter("gatehouse_audit_batches_failed_total",
             "Audit batches the store failed to write (retried).", audit.failed_batches);
+  m.counter("gatehouse_audit_poison_records_total",
+            "Audit records the store rejected on their own while it took the others: set aside "
+            "in data_dir/audit.poison (with the reason) instead of blocking the records after "
+            "them.",
+            audit.poisoned);
   m.counter("gatehouse_audit_events_dropped_total",
             "Audit events lost: refused (queue full or store failing when recorded) or at_stop "
             "(unwritten when the store still failed at shutdown).",

@@ -352,6 +352,7 @@ AuditStats Services::audit_stats() const {
   s.failed_batches = recorder_->failed_batches();
   s.dropped_at_stop = recorder_->dropped();
   s.spool_bytes = recorder_->spool_bytes();
+  s.poisoned = recorder_->poisoned();
   s.lagging = recorder_->lagging();
   return s;
 }

@@ -62,6 +62,7 @@ struct AuditStats {
   std::uint64_t failed_batches = 0;
   std::uint64_t dropped_at_stop = 0;  // given up when stop() timed out on a failing store
   std::uint64_t spool_bytes = 0;      // waiting in the spool for the store
+  std::uint64_t poisoned = 0;         // set aside: the store rejected them alone
   bool lagging = false;               // the oldest uncommitted record is past the async window
 };
 

@@ -131,6 +131,13 @@ struct Statement {
   std::vector<std::string> search_path;  // with kSet
   bool deallocates_all = false;          // DEALLOCATE ALL, DISCARD ALL
   std::string deallocated;               // DEALLOCATE name
+  // Where it sits in the analysed text (libpg_query's RawStmt stmt_location
+  // and stmt_len, in bytes): from just after the `;` before it (0 for the
+  // first) for `length` bytes, up to the `;` that ends it; length 0: to the
+  // end of the text. Only meaningful for the exact text analysed, which is
+  // why an analysis of several statements is never shared between texts.
+  std::uint32_t location = 0;
+  std::uint32_t length = 0;
 };
 
 struct Analysis {
@@ -140,7 +147,9 @@ struct Analysis {
   Kind kind = Kind::kUnknown;                     // the first statement's, or unknown
   StatementClass cls = StatementClass::kUnknown;  // strongest over all statements
   bool constant_sensitive = false;  // a constant's value changes the analysis: never shared
-                                    // under a constant-abstracted cache key
+                                    // under a constant-abstracted cache key (so is every
+                                    // analysis of several statements: a constant's length
+                                    // moves the statements' locations)
 };
 
 using AnalysisPtr = std::shared_ptr<const Analysis>;

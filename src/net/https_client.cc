@@ -16,6 +16,9 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
+
+#include "net/resolve.h"
 
 namespace gh::net {
 
@@ -122,15 +125,25 @@ asio::awaitable<void> run_request(const Url& u, const HttpsRequest& r,
                                   std::optional<Expected<HttpsReply>>& out) {
   auto executor = co_await asio::this_coro::executor;
   beast::error_code ec;
-  tcp::resolver resolver(executor);
-  auto endpoints =
-      co_await resolver.async_resolve(u.host, u.port, redirect_error(use_awaitable, ec));
-  if (ec) {
-    out = unexpected("cannot resolve " + u.host + ": " + ec.message());
+  // Not asio's resolver: its lookup thread cannot be stopped, and this
+  // io_context's end would wait for it (see net/resolve.h).
+  std::uint16_t port = 0;
+  try {
+    const int p = std::stoi(u.port);
+    if (p > 0 && p <= 65535) port = static_cast<std::uint16_t>(p);
+  } catch (const std::exception&) {
+  }
+  if (port == 0) {
+    out = unexpected("bad port in " + u.authority());
+    co_return;
+  }
+  auto endpoints = co_await resolve(executor, u.host, port, r.timeout);
+  if (!endpoints) {
+    out = unexpected(endpoints.error());
     co_return;
   }
   beast::tcp_stream tcp_stream(executor);
-  co_await tcp_stream.async_connect(endpoints, redirect_error(use_awaitable, ec));
+  co_await tcp_stream.async_connect(*endpoints, redirect_error(use_awaitable, ec));
   if (ec) {
     out = unexpected("cannot connect to " + u.authority() + ": " + ec.message());
     co_return;

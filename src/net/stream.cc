@@ -22,6 +22,7 @@
 #include <cassert>
 
 #include "net/deadline.h"
+#include "net/resolve.h"
 
 namespace gh::net {
 
@@ -358,23 +359,25 @@ Expected<std::shared_ptr<asio::ssl::context>> make_client_tls(bool verify,
 
 awaitable<Expected<tcp::socket>> dial(asio::any_io_executor ex, const std::string& host,
                                       std::uint16_t port, std::chrono::milliseconds timeout) {
-  tcp::resolver resolver(ex);
+  // The timeout bounds the whole dial: the lookup (which asio could not
+  // interrupt: see resolve.h), then the connect in what is left of it.
+  const auto start = std::chrono::steady_clock::now();
+  auto endpoints = co_await resolve(ex, host, port, timeout);
+  if (!endpoints) co_return unexpected(endpoints.error());
+  const auto left = timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - start);
   tcp::socket socket(ex);
   bool timed_out = false;
-  Deadline deadline(ex, timeout, [&] {
+  Deadline deadline(ex, std::max(left, std::chrono::milliseconds(1)), [&] {
     timed_out = true;
-    resolver.cancel();
     error_code ignored;
     socket.close(ignored);
   });
   error_code ec;
-  auto endpoints = co_await resolver.async_resolve(host, std::to_string(port),
-                                                   asio::redirect_error(asio::use_awaitable, ec));
-  if (timed_out) co_return unexpected("timed out resolving " + host);
-  if (ec) co_return unexpected("cannot resolve " + host + ": " + ec.message());
-  co_await asio::async_connect(socket, endpoints, asio::redirect_error(asio::use_awaitable, ec));
+  co_await asio::async_connect(socket, *endpoints, asio::redirect_error(asio::use_awaitable, ec));
   if (timed_out)
-    co_return unexpected("timed out connecting to " + host + ":" + std::to_string(port));
+    co_return unexpected("timed out connecting to " + host + ":" + std::to_string(port) +
+                         " after " + std::to_string(timeout.count()) + " ms");
   if (ec)
     co_return unexpected("cannot connect to " + host + ":" + std::to_string(port) + ": " +
                          ec.message());

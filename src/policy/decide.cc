@@ -432,7 +432,9 @@ class Effects {
 }  // namespace
 
 Decision decide(const Policy& policy, const model::Principal& who, std::string_view connection,
-                const model::Analysis& analysis, const SessionView& session) {
+                const model::Analysis& analysis, const SessionView& session,
+                std::vector<Decision>* each) {
+  if (each != nullptr) each->clear();
   if (!analysis.ok) return unanalyzable(policy, analysis.error);
   Decision last;
   last.outcome = Outcome::kAllow;
@@ -468,6 +470,7 @@ Decision decide(const Policy& policy, const model::Principal& who, std::string_v
         }
       }
     }
+    if (each != nullptr) each->push_back(d);
     if (!have_rule || d.rule != kRuleSession) {
       last = d;
       have_rule = d.rule != kRuleSession;

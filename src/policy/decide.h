@@ -92,8 +92,11 @@ inline constexpr std::string_view kRuleDefaultDeny = "default-deny";
 inline constexpr std::string_view kRuleUnanalyzable = "unanalyzable";
 inline constexpr std::string_view kRuleSession = "session-statement";
 
+// With `each`: when the whole is allowed, the decision of every statement of
+// the analysis in order (the rule that allowed that one), for its own record.
 Decision decide(const Policy& policy, const model::Principal& who, std::string_view connection,
-                const model::Analysis& analysis, const SessionView& session);
+                const model::Analysis& analysis, const SessionView& session,
+                std::vector<Decision>* each = nullptr);
 
 // What a statement that runs does to the session's search_path: a path it
 // sets joins the ones the session may have (past 16 the path is unknown), a

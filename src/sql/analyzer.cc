@@ -990,6 +990,11 @@ model::Analysis analyze(std::string_view sql) {
     if (s == raw.end()) continue;  // an empty statement between semicolons
     w.statement(*s);
     w.finish();
+    // JSON leaves zeros out: the first statement's location, the last one's length.
+    if (auto at = raw.find("stmt_location"); at != raw.end() && at->is_number_unsigned())
+      st.location = at->get<std::uint32_t>();
+    if (auto len = raw.find("stmt_len"); len != raw.end() && len->is_number_unsigned())
+      st.length = len->get<std::uint32_t>();
     a.constant_sensitive = a.constant_sensitive || w.constant_sensitive();
     if (!w.ok()) {
       a.ok = false;
@@ -1007,6 +1012,9 @@ model::Analysis analyze(std::string_view sql) {
     return a;
   }
   a.kind = a.statements.front().kind;
+  // Several statements are keyed by their exact text: each one's location in
+  // it (for its own audit record) moves with the length of every constant.
+  if (a.statements.size() > 1) a.constant_sensitive = true;
   // Anything but plain queries and DML is keyed by its exact text: their
   // constants (file names, settings, options) can decide.
   for (const auto& st : a.statements) {
@@ -1026,6 +1034,19 @@ model::Analysis analyze(std::string_view sql) {
     a.cls = C::kUnknown;
   }
   return a;
+}
+
+std::string_view statement_text(std::string_view sql, const model::Statement& st) {
+  if (st.location > sql.size()) return {};
+  std::string_view t = sql.substr(st.location, st.length == 0 ? std::string_view::npos : st.length);
+  // The server's own whitespace (scan.l: space, tab, newline, carriage
+  // return, form feed, vertical tab). An empty statement after it (`;;`)
+  // leaves its `;` inside the length: no statement ends in one of its own.
+  constexpr std::string_view kSpace = " \t\n\r\f\v";
+  const auto first = t.find_first_not_of(kSpace);
+  const auto last = t.find_last_not_of(" \t\n\r\f\v;");
+  if (first == std::string_view::npos || last == std::string_view::npos || last < first) return {};
+  return t.substr(first, last - first + 1);
 }
 
 std::optional<std::string> normalize(std::string_view sql) {

@@ -17,6 +17,11 @@ namespace gh::sql {
 // gives `ok == false` and kind unknown: the caller denies it.
 model::Analysis analyze(std::string_view sql);
 
+// The text of one statement of `sql`, the text it was analysed from (by its
+// location and length), without the whitespace around it; comments before it
+// stay. Empty when the location does not lie inside `sql`.
+std::string_view statement_text(std::string_view sql, const model::Statement& st);
+
 // The statement with its constants replaced by $n, by libpg_query's
 // normaliser (the server's own scanner and grammar). nullopt when it does not
 // parse.

@@ -387,6 +387,36 @@ TEST_F(Masking, PsqlShowsMaskedValuesAndTheAuditCountsWithoutValues) {
   EXPECT_EQ(status.output.find(", 0 value(s) masked"), std::string::npos) << status.output;
 }
 
+// Of a Query with several statements each record counts what masking did to
+// its own results, keeps its own result, and has its own text masked.
+TEST_F(Masking, EachStatementOfAQueryCountsItsOwnMaskedValues) {
+  auto r = testbed::run({"psql", "-X", "-v", "ON_ERROR_STOP=1", "-c",
+                         "SELECT id FROM customers WHERE id = 2 AND clean <> 'multi-mask'; "
+                         "SELECT email FROM customers WHERE email = 'jane.doe@example.com'"},
+                        gw_->psql_env(analyst()), std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  expect_no_secret("psql", r.output);
+  auto session = gw_->audit(
+      "SELECT session_id FROM statements WHERE text = 'SELECT id FROM customers WHERE id = 2 AND "
+      "clean <> ''multi-mask''' ORDER BY rowid DESC LIMIT 1");
+  ASSERT_EQ(session.size(), 1u);
+  auto rows = gw_->audit(
+      "SELECT text, coalesce(masked_json, ''), rows, result_json FROM statements WHERE "
+      "session_id = '" +
+      session[0][0] + "' ORDER BY seq");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0][1].find("pii"), std::string::npos) << rows[0][1];  // ids are not masked
+  EXPECT_EQ(rows[0][2], "1");
+  EXPECT_NE(rows[0][3].find("\"id\""), std::string::npos) << rows[0][3];
+  // The second: its own text (masked), its own count, its own result.
+  EXPECT_EQ(rows[1][0].rfind("SELECT email FROM customers WHERE email = '", 0), 0u) << rows[1][0];
+  expect_no_secret("audit text", rows[1][0]);
+  EXPECT_NE(rows[1][1].find("\"pii\":1"), std::string::npos) << rows[1][1];
+  EXPECT_EQ(rows[1][2], "1");
+  EXPECT_NE(rows[1][3].find("\"email\""), std::string::npos) << rows[1][3];
+  expect_no_secret("audit result", rows[1][3]);
+}
+
 // A prepared statement's parameters are recorded with what they bound, and
 // masked: the email a client looks up by must not sit in the audit store raw.
 TEST_F(Masking, RecordedParametersAreMaskedAndKeepTheirShape) {

@@ -261,6 +261,73 @@ TEST_F(Policy, DecisionsAreAudited) {
   EXPECT_EQ(ok[0], (std::vector<std::string>{"ok", "select", "read", "allow", "guarded-writers"}));
 }
 
+// psql -c sends one Query message with all its statements: each is recorded
+// on its own (its text, kind, tables, rule, rows); after an error the rest
+// never ran and say so; a denied statement still refuses the whole Query.
+TEST_F(Policy, EachStatementOfAMultiStatementQueryIsItsOwnAuditRecord) {
+  auto statements_of = [&](const std::string& first_text) {
+    auto session = gw_->audit("SELECT session_id FROM statements WHERE text = '" + first_text +
+                              "' ORDER BY rowid DESC LIMIT 1");
+    EXPECT_EQ(session.size(), 1u) << first_text;
+    if (session.size() != 1) return std::vector<std::vector<std::string>>{};
+    return gw_->audit(
+        "SELECT text, kind, class, tables_json, decision, rule, outcome, rows, "
+        "coalesce(error_code, '') FROM statements WHERE session_id = '" +
+        session[0][0] + "' ORDER BY seq");
+  };
+  auto r = testbed::run({"psql", "-X", "-A", "-t", "-c",
+                         "SELECT 1 AS multi_a; UPDATE guarded_t SET v = v WHERE id = 3;\n"
+                         "  SELECT count(*) FROM pg_class WHERE relname = 'multi_b'"},
+                        gw_->psql_env(guarded()));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto rows = statements_of("SELECT 1 AS multi_a");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0], (std::vector<std::string>{"SELECT 1 AS multi_a", "select", "read", "[]",
+                                               "allow", "guarded-writers", "ok", "1", ""}));
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"UPDATE guarded_t SET v = v WHERE id = 3", "update",
+                                               "write", "[\"public.guarded_t\"]", "allow",
+                                               "guarded-writers", "ok", "1", ""}));
+  EXPECT_EQ(rows[2],
+            (std::vector<std::string>{"SELECT count(*) FROM pg_class WHERE relname = 'multi_b'",
+                                      "select", "read", "[\"pg_catalog.pg_class\"]", "allow",
+                                      "guarded-writers", "ok", "1", ""}));
+
+  // An error in the middle: the server runs nothing after it.
+  w().pg.sql("INSERT INTO public.guarded_t VALUES (4, 'v4') ON CONFLICT DO NOTHING", "app");
+  const std::string before = guarded_count(w());
+  r = testbed::run({"psql", "-X", "-A", "-t", "-c",
+                    "SELECT 1 AS multi_c; SELECT 1/0; DELETE FROM guarded_t WHERE id = 4"},
+                   gw_->psql_env(guarded()));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("division by zero"), std::string::npos) << r.output;
+  rows = statements_of("SELECT 1 AS multi_c");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[0][6], "ok");
+  EXPECT_EQ(rows[1][0], "SELECT 1/0");
+  EXPECT_EQ(rows[1][6], "error");
+  EXPECT_EQ(rows[1][8], "22012");
+  EXPECT_EQ(rows[2][0], "DELETE FROM guarded_t WHERE id = 4");
+  EXPECT_EQ(rows[2][1], "delete");
+  EXPECT_EQ(rows[2][6], "skipped");
+  EXPECT_EQ(rows[2][7], "-1");
+  EXPECT_EQ(guarded_count(w()), before);  // the DELETE never ran
+
+  // A denied statement in the middle: the whole Query is refused before it
+  // runs, and recorded as one denied statement.
+  r = testbed::run({"psql", "-X", "-A", "-t", "-c",
+                    "SELECT 1 AS multi_d; DROP TABLE guarded_t; SELECT 2 AS multi_d_after"},
+                   gw_->psql_env(guarded()));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("blocked by no-destructive-ddl"), std::string::npos) << r.output;
+  auto denied = gw_->audit(
+      "SELECT outcome, decision, rule, count(*) OVER () FROM statements WHERE text LIKE "
+      "'SELECT 1 AS multi_d%'");
+  ASSERT_EQ(denied.size(), 1u);
+  EXPECT_EQ(denied[0], (std::vector<std::string>{"denied", "deny", "no-destructive-ddl", "1"}));
+  EXPECT_EQ(gw_->audit("SELECT count(*) FROM statements WHERE text = 'SELECT 2 AS multi_d_after'"),
+            (std::vector<std::vector<std::string>>{{"0"}}));
+}
+
 TEST_F(Policy, ReloadSwapsThePolicyUnderLiveSessionsAndRefusesABadOne) {
   auto c = gw_->connect(reader());
   EXPECT_EQ(scalar(c.get(), "SELECT id FROM public.t"), "42");

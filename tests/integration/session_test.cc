@@ -722,13 +722,17 @@ TEST(Audit, SessionsStatementsAndRefusalsAreRecordedWithoutTheToken) {
       "SELECT text, outcome, rows, error_code, duration_us >= 0 FROM statements WHERE session_id = "
       "'" +
       s[0] + "' ORDER BY seq");
-  ASSERT_GE(stmts.size(), 3u);
+  ASSERT_GE(stmts.size(), 4u);
   EXPECT_EQ(stmts[0][0], "SELECT 'audited statement'");
   EXPECT_EQ(stmts[0][1], "ok");
   EXPECT_EQ(stmts[0][2], "1");
   EXPECT_EQ(stmts[1][1], "error");
   EXPECT_EQ(stmts[1][3], "42P01");
-  EXPECT_EQ(stmts[2][2], "7");
+  // The two statements of the last Query are a record each.
+  EXPECT_EQ(stmts[2][0], "DROP TABLE IF EXISTS audit_rows");
+  EXPECT_EQ(stmts[2][2], "-1");
+  EXPECT_EQ(stmts[3][0], "CREATE TABLE audit_rows AS SELECT generate_series(1,7) g");
+  EXPECT_EQ(stmts[3][2], "7");
 
   // Refused connections are recorded with their reason and never with the token.
   std::string expired = w.idp->mint_raw(

@@ -1254,7 +1254,9 @@ asio::awaitable<void> Session::prepare_copy() {
 void Session::attach_mask_counts(std::size_t finished_before) {
   if (finished_.size() == finished_before || !masker_.has_counts()) return;
   auto counts = masker_.take_counts();
-  auto& f = finished_.back();
+  // The first statement this message finished is the one whose results they
+  // were (the others after it, such as statements skipped, sent none).
+  auto& f = finished_[finished_before];
   const auto& rules = masker_.rules()->rules();
   std::uint64_t total = 0;
   for (std::size_t i = 0; i < counts.by_rule.size() && i < rules.size(); ++i) {

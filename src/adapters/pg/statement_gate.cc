@@ -191,9 +191,23 @@ StatementGate::Verdict StatementGate::decide(const model::AnalysisPtr& analysis)
   std::shared_ptr<const gateway::UserFunctionMap> functions;
   if (judged_by_catalog) functions = services_.functions().get(connection_);
   view_.user_functions = functions.get();
-  v.decision = policy::decide(*policy_, principal_, connection_, *analysis, view_);
+  std::vector<policy::Decision> each;
+  const bool several = analysis->ok && analysis->statements.size() > 1;
+  v.decision = policy::decide(*policy_, principal_, connection_, *analysis, view_,
+                              several ? &each : nullptr);
   view_.user_functions = nullptr;
   v.record = make_record(*analysis, v.decision);
+  if (several && v.decision.allowed() && each.size() == analysis->statements.size()) {
+    v.records.reserve(each.size());
+    for (std::size_t i = 0; i < each.size(); ++i) {
+      model::Analysis one;
+      one.ok = true;
+      one.statements.push_back(analysis->statements[i]);
+      one.kind = one.statements.front().kind;
+      one.cls = one.statements.front().cls;
+      v.records.push_back(make_record(one, each[i]));
+    }
+  }
   if (judged_by_catalog) return v;
   if (verdicts_.size() >= kMaxVerdicts) verdicts_.clear();
   verdicts_.insert_or_assign(analysis.get(),
@@ -277,6 +291,24 @@ Decided StatementGate::make_record(const model::Analysis& a, const policy::Decis
     }
   }
   return r;
+}
+
+std::vector<Text> StatementGate::statement_labels(const model::Analysis& a, std::string_view sql,
+                                                  const Verdict& v, const Decided& record) const {
+  std::vector<Text> out;
+  if (v.records.size() < 2 || v.records.size() != a.statements.size()) return out;
+  out.reserve(v.records.size());
+  for (std::size_t i = 0; i < v.records.size(); ++i) {
+    Decided r = v.records[i];
+    if (record && !record->approval_id.empty()) {
+      // The grant that let the Query run let each of its statements run.
+      auto with = std::make_shared<model::StatementDecision>(*r);
+      with->approval_id = record->approval_id;
+      r = std::move(with);
+    }
+    out.push_back(make_text(sql::statement_text(sql, a.statements[i]), std::move(r)));
+  }
+  return out;
 }
 
 std::shared_ptr<const wire::Buffer> StatementGate::denial_for(const policy::Decision& d) const {
@@ -461,6 +493,12 @@ StatementGate::Inspection StatementGate::released(const Inspection& held) {
   auto r = std::make_shared<model::StatementDecision>(*held.note.decision);
   r->approval_id = held.hold->id;
   ins.note.decision = std::move(r);
+  for (const Text& t : held.note.statements) {
+    auto each = std::make_shared<model::StatementDecision>(
+        t->decision ? *t->decision : model::StatementDecision{});
+    each->approval_id = held.hold->id;
+    ins.note.statements.push_back(std::make_shared<const Label>(Label{t->text, std::move(each)}));
+  }
   if (held.held) apply_effects(*held.held);
   return ins;
 }
@@ -504,7 +542,10 @@ StatementGate::Inspection StatementGate::inspect_message(std::uint8_t type, Byte
       if (statement_approvals_) {
         const std::string text(q->sql);
         if (auto held = approval(type, *a, v.record, text, {})) {
-          if (held->hold) held->held = a;  // its effects apply once it runs
+          if (held->hold) {
+            held->held = a;  // its effects apply once it runs
+            held->note.statements = statement_labels(*a, q->sql, v, v.record);
+          }
           return std::move(*held);
         }
         rows = watch_rows(*a, v.record, text, {});
@@ -513,6 +554,7 @@ StatementGate::Inspection StatementGate::inspect_message(std::uint8_t type, Byte
       Inspection ins;
       ins.note.decision = v.record;
       ins.note.rows = std::move(rows);
+      ins.note.statements = statement_labels(*a, q->sql, v, v.record);
       return ins;
     }
     case 'P': {

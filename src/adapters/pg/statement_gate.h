@@ -118,6 +118,8 @@ class StatementGate {
   struct Verdict {
     policy::Decision decision;
     Decided record;
+    // An allowed analysis of several statements: each one's own record.
+    std::vector<Decided> records;
   };
   // Decides an analysis under the current policy and the session's view,
   // through a per-session cache (the analysis is kept alive in it, so its
@@ -132,6 +134,10 @@ class StatementGate {
   // What an allowed statement changes in the session's view.
   void apply_effects(const model::Analysis& a);
   Decided make_record(const model::Analysis& a, const policy::Decision& d) const;
+  // The Query's statements, each with its own text (cut from `sql`) and
+  // record, carrying `record`'s approval; empty for fewer than two.
+  std::vector<Text> statement_labels(const model::Analysis& a, std::string_view sql,
+                                     const Verdict& v, const Decided& record) const;
   std::shared_ptr<const wire::pg::Buffer> denial_for(const policy::Decision& d) const;
   Inspection deny(const policy::Decision& d, Decided record, std::uint8_t type,
                   std::string_view statement_name);

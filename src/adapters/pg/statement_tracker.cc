@@ -11,6 +11,15 @@ namespace gh::adapters::pg {
 
 namespace wire = gh::wire::pg;
 
+Text make_text(std::string_view sql, Decided decision) {
+  if (sql.size() <= StatementTracker::kMaxText)
+    return std::make_shared<const Label>(Label{std::string(sql), std::move(decision)});
+  return std::make_shared<const Label>(
+      Label{std::string(utf8_prefix(sql, StatementTracker::kMaxText)) + "…[truncated " +
+                std::to_string(sql.size() - StatementTracker::kMaxText) + " bytes]",
+            std::move(decision)});
+}
+
 namespace {
 
 using Held = std::shared_ptr<std::atomic<std::uint64_t>>;
@@ -143,10 +152,23 @@ void StatementTracker::withhold_running(std::shared_ptr<const std::vector<std::u
   }
   e->denial = std::move(error);
   e->denied = true;
-  if (e->kind == Entry::kExecute)
+  if (e->kind == Entry::kExecute) {
     e->redecided = std::move(record);
-  else if (e->text)
+  } else if (e->part < e->parts.size()) {
+    // Of several statements, the one whose result crossed it is the one denied.
+    Text& part = e->parts[e->part];
+    auto r = std::make_shared<model::StatementDecision>(
+        part->decision ? *part->decision : model::StatementDecision{});
+    if (record) {
+      r->decision = record->decision;
+      r->rule = record->rule;
+      r->approval_id = record->approval_id;
+    }
+    part = std::make_shared<const Label>(Label{part->text, std::move(r)});
+    if (e->text) e->text = std::make_shared<const Label>(Label{e->text->text, std::move(record)});
+  } else if (e->text) {
     e->text = std::make_shared<const Label>(Label{e->text->text, std::move(record)});
+  }
   e->row_watch.reset();
 }
 
@@ -166,6 +188,7 @@ StatementTracker::ClientVerdict StatementTracker::on_client(std::uint8_t type, B
       auto q = wire::parse_query(body);
       e.kind = Entry::kSimple;
       e.text = make_text(held_, q ? q->sql : "<malformed query>", note.decision);
+      if (q && note.statements.size() > 1) e.parts = note.statements;
       break;
     }
     case 'F': {
@@ -289,6 +312,51 @@ void StatementTracker::finish(Entry& e, std::string outcome, Clock::time_point n
   done.push_back(std::move(f));
 }
 
+void StatementTracker::finish_part(Entry& e, Clock::time_point now,
+                                   std::vector<FinishedStatement>& done) {
+  Entry one{};
+  one.kind = Entry::kSimple;
+  one.text = e.parts[e.part];
+  one.started = e.started;
+  one.at_us = e.at_us;
+  one.rows = e.rows;
+  one.tag = std::move(e.tag);
+  one.denied = e.denied;
+  one.error_code = std::move(e.error_code);
+  one.error_message = std::move(e.error_message);
+  finish(one, "ok", now, done);
+  // The next statement starts where this one ended.
+  e.at_us += std::chrono::duration_cast<std::chrono::microseconds>(now - e.started).count();
+  e.started = now;
+  e.rows = -1;
+  e.tag.clear();
+  e.error_code.clear();
+  e.error_message.clear();
+  e.denied = false;
+  e.denial.reset();  // a withheld result's denial was this statement's
+  ++e.part;
+}
+
+void StatementTracker::finish_simple(Entry& e, std::string outcome, std::string rest_outcome,
+                                     Clock::time_point now, std::vector<FinishedStatement>& done) {
+  if (e.parts.empty()) {
+    finish(e, std::move(outcome), now, done);
+    return;
+  }
+  const std::size_t current = std::min(e.part, e.parts.size() - 1);
+  Entry rest{};
+  rest.kind = Entry::kSimple;
+  rest.started = now;
+  rest.at_us =
+      e.at_us + std::chrono::duration_cast<std::chrono::microseconds>(now - e.started).count();
+  e.text = e.parts[current];
+  finish(e, std::move(outcome), now, done);
+  for (std::size_t i = current + 1; i < e.parts.size(); ++i) {
+    rest.text = e.parts[i];
+    finish(rest, rest_outcome, now, done);
+  }
+}
+
 void StatementTracker::skip_to_sync(Clock::time_point now, std::vector<FinishedStatement>& done) {
   bool saw_sync = false;
   for (auto it = queue_.begin(); it != queue_.end();) {
@@ -297,8 +365,9 @@ void StatementTracker::skip_to_sync(Clock::time_point now, std::vector<FinishedS
       break;
     }
     // Parse/Bind/Close the server skipped never took effect; Executes never ran.
-    if (it->kind == Entry::kExecute || it->kind == Entry::kSimple ||
-        it->kind == Entry::kFunctionCall)
+    if (it->kind == Entry::kSimple)
+      finish_simple(*it, "skipped", "skipped", now, done);
+    else if (it->kind == Entry::kExecute || it->kind == Entry::kFunctionCall)
       finish(*it, "skipped", now, done);
     it = queue_.erase(it);
   }
@@ -348,6 +417,8 @@ std::shared_ptr<const std::vector<std::uint8_t>> StatementTracker::on_server(
         front->ran = true;
         finish(*front, "ok", now, done);
         queue_.pop_front();
+      } else if (front->part + 1 < front->parts.size()) {
+        finish_part(*front, now, done);  // the last one ends with ReadyForQuery
       }
       break;
     }
@@ -437,10 +508,20 @@ std::shared_ptr<const std::vector<std::uint8_t>> StatementTracker::on_server(
         queue_.pop_front();
         if (e.kind == Entry::kSync) break;
         if (e.discarded) {
-          finish(e, "skipped", now, done);
+          if (e.kind == Entry::kSimple)
+            finish_simple(e, "skipped", "skipped", now, done);
+          else
+            finish(e, "skipped", now, done);
           continue;
         }
-        if (e.kind == Entry::kSimple || e.kind == Entry::kFunctionCall) {
+        if (e.kind == Entry::kSimple) {
+          // The server stops at the first error of a Query: what follows
+          // never ran. Without one, every statement before the last has
+          // completed already.
+          finish_simple(e, "ok", e.failed ? "skipped" : "ok", now, done);
+          break;
+        }
+        if (e.kind == Entry::kFunctionCall) {
           finish(e, "ok", now, done);
           break;
         }
@@ -459,7 +540,9 @@ std::shared_ptr<const std::vector<std::uint8_t>> StatementTracker::on_server(
 
 void StatementTracker::interrupt_all(Clock::time_point now, std::vector<FinishedStatement>& done) {
   for (auto& e : queue_) {
-    if (e.kind == Entry::kSimple || e.kind == Entry::kFunctionCall || e.kind == Entry::kExecute)
+    if (e.kind == Entry::kSimple)
+      finish_simple(e, "interrupted", "interrupted", now, done);
+    else if (e.kind == Entry::kFunctionCall || e.kind == Entry::kExecute)
       finish(e, "interrupted", now, done);
   }
   queue_.clear();

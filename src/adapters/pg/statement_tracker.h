@@ -34,6 +34,8 @@ struct Label {
   Decided decision;
 };
 using Text = std::shared_ptr<const Label>;
+// A label for `sql`, cut to StatementTracker::kMaxText.
+Text make_text(std::string_view sql, Decided decision = nullptr);
 
 // A portal's parameters as the client bound them: text-format values as
 // sent, binary ones as text when they are printable UTF-8, else a
@@ -53,6 +55,11 @@ struct ClientNote {
   std::shared_ptr<const std::vector<std::uint8_t>> denial;
   // Q/E: its result is counted against a row threshold while it runs.
   std::shared_ptr<RowWatch> rows;
+  // Q of several statements that goes to the server: each statement's own
+  // text and decision, in order. Each is recorded on its own: finished by its
+  // CommandComplete (the last by ReadyForQuery); after an error the server
+  // runs none of the rest, which are recorded as skipped.
+  std::vector<Text> statements;
 };
 
 struct FinishedStatement {
@@ -133,11 +140,13 @@ class StatementTracker {
  private:
   struct Entry {
     enum Kind { kSimple, kFunctionCall, kParse, kBind, kClose, kExecute, kSync, kCopyEnd } kind;
-    Text text;            // statement text (simple, function call, parse)
-    ParamsPtr params;     // bind: its parameters
-    std::string name;     // parse: statement; bind/execute: portal; close: name
-    std::string source;   // bind: the statement it binds (resolved at BindComplete)
-    char close_kind = 0;  // close: 'S' | 'P'
+    Text text;                // statement text (simple, function call, parse)
+    std::vector<Text> parts;  // simple: its statements when there are several
+    std::size_t part = 0;     // simple: the one the server runs now
+    ParamsPtr params;         // bind: its parameters
+    std::string name;         // parse: statement; bind/execute: portal; close: name
+    std::string source;       // bind: the statement it binds (resolved at BindComplete)
+    char close_kind = 0;      // close: 'S' | 'P'
     Clock::time_point started{};
     std::int64_t at_us = 0;
     std::int64_t rows = -1;
@@ -160,6 +169,13 @@ class StatementTracker {
   Text portal_text(const std::string& portal) const;
   void finish(Entry& e, std::string outcome, Clock::time_point now,
               std::vector<FinishedStatement>& done);
+  // A simple Query of several statements: its current one completed; the
+  // next one starts now.
+  void finish_part(Entry& e, Clock::time_point now, std::vector<FinishedStatement>& done);
+  // A simple Query ends: its current statement with `outcome`, those after
+  // it (when it has several) with `rest_outcome`.
+  void finish_simple(Entry& e, std::string outcome, std::string rest_outcome, Clock::time_point now,
+                     std::vector<FinishedStatement>& done);
   // After an error in the extended protocol the server skips to Sync.
   void skip_to_sync(Clock::time_point now, std::vector<FinishedStatement>& done);
 

@@ -7,8 +7,10 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -24,7 +26,10 @@ struct StoreLog {
   std::vector<std::vector<std::int64_t>> batches;  // statement seqs, per successful batch
   int calls = 0;
   int failures = 0;
-  bool fail = false;          // every write_batch fails while set
+  bool fail = false;                // every write_batch fails while set (and the probe too)
+  std::set<std::int64_t> rejected;  // a batch holding one of these statement seqs fails
+  bool reject_all = false;          // every write_batch fails, yet the probe answers
+  int probes = 0;
   bool gate_closed = false;   // write_batch blocks while set
   std::string writer_thread;  // the name of the thread that called write_batch
 
@@ -67,7 +72,19 @@ class FakeStore final : public Store {
     }
     std::vector<std::int64_t> seqs;
     for (const auto& e : events) seqs.push_back(std::get<model::StatementEvent>(e).seq);
+    for (auto seq : seqs) {
+      if (log_->reject_all || log_->rejected.count(seq) != 0) {
+        ++log_->failures;
+        return unexpected("value rejected: seq " + std::to_string(seq));
+      }
+    }
     log_->batches.push_back(std::move(seqs));
+    return Ok{};
+  }
+  Status<> probe() override {
+    std::lock_guard lk(log_->mu);
+    ++log_->probes;
+    if (log_->fail) return unexpected(std::string("connection refused"));
     return Ok{};
   }
 
@@ -334,8 +351,12 @@ struct SpoolDir {
              ::testing::UnitTest::GetInstance()->current_test_info()->name()))
                .string();
     std::filesystem::remove(path);
+    std::filesystem::remove(path + ".poison");
   }
-  ~SpoolDir() { std::filesystem::remove(path); }
+  ~SpoolDir() {
+    std::filesystem::remove(path);
+    std::filesystem::remove(path + ".poison");
+  }
   Spool open(std::uint64_t max = 1 << 20) const {
     auto s = Spool::open(path, max);
     EXPECT_TRUE(s) << s.error();
@@ -396,6 +417,125 @@ TEST(Recorder, ASpoolLeftByAnEarlierRunIsMovedToTheStoreAtStart) {
   ASSERT_TRUE(rec.record(statement(2)));
   ASSERT_TRUE(eventually([&] { return log->all_written().size() == 3; }));
   EXPECT_EQ(log->all_written(), iota(3));
+}
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::vector<std::int64_t> without(std::vector<std::int64_t> v, std::set<std::int64_t> drop) {
+  std::erase_if(v, [&](std::int64_t x) { return drop.count(x) != 0; });
+  return v;
+}
+
+RecorderOptions splitting(const std::string& poison) {
+  return {.max_batch = 64,
+          .flush_interval = 1ms,
+          .retry_initial = 1ms,
+          .retry_max = 2ms,
+          .stop_timeout = 200ms,
+          .poison_path = poison};
+}
+
+TEST(Recorder, ARecordTheStoreRejectsAloneIsSetAsideAndDoesNotStopTheOthers) {
+  auto log = std::make_shared<StoreLog>();
+  log->rejected = {5, 17};
+  SpoolDir dir;
+  const std::string poison = dir.path + ".poison";
+  Recorder rec(std::make_unique<FakeStore>(log), splitting(poison));
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(rec.record(statement(i)));
+  rec.flush();
+  // Everything else is in, in order; the two rejected ones are set aside.
+  EXPECT_EQ(log->all_written(), without(iota(40), {5, 17}));
+  EXPECT_EQ(rec.poisoned(), 2u);
+  EXPECT_TRUE(rec.accepting());
+  auto lines = lines_of(poison);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[0].find("\"reason\":\"value rejected: seq 5\""), std::string::npos) << lines[0];
+  EXPECT_NE(lines[0].find("\"seq\":5"), std::string::npos) << lines[0];
+  EXPECT_NE(lines[1].find("\"seq\":17"), std::string::npos) << lines[1];
+  // Sessions go on being recorded.
+  ASSERT_TRUE(rec.record(statement(40)));
+  rec.flush();
+  EXPECT_EQ(log->all_written().back(), 40);
+}
+
+TEST(Recorder, AStoreThatIsDownHasNothingSetAsideAndGetsEverythingLater) {
+  auto log = std::make_shared<StoreLog>();
+  log->fail = true;  // unreachable: every write fails, and so does the probe
+  SpoolDir dir;
+  const std::string poison = dir.path + ".poison";
+  Recorder rec(std::make_unique<FakeStore>(log), splitting(poison));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(rec.record(statement(i)));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lk(log->mu);
+    return log->failures >= 6 && log->probes >= 3;
+  }));
+  EXPECT_EQ(rec.poisoned(), 0u);
+  EXPECT_FALSE(std::filesystem::exists(poison));
+  EXPECT_FALSE(rec.accepting());  // fails closed as before
+  log->set_fail(false);
+  rec.flush();
+  EXPECT_EQ(log->all_written(), iota(10));
+  EXPECT_EQ(rec.poisoned(), 0u);
+}
+
+TEST(Recorder, AStoreThatRejectsEveryRecordWhileItAnswersSetsABatchNotAside) {
+  // A full disk behind a server that still answers: no record is to blame.
+  auto log = std::make_shared<StoreLog>();
+  log->reject_all = true;
+  SpoolDir dir;
+  const std::string poison = dir.path + ".poison";
+  Recorder rec(std::make_unique<FakeStore>(log), splitting(poison));
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(rec.record(statement(i)));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lk(log->mu);
+    return log->probes >= 4;
+  }));
+  EXPECT_EQ(rec.poisoned(), 0u);
+  {
+    std::lock_guard lk(log->mu);
+    log->reject_all = false;
+  }
+  rec.flush();
+  EXPECT_EQ(log->all_written(), iota(50));
+}
+
+TEST(Recorder, ALoneRecordTheStoreRejectsIsSetAsideWhileTheStoreAnswers) {
+  auto log = std::make_shared<StoreLog>();
+  log->rejected = {0};
+  SpoolDir dir;
+  const std::string poison = dir.path + ".poison";
+  Recorder rec(std::make_unique<FakeStore>(log), splitting(poison));
+  ASSERT_TRUE(rec.record(statement(0)));
+  rec.flush();  // returns: nothing else comes to show the store is up, its probe does
+  EXPECT_EQ(rec.poisoned(), 1u);
+  EXPECT_EQ(lines_of(poison).size(), 1u);
+  ASSERT_TRUE(rec.record(statement(1)));
+  rec.flush();
+  EXPECT_EQ(log->all_written(), std::vector<std::int64_t>{1});
+}
+
+TEST(Recorder, TheSpoolDoesNotHoldOnToARecordTheStoreRejects) {
+  SpoolDir dir;
+  {
+    auto spool = dir.open();
+    std::vector<model::AuditEvent> left{statement(0), statement(1), statement(2), statement(3)};
+    ASSERT_TRUE(spool.append(left, true));
+  }
+  auto log = std::make_shared<StoreLog>();
+  log->rejected = {1};
+  const std::string poison = dir.path + ".poison";
+  Recorder rec(std::make_unique<FakeStore>(log), splitting(poison), dir.open());
+  ASSERT_TRUE(rec.record(statement(4)));
+  ASSERT_TRUE(eventually([&] { return log->all_written().size() == 4; }));
+  EXPECT_EQ(log->all_written(), (std::vector<std::int64_t>{0, 2, 3, 4}));
+  // Set aside once the write after it succeeded (just after the store took it).
+  EXPECT_TRUE(eventually([&] { return rec.poisoned() == 1u; }));
+  EXPECT_TRUE(eventually([&] { return rec.spool_bytes() == 0; }));
 }
 
 }  // namespace

@@ -357,5 +357,39 @@ TEST(Cache, ConstantThatDecidesIsNotAbstracted) {
   EXPECT_EQ(d->kind, Kind::kCopyToFile);
 }
 
+TEST(Analyzer, EachStatementOfAStringKnowsWhereItsTextIs) {
+  const std::string sql =
+      "SELECT 1;  /* c */ UPDATE t SET v = ';' WHERE id = 2 ;;\n SELECT 'x; y'  ";
+  auto a = analyze(sql);
+  ASSERT_TRUE(a.ok) << a.error;
+  ASSERT_EQ(a.statements.size(), 3u);  // the empty statement between `;;` is none
+  EXPECT_EQ(statement_text(sql, a.statements[0]), "SELECT 1");
+  EXPECT_EQ(statement_text(sql, a.statements[1]), "/* c */ UPDATE t SET v = ';' WHERE id = 2");
+  EXPECT_EQ(statement_text(sql, a.statements[2]), "SELECT 'x; y'");
+  // A single statement is the whole text, trimmed.
+  auto one = analyze("  SELECT 2 ; ");
+  ASSERT_EQ(one.statements.size(), 1u);
+  EXPECT_EQ(statement_text("  SELECT 2 ; ", one.statements[0]), "SELECT 2");
+  // A location past the text (another text's analysis) cuts nothing.
+  model::Statement far;
+  far.location = 100;
+  EXPECT_EQ(statement_text("SELECT 1", far), "");
+}
+
+TEST(Cache, SeveralStatementsAreNeverSharedBetweenTextsWhoseConstantsDiffer) {
+  // Sharing would cut the second text at the first one's offsets.
+  AnalysisCache cache;
+  const std::string first = "SELECT 1; SELECT 2";
+  const std::string second = "SELECT 100000; SELECT 2";
+  auto a = cache.get(first);
+  auto b = cache.get(second);
+  ASSERT_TRUE(a->ok && b->ok);
+  EXPECT_NE(a.get(), b.get());
+  ASSERT_EQ(b->statements.size(), 2u);
+  EXPECT_EQ(statement_text(second, b->statements[0]), "SELECT 100000");
+  EXPECT_EQ(statement_text(second, b->statements[1]), "SELECT 2");
+  EXPECT_EQ(cache.get(second).get(), b.get());  // the exact text still finds it
+}
+
 }  // namespace
 }  // namespace gh::sql

@@ -247,6 +247,10 @@ class SqlStore final : public audit::Store {
     return Ok{};
   }
 
+  // Reachable and answering: a query that writes nothing (a connection that
+  // was lost is opened again).
+  Status<> probe() override { return conn_->exec("SELECT 1"); }
+
   Status<> close() override {
     if (!options_.chain.sign) return Ok{};
     if (stale_) {

@@ -153,6 +153,127 @@ TEST(StatementTracker, SimpleQuerySumsRowsAndEndsAtReadyForQuery) {
   EXPECT_EQ(h.t.pending(), 0u);
 }
 
+// A Query of several statements as the gate notes it: each one's text and decision.
+ClientNote statements_note(std::initializer_list<std::pair<std::string, std::string>> parts) {
+  ClientNote note;
+  auto whole = std::make_shared<model::StatementDecision>();
+  whole->kind = "select";
+  whole->decision = "allow";
+  note.decision = whole;
+  for (const auto& [text, kind] : parts) {
+    auto d = std::make_shared<model::StatementDecision>();
+    d->kind = kind;
+    d->decision = "allow";
+    d->rule = "rule-" + kind;
+    note.statements.push_back(make_text(text, d));
+  }
+  return note;
+}
+
+TEST(StatementTracker, EachStatementOfAQueryIsItsOwnRecord) {
+  Harness h;
+  auto note = statements_note(
+      {{"SELECT 1", "select"}, {"UPDATE t SET v = 1", "update"}, {"SELECT 2", "select"}});
+  ASSERT_TRUE(h.client('Q', cstr({"SELECT 1; UPDATE t SET v = 1; SELECT 2"}), note));
+  h.server('C', tag("SELECT 1"));
+  ASSERT_EQ(h.done.size(), 1u);  // finished by its own CommandComplete
+  h.now += std::chrono::milliseconds(5);
+  h.server('C', tag("UPDATE 3"));
+  h.server('C', tag("SELECT 1"));
+  EXPECT_EQ(h.done.size(), 2u);  // the last one ends with ReadyForQuery
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 3u);
+  const char* texts[] = {"SELECT 1", "UPDATE t SET v = 1", "SELECT 2"};
+  const char* kinds[] = {"select", "update", "select"};
+  const char* tags[] = {"SELECT 1", "UPDATE 3", "SELECT 1"};
+  const std::int64_t rows[] = {1, 3, 1};
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(h.done[i].text->text, texts[i]);
+    ASSERT_TRUE(h.done[i].decision);
+    EXPECT_EQ(h.done[i].decision->kind, kinds[i]);
+    EXPECT_EQ(h.done[i].decision->rule, std::string("rule-") + kinds[i]);
+    EXPECT_EQ(h.done[i].tag, tags[i]);
+    EXPECT_EQ(h.done[i].rows, rows[i]);
+    EXPECT_EQ(h.done[i].outcome, "ok");
+    EXPECT_EQ(h.done[i].protocol_path, "simple");
+  }
+  // Each has its own duration: the second took the 5 ms, the others none.
+  EXPECT_EQ(h.done[0].duration_us, 0);
+  EXPECT_EQ(h.done[1].duration_us, 5000);
+  EXPECT_EQ(h.done[2].duration_us, 0);
+  EXPECT_EQ(h.done[1].at_us, 1);
+  EXPECT_EQ(h.done[2].at_us, 5001);
+  EXPECT_EQ(h.t.pending(), 0u);
+}
+
+TEST(StatementTracker, AfterAnErrorInAQueryTheStatementsThatNeverRanAreSkipped) {
+  Harness h;
+  auto note = statements_note(
+      {{"SELECT 1", "select"}, {"SELECT 1/0", "select"}, {"DELETE FROM t WHERE id = 1", "delete"}});
+  ASSERT_TRUE(h.client('Q', cstr({"SELECT 1; SELECT 1/0; DELETE FROM t WHERE id = 1"}), note));
+  h.server('C', tag("SELECT 1"));
+  EXPECT_EQ(h.server('E', error("22012")), nullptr);
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 3u);
+  EXPECT_EQ(h.done[0].outcome, "ok");
+  EXPECT_EQ(h.done[1].outcome, "error");
+  EXPECT_EQ(h.done[1].error_code, "22012");
+  EXPECT_EQ(h.done[1].text->text, "SELECT 1/0");
+  EXPECT_EQ(h.done[2].outcome, "skipped");
+  EXPECT_EQ(h.done[2].text->text, "DELETE FROM t WHERE id = 1");
+  EXPECT_EQ(h.done[2].error_code, "");
+  EXPECT_EQ(h.done[2].rows, -1);
+  // An error in the first: both others never ran.
+  ASSERT_TRUE(h.client('Q', cstr({"SELECT 1/0; SELECT 2"}),
+                       statements_note({{"SELECT 1/0", "select"}, {"SELECT 2", "select"}})));
+  h.server('E', error("22012"));
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 5u);
+  EXPECT_EQ(h.done[3].outcome, "error");
+  EXPECT_EQ(h.done[4].outcome, "skipped");
+  EXPECT_EQ(h.done[4].text->text, "SELECT 2");
+}
+
+TEST(StatementTracker, AWithheldResultInAQueryDeniesThatStatementOnly) {
+  Harness h;
+  auto note = statements_note({{"SELECT 1", "select"}, {"SELECT * FROM big", "select"}});
+  ASSERT_TRUE(h.client('Q', cstr({"SELECT 1; SELECT * FROM big"}), note));
+  h.server('C', tag("SELECT 1"));
+  auto record = std::make_shared<model::StatementDecision>();
+  record->decision = "deny";
+  record->rule = "big-results";
+  record->approval_id = "req-1";
+  auto err = denied_note("x").denial;
+  h.t.withhold_running(err, record);
+  h.server('E', error("57014"));  // the cancel
+  h.server('Z', ready('I'));
+  ASSERT_EQ(h.done.size(), 2u);
+  EXPECT_EQ(h.done[0].outcome, "ok");
+  ASSERT_TRUE(h.done[0].decision);
+  EXPECT_EQ(h.done[0].decision->decision, "allow");
+  EXPECT_EQ(h.done[1].outcome, "denied");
+  EXPECT_EQ(h.done[1].text->text, "SELECT * FROM big");
+  ASSERT_TRUE(h.done[1].decision);
+  EXPECT_EQ(h.done[1].decision->decision, "deny");
+  EXPECT_EQ(h.done[1].decision->rule, "big-results");
+  EXPECT_EQ(h.done[1].decision->approval_id, "req-1");
+  EXPECT_EQ(h.done[1].decision->kind, "select");  // still its own analysis
+}
+
+TEST(StatementTracker, AQueryOfSeveralStatementsInterruptedRecordsEachOne) {
+  Harness h;
+  ASSERT_TRUE(
+      h.client('Q', cstr({"SELECT 1; SELECT pg_sleep(10)"}),
+               statements_note({{"SELECT 1", "select"}, {"SELECT pg_sleep(10)", "select"}})));
+  h.server('C', tag("SELECT 1"));
+  h.t.interrupt_all(h.now, h.done);
+  ASSERT_EQ(h.done.size(), 2u);
+  EXPECT_EQ(h.done[0].outcome, "ok");
+  EXPECT_EQ(h.done[1].outcome, "interrupted");
+  EXPECT_EQ(h.done[1].text->text, "SELECT pg_sleep(10)");
+}
+
 // Bind with parameters: text "a@b.example", NULL, binary int4 7, binary "héllo".
 std::vector<std::uint8_t> bind_with_params(std::string_view portal, std::string_view stmt) {
   auto b = cstr({portal, stmt});
