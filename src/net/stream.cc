@@ -1,5 +1,7 @@
 #include "net/stream.h"
 
+#include <openssl/buffer.h>
+
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -110,7 +112,10 @@ class TlsStream final : public Stream {
         return;
       }
       SSL_set_bio(ssl_, rbio_, wbio);  // the SSL owns both now
-      SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+      // RELEASE_BUFFERS: OpenSSL's record buffers (some 34 KiB) are freed
+      // whenever they are empty, so an idle connection does not keep them.
+      SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                             SSL_MODE_RELEASE_BUFFERS);
       // A write that would need to read (renegotiation) could race read_some's receive.
       SSL_set_options(ssl_, SSL_OP_NO_RENEGOTIATION);
     }
@@ -211,16 +216,39 @@ class TlsStream final : public Stream {
   // socket failed (closed, cancelled, EOF).
   awaitable<bool> want(int err, error_code& ec) {
     if (err == SSL_ERROR_WANT_READ) {
-      std::size_t n =
-          co_await socket_.async_read_some(asio::buffer(inbox_.data(), inbox_.size()),
-                                           asio::redirect_error(asio::use_awaitable, ec));
+      // OpenSSL has read everything the memory BIO held: one that grew for a
+      // burst is replaced by an empty one rather than kept at its peak.
+      BUF_MEM* held = nullptr;
+      BIO_get_mem_ptr(rbio_, &held);
+      if (held && held->max > kSmallInbox && BIO_pending(rbio_) == 0) {
+        if (BIO* fresh = BIO_new(BIO_s_mem())) {
+          SSL_set0_rbio(ssl_, fresh);  // frees the old one
+          rbio_ = fresh;
+        }
+      }
+      // Receives go into a small buffer of the stream's own; a receive that
+      // fills it suggests a burst, and the next ones use a large buffer that
+      // is let go again once receives are small.
+      std::uint8_t* into = small_inbox_.data();
+      std::size_t room = small_inbox_.size();
+      if (big_inbox_) {
+        into = big_inbox_.get();
+        room = kBigInbox;
+      }
+      std::size_t n = co_await socket_.async_read_some(
+          asio::buffer(into, room), asio::redirect_error(asio::use_awaitable, ec));
       if (ec || closed_) {
         ERR_clear_error();  // nothing of OpenSSL's to report: the socket failed
         if (!ec) ec = asio::error::bad_descriptor;
         co_return false;
       }
       // A memory BIO takes all it is given.
-      co_return BIO_write(rbio_, inbox_.data(), static_cast<int>(n)) == static_cast<int>(n);
+      const bool whole = BIO_write(rbio_, into, static_cast<int>(n)) == static_cast<int>(n);
+      if (n == room && !big_inbox_)
+        big_inbox_.reset(new std::uint8_t[kBigInbox]);
+      else if (n < kSmallInbox && big_inbox_)
+        big_inbox_.reset();
+      co_return whole;
     }
     if (err == SSL_ERROR_WANT_WRITE) {
       co_await socket_.async_wait(tcp::socket::wait_write,
@@ -247,7 +275,10 @@ class TlsStream final : public Stream {
   SSL* ssl_;
   bool closed_ = false;
   BIO* rbio_ = nullptr;  // owned by ssl_
-  std::array<std::uint8_t, 16 * 1024> inbox_;
+  static constexpr std::size_t kSmallInbox = 1024;
+  static constexpr std::size_t kBigInbox = 16 * 1024;
+  std::array<std::uint8_t, kSmallInbox> small_inbox_;
+  std::unique_ptr<std::uint8_t[]> big_inbox_;  // while receives are large
 };
 
 std::string describe_tls_error(const error_code& ec) {
@@ -328,6 +359,10 @@ Expected<std::shared_ptr<asio::ssl::context>> make_server_tls(const std::string&
     return unexpected("cannot load TLS certificate " + cert_file + ": " + describe_tls_error(ec));
   ctx->use_private_key_file(key_file, asio::ssl::context::pem, ec);
   if (ec) return unexpected("cannot load TLS key " + key_file + ": " + describe_tls_error(ec));
+  // No session resumption: PostgreSQL clients do not resume, and a server
+  // cache (or a ticket per connection) costs memory and CPU on every login.
+  SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
   if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
     return unexpected("TLS key " + key_file + " does not match certificate " + cert_file);
   // Session resumption keeps reconnect storms (pgbench -C) cheap.

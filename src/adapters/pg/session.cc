@@ -37,6 +37,7 @@ constexpr auto kStartupTimeout = std::chrono::seconds(30);
 // The password message carries the token (≤ 16 KiB) and a little framing.
 constexpr std::uint32_t kMaxPasswordMessage = 64 * 1024;
 constexpr std::size_t kRelayBuffer = 32 * 1024;
+constexpr std::size_t kSmallRead = 1024;
 // audit_durability: sync — how long a statement waits for its record to
 // reach the disk before the session gives up on it (fail closed).
 constexpr auto kDurableTimeout = std::chrono::seconds(10);
@@ -730,9 +731,15 @@ void Session::set_fatal(std::string_view sqlstate, const std::string& message, s
 
 asio::awaitable<void> Session::pump(Direction& d) {
   wire::MessageFramer framer(d.wants_whole);
-  std::vector<std::uint8_t> in(kRelayBuffer);
+  // Reads go into a small buffer in the coroutine's frame while messages are
+  // small (an idle or request-and-answer session); a read that fills it moves
+  // to a large one, let go again once reads are small: an idle session holds
+  // no large buffer (see docs/decisions.md, Limits).
+  std::array<std::uint8_t, kSmallRead> small;
+  std::unique_ptr<std::uint8_t[]> big;
+  std::span<std::uint8_t> read_into(small);
+  std::size_t n_last = 0;
   wire::Buffer out;
-  out.reserve(kRelayBuffer);
   std::vector<std::uint8_t> first = std::move(d.first);
   bool use_first = !first.empty();
   const auto ex = co_await asio::this_coro::executor;
@@ -742,7 +749,15 @@ asio::awaitable<void> Session::pump(Direction& d) {
     std::size_t n = first.size();
     if (!use_first) {
       net::error_code ec;
-      n = co_await d.from->read_some(in, ec);
+      // The last read's data has been handled: the buffer can change now.
+      if (n_last == read_into.size() && !big)
+        big.reset(new std::uint8_t[kRelayBuffer]);
+      else if (n_last < kSmallRead && big)
+        big.reset();
+      read_into =
+          big ? std::span<std::uint8_t>(big.get(), kRelayBuffer) : std::span<std::uint8_t>(small);
+      n = co_await d.from->read_some(read_into, ec);
+      n_last = n;
       if (ec) {
         d.end = ec == asio::error::operation_aborted ? PumpEnd::kCancelled : PumpEnd::kReadFailed;
         d.error = ec == asio::error::eof ? std::string("connection closed") : ec.message();
@@ -750,7 +765,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
       }
       *d.bytes_in += static_cast<std::int64_t>(n);
     }
-    framer.feed(use_first ? Bytes(first) : Bytes(in.data(), n));
+    framer.feed(use_first ? Bytes(first) : Bytes(read_into.data(), n));
     use_first = false;
     out.clear();
     bool stop = false;
@@ -963,11 +978,10 @@ asio::awaitable<void> Session::pump(Direction& d) {
       }
       d.writing = false;
       *d.bytes_out += static_cast<std::int64_t>(out.size());
-      // One huge message must not pin its buffer for the rest of the session.
-      if (out.capacity() > 4 * kRelayBuffer) {
+      // A large answer must not pin its buffer for the rest of the session,
+      // nor any once the session is back to small messages.
+      if (out.capacity() > 4 * kRelayBuffer || (!big && out.capacity() > kSmallRead))
         out = wire::Buffer();
-        out.reserve(kRelayBuffer);
-      }
     }
     if (stop) {
       d.end = PumpEnd::kTerminated;
