@@ -277,25 +277,33 @@ class Walker {
     for (const char* k : {"whereClause", "havingClause", "groupClause", "sortClause",
                           "windowClause", "distinctClause"})
       if (const json* p = member(*s, k)) predicate(expr(*p, scope, &local));
-    std::vector<Column> cols;
     bool aligned = true;
-    if (const json* targets = member(*s, "targetList"); targets && targets->is_array()) {
-      for (const auto& t : *targets) {
-        const json* rt = member(t, "ResTarget");
-        const json* val = rt ? member(*rt, "val") : nullptr;
-        if (!val) {
-          aligned = false;
-          continue;
-        }
-        if (star(*val, scope, cols, aligned)) continue;
-        std::string name = str(*rt, "name");
-        if (name.empty()) name = column_name(*val);
-        cols.push_back({name, expr(*val, scope, &local)});
-      }
-    }
+    std::vector<Column> cols;
+    if (const json* targets = member(*s, "targetList"))
+      cols = result_list(*targets, scope, &local, aligned);
     if (!aligned) {
       for (auto& c : cols) merge(out_any_, c.flow);
       return std::nullopt;
+    }
+    return cols;
+  }
+
+  // The columns of a result list (a SELECT's targets, a RETURNING list), `*` expanded.
+  std::vector<Column> result_list(const json& list, const Scope& scope, const Env* env,
+                                  bool& aligned) {
+    std::vector<Column> cols;
+    if (!list.is_array()) return cols;
+    for (const auto& t : list) {
+      const json* rt = member(t, "ResTarget");
+      const json* val = rt ? member(*rt, "val") : nullptr;
+      if (!val) {
+        aligned = false;
+        continue;
+      }
+      if (star(*val, scope, cols, aligned)) continue;
+      std::string name = str(*rt, "name");
+      if (name.empty()) name = column_name(*val);
+      cols.push_back({name, expr(*val, scope, env)});
     }
     return cols;
   }
@@ -318,20 +326,8 @@ class Walker {
     if (const json* p = member(body, "targetList")) (void)expr(*p, scope, &local);
     const json* ret = member(body, "returningList");
     if (!ret || !ret->is_array()) return std::nullopt;
-    std::vector<Column> cols;
     bool aligned = true;
-    for (const auto& t : *ret) {
-      const json* rt = member(t, "ResTarget");
-      const json* val = rt ? member(*rt, "val") : nullptr;
-      if (!val) {
-        aligned = false;
-        continue;
-      }
-      if (star(*val, scope, cols, aligned)) continue;
-      std::string name = str(*rt, "name");
-      if (name.empty()) name = column_name(*val);
-      cols.push_back({name, expr(*val, scope, &local)});
-    }
+    std::vector<Column> cols = result_list(*ret, scope, &local, aligned);
     if (!aligned) return std::nullopt;
     return cols;
   }

@@ -1007,7 +1007,7 @@ Session::RowStep Session::row_threshold(const asio::any_io_executor& ex, std::ui
                           gateway::SessionBudget::Verdict::kOk;
     if (++w->rows <= w->threshold && fits) return RowStep::kConsumed;
     // Crossed: nothing of it reaches the client; the server stops producing it.
-    held_rows_ = {};
+    std::vector<std::uint8_t>().swap(held_rows_);  // `= {}` would keep the capacity
     budget_.hold(gateway::SessionBudget::kRows, 0);
     if (capture_) capture_->withhold();
     auto withheld = gate_->rows_exceeded(*w);
@@ -1047,7 +1047,7 @@ Session::RowStep Session::row_threshold(const asio::any_io_executor& ex, std::ui
     }
     out.insert(out.end(), held_rows_.begin(), held_rows_.end());
     held_rows_.clear();
-    if (held_rows_.capacity() > (1u << 20)) held_rows_ = {};
+    if (held_rows_.capacity() > (1u << 20)) std::vector<std::uint8_t>().swap(held_rows_);
     budget_.hold(gateway::SessionBudget::kRows, held_rows_.capacity());
     if (type == 'C') w->rows = 0;  // the next result of a multi-statement Query counts afresh
   }
@@ -1356,7 +1356,7 @@ asio::awaitable<void> Session::relay() {
                  &ignored,
                  &bytes_to_client_};
   OPENSSL_cleanse(cbuf_.data(), cbuf_.size());  // it held the token
-  cbuf_ = {};
+  std::vector<std::uint8_t>().swap(cbuf_);      // freed, not just emptied (`= {}` keeps capacity)
   clen_ = 0;
   if (window_until_us_ > 0)
     co_await (pump(up) || pump(down) || watch_access_window());
