@@ -841,6 +841,7 @@ class Walker {
       Flow rest;
       for (std::size_t i = 1; i < args->size(); ++i) {
         auto k = const_key((*args)[i]);
+        if (k) out_.constant_sensitive = true;
         if (k)
           keys->push_back(*k);
         else
@@ -877,6 +878,7 @@ class Walker {
       } else {
         keys = const_path(*r);
       }
+      if (keys) out_.constant_sensitive = true;
       Flow out = extract(std::move(doc), keys);
       Flow key = expr(*r, scope, env);
       for (const auto& o : key.origins) add_origin(out, o);

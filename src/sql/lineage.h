@@ -54,6 +54,9 @@ struct Lineage {
   // (WHERE, JOIN … ON, GROUP BY, HAVING, ORDER BY, windows, FILTER,
   // DISTINCT ON), in any of its subqueries — not inside the views it reads.
   std::vector<model::Origin> predicates;
+  // A constant shaped the result (a JSON key or path): statements that differ
+  // only in constants may have another lineage.
+  bool constant_sensitive = false;
   // Relations whose shape the catalog did not have: look them up, ask again.
   std::vector<model::Relation> missing;
   std::string error;  // the text did not parse (nothing is established)

@@ -220,6 +220,25 @@ TEST_F(Lineage, ValuesNotComputedFromAMaskedColumnStayClear) {
   }
 }
 
+// Statements that differ only in constants share their analysis and policy
+// record; a JSON key is a constant, and must be judged each time.
+TEST_F(Lineage, AJsonKeyThatDiffersOnlyAsAConstantIsJudgedAgain) {
+  auto c = gw_->connect(analyst());
+  EXPECT_NE(
+      through_gateway(c.get(), "SELECT payload->'order'->>'total' FROM lin.people").find("42"),
+      std::string::npos);
+  EXPECT_EQ(through_gateway(c.get(), "SELECT payload->'user'->>'password' FROM lin.people")
+                .find("hunter2"),
+            std::string::npos);
+  // And a memoised lineage that no constant shaped is reused with new constants.
+  EXPECT_EQ(through_gateway(c.get(), "SELECT substr(email, 1, 9) FROM lin.people WHERE id = 1")
+                .find("jane.doe"),
+            std::string::npos);
+  EXPECT_EQ(through_gateway(c.get(), "SELECT substr(email, 1, 8) FROM lin.people WHERE id = 1")
+                .find("jane.doe"),
+            std::string::npos);
+}
+
 TEST_F(Lineage, ExtendedProtocolResultsFollowLineage) {
   auto c = gw_->connect(analyst());
   const char* params[] = {"9"};

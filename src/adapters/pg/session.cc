@@ -870,7 +870,8 @@ asio::awaitable<void> Session::pump(Direction& d) {
               auto rules = masker_.rules();
               if (rules->has_column_rules() || rules->has_json_paths()) {
                 std::shared_ptr<const sql::Lineage> lineage;
-                if (described) lineage = co_await lineage_for(described->text, index);
+                if (described)
+                  lineage = co_await lineage_for(described->text, index, described->decision);
                 masker_.expect_lineage(std::move(lineage));
               }
             }
@@ -1110,17 +1111,23 @@ Text Session::described_text(std::uint8_t type, std::size_t& index) {
 }
 
 asio::awaitable<std::shared_ptr<const sql::Lineage>> Session::lineage_for(const std::string& text,
-                                                                          std::size_t index) {
+                                                                          std::size_t index,
+                                                                          Decided decision) {
   auto& catalog = services_.relations();
   auto& memo = lineage_memo_;
   const auto now = Clock::now();
   const auto generation = catalog.generation();
   if (memo.generation != generation || now - memo.since > gateway::RelationCatalog::kTtl ||
-      memo.by_text.size() >= 256 || memo.bytes > (4u << 20)) {
+      memo.by_text.size() + memo.by_decision.size() >= 256 || memo.bytes > (4u << 20)) {
     memo.bytes = 0;
+    memo.by_decision.clear();
     memo.by_text.clear();
     memo.generation = generation;
     memo.since = now;
+  }
+  if (decision) {
+    auto it = memo.by_decision.find({decision, index});
+    if (it != memo.by_decision.end()) co_return it->second;
   }
   std::string key = std::to_string(index) + ":" + text;
   if (auto it = memo.by_text.find(key); it != memo.by_text.end()) co_return it->second;
@@ -1186,8 +1193,12 @@ asio::awaitable<std::shared_ptr<const sql::Lineage>> Session::lineage_for(const 
   }
   auto shared = std::make_shared<const sql::Lineage>(std::move(result));
   if (shared->missing.empty()) {
-    memo.bytes += key.size();
-    memo.by_text.emplace(std::move(key), shared);
+    if (decision && !shared->constant_sensitive) {
+      memo.by_decision.emplace(std::make_pair(std::move(decision), index), shared);
+    } else {
+      memo.bytes += key.size();
+      memo.by_text.emplace(std::move(key), shared);
+    }
   }
   co_return shared;
 }
@@ -1218,7 +1229,8 @@ asio::awaitable<void> Session::prepare_copy() {
     bool simple = false;
     Text running = tracker_.running_text(&simple);
     std::shared_ptr<const sql::Lineage> lineage;
-    if (running) lineage = co_await lineage_for(running->text, simple ? results_seen_ : 0);
+    if (running)
+      lineage = co_await lineage_for(running->text, simple ? results_seen_ : 0, running->decision);
     if (!lineage || !lineage->aligned) {
       const bool risky =
           !lineage || lineage->opaque || rules.rule_for_derived(lineage->everything) >= 0;

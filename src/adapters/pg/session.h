@@ -117,8 +117,11 @@ class Session {
   boost::asio::awaitable<void> fetch_function_catalog();
   // The column lineage of statement `index` of `text`, looking up the
   // relations it names (and the views they are) as needed; memoised per session.
-  boost::asio::awaitable<std::shared_ptr<const sql::Lineage>> lineage_for(const std::string& text,
-                                                                          std::size_t index);
+  // `decision`, when given, is the policy's record of the statement: shared by
+  // every statement that differs from it only in constants, it keys the memo
+  // for lineages no constant shaped.
+  boost::asio::awaitable<std::shared_ptr<const sql::Lineage>> lineage_for(
+      const std::string& text, std::size_t index, Decided decision = nullptr);
   // The statement a result about to be described comes from: the running
   // Query (its `index`-th statement), or the statement or portal a Describe named.
   Text described_text(std::uint8_t type, std::size_t& index);
@@ -174,6 +177,7 @@ class Session {
   std::deque<std::pair<char, std::string>> describes_;
   struct LineageMemo {
     std::map<std::string, std::shared_ptr<const sql::Lineage>, std::less<>> by_text;
+    std::map<std::pair<Decided, std::size_t>, std::shared_ptr<const sql::Lineage>> by_decision;
     std::uint64_t generation = 0;
     std::size_t bytes = 0;  // of the statement texts it is keyed by
     std::chrono::steady_clock::time_point since{};
