@@ -358,8 +358,10 @@ ColumnPlan SessionMasker::plan(const ColumnSource& column) const {
       p.column_rule = rule_for_derived(column.derived);
     }
   }
-  if (p.column_rule >= 0 && p.kind == ValueKind::kSkip)
+  if (p.column_rule >= 0 && p.kind == ValueKind::kSkip) {
     p.kind = column.format == 0 ? ValueKind::kText : ValueKind::kOpaqueBinary;
+    p.redact = true;
+  }
   const bool json = p.kind == ValueKind::kJson || p.kind == ValueKind::kJsonbBinary;
   p.scan = p.kind != ValueKind::kSkip && (scanner_ != nullptr || (json && has_json_paths_));
   return p;
@@ -706,7 +708,10 @@ Outcome SessionMasker::mask_value(const ColumnPlan& plan, std::string_view value
     case ValueKind::kText:
       if (plan.column_rule >= 0) {
         out.clear();
-        mask_whole_value(plan.column_rule, value, out);
+        if (plan.redact)
+          mask_whole(Style::kRedact, value, key_, out);
+        else
+          mask_whole_value(plan.column_rule, value, out);
         count(counts, plan.column_rule, rules_.size());
         return Outcome::kRewritten;
       }

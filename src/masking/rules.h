@@ -90,6 +90,9 @@ struct ColumnPlan {
   ValueKind kind = ValueKind::kText;
   int column_rule = -1;  // index of the session rule masking the whole value; -1: none
   bool scan = true;      // content detectors / JSON paths apply
+  // A number, date, boolean… masked whole: no style can keep its shape, so it
+  // is redacted ([MASKED]) whatever the rule's style.
+  bool redact = false;
 };
 
 // How COPY … TO STDOUT writes its lines.

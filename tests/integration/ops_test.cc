@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include "admin/client.h"
 #include "tests/integration/harness.h"
@@ -122,7 +123,13 @@ TEST_F(Ops, MetricsCountStatementsSessionsAndHowLongTheyTook) {
   auto refused = PQconnectdb(gw_->conninfo("not-a-token").c_str());
   EXPECT_EQ(PQstatus(refused), CONNECTION_BAD);
   PQfinish(refused);
-  const auto after = gw_->metrics();
+  auto after = gw_->metrics();
+  // The audit writer commits on its own schedule (asynchronously, in
+  // batches): wait for it, bounded, before reading what it wrote.
+  for (int i = 0; i < 100 && after.at("gatehouse_audit_events_written_total") == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    after = gw_->metrics();
+  }
   EXPECT_EQ(grew(after, "gatehouse_sessions_refused_total"), 1);
   EXPECT_EQ(grew(after, "gatehouse_session_startup_seconds_count"), 1);
   EXPECT_EQ(after.at("gatehouse_policy_version"), 1);
