@@ -362,6 +362,9 @@ ColumnPlan SessionMasker::plan(const ColumnSource& column) const {
     p.kind = column.format == 0 ? ValueKind::kText : ValueKind::kOpaqueBinary;
     p.redact = true;
   }
+  // int8 and numeric are scanned like text (a card number fits in them), but
+  // masked whole they are numbers too: no style keeps their shape.
+  if (p.column_rule >= 0 && (column.type_oid == 20 || column.type_oid == 1700)) p.redact = true;
   const bool json = p.kind == ValueKind::kJson || p.kind == ValueKind::kJsonbBinary;
   p.scan = p.kind != ValueKind::kSkip && (scanner_ != nullptr || (json && has_json_paths_));
   return p;

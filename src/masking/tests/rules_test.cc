@@ -306,6 +306,10 @@ TEST(Lineage, ANumberComputedFromAMaskedColumnIsNotSentInClear) {
   c.type_oid = 23;  // length(ssn)
   // No style keeps the shape of a number: it is redacted.
   EXPECT_EQ(mask(*m, c, "11"), "[MASKED]");
+  c.type_oid = 1700;  // sum(…)::numeric
+  EXPECT_EQ(mask(*m, c, "123456.78"), "[MASKED]");
+  c.type_oid = 25;  // text keeps the rule's style (partial)
+  EXPECT_NE(mask(*m, c, "123456.78"), "[MASKED]");
 }
 
 }  // namespace
