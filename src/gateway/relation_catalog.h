@@ -14,16 +14,14 @@
 #include <utility>
 #include <vector>
 
+#include "sql/lineage.h"
+
 namespace gh::gateway {
 
-struct RelationInfo {
-  std::string schema;
-  std::string table;
-  std::vector<std::string> columns;  // by attribute number - 1; dropped ones empty
-  std::vector<bool> json;            // json/jsonb columns, like `columns` (shapes only)
-  std::string view_definition;       // a view or materialized view: its query (shapes only)
-  bool exists = true;                // false: the name resolves to no relation
-};
+// A relation as the catalog describes it (the shape column lineage reads):
+// schema, table, column names by attribute number, and — for relations looked
+// up by name — their json/jsonb columns and a view's definition.
+using RelationInfo = sql::Shape;
 
 class RelationCatalog {
  public:

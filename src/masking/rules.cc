@@ -371,10 +371,13 @@ ColumnPlan SessionMasker::plan(const ColumnSource& column) const {
 }
 
 int SessionMasker::column_rule_of(const std::vector<model::Origin>& origins) const {
+  std::vector<std::string> sources;
+  sources.reserve(origins.size());
+  for (const auto& o : origins) sources.push_back(lower(o.source));
   for (std::size_t r = 0; r < rules_.size(); ++r)
     for (const auto& glob : rules_[r]->columns)
-      for (const auto& o : origins)
-        if (glob_match(glob, lower(o.source))) return static_cast<int>(r);
+      for (const auto& source : sources)
+        if (glob_match(glob, source)) return static_cast<int>(r);
   return -1;
 }
 

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
+#include "sql/parse_tree.h"
+
 namespace gh::sql {
 
 namespace {
@@ -14,6 +16,8 @@ namespace {
 using json = nlohmann::json;
 using model::Kind;
 using model::StatementClass;
+using tree::stack_position;
+using tree::str;
 
 // Deeper trees than this are refused rather than walked (the server's own
 // max_stack_depth stops most long before).
@@ -182,13 +186,6 @@ constexpr std::string_view kAdminFunctions[] = {"pg_terminate_backend",
                                                 "pg_file_rename",
                                                 "pg_log_backend_memory_contexts"};
 
-const std::string& str(const json& j, const char* key) {
-  static const std::string kEmpty;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return kEmpty;
-  return it->get_ref<const std::string&>();
-}
-
 bool truthy(const json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_boolean() && it->get<bool>();
@@ -254,11 +251,6 @@ bool dynamic(const model::FunctionRef& f) {
   for (auto d : kDynamicSqlFunctions)
     if (f.name == d) return true;
   return false;
-}
-
-// Where the stack is now (it grows down on every platform the gateway runs on).
-inline std::uintptr_t stack_position() {
-  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
 }
 
 class Walker {

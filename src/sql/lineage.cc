@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "sql/parse_tree.h"
+
 namespace gh::sql {
 
 namespace {
@@ -14,6 +16,8 @@ namespace {
 using json = nlohmann::json;
 using model::ColumnLineage;
 using model::Origin;
+using tree::stack_position;
+using tree::str;
 
 // Nesting deeper than this (expressions, subqueries, views) is not walked:
 // what lies below is opaque. The statement analyzer refuses much deeper
@@ -23,10 +27,6 @@ constexpr std::uintptr_t kMaxStackBytes = 512 << 10;
 constexpr int kMaxViews = 16;              // views read while resolving one statement
 constexpr int kRecursiveRounds = 6;        // a recursive CTE's columns, to a fixed point
 constexpr std::size_t kMaxOrigins = 4096;  // per value: past it the value is opaque
-
-inline std::uintptr_t stack_position() {
-  return reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0));
-}
 
 // The value flowing out of an expression.
 struct Flow {
@@ -95,13 +95,6 @@ const std::string& sval(const json& node) {
   auto v = s->find("sval");
   if (v == s->end() || !v->is_string()) return kEmpty;
   return v->get_ref<const std::string&>();
-}
-
-const std::string& str(const json& j, const char* key) {
-  static const std::string kEmpty;
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_string()) return kEmpty;
-  return it->get_ref<const std::string&>();
 }
 
 const json* member(const json& j, const char* key) {
@@ -351,19 +344,10 @@ class Walker {
         env.ctes.push_back(std::move(def));
         continue;
       }
-      if (!member(*q, "SelectStmt")) {
-        // A data-modifying CTE: its RETURNING columns.
-        auto cols = statement(*q);
-        if (cols) {
-          rename(*cols);
-          def.columns = std::move(*cols);
-          def.known = true;
-        }
-        env.ctes.push_back(std::move(def));
-        continue;
-      }
-      if (!recursive) {
-        auto cols = query(*q, outer, &env);
+      const bool select = member(*q, "SelectStmt") != nullptr;
+      if (!select || !recursive) {
+        // A data-modifying CTE has its RETURNING columns.
+        auto cols = select ? query(*q, outer, &env) : statement(*q);
         if (cols) {
           rename(*cols);
           def.columns = std::move(*cols);

@@ -67,6 +67,7 @@ asio::awaitable<Expected<std::map<std::uint32_t, gateway::RelationInfo>>> relati
             attnum <= 0 || attnum > 1600)
           return false;
         auto& info = out[oid];
+        info.exists = true;
         info.schema = text_of(values[1]);
         info.table = text_of(values[2]);
         if (info.columns.size() < static_cast<std::size_t>(attnum))

@@ -1153,14 +1153,7 @@ asio::awaitable<std::shared_ptr<const sql::Lineage>> Session::lineage_for(const 
         if (auto it = shapes.find(name); it != shapes.end()) return &it->second;
         auto info = catalog.shape(connection_->name, name);
         if (!info) return nullptr;
-        sql::Shape& s = shapes[name];
-        s.exists = info->exists;
-        s.schema = info->schema;
-        s.table = info->table;
-        s.columns = info->columns;
-        s.json = info->json;
-        s.view_definition = info->view_definition;
-        return &s;
+        return &(shapes[name] = std::move(*info));
       },
       [&](const model::FunctionRef& f) {
         if (f.schema == "pg_catalog") return true;
