@@ -264,6 +264,35 @@ CREATE TABLE cluster_cancel_keys (
 );
 CREATE INDEX cluster_cancel_keys_replica ON cluster_cancel_keys(replica);
 )sql"},
+    // The record stream: statements stored many to a chunk (audit/stream.h),
+    // a summary and search keys indexed instead of every statement. Statement
+    // rows already here stay and are read beside the chunks.
+    Migration{3, R"sql(
+CREATE TABLE audit_chunks (
+  id        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  replica   TEXT NOT NULL,
+  first_seq BIGINT NOT NULL,
+  last_seq  BIGINT NOT NULL,
+  records   BIGINT NOT NULL,
+  min_at_us BIGINT NOT NULL,
+  max_at_us BIGINT NOT NULL,
+  hash      TEXT NOT NULL,
+  format    INTEGER NOT NULL,
+  body      TEXT NOT NULL,
+  texts     TEXT NOT NULL,
+  UNIQUE (replica, first_seq)
+);
+CREATE INDEX audit_chunks_last ON audit_chunks(replica, last_seq);
+CREATE INDEX audit_chunks_at ON audit_chunks(max_at_us);
+CREATE TABLE audit_chunk_keys (
+  key      TEXT NOT NULL,
+  chunk_id BIGINT NOT NULL,
+  PRIMARY KEY (key, chunk_id)
+);
+CREATE INDEX audit_chunk_keys_chunk ON audit_chunk_keys(chunk_id);
+CREATE TRIGGER audit_chunks_append_only BEFORE UPDATE ON audit_chunks
+  FOR EACH ROW EXECUTE FUNCTION gatehouse_append_only();
+)sql"},
 };
 
 // The chain is in the first schema.

@@ -1,8 +1,16 @@
+#include <algorithm>
+#include <limits>
+#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <string_view>
 #include <variant>
 
+#include "audit/stream.h"
 #include "store/sql/store.h"
+#include "store/sql/tables.h"
 namespace gh::store::sql {
 
 namespace {
@@ -15,6 +23,71 @@ std::vector<std::string> string_list(const std::string& json) {
       if (v.is_string()) out.push_back(v.get<std::string>());
   return out;
 }
+
+std::int64_t int_member(const nlohmann::json& j, const char* name, std::int64_t null_value = 0) {
+  const auto it = j.find(name);
+  return it != j.end() && it->is_number_integer() ? it->get<std::int64_t>() : null_value;
+}
+std::vector<std::string> list_member(const nlohmann::json& j, const char* name) {
+  std::vector<std::string> out;
+  const auto it = j.find(name);
+  if (it != j.end() && it->is_array())
+    for (const auto& v : *it)
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
+}
+std::string json_member(const nlohmann::json& j, const char* name) {
+  const auto it = j.find(name);
+  return it == j.end() || it->is_null() ? std::string() : it->dump();
+}
+
+// A statement's canonical record as the reader gives it (its session's
+// subject and connection are filled in by the caller).
+std::optional<audit::StatementRecord> statement_from_record(std::string_view canonical) {
+  const auto j = nlohmann::json::parse(canonical, nullptr, false);
+  if (!j.is_object() || j.value("type", "") != "statement") return std::nullopt;
+  audit::StatementRecord r;
+  r.session_id = record_text(j, "session_id");
+  r.seq = int_member(j, "seq");
+  r.at_us = int_member(j, "at_us");
+  r.duration_us = int_member(j, "duration_us");
+  r.text = record_text(j, "text");
+  r.protocol_path = record_text(j, "protocol_path");
+  r.rows = int_member(j, "rows", -1);
+  r.outcome = record_text(j, "outcome");
+  r.command_tag = record_text(j, "command_tag");
+  r.error_code = record_text(j, "error_code");
+  r.error_message = record_text(j, "error_message");
+  r.kind = record_text(j, "kind");
+  r.cls = record_text(j, "class");
+  r.tables = list_member(j, "tables_json");
+  r.functions = list_member(j, "functions_json");
+  r.decision = record_text(j, "decision");
+  r.rule = record_text(j, "rule");
+  r.policy_version = int_member(j, "policy_version");
+  r.approval_id = record_text(j, "approval_id");
+  r.masked_json = json_member(j, "masked_json");
+  r.withheld = int_member(j, "withheld");
+  r.result_json = record_text(j, "result_json");
+  r.params_json = json_member(j, "params_json");
+  return r;
+}
+
+// The value of a string member of a canonical record without parsing it, when
+// it is a plain string (no escape in it); nullopt otherwise.
+std::optional<std::string_view> plain_member(std::string_view canonical, std::string_view name) {
+  std::string needle = "\"";
+  needle.append(name).append("\":\"");
+  const auto at = canonical.find(needle);
+  if (at == std::string_view::npos) return std::nullopt;
+  const auto from = at + needle.size();
+  const auto end = canonical.find_first_of("\"\\", from);
+  if (end == std::string_view::npos || canonical[end] != '"') return std::nullopt;
+  return canonical.substr(from, end - from);
+}
+
+// How many sessions a search narrows chunks by through their keys at most.
+constexpr std::size_t kMaxSessionKeys = 5000;
 
 // A query with its bound values, built from the filters that are set; values
 // are always bound, never spliced into the SQL.
@@ -33,10 +106,21 @@ class Query {
     first_ = false;
     values_.emplace_back(value);
   }
+  // `clause` ends in "IN (": one parameter per value, then ")".
+  void where_in(const std::string& clause, const std::vector<std::string>& values) {
+    sql_ += (first_ ? " WHERE " : " AND ") + clause;
+    first_ = false;
+    for (std::size_t i = 0; i < values.size(); ++i) {
+      sql_ += i ? ",?" : "?";
+      values_.emplace_back(values[i]);
+    }
+    sql_ += ")";
+  }
   void tail(const std::string& text, std::int64_t limit) {
     sql_ += " " + text + " LIMIT ?";
     values_.emplace_back(limit);
   }
+  void append(const std::string& text) { sql_ += text; }
   const std::string& sql() const { return sql_; }
   // The values stay in the query: it must outlive the statement's run.
   void bind(Statement& s) const {
@@ -97,11 +181,23 @@ class SqlReader final : public audit::Reader {
     return out;
   }
 
+  // Statement rows from before the record stream, then the session's chunks.
   Expected<std::vector<audit::StatementRecord>> transcript(const std::string& id) override {
     Query query(kStatementColumns);
     query.where("st.session_id = ?", id);
     query.tail("ORDER BY st.seq", 1'000'000);
-    return statements(query);
+    auto out = statements(query);
+    if (!out) return out;
+    audit::StatementQuery q;
+    q.session_id = id;
+    q.limit = 1'000'000;
+    auto streamed = search_chunks(q);
+    if (!streamed) return unexpected(streamed.error());
+    out->insert(out->end(), std::make_move_iterator(streamed->begin()),
+                std::make_move_iterator(streamed->end()));
+    std::stable_sort(out->begin(), out->end(),
+                     [](const auto& a, const auto& b) { return a.seq < b.seq; });
+    return out;
   }
 
   Expected<std::vector<audit::StatementRecord>> search(const audit::StatementQuery& q) override {
@@ -121,7 +217,16 @@ class SqlReader final : public audit::Reader {
     query.where("st.at_us >= ?", q.since_us);
     query.where("st.at_us <= ?", q.until_us);
     query.tail("ORDER BY st.at_us DESC", static_cast<std::int64_t>(q.limit));
-    return statements(query);
+    auto out = statements(query);
+    if (!out) return out;
+    auto streamed = search_chunks(q);
+    if (!streamed) return unexpected(streamed.error());
+    out->insert(out->end(), std::make_move_iterator(streamed->begin()),
+                std::make_move_iterator(streamed->end()));
+    std::stable_sort(out->begin(), out->end(),
+                     [](const auto& a, const auto& b) { return a.at_us > b.at_us; });
+    if (out->size() > q.limit) out->resize(q.limit);
+    return out;
   }
 
  private:
@@ -139,6 +244,170 @@ class SqlReader final : public audit::Reader {
     std::vector<audit::StatementRecord> out;
     auto st = each(q, [&](Statement& s) { out.push_back(statement_of(s)); });
     if (!st) return unexpected(st.error());
+    return out;
+  }
+
+  // Sessions of the identity, group or connection a search names; nullopt
+  // when it names none of them.
+  Expected<std::optional<std::set<std::string>>> sessions_named(const audit::StatementQuery& q) {
+    if (q.subject.empty() && q.issuer.empty() && q.connection.empty() && q.group.empty())
+      return std::optional<std::set<std::string>>();
+    Query query("SELECT id FROM sessions");
+    query.where("subject = ?", q.subject);
+    query.where("issuer = ?", q.issuer);
+    query.where("connection = ?", q.connection);
+    query.where(db_->dialect().json_array_has("groups_json"), q.group);
+    std::set<std::string> ids;
+    auto s = db_->prepare(query.sql(), false);
+    if (!s) return unexpected(s.error());
+    query.bind(**s);
+    auto st = sql::each(**s, [&](Statement& r) { ids.insert(r.column_text(0)); });
+    if (!st) return unexpected(st.error());
+    return std::optional<std::set<std::string>>(std::move(ids));
+  }
+
+  // Statements of the record stream that match `q`, newest first (at most
+  // q.limit). The chunk summaries narrow the chunks: search keys for exact
+  // filters, the time range for a window; chunks are read newest first until
+  // no older one can hold a statement newer than the limit-th found. A text
+  // search reads a chunk's texts first and its records only on a match.
+  Expected<std::vector<audit::StatementRecord>> search_chunks(const audit::StatementQuery& q) {
+    std::lock_guard lock(mu_);
+    std::vector<audit::StatementRecord> out;
+    if (q.limit == 0) return out;
+    auto named = sessions_named(q);
+    if (!named) return unexpected("audit store: " + named.error());
+    const std::optional<std::set<std::string>>& allowed = *named;
+    if (allowed && allowed->empty()) return out;
+
+    Query chunks("SELECT c.id, c.max_at_us FROM audit_chunks c");
+    const std::string by_key = "c.id IN (SELECT chunk_id FROM audit_chunk_keys WHERE key = ?)";
+    if (!q.session_id.empty()) chunks.where(by_key, audit::chunk_key("session", q.session_id));
+    if (!q.table.empty()) chunks.where(by_key, audit::chunk_key("table", q.table));
+    if (!q.kind.empty()) chunks.where(by_key, audit::chunk_key("kind", q.kind));
+    if (!q.decision.empty()) chunks.where(by_key, audit::chunk_key("decision", q.decision));
+    if (!q.rule.empty()) chunks.where(by_key, audit::chunk_key("rule", q.rule));
+    if (!q.outcome.empty()) chunks.where(by_key, audit::chunk_key("outcome", q.outcome));
+    // An identity's, a group's or a connection's sessions, through their keys
+    // (up to a bound on the statement's parameters; past it, record by record).
+    if (allowed && allowed->size() <= kMaxSessionKeys) {
+      std::vector<std::string> keys;
+      for (const auto& id : *allowed) keys.push_back(audit::chunk_key("session", id));
+      chunks.where_in("c.id IN (SELECT chunk_id FROM audit_chunk_keys WHERE key IN (", keys);
+      chunks.append(")");
+    }
+    chunks.where("c.max_at_us >= ?", q.since_us);
+    chunks.where("c.min_at_us <= ?", q.until_us);
+    chunks.tail("ORDER BY c.max_at_us DESC", std::numeric_limits<std::int64_t>::max());
+    struct Candidate {
+      std::int64_t id, max_at;
+    };
+    std::vector<Candidate> candidates;
+    {
+      auto s = db_->prepare(chunks.sql(), false);
+      if (!s) return unexpected("audit store: " + s.error());
+      chunks.bind(**s);
+      auto st = sql::each(**s, [&](Statement& r) {
+        candidates.push_back({r.column_int(0), r.column_int(1)});
+      });
+      if (!st) return unexpected("audit store: " + st.error());
+    }
+    if (candidates.empty()) return out;
+    auto body = db_->prepare("SELECT body FROM audit_chunks WHERE id = ?", false);
+    if (!body) return unexpected("audit store: " + body.error());
+    auto texts = db_->prepare("SELECT texts FROM audit_chunks WHERE id = ?", false);
+    if (!texts) return unexpected("audit store: " + texts.error());
+    const auto column = [&](Statement& s, std::int64_t id) -> Expected<std::string> {
+      s.bind_int(1, id);
+      std::string v;
+      auto st = sql::each(s, [&](Statement& r) { v = r.column_text(0); });
+      if (!st) return unexpected(st.error());
+      return v;
+    };
+    // What a matching record's canonical text must contain (chain.h's form
+    // makes each an exact "member":value); a cheap test before parsing it.
+    std::vector<std::string> needles;
+    const auto need = [&](const char* member, const std::string& v) {
+      if (!v.empty())
+        needles.push_back("\"" + std::string(member) + "\":" + audit::canonical_string(v));
+    };
+    need("session_id", q.session_id);
+    need("kind", q.kind);
+    need("decision", q.decision);
+    need("rule", q.rule);
+    need("outcome", q.outcome);
+    if (!q.table.empty()) needles.push_back(audit::canonical_string(q.table));
+
+    std::map<std::string, std::pair<std::string, std::string>> session_info;
+    auto who = db_->prepare("SELECT subject, connection FROM sessions WHERE id = ?", false);
+    if (!who) return unexpected("audit store: " + who.error());
+    const auto matches = [&](const audit::StatementRecord& r) {
+      if (!q.session_id.empty() && r.session_id != q.session_id) return false;
+      if (allowed && !allowed->count(r.session_id)) return false;
+      if (!q.table.empty() &&
+          std::find(r.tables.begin(), r.tables.end(), q.table) == r.tables.end())
+        return false;
+      if (!q.kind.empty() && r.kind != q.kind) return false;
+      if (!q.decision.empty() && r.decision != q.decision) return false;
+      if (!q.rule.empty() && r.rule != q.rule) return false;
+      if (!q.outcome.empty() && r.outcome != q.outcome) return false;
+      if (!q.text.empty() && r.text.find(q.text) == std::string::npos) return false;
+      if (q.since_us && r.at_us < q.since_us) return false;
+      if (q.until_us && r.at_us > q.until_us) return false;
+      return true;
+    };
+    const auto newest_first = [](const auto& a, const auto& b) { return a.at_us > b.at_us; };
+    for (const auto& c : candidates) {
+      if (out.size() >= q.limit && c.max_at < out[q.limit - 1].at_us) break;
+      std::vector<bool> text_hit;
+      if (!q.text.empty()) {
+        auto t = column(**texts, c.id);
+        if (!t) return unexpected("audit store: " + t.error());
+        auto decoded = audit::decode_texts(*t);
+        if (!decoded) continue;  // verify names a damaged chunk; search reads what it can
+        bool any = false;
+        for (const auto& text : *decoded) {
+          text_hit.push_back(text.find(q.text) != std::string::npos);
+          any = any || text_hit.back();
+        }
+        if (!any) continue;
+      }
+      auto b = column(**body, c.id);
+      if (!b) return unexpected("audit store: " + b.error());
+      auto records = audit::decode_chunk(*b);
+      if (!records) continue;
+      for (std::size_t i = 0; i < records->size(); ++i) {
+        if (!text_hit.empty() && (i >= text_hit.size() || !text_hit[i])) continue;
+        const std::string& canonical = (*records)[i].canonical;
+        bool maybe = true;
+        for (const auto& n : needles)
+          if (canonical.find(n) == std::string::npos) maybe = false;
+        if (maybe && allowed) {
+          const auto id = plain_member(canonical, "session_id");
+          maybe = !id || allowed->count(std::string(*id));
+        }
+        if (!maybe) continue;
+        auto r = statement_from_record(canonical);
+        if (!r || !matches(*r)) continue;
+        auto [it, fresh] = session_info.try_emplace(r->session_id);
+        if (fresh) {
+          (*who)->bind_text(1, r->session_id);
+          auto st = sql::each(**who, [&](Statement& row) {
+            it->second = {row.column_text(0), row.column_text(1)};
+          });
+          if (!st) return unexpected("audit store: " + st.error());
+        }
+        r->subject = it->second.first;
+        r->connection = it->second.second;
+        out.push_back(std::move(*r));
+      }
+      if (out.size() >= q.limit) {
+        std::partial_sort(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(q.limit),
+                          out.end(), newest_first);
+        out.resize(q.limit);
+      }
+    }
+    std::stable_sort(out.begin(), out.end(), newest_first);
     return out;
   }
 

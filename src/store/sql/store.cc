@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "audit/stream.h"
 #include "store/sql/tables.h"
 
 namespace gh::store::sql {
@@ -157,6 +158,14 @@ std::string insert_sql(const TypedTable& t, const Dialect& d) {
   return sql;
 }
 
+// SQL for the first record a replica's chain still has (a row or a chunk's
+// first), NULL when none; `replica` is the SQL naming the replica.
+std::string first_seq_sql(std::string_view replica) {
+  const std::string r(replica);
+  return "(SELECT MIN(f) FROM (SELECT MIN(seq) AS f FROM audit_chain c WHERE c.replica = " + r +
+         " UNION ALL SELECT MIN(first_seq) FROM audit_chunks k WHERE k.replica = " + r + ") m)";
+}
+
 // How many chain records one retention pass removes per replica at most
 // (then it stops at a checkpoint and the next pass goes on), so that a
 // first purge of a large store does not hold the writer for long.
@@ -180,6 +189,11 @@ class SqlStore final : public audit::Store {
          "VALUES (?,?,?,?,?,?)"},
         {&store->insert_statement_table_,
          "INSERT INTO statement_tables(table_name, at_us, stmt_rowid) VALUES (?,?,?)"},
+        {&store->insert_chunk_,
+         std::string("INSERT INTO audit_chunks(replica, first_seq, last_seq, records, min_at_us, "
+                     "max_at_us, hash, format, body, texts) VALUES (?,?,?,?,?,?,?,?,?,?)") +
+             (store->conn_->dialect().insert_returns_id ? " RETURNING id" : "")},
+        {&store->insert_chunk_key_, "INSERT INTO audit_chunk_keys(key, chunk_id) VALUES (?,?)"},
     };
     for (auto& s : statements) {
       auto stmt = store->conn_->prepare(s.sql, true);
@@ -205,6 +219,8 @@ class SqlStore final : public audit::Store {
     insert_chain_.reset();
     insert_checkpoint_.reset();
     insert_statement_table_.reset();
+    insert_chunk_.reset();
+    insert_chunk_key_.reset();
     for (auto& s : insert_typed_) s.reset();
   }
 
@@ -217,13 +233,25 @@ class SqlStore final : public audit::Store {
       if (events.empty()) return Ok{};
     }
     return in_transaction([&](Head& head) -> Status<> {
+      // Statements go to the record stream, many to a chunk; every other
+      // event is a chain row and a typed row. A chunk is written before a
+      // checkpoint, so that none straddles one (retention cuts at checkpoints).
+      audit::ChunkBuilder chunk;
       for (const auto& event : events) {
-        if (auto st = append_event(event, head); !st) return st;
+        if (const auto* stmt = std::get_if<model::StatementEvent>(&event)) {
+          stream(*stmt, head, chunk);
+          if (chunk.size() >= audit::kChunkRecords) {
+            if (auto st = write_chunk(chunk); !st) return st;
+          }
+        } else if (auto st = append_event(event, head); !st) {
+          return st;
+        }
         if (checkpoint_due(head)) {
+          if (auto st = write_chunk(chunk); !st) return st;
           if (auto st = checkpoint(head); !st) return st;
         }
       }
-      return Ok{};
+      return write_chunk(chunk);
     });
   }
 
@@ -321,6 +349,9 @@ class SqlStore final : public audit::Store {
     auto cp = query(
         "SELECT seq, hash FROM audit_checkpoints WHERE replica = ? ORDER BY seq DESC LIMIT 1");
     if (!cp) return unexpected(cp.error());
+    auto chunk = query(
+        "SELECT last_seq, hash FROM audit_chunks WHERE replica = ? ORDER BY last_seq DESC LIMIT 1");
+    if (!chunk) return unexpected(chunk.error());
     Head head;
     (*cp)->bind_text(1, options_.replica);
     auto st = each(**cp, [&](Statement& r) {
@@ -331,12 +362,17 @@ class SqlStore final : public audit::Store {
       head.hash = head.signed_hash;
     });
     if (!st) return unexpected(with_context("read the chain's head", st.error()));
-    (*last)->bind_text(1, options_.replica);
-    st = each(**last, [&](Statement& r) {
-      head.seq = r.column_int(0);
-      head.hash = r.column_text(1);
-    });
-    if (!st) return unexpected(with_context("read the chain's head", st.error()));
+    // The newest record is a chain row or the last of a chunk, whichever is later.
+    std::int64_t newest = 0;
+    for (Statement* s : {last->get(), chunk->get()}) {
+      s->bind_text(1, options_.replica);
+      st = each(*s, [&](Statement& r) {
+        if (r.column_int(0) <= newest) return;
+        newest = head.seq = r.column_int(0);
+        head.hash = r.column_text(1);
+      });
+      if (!st) return unexpected(with_context("read the chain's head", st.error()));
+    }
     if (audit::chain_hash(head.hash, "").empty()) {
       // Continuing from it is impossible; linking from zero instead keeps the
       // gateway recording, and verify reports the break here.
@@ -425,6 +461,45 @@ class SqlStore final : public audit::Store {
     return run(s, what);
   }
 
+  // A statement into the open chunk: chained like any record, stored with the chunk.
+  void stream(const model::StatementEvent& e, Head& head, audit::ChunkBuilder& chunk) {
+    const audit::Record r = audit::to_record(e);
+    const std::string canonical = r.canonical();
+    std::string hash = audit::chain_hash(head.hash, canonical);
+    chunk.add(head.seq + 1, e.at_us, hash, canonical, e.text);
+    audit::statement_keys(e, chunk.keys());
+    head.seq += 1;
+    head.hash = std::move(hash);
+    if (!head.unsigned_since) head.unsigned_since = clock_.now();
+  }
+
+  // The open chunk as one row of audit_chunks, its search keys in
+  // audit_chunk_keys; nothing when it holds no record.
+  Status<> write_chunk(audit::ChunkBuilder& builder) {
+    if (builder.empty()) return Ok{};
+    const audit::Chunk c = builder.finish();
+    Statement& s = *insert_chunk_;
+    s.bind_text(1, options_.replica);
+    s.bind_int(2, c.first_seq);
+    s.bind_int(3, c.last_seq);
+    s.bind_int(4, c.records);
+    s.bind_int(5, c.min_at_us);
+    s.bind_int(6, c.max_at_us);
+    s.bind_text(7, c.last_hash);
+    s.bind_int(8, audit::kChunkFormat);
+    s.bind_text(9, c.body);
+    s.bind_text(10, c.texts);
+    auto id = insert_returning(*conn_, s, "insert into audit_chunks");
+    if (!id) return unexpected(id.error());
+    for (const auto& key : c.keys) {
+      Statement& k = *insert_chunk_key_;
+      k.bind_text(1, key);
+      k.bind_int(2, *id);
+      if (auto st = run(k, "insert into audit_chunk_keys"); !st) return st;
+    }
+    return Ok{};
+  }
+
   // statement_tables: each table the statement touched, once.
   Status<> index_tables(const model::StatementEvent& e, std::int64_t rowid) {
     const auto& tables = e.decision.tables;
@@ -506,10 +581,8 @@ class SqlStore final : public audit::Store {
   // Per replica, the newest checkpoint older than the cutoff — bounded by
   // kPurgeStep — beyond what was purged already. *more when a bound applied.
   Expected<std::vector<PurgeTarget>> purge_targets(std::int64_t cutoff_us, bool* more) {
-    auto s = query(
-        "SELECT cp.replica, MAX(cp.seq), (SELECT MIN(seq) FROM audit_chain c "
-        "WHERE c.replica = cp.replica) FROM audit_checkpoints cp WHERE cp.at_us < ? "
-        "GROUP BY cp.replica");
+    auto s = query("SELECT cp.replica, MAX(cp.seq), " + first_seq_sql("cp.replica") +
+                   " FROM audit_checkpoints cp WHERE cp.at_us < ? GROUP BY cp.replica");
     if (!s) return unexpected(s.error());
     auto step =
         query("SELECT MIN(seq) FROM audit_checkpoints WHERE replica = ? AND seq >= ? AND seq < ?");
@@ -610,6 +683,12 @@ class SqlStore final : public audit::Store {
                                               table.ref + " IN " + purged);
         }
         steps.emplace_back("audit_chain", "DELETE FROM audit_chain WHERE replica = ? AND seq <= ?");
+        // A chunk ends at or before a checkpoint: it goes whole or stays whole.
+        steps.emplace_back("audit_chunk_keys",
+                           "DELETE FROM audit_chunk_keys WHERE chunk_id IN (SELECT id FROM "
+                           "audit_chunks WHERE replica = ? AND last_seq <= ?)");
+        steps.emplace_back("audit_chunks",
+                           "DELETE FROM audit_chunks WHERE replica = ? AND last_seq <= ?");
         steps.emplace_back("audit_checkpoints",
                            "DELETE FROM audit_checkpoints WHERE replica = ? AND seq < ?");
         for (const auto& [table, sql] : steps) {
@@ -636,6 +715,8 @@ class SqlStore final : public audit::Store {
         if (!n) return unexpected(n.error());
         deleted[table] += *n;
       }
+      // The search keys are an index of the chunks, not records: not counted.
+      deleted.erase("audit_chunk_keys");
       std::erase_if(deleted, [](const auto& kv) { return kv.second == 0; });
       if (deleted.empty() && carried == 0) return Ok{};
       auto anchors = chain_anchors();
@@ -664,16 +745,17 @@ class SqlStore final : public audit::Store {
   // after, for chains whose first records are gone.
   Expected<std::string> chain_anchors() {
     std::string out = "{";
+    const std::string anchor = "COALESCE(" + first_seq_sql("r.replica") +
+                               " - 1, (SELECT MAX(seq) FROM audit_checkpoints k2 "
+                               "WHERE k2.replica = r.replica))";
     auto st =
         each(*conn_,
-             "SELECT r.replica, COALESCE((SELECT MIN(seq) - 1 FROM audit_chain c "
-             "WHERE c.replica = r.replica), (SELECT MAX(seq) FROM audit_checkpoints k "
-             "WHERE k.replica = r.replica)) AS anchor, "
-             "(SELECT hash FROM audit_checkpoints k WHERE k.replica = r.replica AND k.seq = "
-             "COALESCE((SELECT MIN(seq) - 1 FROM audit_chain c WHERE c.replica = r.replica), "
-             "(SELECT MAX(seq) FROM audit_checkpoints k2 WHERE k2.replica = r.replica))) "
-             "FROM (SELECT replica FROM audit_chain UNION SELECT replica FROM audit_checkpoints) r "
-             "ORDER BY r.replica",
+             "SELECT r.replica, " + anchor +
+                 " AS anchor, (SELECT hash FROM audit_checkpoints k WHERE k.replica = r.replica "
+                 "AND k.seq = " +
+                 anchor +
+                 ") FROM (SELECT replica FROM audit_chain UNION SELECT replica FROM "
+                 "audit_chunks UNION SELECT replica FROM audit_checkpoints) r ORDER BY r.replica",
              [&](Statement& r) {
                if (r.column_type(1) == ColumnType::kNull || r.column_int(1) < 1) return;
                if (out.size() > 1) out += ',';
@@ -692,6 +774,7 @@ class SqlStore final : public audit::Store {
   bool stale_ = false;  // the head may not be what the database has
   SysTime next_purge_;
   std::unique_ptr<Statement> insert_chain_, insert_checkpoint_, insert_statement_table_;
+  std::unique_ptr<Statement> insert_chunk_, insert_chunk_key_;
   std::array<std::unique_ptr<Statement>, 8> insert_typed_;  // by RecordType, retention aside
 };
 

@@ -1,8 +1,11 @@
 #include "store/sql/tables.h"
 
+#include <openssl/evp.h>
+
 #include <array>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 namespace gh::store::sql {
 
@@ -58,6 +61,33 @@ void read_fields(Statement& s, int first, audit::Record& r) {
     }
     r.value(field.name, v);
   }
+}
+
+namespace {
+
+// Standard base64 decoded; nullopt when it is not.
+std::optional<std::string> from_base64(std::string_view in) {
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::string out(in.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(in.data()),
+                                static_cast<int>(in.size()));
+  if (n < 0) return std::nullopt;
+  std::size_t len = static_cast<std::size_t>(n);
+  for (std::size_t i = in.size(); i > 0 && in[i - 1] == '=' && len > 0; --i) --len;
+  out.resize(len);
+  return out;
+}
+
+}  // namespace
+
+std::string record_text(const nlohmann::json& record, const char* member) {
+  const auto it = record.find(member);
+  if (it == record.end()) return {};
+  if (it->is_string()) return it->get<std::string>();
+  if (it->is_object() && it->contains("base64") && (*it)["base64"].is_string())
+    return from_base64((*it)["base64"].get<std::string>()).value_or(std::string());
+  return {};
 }
 
 void bind_fields(Statement& s, const audit::Record& r) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "audit/chain.h"
 #include "store/sql/connection.h"
 
@@ -33,5 +35,10 @@ void read_fields(Statement& s, int first, audit::Record& r);
 // Binds the record's values to parameters 1 … n (text is not copied: the
 // record must outlive the run).
 void bind_fields(Statement& s, const audit::Record& r);
+
+// A text member of a canonical record (parsed): its string, or the bytes of
+// its {"base64": …} form (chain.h: text that is not UTF-8); "" when absent,
+// null or neither.
+std::string record_text(const nlohmann::json& record, const char* member);
 
 }  // namespace gh::store::sql

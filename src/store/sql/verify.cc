@@ -4,6 +4,7 @@
 // so a running gateway's writes cannot look like tampering.
 #include <nlohmann/json.hpp>
 
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -11,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "audit/stream.h"
 #include "store/sql/store.h"
 #include "store/sql/tables.h"
 
@@ -158,8 +160,8 @@ class Verifier {
   Status<> walk_chains() {
     std::vector<std::string> replicas;
     if (auto st =
-            each("SELECT replica FROM audit_chain UNION SELECT replica FROM audit_checkpoints "
-                 "ORDER BY 1",
+            each("SELECT replica FROM audit_chain UNION SELECT replica FROM audit_chunks UNION "
+                 "SELECT replica FROM audit_checkpoints ORDER BY 1",
                  "list replicas", [&](Statement& r) { replicas.push_back(r.column_text(0)); });
         !st)
       return st;
@@ -194,70 +196,227 @@ class Verifier {
     return anchor != anchors_.end() ? anchor->second.hash : first_prev;
   }
 
+  // One record of a replica's chain as stored: a row of audit_chain, or one
+  // of a chunk's records (which keeps no prev_hash: its place in the chunk is
+  // its link, so the hash it was stored with is checked against the chain).
+  struct Stored {
+    std::int64_t seq = 0;
+    bool has_at = false;
+    std::int64_t at = 0;
+    std::string type;
+    std::string canonical;
+    std::optional<std::string> prev;  // nullopt for a chunk's record
+    std::string hash;
+    const char* table = "audit_chain";
+  };
+
+  struct Walk {
+    audit::ReplicaSummary sum;
+    std::int64_t prev_seq = 0;
+    std::string expected_prev{audit::kGenesisHash};
+  };
+
+  void visit(const std::string& replica, Walk& w, const Stored& r) {
+    const auto& cps = checkpoints_[replica];
+    const auto j = nlohmann::json::parse(r.canonical, nullptr, false);
+    const std::string what = label(j);
+    if (w.sum.records++ == 0) {
+      w.sum.first_seq = r.seq;
+      if (r.seq > 1) {
+        // Nothing anchors the start: a row's own link is all there is, and a
+        // chunk's record has none ("": its hash cannot be checked).
+        w.expected_prev = start_after_anchor(replica, r.seq, r.prev.value_or(""), w.sum);
+        w.prev_seq = r.seq - 1;
+      }
+    }
+    const std::string prev = r.prev ? *r.prev : w.expected_prev;
+    if (r.seq <= w.prev_seq) {
+      add(Problem::kInserted, replica, r.seq, r.table, what,
+          "a second record with seq " + std::to_string(r.seq) + " (after seq " +
+              std::to_string(w.prev_seq) + ")");
+      --w.sum.records;
+      return;
+    }
+    if (r.seq != w.prev_seq + 1) {
+      add(Problem::kDeleted, replica, w.prev_seq + 1, "audit_chain", "",
+          records_are(w.prev_seq + 1, r.seq - 1) + " missing from the chain");
+    } else if (prev != w.expected_prev) {
+      add(Problem::kOutOfOrder, replica, r.seq, r.table, what,
+          "the record does not follow seq " + std::to_string(w.prev_seq) +
+              " (a record was inserted, deleted or moved here)");
+    }
+    if ((r.prev || !prev.empty()) && audit::chain_hash(prev, r.canonical) != r.hash) {
+      add(Problem::kModified, replica, r.seq, r.table, what,
+          "the record's content does not match its hash");
+    } else {
+      const auto* spec = j.is_object() ? audit::find_spec(r.type) : nullptr;
+      const std::string at_field = spec ? std::string(spec->at_field) : "";
+      const bool consistent = spec && j.value("type", "") == r.type &&
+                              (j.contains(at_field) && j[at_field].is_number_integer()
+                                   ? r.has_at && r.at == j[at_field].get<std::int64_t>()
+                                   : !r.has_at || j.contains(at_field));
+      if (!consistent)
+        add(Problem::kModified, replica, r.seq, r.table, what,
+            "the record's type or at_us column does not match its content");
+    }
+    if (const auto cp = cps.find(r.seq); cp != cps.end()) {
+      if (cp->second.hash != r.hash)
+        add(Problem::kCheckpointMismatch, replica, r.seq, "audit_checkpoints", "",
+            "the chain differs from what the checkpoint signed: records after seq " +
+                std::to_string(w.sum.signed_through) + " up to " + std::to_string(r.seq) +
+                " were rewritten");
+      else if (cp->second.valid)
+        w.sum.signed_through = r.seq;
+    }
+    w.expected_prev = r.hash;
+    w.prev_seq = r.seq;
+  }
+
+  struct ChunkRow {
+    std::int64_t id = 0, first_seq = 0, last_seq = 0, records = 0, min_at = 0, max_at = 0;
+    std::string hash, body, texts;
+    std::int64_t format = 0;
+  };
+
+  // A chunk's records, after checking them against its summary, its texts
+  // and its search keys (what search trusts to find them).
+  std::vector<Stored> open_chunk(const std::string& replica, const ChunkRow& c,
+                                 const std::set<std::string>& keys) {
+    std::vector<Stored> out;
+    const std::string where = "id=" + std::to_string(c.id);
+    const std::string range = records_are(c.first_seq, c.last_seq);
+    auto records = c.format == audit::kChunkFormat
+                       ? audit::decode_chunk(c.body)
+                       : Expected<std::vector<audit::ChunkRecord>>(
+                             unexpected("format " + std::to_string(c.format) + " is unknown"));
+    if (!records) {
+      add(Problem::kModified, replica, c.first_seq, "audit_chunks", where,
+          range + " unreadable: " + records.error());
+      return out;
+    }
+    auto texts = audit::decode_texts(c.texts);
+    std::set<std::string> expected;
+    std::int64_t min_at = 0, max_at = 0;
+    bool summary_ok = !records->empty() &&
+                      c.records == static_cast<std::int64_t>(records->size()) &&
+                      records->front().seq == c.first_seq && records->back().seq == c.last_seq &&
+                      records->back().hash == c.hash;
+    bool texts_ok = texts && texts->size() == records->size();
+    for (std::size_t i = 0; i < records->size(); ++i) {
+      auto& rec = (*records)[i];
+      Stored st;
+      st.seq = rec.seq;
+      st.canonical = std::move(rec.canonical);
+      st.hash = std::move(rec.hash);
+      st.table = "audit_chunks";
+      const auto j = nlohmann::json::parse(st.canonical, nullptr, false);
+      if (j.is_object()) {
+        st.type = j.value("type", "");
+        if (const auto at = j.find("at_us"); at != j.end() && at->is_number_integer()) {
+          st.has_at = true;
+          st.at = at->get<std::int64_t>();
+          min_at = i == 0 ? st.at : std::min(min_at, st.at);
+          max_at = i == 0 ? st.at : std::max(max_at, st.at);
+        }
+        if (st.type == "statement") chunk_keys_of(j, expected);
+        if (texts_ok) texts_ok = record_text(j, "text") == (*texts)[i];
+      }
+      out.push_back(std::move(st));
+    }
+    summary_ok = summary_ok && min_at == c.min_at && max_at == c.max_at;
+    if (!summary_ok)
+      add(Problem::kModified, replica, c.first_seq, "audit_chunks", where,
+          "the chunk's summary (seq range, count, times or hash) does not match its records");
+    if (!texts_ok)
+      add(Problem::kModified, replica, c.first_seq, "audit_chunks", where,
+          "the chunk's texts (what text search reads) do not match its records");
+    std::string missing;
+    for (const auto& k : expected)
+      if (!keys.count(k)) missing += (missing.empty() ? "" : ", ") + k;
+    if (!missing.empty())
+      add(Problem::kDeleted, replica, c.first_seq, "audit_chunk_keys", where,
+          "search keys of the chunk's records are missing: " + missing);
+    return out;
+  }
+
+  // The search keys a statement's record puts in its chunk (audit/stream.h).
+  static void chunk_keys_of(const nlohmann::json& j, std::set<std::string>& keys) {
+    model::StatementEvent e;
+    e.session_id = record_text(j, "session_id");
+    e.outcome = record_text(j, "outcome");
+    e.decision.kind = record_text(j, "kind");
+    e.decision.decision = record_text(j, "decision");
+    e.decision.rule = record_text(j, "rule");
+    if (const auto t = j.find("tables_json"); t != j.end() && t->is_array())
+      for (const auto& v : *t) e.decision.tables.push_back(record_text({{"t", v}}, "t"));
+    audit::statement_keys(e, keys);
+  }
+
   Status<> walk(const std::string& replica) {
     auto s =
         q("SELECT seq, at_us, type, canonical, prev_hash, hash FROM audit_chain "
           "WHERE replica = ? ORDER BY seq");
     if (!s) return unexpected(s.error());
     (*s)->bind_text(1, replica);
-    audit::ReplicaSummary sum;
-    sum.replica = replica;
-    const auto& cps = checkpoints_[replica];
-    sum.checkpoints = static_cast<std::int64_t>(cps.size());
-    std::int64_t prev_seq = 0;
-    std::string expected_prev(audit::kGenesisHash);
-    auto st = each(**s, "walk the chain", [&](Statement& r) {
-      const std::int64_t seq = r.column_int(0);
-      const bool has_at = r.column_type(1) != ColumnType::kNull;
-      const std::int64_t at = has_at ? r.column_int(1) : 0;
-      const std::string type = r.column_text(2);
-      const std::string canonical = r.column_text(3);
-      const std::string prev = r.column_text(4);
-      const std::string hash = r.column_text(5);
-      const auto j = nlohmann::json::parse(canonical, nullptr, false);
-      const std::string what = label(j);
-      if (sum.records++ == 0) {
-        sum.first_seq = seq;
-        if (seq > 1) {
-          expected_prev = start_after_anchor(replica, seq, prev, sum);
-          prev_seq = seq - 1;
-        }
-      }
-      if (seq != prev_seq + 1) {
-        add(Problem::kDeleted, replica, prev_seq + 1, "audit_chain", "",
-            records_are(prev_seq + 1, seq - 1) + " missing from the chain");
-      } else if (prev != expected_prev) {
-        add(Problem::kOutOfOrder, replica, seq, "audit_chain", what,
-            "the record does not follow seq " + std::to_string(prev_seq) +
-                " (a record was inserted, deleted or moved here)");
-      }
-      if (audit::chain_hash(prev, canonical) != hash) {
-        add(Problem::kModified, replica, seq, "audit_chain", what,
-            "the record's content does not match its hash");
-      } else {
-        const auto* spec = j.is_object() ? audit::find_spec(type) : nullptr;
-        const std::string at_field = spec ? std::string(spec->at_field) : "";
-        const bool consistent = spec && j.value("type", "") == type &&
-                                (j.contains(at_field) && j[at_field].is_number_integer()
-                                     ? has_at && at == j[at_field].get<std::int64_t>()
-                                     : !has_at || j.contains(at_field));
-        if (!consistent)
-          add(Problem::kModified, replica, seq, "audit_chain", what,
-              "the record's type or at_us column does not match its content");
-      }
-      if (const auto cp = cps.find(seq); cp != cps.end()) {
-        if (cp->second.hash != hash)
-          add(Problem::kCheckpointMismatch, replica, seq, "audit_checkpoints", "",
-              "the chain differs from what the checkpoint signed: records after seq " +
-                  std::to_string(sum.signed_through) + " up to " + std::to_string(seq) +
-                  " were rewritten");
-        else if (cp->second.valid)
-          sum.signed_through = seq;
-      }
-      expected_prev = hash;
-      prev_seq = seq;
+    std::vector<ChunkRow> chunks;
+    auto cs = q(
+        "SELECT id, first_seq, last_seq, records, min_at_us, max_at_us, hash, format, body, texts "
+        "FROM audit_chunks WHERE replica = ? ORDER BY first_seq, id");
+    if (!cs) return unexpected(cs.error());
+    (*cs)->bind_text(1, replica);
+    auto st = each(**cs, "read audit_chunks", [&](Statement& r) {
+      chunks.push_back({r.column_int(0), r.column_int(1), r.column_int(2), r.column_int(3),
+                        r.column_int(4), r.column_int(5), r.column_text(6), r.column_text(8),
+                        r.column_text(9), r.column_int(7)});
     });
     if (!st) return st;
+    std::map<std::int64_t, std::set<std::string>> keys;
+    auto ks =
+        q("SELECT k.chunk_id, k.key FROM audit_chunk_keys k JOIN audit_chunks c ON c.id = "
+          "k.chunk_id WHERE c.replica = ?");
+    if (!ks) return unexpected(ks.error());
+    (*ks)->bind_text(1, replica);
+    st = each(**ks, "read audit_chunk_keys",
+              [&](Statement& r) { keys[r.column_int(0)].insert(r.column_text(1)); });
+    if (!st) return st;
+
+    Walk w;
+    w.sum.replica = replica;
+    w.sum.checkpoints = static_cast<std::int64_t>(checkpoints_[replica].size());
+    // Chunk records and chain rows, merged by seq; chunks are opened one at a time.
+    std::size_t next_chunk = 0;
+    std::vector<Stored> open;
+    std::size_t at = 0;
+    const auto drain_before = [&](std::int64_t seq) {
+      for (;;) {
+        if (at == open.size()) {
+          if (next_chunk == chunks.size() || chunks[next_chunk].first_seq >= seq) return;
+          const auto& c = chunks[next_chunk++];
+          open = open_chunk(replica, c, keys[c.id]);
+          at = 0;
+          continue;
+        }
+        if (open[at].seq >= seq) return;
+        visit(replica, w, open[at++]);
+      }
+    };
+    st = each(**s, "walk the chain", [&](Statement& r) {
+      Stored row;
+      row.seq = r.column_int(0);
+      row.has_at = r.column_type(1) != ColumnType::kNull;
+      row.at = row.has_at ? r.column_int(1) : 0;
+      row.type = r.column_text(2);
+      row.canonical = r.column_text(3);
+      row.prev = r.column_text(4);
+      row.hash = r.column_text(5);
+      drain_before(row.seq);
+      visit(replica, w, row);
+    });
+    if (!st) return st;
+    drain_before(std::numeric_limits<std::int64_t>::max());
+    audit::ReplicaSummary& sum = w.sum;
+    const std::int64_t prev_seq = w.prev_seq;
+    const auto& cps = checkpoints_[replica];
     sum.last_seq = prev_seq;
     // Checkpoints past the end sign records that are gone (the newest names the loss).
     if (!cps.empty() && cps.rbegin()->first > prev_seq) {

@@ -245,6 +245,36 @@ CREATE INDEX statement_intents_chain ON statement_intents(chain_id);
     Migration{10, R"sql(
 ALTER TABLE statements ADD COLUMN params_json TEXT;
 )sql"},
+    // The record stream: statements are chained as before but stored many to
+    // a chunk (audit/stream.h), with a summary and search keys indexed instead
+    // of every statement. Statement rows already here stay and are read beside
+    // the chunks.
+    Migration{11, R"sql(
+CREATE TABLE audit_chunks (
+  id        INTEGER PRIMARY KEY AUTOINCREMENT,
+  replica   TEXT NOT NULL,
+  first_seq INTEGER NOT NULL,
+  last_seq  INTEGER NOT NULL,
+  records   INTEGER NOT NULL,
+  min_at_us INTEGER NOT NULL,
+  max_at_us INTEGER NOT NULL,
+  hash      TEXT NOT NULL,
+  format    INTEGER NOT NULL,
+  body      BLOB NOT NULL,
+  texts     BLOB NOT NULL,
+  UNIQUE (replica, first_seq)
+);
+CREATE INDEX audit_chunks_last ON audit_chunks(replica, last_seq);
+CREATE INDEX audit_chunks_at ON audit_chunks(max_at_us);
+CREATE TABLE audit_chunk_keys (
+  key      TEXT NOT NULL,
+  chunk_id INTEGER NOT NULL,
+  PRIMARY KEY (key, chunk_id)
+) WITHOUT ROWID;
+CREATE INDEX audit_chunk_keys_chunk ON audit_chunk_keys(chunk_id);
+CREATE TRIGGER audit_chunks_append_only BEFORE UPDATE ON audit_chunks
+BEGIN SELECT RAISE(ABORT, 'audit_chunks is append-only'); END;
+)sql"},
 };
 
 // The schema version the chain tables arrived with.

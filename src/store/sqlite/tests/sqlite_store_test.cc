@@ -62,6 +62,16 @@ class SqliteStoreTest : public ::testing::Test {
     return r.empty() || r[0].empty() ? "<none>" : r[0][0];
   }
 
+  // A session's statements as `gatehouse audit replay` reads them.
+  std::vector<audit::StatementRecord> transcript(const std::string& session) {
+    auto reader = open_sqlite_reader(path_);
+    EXPECT_TRUE(reader.has_value()) << (reader ? "" : reader.error());
+    if (!reader) return {};
+    auto t = (*reader)->transcript(session);
+    EXPECT_TRUE(t.has_value()) << (t ? "" : t.error());
+    return t ? std::move(*t) : std::vector<audit::StatementRecord>{};
+  }
+
   fs::path dir_;
   std::string path_;
 };
@@ -101,17 +111,18 @@ model::StatementEvent statement(std::string session, std::int64_t seq) {
 
 TEST_F(SqliteStoreTest, OpenCreatesTheSchemaAndRecordsEveryMigration) {
   ASSERT_TRUE(open());
-  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"), "1,2,3,4,5,6,7,8,9,10");
+  EXPECT_EQ(scalar("SELECT group_concat(version) FROM schema_migrations"),
+            "1,2,3,4,5,6,7,8,9,10,11");
   EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations WHERE applied_at IS NULL"), "0");
   auto tables = rows(
       "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN "
       "('sessions', 'statements', 'refused_connections', 'policy_events', 'approval_events', "
-      "'token_events', 'statement_intents') ORDER BY name");
-  ASSERT_EQ(tables.size(), 7u);
+      "'token_events', 'statement_intents', 'audit_chunks', 'audit_chunk_keys') ORDER BY name");
+  ASSERT_EQ(tables.size(), 9u);
   auto indexes = rows("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
   // Ten for search, eight for the chain references of the typed rows, two
-  // for search by table.
-  EXPECT_EQ(indexes.size(), 20u);
+  // for search by table (rows from before the stream), three for the chunks.
+  EXPECT_EQ(indexes.size(), 23u);
 }
 
 TEST_F(SqliteStoreTest, ApprovalAndTokenEventsAreKeptWithoutTheToken) {
@@ -161,15 +172,20 @@ TEST_F(SqliteStoreTest, StatementDecisionAndPolicyEventsAreKept) {
   model::PolicyEvent pe{1'700'000'000'000'500, "gw-1", 3, "reload", "applied", "2 rules", "SIGHUP"};
   std::vector<model::AuditEvent> batch{session_start("s1"), denied, statement("s1", 2), pe};
   ASSERT_TRUE(store->write_batch(batch));
-  auto r = rows(
-      "SELECT seq, outcome, kind, class, tables_json, functions_json, decision, rule, "
-      "policy_version FROM statements ORDER BY seq");
+  auto r = transcript("s1");
   ASSERT_EQ(r.size(), 2u);
-  EXPECT_EQ(r[0], (std::vector<std::string>{"1", "denied", "drop", "ddl", "[\"public.t\"]", "[]",
-                                            "deny", "no-destructive-ddl", "3"}));
-  // No decision made: the columns stay NULL rather than claiming one.
-  EXPECT_EQ(r[1][2], "NULL");
-  EXPECT_EQ(r[1][6], "NULL");
+  EXPECT_EQ(r[0].seq, 1);
+  EXPECT_EQ(r[0].outcome, "denied");
+  EXPECT_EQ(r[0].kind, "drop");
+  EXPECT_EQ(r[0].cls, "ddl");
+  EXPECT_EQ(r[0].tables, std::vector<std::string>{"public.t"});
+  EXPECT_EQ(r[0].functions, std::vector<std::string>{});
+  EXPECT_EQ(r[0].decision, "deny");
+  EXPECT_EQ(r[0].rule, "no-destructive-ddl");
+  EXPECT_EQ(r[0].policy_version, 3);
+  // No decision made: nothing claims one.
+  EXPECT_EQ(r[1].kind, "");
+  EXPECT_EQ(r[1].decision, "");
   auto p = rows("SELECT version, action, outcome, detail, source FROM policy_events");
   ASSERT_EQ(p.size(), 1u);
   EXPECT_EQ(p[0], (std::vector<std::string>{"3", "reload", "applied", "2 rules", "SIGHUP"}));
@@ -182,10 +198,12 @@ TEST_F(SqliteStoreTest, MaskingCountsAreKeptPerRuleWithoutValues) {
   masked.withheld = 2;
   std::vector<model::AuditEvent> batch{session_start("s1"), masked, statement("s1", 2)};
   ASSERT_TRUE(store->write_batch(batch));
-  auto r = rows("SELECT masked_json, withheld FROM statements ORDER BY seq");
+  auto r = transcript("s1");
   ASSERT_EQ(r.size(), 2u);
-  EXPECT_EQ(r[0], (std::vector<std::string>{"{\"pii\":3,\"refs\":1}", "2"}));
-  EXPECT_EQ(r[1], (std::vector<std::string>{"NULL", "0"}));
+  EXPECT_EQ(r[0].masked_json, "{\"pii\":3,\"refs\":1}");
+  EXPECT_EQ(r[0].withheld, 2);
+  EXPECT_EQ(r[1].masked_json, "");
+  EXPECT_EQ(r[1].withheld, 0);
 }
 
 TEST_F(SqliteStoreTest, ReopeningDoesNotMigrateAgainOrLoseData) {
@@ -198,7 +216,7 @@ TEST_F(SqliteStoreTest, ReopeningDoesNotMigrateAgainOrLoseData) {
   const std::string applied = scalar("SELECT applied_at FROM schema_migrations");
   auto again = open();
   ASSERT_TRUE(again);
-  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "10");
+  EXPECT_EQ(scalar("SELECT count(*) FROM schema_migrations"), "11");
   EXPECT_EQ(scalar("SELECT applied_at FROM schema_migrations"), applied);
   EXPECT_EQ(scalar("SELECT count(*) FROM sessions"), "1");
 }
@@ -273,40 +291,56 @@ TEST_F(SqliteStoreTest, StatementLandsWithEveryField) {
   failed.command_tag = "";
   std::vector<model::AuditEvent> batch{session_start("s1"), statement("s1", 1), failed};
   ASSERT_TRUE(store->write_batch(batch));
-  auto r = rows(
-      "SELECT session_id, seq, at_us, duration_us, text, protocol_path, rows, outcome, "
-      "command_tag, error_code, error_message FROM statements ORDER BY seq");
+  const auto fields = [](const audit::StatementRecord& r) {
+    return std::vector<std::string>{r.session_id,
+                                    std::to_string(r.seq),
+                                    std::to_string(r.at_us),
+                                    std::to_string(r.duration_us),
+                                    r.text,
+                                    r.protocol_path,
+                                    std::to_string(r.rows),
+                                    r.outcome,
+                                    r.command_tag,
+                                    r.error_code,
+                                    r.error_message,
+                                    r.subject,
+                                    r.connection};
+  };
+  auto r = transcript("s1");
   ASSERT_EQ(r.size(), 2u);
-  EXPECT_EQ(r[0],
-            (std::vector<std::string>{"s1", "1", "1700000000000101", "250", "SELECT 'it''s' FROM t",
-                                      "extended", "3", "ok", "SELECT 3", "", ""}));
-  EXPECT_EQ(r[1], (std::vector<std::string>{"s1", "2", "1700000000000102", "250",
-                                            "SELECT 'it''s' FROM t", "simple", "-1", "error", "",
-                                            "42P01", "relation \"nope\" does not exist"}));
+  EXPECT_EQ(fields(r[0]), (std::vector<std::string>{"s1", "1", "1700000000000101", "250",
+                                                    "SELECT 'it''s' FROM t", "extended", "3", "ok",
+                                                    "SELECT 3", "", "", "agent-7", "traces"}));
+  EXPECT_EQ(fields(r[1]),
+            (std::vector<std::string>{"s1", "2", "1700000000000102", "250", "SELECT 'it''s' FROM t",
+                                      "simple", "-1", "error", "", "42P01",
+                                      "relation \"nope\" does not exist", "agent-7", "traces"}));
 }
 
-// Search by table reads statement_tables: each statement must be there once
-// per table it touched, with its time and row, or search by table misses it.
-TEST_F(SqliteStoreTest, EachTableAStatementTouchedIsIndexedOnce) {
+// Search by table reads the chunks' keys: each table a statement touched is
+// a key of its chunk, once, or search by table misses it.
+TEST_F(SqliteStoreTest, EachTableAStatementTouchedIsAKeyOfItsChunkOnce) {
   auto store = open();
   auto join = statement("s1", 1);
+  join.decision.kind = "select";
+  join.decision.decision = "allow";
+  join.decision.rule = "r";
   join.decision.tables = {"public.orders", "public.customers", "public.orders"};
   auto none = statement("s1", 2);
   none.decision.tables = {};
   std::vector<model::AuditEvent> batch{session_start("s1"), join, none};
   ASSERT_TRUE(store->write_batch(batch));
   EXPECT_EQ(
-      rows("SELECT t.table_name, t.at_us = s.at_us FROM statement_tables t "
-           "JOIN statements s ON s.rowid = t.stmt_rowid ORDER BY t.table_name"),
-      (std::vector<std::vector<std::string>>{{"public.customers", "1"}, {"public.orders", "1"}}));
-  // Deleting a statement (retention) takes its index rows with it.
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
-  EXPECT_EQ(sqlite3_exec(db, "DELETE FROM statements WHERE seq = 1", nullptr, nullptr, nullptr),
-            SQLITE_OK);
-  EXPECT_EQ(sqlite3_changes(db), 1);
-  sqlite3_close(db);
-  EXPECT_EQ(scalar("SELECT count(*) FROM statement_tables"), "0");
+      rows("SELECT key FROM audit_chunk_keys WHERE key LIKE 'table:%' ORDER BY key"),
+      (std::vector<std::vector<std::string>>{{"table:public.customers"}, {"table:public.orders"}}));
+  auto reader = open_sqlite_reader(path_);
+  ASSERT_TRUE(reader.has_value());
+  audit::StatementQuery q;
+  q.table = "public.customers";
+  auto found = (*reader)->search(q);
+  ASSERT_TRUE(found.has_value()) << found.error();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].seq, 1);
 }
 
 TEST_F(SqliteStoreTest, SessionEndCompletesTheSessionRow) {
@@ -367,17 +401,18 @@ TEST_F(SqliteStoreTest, RefusedConnectionLandsWithEveryField) {
 
 TEST_F(SqliteStoreTest, AFailingEventRollsBackTheWholeBatch) {
   auto store = open();
-  // The duplicate (session_id, seq) fails the third insert; the first two must not stay.
-  std::vector<model::AuditEvent> bad{session_start("s1"), statement("s1", 1), statement("s1", 1)};
+  // The duplicate session fails the last insert; what came before must not stay.
+  std::vector<model::AuditEvent> bad{session_start("s1"), statement("s1", 1), session_start("s1")};
   auto st = store->write_batch(bad);
   ASSERT_FALSE(st);
   EXPECT_NE(st.error().find("UNIQUE"), std::string::npos) << st.error();
   EXPECT_EQ(scalar("SELECT count(*) FROM sessions"), "0");
-  EXPECT_EQ(scalar("SELECT count(*) FROM statements"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM audit_chunks"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM audit_chain"), "0");
   // The store is usable again afterwards: the transaction did not leak.
   std::vector<model::AuditEvent> good{session_start("s1"), statement("s1", 1)};
   ASSERT_TRUE(store->write_batch(good)) << "second batch";
-  EXPECT_EQ(scalar("SELECT count(*) FROM statements"), "1");
+  EXPECT_EQ(transcript("s1").size(), 1u);
 }
 
 TEST_F(SqliteStoreTest, OpenReportsAnUnusablePath) {
@@ -394,8 +429,10 @@ TEST_F(SqliteStoreTest, RecorderWritesThroughTheStore) {
   ASSERT_TRUE(rec.record(session_start("s1")));
   for (int i = 1; i <= 100; ++i) ASSERT_TRUE(rec.record(statement("s1", i)));
   rec.flush();
-  EXPECT_EQ(scalar("SELECT count(*) FROM statements"), "100");
-  EXPECT_EQ(scalar("SELECT max(seq) FROM statements"), "100");
+  const auto t = transcript("s1");
+  ASSERT_EQ(t.size(), 100u);
+  EXPECT_EQ(t.back().seq, 100);
+  EXPECT_EQ(scalar("SELECT sum(records) FROM audit_chunks"), "100");
 }
 
 }  // namespace

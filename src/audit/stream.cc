@@ -1,0 +1,154 @@
+#include "audit/stream.h"
+
+#include <zstd.h>
+
+#include <cstring>
+#include <memory>
+
+#include "base/bytes.h"
+
+namespace gh::audit {
+namespace {
+
+// zstd's fastest levels: a chunk is compressed on the writer thread, once, and
+// statement records repeat themselves so much that level 1 already shrinks
+// them several times over.
+constexpr int kLevel = 1;
+// What a chunk may decompress to at most: far above what kChunkRecords
+// records of up to a few MiB each make, and a bound for a damaged frame.
+constexpr unsigned long long kMaxDecoded = 1ull << 31;
+
+void put_u32(std::string& out, std::uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i) b[i] = static_cast<char>(v >> (8 * i) & 0xff);
+  out.append(b, 4);
+}
+void put_u64(std::string& out, std::uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(v >> (8 * i) & 0xff);
+  out.append(b, 8);
+}
+std::uint64_t get_le(std::string_view in, std::size_t at, int n) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < n; ++i)
+    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)]))
+         << (8 * i);
+  return v;
+}
+
+std::string compress(const std::string& in) {
+  thread_local std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> ctx(ZSTD_createCCtx(),
+                                                                        ZSTD_freeCCtx);
+  std::string out(ZSTD_compressBound(in.size()), '\0');
+  const std::size_t n =
+      ZSTD_compressCCtx(ctx.get(), out.data(), out.size(), in.data(), in.size(), kLevel);
+  if (ZSTD_isError(n)) std::abort();  // only a bound too small fails, and it is zstd's own
+  out.resize(n);
+  return out;
+}
+
+Expected<std::string> decompress(std::string_view in) {
+  const unsigned long long size = ZSTD_getFrameContentSize(in.data(), in.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
+    return unexpected(std::string("not a compressed chunk"));
+  if (size > kMaxDecoded) return unexpected(std::string("chunk too large to be one"));
+  thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(),
+                                                                        ZSTD_freeDCtx);
+  std::string out(static_cast<std::size_t>(size), '\0');
+  const std::size_t n = ZSTD_decompressDCtx(ctx.get(), out.data(), out.size(), in.data(), in.size());
+  if (ZSTD_isError(n)) return unexpected(std::string("chunk damaged: ") + ZSTD_getErrorName(n));
+  if (n != out.size()) return unexpected(std::string("chunk damaged: short"));
+  return out;
+}
+
+}  // namespace
+
+std::string chunk_key(std::string_view what, std::string_view value) {
+  std::string k;
+  k.reserve(what.size() + 1 + value.size());
+  k.append(what).append(":").append(value);
+  return k;
+}
+
+void statement_keys(const model::StatementEvent& e, std::set<std::string>& keys) {
+  keys.insert(chunk_key("session", e.session_id));
+  for (const auto& t : e.decision.tables) keys.insert(chunk_key("table", t));
+  if (!e.decision.kind.empty()) {
+    keys.insert(chunk_key("kind", e.decision.kind));
+    keys.insert(chunk_key("decision", e.decision.decision));
+    keys.insert(chunk_key("rule", e.decision.rule));
+  }
+  keys.insert(chunk_key("outcome", e.outcome));
+}
+
+void ChunkBuilder::add(std::int64_t seq, std::int64_t at_us, std::string_view hash_hex,
+                       std::string_view canonical, std::string_view text) {
+  if (chunk_.records == 0) {
+    chunk_.first_seq = seq;
+    chunk_.min_at_us = chunk_.max_at_us = at_us;
+  }
+  chunk_.last_seq = seq;
+  chunk_.last_hash.assign(hash_hex);
+  chunk_.min_at_us = std::min(chunk_.min_at_us, at_us);
+  chunk_.max_at_us = std::max(chunk_.max_at_us, at_us);
+  ++chunk_.records;
+  put_u64(body_, static_cast<std::uint64_t>(seq));
+  char hash[32] = {};
+  for (std::size_t i = 0; i < 32 && 2 * i + 1 < hash_hex.size(); ++i)
+    hash[i] = static_cast<char>(hex_digit(hash_hex[2 * i]) << 4 | hex_digit(hash_hex[2 * i + 1]));
+  body_.append(hash, 32);
+  put_u32(body_, static_cast<std::uint32_t>(canonical.size()));
+  body_.append(canonical);
+  put_u32(texts_, static_cast<std::uint32_t>(text.size()));
+  texts_.append(text);
+}
+
+Chunk ChunkBuilder::finish() {
+  chunk_.body = compress(body_);
+  chunk_.texts = compress(texts_);
+  body_.clear();
+  texts_.clear();
+  Chunk out = std::move(chunk_);
+  chunk_ = Chunk{};
+  return out;
+}
+
+Expected<std::vector<ChunkRecord>> decode_chunk(std::string_view body) {
+  auto raw = decompress(body);
+  if (!raw) return unexpected(raw.error());
+  std::vector<ChunkRecord> out;
+  std::string_view in = *raw;
+  std::size_t at = 0;
+  while (at < in.size()) {
+    if (in.size() - at < 44) return unexpected(std::string("chunk damaged: a record is cut short"));
+    ChunkRecord r;
+    r.seq = static_cast<std::int64_t>(get_le(in, at, 8));
+    r.hash = hex(Bytes(reinterpret_cast<const std::uint8_t*>(in.data() + at + 8), 32));
+    const std::size_t len = get_le(in, at + 40, 4);
+    at += 44;
+    if (in.size() - at < len) return unexpected(std::string("chunk damaged: a record is cut short"));
+    r.canonical.assign(in.substr(at, len));
+    at += len;
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Expected<std::vector<std::string>> decode_texts(std::string_view texts) {
+  auto raw = decompress(texts);
+  if (!raw) return unexpected(raw.error());
+  std::vector<std::string> out;
+  std::string_view in = *raw;
+  std::size_t at = 0;
+  while (at < in.size()) {
+    if (in.size() - at < 4) return unexpected(std::string("chunk texts damaged"));
+    const std::size_t len = get_le(in, at, 4);
+    at += 4;
+    if (in.size() - at < len) return unexpected(std::string("chunk texts damaged"));
+    out.emplace_back(in.substr(at, len));
+    at += len;
+  }
+  return out;
+}
+
+}  // namespace gh::audit
