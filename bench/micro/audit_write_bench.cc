@@ -1,6 +1,7 @@
 // What the audit writer pays per recorded statement: batches of pgbench-like
 // statement events (the size one group commit takes under load) written to a
-// SQLite store on disk, chain and all. Run, not asserted
+// SQLite store on disk, chain and all (the record stream: many statements
+// to a compressed chunk). Run, not asserted
 // (shared/design/benchmarks.md): the gateway's full variant in
 // bench/pg-compare spends this on its writer thread for every statement.
 #include <benchmark/benchmark.h>
@@ -67,6 +68,13 @@ void BM_WriteStatements(benchmark::State& state) {
       }
     }
     state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(n));
+    // What each statement costs on disk (the file and its write-ahead log, checkpointed at close).
+    store->reset();
+    std::error_code ec;
+    const auto bytes = fs::file_size(path, ec);
+    if (!ec && seq > 1)
+      state.counters["bytes_per_statement"] =
+          static_cast<double>(bytes) / static_cast<double>(seq - 1);
   }
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix);
 }

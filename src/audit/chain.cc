@@ -6,6 +6,7 @@
 #include <array>
 #include <cassert>
 #include <cctype>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <utility>
@@ -210,7 +211,35 @@ std::string base64(std::string_view bytes) {
   return out;
 }
 
+// True when `s` is printable ASCII without '"' or '\\': its canonical form is
+// itself between quotes. Eight bytes at a time: most recorded text is such.
+bool plain_ascii(std::string_view s) {
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ull;
+  const auto has_zero = [&](std::uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    // A byte ≥ 0x80, < 0x20 (w - 0x20 borrows into the high bit), '"' or '\\'.
+    if ((w & kHigh) || ((w - 0x20 * kOnes) & ~w & kHigh) || has_zero(w ^ (0x22 * kOnes)) ||
+        has_zero(w ^ (0x5C * kOnes)))
+      return false;
+  }
+  for (; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
 void append_string(std::string& out, std::string_view s) {
+  if (plain_ascii(s)) {
+    out += '"';
+    out.append(s);
+    out += '"';
+    return;
+  }
   if (!valid_utf8(s)) {
     out += R"({"base64":")";
     out += base64(s);
@@ -266,12 +295,6 @@ void append_key(std::string& out, std::string_view key) {
     append_string(out, "base64:" + base64(key));
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 }  // namespace
 
 const RecordSpec& spec(RecordType type) {
@@ -289,6 +312,7 @@ std::span<const RecordSpec> all_specs() {
 }
 
 Record::Record(RecordType type) : spec_(&audit::spec(type)) {
+  values_.reserve(spec_->fields.size());
   values_.reserve(spec_->fields.size());
 }
 
@@ -589,15 +613,31 @@ Record to_record(const model::AuditEvent& e) {
   return std::visit([](const auto& x) { return to_record(x); }, e);
 }
 
+bool hash_bytes(std::string_view hash_hex, unsigned char* out) {
+  // A table instead of branches: every record's link is decoded once.
+  static constexpr auto kValue = [] {
+    std::array<std::int8_t, 256> t{};
+    t.fill(-1);
+    for (int c = '0'; c <= '9'; ++c)
+      t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - '0');
+    for (int c = 'a'; c <= 'f'; ++c)
+      t[static_cast<std::size_t>(c)] = static_cast<std::int8_t>(c - 'a' + 10);
+    return t;
+  }();
+  if (hash_hex.size() != 64) return false;
+  for (std::size_t i = 0; i < 32; ++i) {
+    const int hi = kValue[static_cast<unsigned char>(hash_hex[2 * i])];
+    const int lo = kValue[static_cast<unsigned char>(hash_hex[2 * i + 1])];
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return true;
+}
+
 std::string chain_hash(std::string_view prev_hash_hex, std::string_view canonical) {
   if (prev_hash_hex.size() != 64) return {};
   std::array<unsigned char, 32> prev{};
-  for (std::size_t i = 0; i < prev.size(); ++i) {
-    const int hi = hex_digit(prev_hash_hex[2 * i]);
-    const int lo = hex_digit(prev_hash_hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return {};
-    prev[i] = static_cast<unsigned char>(hi << 4 | lo);
-  }
+  if (!hash_bytes(prev_hash_hex, prev.data())) return {};
   // Fetched once and a context per thread: an implicit fetch and a fresh
   // context per record cost more than hashing the record itself.
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);

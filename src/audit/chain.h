@@ -19,8 +19,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <span>
 #include <string>
@@ -106,7 +106,8 @@ class Record {
   Record& push(std::string_view field, Value v);
   const RecordSpec* spec_;
   std::vector<Value> values_;
-  std::deque<std::string> owned_;  // a deque: growing it never moves a string
+  std::list<std::string>
+      owned_;  // a list: growing it never moves a string (nor allocates when empty)
 };
 
 Record to_record(const model::SessionStart& e);
@@ -128,6 +129,10 @@ std::string canonical_optional_list(const std::vector<std::optional<std::string>
 
 inline constexpr std::string_view kGenesisHash =
     "0000000000000000000000000000000000000000000000000000000000000000";
+
+// The 32 bytes a chain hash (64 lower-case hex digits) spells into
+// out[0..31]; false when it is not one.
+bool hash_bytes(std::string_view hash_hex, unsigned char* out);
 
 // hex(SHA-256(bytes(prev_hash_hex) || canonical)); "" when prev_hash_hex is not 64 hex digits.
 std::string chain_hash(std::string_view prev_hash_hex, std::string_view canonical);

@@ -466,6 +466,20 @@ TEST_P(ChainTest, ADeletedRowIsNamed) {
       << lines(r);
 }
 
+// A statement taken out of the middle of its chunk (summary made to match):
+// the gap is named, and the record after it — whose link is gone — is not
+// called modified.
+TEST_P(ChainTest, AStatementTakenFromTheMiddleOfAChunkIsTheOneNamed) {
+  write_trail();
+  auto c = chunks().at(0);
+  c.records.erase(c.records.begin() + 1);
+  c.texts.erase(c.texts.begin() + 1);
+  rewrite(c, true);
+  auto r = verify();
+  EXPECT_NE(lines(r).find("record 3 is missing from the chain"), std::string::npos) << lines(r);
+  EXPECT_EQ(r.findings.size(), 1u) << lines(r);
+}
+
 TEST_P(ChainTest, AForgedRowIsNamed) {
   write_trail();
   // A row that was never recorded, and a copy of a real one claiming its record.
