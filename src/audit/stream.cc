@@ -31,8 +31,9 @@ void put_u64(std::string& out, std::uint64_t v) {
 std::uint64_t get_le(std::string_view in, std::size_t at, int n) {
   std::uint64_t v = 0;
   for (int i = 0; i < n; ++i)
-    v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)]))
-         << (8 * i);
+    v |=
+        static_cast<std::uint64_t>(static_cast<unsigned char>(in[at + static_cast<std::size_t>(i)]))
+        << (8 * i);
   return v;
 }
 
@@ -55,7 +56,8 @@ Expected<std::string> decompress(std::string_view in) {
   thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(),
                                                                         ZSTD_freeDCtx);
   std::string out(static_cast<std::size_t>(size), '\0');
-  const std::size_t n = ZSTD_decompressDCtx(ctx.get(), out.data(), out.size(), in.data(), in.size());
+  const std::size_t n =
+      ZSTD_decompressDCtx(ctx.get(), out.data(), out.size(), in.data(), in.size());
   if (ZSTD_isError(n)) return unexpected(std::string("chunk damaged: ") + ZSTD_getErrorName(n));
   if (n != out.size()) return unexpected(std::string("chunk damaged: short"));
   return out;
@@ -126,7 +128,8 @@ Expected<std::vector<ChunkRecord>> decode_chunk(std::string_view body) {
     r.hash = hex(Bytes(reinterpret_cast<const std::uint8_t*>(in.data() + at + 8), 32));
     const std::size_t len = get_le(in, at + 40, 4);
     at += 44;
-    if (in.size() - at < len) return unexpected(std::string("chunk damaged: a record is cut short"));
+    if (in.size() - at < len)
+      return unexpected(std::string("chunk damaged: a record is cut short"));
     r.canonical.assign(in.substr(at, len));
     at += len;
     out.push_back(std::move(r));

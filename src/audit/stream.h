@@ -36,8 +36,8 @@ struct Chunk {
   std::int64_t min_at_us = 0;
   std::int64_t max_at_us = 0;
   std::string last_hash;  // the chain hash of its last record (hex)
-  std::string body;   // compressed records
-  std::string texts;  // compressed statement texts, in record order
+  std::string body;       // compressed records
+  std::string texts;      // compressed statement texts, in record order
   std::set<std::string> keys;
 };
 
