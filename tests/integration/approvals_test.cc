@@ -223,10 +223,11 @@ TEST_F(Approvals, WaitModeHoldsTheStatementUntilTwoDistinctApproversSayYes) {
   for (const auto& e : events) names.push_back(e[0]);
   EXPECT_EQ(names,
             (std::vector<std::string>{"created", "reviewed", "reviewed", "decided", "used"}));
-  auto ran =
-      gw_->audit("SELECT approval_id, outcome FROM statements WHERE approval_id = '" + id + "'");
+  std::vector<audit::StatementRecord> ran;
+  for (auto& st : gw_->statements())
+    if (st.approval_id == id) ran.push_back(std::move(st));
   ASSERT_EQ(ran.size(), 1u);
-  EXPECT_EQ(ran[0][1], "ok");
+  EXPECT_EQ(ran[0].outcome, "ok");
 }
 
 TEST_F(Approvals, AdminCannotApproveTheirOwnRequest) {
@@ -391,12 +392,13 @@ TEST_F(Approvals, RowThresholdWithholdsAnOversizedResultAndTheApprovedRerunDeliv
   EXPECT_NE(again.exit_code, 0) << "a once grant delivered twice";
   EXPECT_EQ(again.output.find("row-"), std::string::npos) << again.output;
 
-  auto rows = gw_->audit("SELECT outcome, rule, approval_id FROM statements WHERE approval_id = '" +
-                         id + "' ORDER BY rowid");
+  std::vector<audit::StatementRecord> rows;  // oldest first
+  for (auto& st : gw_->statements())
+    if (st.approval_id == id) rows.push_back(std::move(st));
   ASSERT_GE(rows.size(), 2u);
-  EXPECT_EQ(rows.front()[0], "denied");
-  EXPECT_EQ(rows.front()[1], "bulk-rows");
-  EXPECT_EQ(rows.back()[0], "ok");
+  EXPECT_EQ(rows.front().outcome, "denied");
+  EXPECT_EQ(rows.front().rule, "bulk-rows");
+  EXPECT_EQ(rows.back().outcome, "ok");
 }
 
 TEST_F(Approvals, RowThresholdCancelsTheUpstreamQuery) {

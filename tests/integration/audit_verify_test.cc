@@ -1,7 +1,7 @@
 // Tamper evidence end to end: statements through a real gateway in front of
 // a real PostgreSQL, the gateway stopped (its final checkpoint signed with its
 // Ed25519 audit key), `gatehouse audit verify` passing on the store as written
-// and naming the row after the SQLite file was edited by hand.
+// and naming the record after the SQLite file was edited by hand.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -56,24 +56,38 @@ TEST(AuditVerify, ACleanTrailVerifiesAndAnEditedRowIsNamed) {
   ASSERT_EQ(j["chains"].size(), 1u);
   EXPECT_EQ(j["chains"][0]["replica"], "gw-verify");
   EXPECT_EQ(j["chains"][0]["unsigned"], 0) << as_json.output;  // signed at the stop
-  EXPECT_GE(j["rows_checked"].get<int>(), 5);                  // start, 3 statements, end
+  EXPECT_GE(j["chains"][0]["records"].get<int>(), 5);          // start, 3 statements, end
+  EXPECT_GE(j["rows_checked"].get<int>(), 2);                  // the session's start and end rows
 
-  const auto rows =
-      sqlite_rows(db, "SELECT session_id, seq FROM statements WHERE text = 'SELECT 2'");
-  ASSERT_EQ(rows.size(), 1u);
-  edit(db, "UPDATE statements SET text = 'SELECT 42' WHERE text = 'SELECT 2'");
+  // The record of `SELECT 2` and the text search reads, both edited inside
+  // its chunk, as someone with the sqlite3 CLI could.
+  const auto recorded = recorded_statements(db, {.text = "SELECT 2"});
+  ASSERT_EQ(recorded.size(), 1u);
+  auto stream = stored_chunks(db);
+  StoredChunk* chunk = nullptr;
+  std::size_t at = 0;
+  for (auto& c : stream)
+    for (std::size_t i = 0; i < c.texts.size(); ++i)
+      if (c.texts[i] == "SELECT 2") chunk = &c, at = i;
+  ASSERT_NE(chunk, nullptr);
+  const StoredChunk original = *chunk;
+  auto& canonical = chunk->records.at(at).canonical;
+  ASSERT_NE(canonical.find("\"text\":\"SELECT 2\""), std::string::npos) << canonical;
+  canonical.replace(canonical.find("\"text\":\"SELECT 2\""), 17, "\"text\":\"SELECT 42\"");
+  chunk->texts[at] = "SELECT 42";
+  rewrite_chunk(db, *chunk);
   auto tampered = g.verify_audit();
   EXPECT_EQ(tampered.exit_code, 1) << tampered.output;
   const std::string where =
-      "statements[session_id=" + rows[0][0] + " seq=" + rows[0][1] + "]: text differs";
-  EXPECT_NE(tampered.output.find("MODIFIED replica=gw-verify seq="), std::string::npos)
-      << tampered.output;
+      "MODIFIED replica=gw-verify seq=" + std::to_string(chunk->records[at].seq) +
+      " audit_chunks[statement session_id=" + recorded[0].session_id +
+      " seq=" + std::to_string(recorded[0].seq) + "]: the record's content does not match its hash";
   EXPECT_NE(tampered.output.find(where), std::string::npos) << tampered.output;
   EXPECT_NE(tampered.output.find("audit verify: FAILED — 1 problem(s)"), std::string::npos)
       << tampered.output;
 
   // Put back, then forge the checkpoint's Ed25519 signature instead.
-  edit(db, "UPDATE statements SET text = 'SELECT 2' WHERE text = 'SELECT 42'");
+  rewrite_chunk(db, original);
   EXPECT_EQ(g.verify_audit().exit_code, 0);
   edit(db,
        "DROP TRIGGER audit_checkpoints_append_only;"

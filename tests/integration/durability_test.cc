@@ -123,9 +123,17 @@ void fresh_table(const World& w, const std::string& name) {
            "app");
 }
 
+// The texts of the statements `store` recorded as completed.
+std::vector<std::string> ok_texts(const std::string& store) {
+  std::vector<std::string> out;
+  for (auto& r : recorded_statements(store, {.outcome = "ok"})) out.push_back(std::move(r.text));
+  return out;
+}
+
 // Kills a sync-mode gateway under load and checks what its store kept:
-// `column(sql)` reads one text column of the store.
+// `store` is the store's path or URL, `column(sql)` reads one text column of it.
 void check_sync_kill(const World& w, OwnGateway& g, const std::string& table,
+                     const std::string& store,
                      const std::function<std::vector<std::string>(const std::string&)>& column) {
   Load load(g, w.agent_token(), table, 4);
   kill_under_load(g, load, 300);
@@ -133,7 +141,7 @@ void check_sync_kill(const World& w, OwnGateway& g, const std::string& table,
   const auto acked = load.acked();
   ASSERT_GE(acked.size(), 300u) << testbed::read_file(g.log);
 
-  const auto outcomes = numbers(column("SELECT text FROM statements WHERE outcome = 'ok'"), table);
+  const auto outcomes = numbers(ok_texts(store), table);
   const auto intents = numbers(column("SELECT text FROM statement_intents"), table);
   std::size_t missing = 0;
   for (const auto& a : acked)
@@ -165,7 +173,7 @@ TEST(Durability, SyncModeLosesNoAcknowledgedStatementWhenTheGatewayIsKilled) {
   OwnGateway g("gatehouse-durable-sync",
                [&w](int port) { return gateway_yaml(w, "gw-sync", port, "sync"); });
   const std::string db = g.dir + "/var/audit.db";
-  check_sync_kill(w, g, "durable_sync", [&](const std::string& sql) {
+  check_sync_kill(w, g, "durable_sync", db, [&](const std::string& sql) {
     std::vector<std::string> out;
     for (auto& row : sqlite_rows(db, sql)) out.push_back(std::move(row[0]));
     return out;
@@ -181,7 +189,7 @@ TEST(Durability, SyncModeOnTheSharedPostgresStoreLosesNoAcknowledgedStatement) {
     const std::string anchor = "  log_level: debug\n";
     return y.insert(y.find(anchor) + anchor.size(), "  store: " + url + "\n");
   });
-  check_sync_kill(w, g, "durable_sync_pg",
+  check_sync_kill(w, g, "durable_sync_pg", url,
                   [&](const std::string& sql) { return pg_column(w, "gh_durable_audit", sql); });
 }
 
@@ -196,11 +204,7 @@ TEST(Durability, AsyncModeLosesOnlyWhatWasAcknowledgedInsideTheStatedWindow) {
   const auto acked = load.acked();
   ASSERT_GE(acked.size(), 1000u) << testbed::read_file(g.log);
 
-  std::vector<std::string> texts;
-  for (auto& row :
-       sqlite_rows(g.dir + "/var/audit.db", "SELECT text FROM statements WHERE outcome = 'ok'"))
-    texts.push_back(std::move(row[0]));
-  const auto outcomes = numbers(texts, "durable_async");
+  const auto outcomes = numbers(ok_texts(g.dir + "/var/audit.db"), "durable_async");
   // The stated window: records at most 100 ms old (past that, completions
   // wait for their records) plus the one commit under way, which the
   // gateway logs; 50 ms more covers our clock reading and the kill landing.

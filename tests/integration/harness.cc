@@ -4,11 +4,19 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
+
+#include "base/bytes.h"
+#include "store/postgres/pg_store.h"
+#include "store/sqlite/sqlite_store.h"
 
 namespace gh::it {
 
@@ -221,6 +229,11 @@ std::vector<std::vector<std::string>> World::audit(const std::string& sql) const
   return sqlite_rows(audit_db, sql);
 }
 
+std::vector<audit::StatementRecord> World::statements(const audit::StatementQuery& q) const {
+  wait_audit_flush();
+  return recorded_statements(audit_db, q);
+}
+
 std::vector<std::vector<std::string>> sqlite_rows(const std::string& db_path,
                                                   const std::string& sql) {
   sqlite3* db = nullptr;
@@ -369,6 +382,162 @@ testbed::RunResult OwnGateway::control(const std::string& command) const {
 std::vector<std::vector<std::string>> OwnGateway::audit(const std::string& sql) const {
   std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the recorder's flush
   return sqlite_rows(dir + "/var/audit.db", sql);
+}
+
+std::vector<audit::StatementRecord> OwnGateway::statements(const audit::StatementQuery& q) const {
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the recorder's flush
+  return recorded_statements(dir + "/var/audit.db", q);
+}
+
+namespace {
+
+bool is_postgres(const std::string& store) {
+  return store.starts_with("postgres://") || store.starts_with("postgresql://");
+}
+
+std::unique_ptr<audit::Reader> open_reader(const std::string& store) {
+  auto reader =
+      is_postgres(store) ? store::open_postgres_reader(store) : store::open_sqlite_reader(store);
+  if (!reader) throw std::runtime_error("cannot read the audit store: " + reader.error());
+  return std::move(*reader);
+}
+
+// A connection to a PostgreSQL store; throws when there is none.
+Conn pg_store_connection(const std::string& url) {
+  Conn c(PQconnectdb(url.c_str()));
+  if (PQstatus(c.get()) != CONNECTION_OK)
+    throw std::runtime_error(std::string("audit store: ") + PQerrorMessage(c.get()));
+  return c;
+}
+
+// A column that holds any bytes, as stored: PostgreSQL's store keeps such
+// values as its mark and their hex (pg_connection.cc).
+std::string stored_bytes(const std::string& v) {
+  if (v.starts_with("\x01hex:")) return from_hex(v.substr(5)).value_or(v);
+  return v;
+}
+
+// `bytes` as an SQL literal of the store.
+std::string bytes_literal(const std::string& store, const std::string& bytes) {
+  const std::string h = hex(as_bytes(bytes));
+  return is_postgres(store) ? "chr(1) || 'hex:" + h + "'" : "x'" + h + "'";
+}
+
+}  // namespace
+
+std::vector<audit::StatementRecord> recorded_statements(const std::string& store,
+                                                        audit::StatementQuery q) {
+  q.limit = 100'000'000;
+  auto found = open_reader(store)->search(q);
+  if (!found) throw std::runtime_error("audit search: " + found.error());
+  std::vector<audit::StatementRecord> out = std::move(*found);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.at_us, a.session_id, a.seq) < std::tie(b.at_us, b.session_id, b.seq);
+  });
+  return out;
+}
+
+std::vector<audit::StatementRecord> session_statements(const std::string& store,
+                                                       const std::string& session_id) {
+  auto found = open_reader(store)->transcript(session_id);
+  if (!found) throw std::runtime_error("audit transcript: " + found.error());
+  return std::move(*found);
+}
+
+std::string tables_json(const audit::StatementRecord& r) {
+  return nlohmann::json(r.tables).dump();
+}
+
+std::vector<StoredChunk> stored_chunks(const std::string& store) {
+  const std::string sql =
+      "SELECT id, replica, body, texts FROM audit_chunks ORDER BY replica, first_seq, id";
+  // id, replica, body, texts: each byte for byte.
+  std::vector<std::array<std::string, 4>> rows;
+  if (is_postgres(store)) {
+    Conn c = pg_store_connection(store);
+    Result r(PQexec(c.get(), sql.c_str()));
+    if (PQresultStatus(r.get()) != PGRES_TUPLES_OK)
+      throw std::runtime_error(std::string("audit store: ") + PQerrorMessage(c.get()));
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      auto& row = rows.emplace_back();
+      for (int col = 0; col < 4; ++col)
+        row[static_cast<std::size_t>(col)].assign(
+            PQgetvalue(r.get(), i, col), static_cast<std::size_t>(PQgetlength(r.get(), i, col)));
+    }
+  } else {
+    sqlite3* db = nullptr;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_open_v2(store.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK ||
+        sqlite3_busy_timeout(db, 5000) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+      const std::string err = db ? sqlite3_errmsg(db) : "out of memory";
+      sqlite3_close(db);
+      throw std::runtime_error("audit store " + store + ": " + err);
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      auto& row = rows.emplace_back();
+      for (int col = 0; col < 4; ++col) {
+        const auto* v = static_cast<const char*>(sqlite3_column_blob(st, col));
+        if (v)
+          row[static_cast<std::size_t>(col)].assign(
+              v, static_cast<std::size_t>(sqlite3_column_bytes(st, col)));
+      }
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+  }
+  std::vector<StoredChunk> out;
+  for (const auto& row : rows) {
+    StoredChunk c;
+    c.id = std::stoll(row[0]);
+    c.replica = row[1];
+    auto records = audit::decode_chunk(stored_bytes(row[2]));
+    auto texts = audit::decode_texts(stored_bytes(row[3]));
+    if (!records || !texts)
+      throw std::runtime_error("audit_chunks id=" + row[0] +
+                               " does not decode: " + (records ? texts.error() : records.error()));
+    c.records = std::move(*records);
+    c.texts = std::move(*texts);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+void rewrite_chunk(const std::string& store, const StoredChunk& c) {
+  audit::ChunkBuilder b;
+  for (std::size_t i = 0; i < c.records.size(); ++i) {
+    const auto j = nlohmann::json::parse(c.records[i].canonical);
+    b.add(c.records[i].seq, j.value("at_us", std::int64_t{0}), c.records[i].hash,
+          c.records[i].canonical, i < c.texts.size() ? c.texts[i] : "");
+  }
+  const audit::Chunk out = b.finish();
+  store_exec(store, std::string("DROP TRIGGER IF EXISTS audit_chunks_append_only") +
+                        (is_postgres(store) ? " ON audit_chunks;" : ";") +
+                        "UPDATE audit_chunks SET body = " + bytes_literal(store, out.body) +
+                        ", texts = " + bytes_literal(store, out.texts) +
+                        " WHERE id = " + std::to_string(c.id));
+}
+
+void store_exec(const std::string& store, const std::string& sql) {
+  if (is_postgres(store)) {
+    Conn c = pg_store_connection(store);
+    Result r(PQexec(c.get(), sql.c_str()));
+    if (PQresultStatus(r.get()) != PGRES_COMMAND_OK)
+      throw std::runtime_error(sql + ": " + PQerrorMessage(c.get()));
+    return;
+  }
+  sqlite3* db = nullptr;
+  if (sqlite3_open(store.c_str(), &db) != SQLITE_OK) {
+    sqlite3_close(db);
+    throw std::runtime_error("cannot open audit store " + store);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  char* err = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+  const std::string error = err ? err : "failed";
+  sqlite3_free(err);
+  sqlite3_close(db);
+  if (rc != SQLITE_OK) throw std::runtime_error(sql + ": " + error);
 }
 
 std::string make_shared_store(const World& w, const std::string& database) {

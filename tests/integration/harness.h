@@ -5,12 +5,15 @@
 
 #include <libpq-fe.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "audit/reader.h"
+#include "audit/stream.h"
 #include "testbed/idp.h"
 #include "testbed/pg_cluster.h"
 #include "testbed/process.h"
@@ -55,6 +58,8 @@ class World {
                const std::string& extra = "") const;
   // Runs `sql` on the audit store (after the gateway's recorder flushed).
   std::vector<std::vector<std::string>> audit(const std::string& sql) const;
+  // The statements the gateway recorded (recorded_statements), after the flush.
+  std::vector<audit::StatementRecord> statements(const audit::StatementQuery& q = {}) const;
   void wait_audit_flush() const;
 
  private:
@@ -97,6 +102,8 @@ struct OwnGateway {
   testbed::RunResult verify_audit(bool json = false) const;
   // Rows of the gateway's SQLite audit store, after the recorder's flush.
   std::vector<std::vector<std::string>> audit(const std::string& sql) const;
+  // The statements its SQLite store recorded (recorded_statements), after the flush.
+  std::vector<audit::StatementRecord> statements(const audit::StatementQuery& q = {}) const;
 };
 
 // Executes, expecting success; returns the single value of a one-cell result.
@@ -115,6 +122,38 @@ inline constexpr const char* kSharedStorePassword = "audit-store-secret-9";
 // Rows of a one-column query on the world's cluster, database `database`.
 std::vector<std::string> pg_column(const World& w, const std::string& database,
                                    const std::string& sql);
+// ---- what an audit store recorded ---------------------------------------
+// `store` is an SQLite file's path or a PostgreSQL URL (postgres[ql]://…).
+
+// The statements `store` recorded that match `q` (every one: its limit is
+// ignored), oldest first (by time, then session and seq), read back through
+// the store's audit Reader, as `gatehouse audit search` and replays read
+// them: the record stream's chunks and the statement rows of older stores
+// alike. Throws when the store cannot be read.
+std::vector<audit::StatementRecord> recorded_statements(const std::string& store,
+                                                        audit::StatementQuery q = {});
+// One session's statements in the order they ran (the Reader's transcript).
+std::vector<audit::StatementRecord> session_statements(const std::string& store,
+                                                       const std::string& session_id);
+// A statement's tables as the JSON array its record keeps (["public.t"]).
+std::string tables_json(const audit::StatementRecord& r);
+
+// One row of audit_chunks, decoded (audit/stream.h): its records (chain seq,
+// hash, canonical form) and their statement texts, in chain order.
+struct StoredChunk {
+  std::int64_t id = 0;
+  std::string replica;
+  std::vector<audit::ChunkRecord> records;
+  std::vector<std::string> texts;
+};
+// Every chunk of `store`, by replica, then in chain order.
+std::vector<StoredChunk> stored_chunks(const std::string& store);
+// Writes `c` back over its row past the append-only trigger, as someone with
+// the database's own tools could; the summary columns stay as they were.
+void rewrite_chunk(const std::string& store, const StoredChunk& c);
+// Runs `sql` (statements without a result) on `store`; throws on failure.
+void store_exec(const std::string& store, const std::string& sql);
+
 // The gatehouse command line in a process of its own, as `token`'s owner,
 // against the admin API at `admin_url` (HTTPS with the world's certificate).
 testbed::RunResult gatehouse_cli(const std::string& admin_url, const std::vector<std::string>& args,

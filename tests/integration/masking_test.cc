@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cctype>
+#include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -349,16 +351,22 @@ TEST_F(Masking, PsqlShowsMaskedValuesAndTheAuditCountsWithoutValues) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   expect_no_secret("psql", r.output);
   EXPECT_NE(r.output.find("(1 row)"), std::string::npos) << r.output;
-  auto rows = gw_->audit(
-      "SELECT text, masked_json, withheld, result_json FROM statements WHERE text LIKE 'SELECT "
-      "id, email, notes%' ORDER BY rowid DESC LIMIT 1");
-  ASSERT_EQ(rows.size(), 1u);
-  expect_no_secret("audit text", rows[0][0]);
-  EXPECT_NE(rows[0][1].find("\"pii\":3"), std::string::npos) << rows[0][1];
-  EXPECT_EQ(rows[0][2], "0");
+  // The newest record of `pred`'s statements.
+  const auto newest = [&](const std::function<bool(const audit::StatementRecord&)>& pred) {
+    std::optional<audit::StatementRecord> out;
+    for (auto& st : gw_->statements())
+      if (pred(st)) out = std::move(st);
+    return out;
+  };
+  const auto rec =
+      newest([](const auto& st) { return st.text.starts_with("SELECT id, email, notes"); });
+  ASSERT_TRUE(rec.has_value());
+  expect_no_secret("audit text", rec->text);
+  EXPECT_NE(rec->masked_json.find("\"pii\":3"), std::string::npos) << rec->masked_json;
+  EXPECT_EQ(rec->withheld, 0);
   // The recording keeps the result as the client saw it: masked.
-  auto result = nlohmann::json::parse(rows[0][3], nullptr, false);
-  ASSERT_TRUE(result.is_object()) << rows[0][3];
+  auto result = nlohmann::json::parse(rec->result_json, nullptr, false);
+  ASSERT_TRUE(result.is_object()) << rec->result_json;
   EXPECT_EQ(result["columns"], nlohmann::json::array({"id", "email", "notes"}));
   ASSERT_EQ(result["rows"].size(), 1u);
   EXPECT_EQ(result["rows"][0][0], "1");
@@ -366,20 +374,21 @@ TEST_F(Masking, PsqlShowsMaskedValuesAndTheAuditCountsWithoutValues) {
   EXPECT_EQ(result["truncated"], false);
   // Past max_rows_per_statement the recording says it was cut.
   query("SELECT id FROM customers ORDER BY id");
-  auto cut = gw_->audit(
-      "SELECT result_json FROM statements WHERE text = 'SELECT id FROM customers ORDER BY id' "
-      "ORDER BY rowid DESC LIMIT 1");
-  ASSERT_EQ(cut.size(), 1u);
-  auto cut_json = nlohmann::json::parse(cut[0][0], nullptr, false);
-  ASSERT_TRUE(cut_json.is_object()) << cut[0][0];
+  const auto cut =
+      newest([](const auto& st) { return st.text == "SELECT id FROM customers ORDER BY id"; });
+  ASSERT_TRUE(cut.has_value());
+  auto cut_json = nlohmann::json::parse(cut->result_json, nullptr, false);
+  ASSERT_TRUE(cut_json.is_object()) << cut->result_json;
   EXPECT_EQ(cut_json["rows"].size(), 1u);
   EXPECT_EQ(cut_json["truncated"], true);
-  // Nothing in the store holds a raw value, results included.
-  auto all = gw_->audit(
-      "SELECT group_concat(coalesce(text,'') || coalesce(error_message,'') || "
-      "coalesce(result_json,'')) FROM statements");
-  ASSERT_EQ(all.size(), 1u);
-  expect_no_secret("audit store", all[0][0]);
+  // Nothing in the store holds a raw value, results included: not what
+  // search reads, nor any record of the stream as it is chained.
+  std::string all;
+  for (const auto& st : gw_->statements()) all += st.text + st.error_message + st.result_json;
+  ASSERT_FALSE(all.empty());
+  expect_no_secret("audit store", all);
+  for (const auto& c : stored_chunks(gw_->dir + "/var/audit.db"))
+    for (const auto& r : c.records) expect_no_secret("audit record", r.canonical);
   // The operator sees it too.
   auto status = gw_->control("status");
   EXPECT_EQ(status.exit_code, 0) << status.output;
@@ -396,25 +405,25 @@ TEST_F(Masking, EachStatementOfAQueryCountsItsOwnMaskedValues) {
                         gw_->psql_env(analyst()), std::chrono::seconds(60));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   expect_no_secret("psql", r.output);
-  auto session = gw_->audit(
-      "SELECT session_id FROM statements WHERE text = 'SELECT id FROM customers WHERE id = 2 AND "
-      "clean <> ''multi-mask''' ORDER BY rowid DESC LIMIT 1");
-  ASSERT_EQ(session.size(), 1u);
-  auto rows = gw_->audit(
-      "SELECT text, coalesce(masked_json, ''), rows, result_json FROM statements WHERE "
-      "session_id = '" +
-      session[0][0] + "' ORDER BY seq");
+  std::string session;
+  for (const auto& st : gw_->statements())
+    if (st.text == "SELECT id FROM customers WHERE id = 2 AND clean <> 'multi-mask'")
+      session = st.session_id;
+  ASSERT_FALSE(session.empty());
+  const auto rows = session_statements(gw_->dir + "/var/audit.db", session);
   ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[0][1].find("pii"), std::string::npos) << rows[0][1];  // ids are not masked
-  EXPECT_EQ(rows[0][2], "1");
-  EXPECT_NE(rows[0][3].find("\"id\""), std::string::npos) << rows[0][3];
+  EXPECT_EQ(rows[0].masked_json.find("pii"), std::string::npos)  // ids are not masked
+      << rows[0].masked_json;
+  EXPECT_EQ(rows[0].rows, 1);
+  EXPECT_NE(rows[0].result_json.find("\"id\""), std::string::npos) << rows[0].result_json;
   // The second: its own text (masked), its own count, its own result.
-  EXPECT_EQ(rows[1][0].rfind("SELECT email FROM customers WHERE email = '", 0), 0u) << rows[1][0];
-  expect_no_secret("audit text", rows[1][0]);
-  EXPECT_NE(rows[1][1].find("\"pii\":1"), std::string::npos) << rows[1][1];
-  EXPECT_EQ(rows[1][2], "1");
-  EXPECT_NE(rows[1][3].find("\"email\""), std::string::npos) << rows[1][3];
-  expect_no_secret("audit result", rows[1][3]);
+  EXPECT_EQ(rows[1].text.rfind("SELECT email FROM customers WHERE email = '", 0), 0u)
+      << rows[1].text;
+  expect_no_secret("audit text", rows[1].text);
+  EXPECT_NE(rows[1].masked_json.find("\"pii\":1"), std::string::npos) << rows[1].masked_json;
+  EXPECT_EQ(rows[1].rows, 1);
+  EXPECT_NE(rows[1].result_json.find("\"email\""), std::string::npos) << rows[1].result_json;
+  expect_no_secret("audit result", rows[1].result_json);
 }
 
 // A prepared statement's parameters are recorded with what they bound, and
@@ -435,25 +444,36 @@ TEST_F(Masking, RecordedParametersAreMaskedAndKeepTheirShape) {
   Result b(PQexecParams(c.get(), "SELECT id FROM customers WHERE id = $1", 1, types, bin, lengths,
                         formats, 0));
   ASSERT_EQ(PQresultStatus(b.get()), PGRES_TUPLES_OK) << PQresultErrorMessage(b.get());
-  auto rows = gw_->audit(
-      "SELECT protocol_path, params_json FROM statements WHERE text LIKE 'SELECT id FROM "
-      "customers WHERE %' AND params_json IS NOT NULL ORDER BY rowid DESC LIMIT 2");
+  std::vector<audit::StatementRecord> rows;  // newest first
+  const auto recorded = gw_->statements();
+  for (auto it = recorded.rbegin(); it != recorded.rend() && rows.size() < 2; ++it)
+    if (it->text.starts_with("SELECT id FROM customers WHERE ") && !it->params_json.empty())
+      rows.push_back(*it);
   ASSERT_EQ(rows.size(), 2u);
-  EXPECT_EQ(rows[0][0], "extended");
-  EXPECT_EQ(rows[0][1], R"(["[binary, 4 bytes]"])");
-  auto p = nlohmann::json::parse(rows[1][1], nullptr, false);
-  ASSERT_TRUE(p.is_array() && p.size() == 3) << rows[1][1];
-  expect_no_secret("recorded parameters", rows[1][1]);
+  EXPECT_EQ(rows[0].protocol_path, "extended");
+  EXPECT_EQ(rows[0].params_json, R"(["[binary, 4 bytes]"])");
+  auto p = nlohmann::json::parse(rows[1].params_json, nullptr, false);
+  ASSERT_TRUE(p.is_array() && p.size() == 3) << rows[1].params_json;
+  expect_no_secret("recorded parameters", rows[1].params_json);
   const std::string email = p[0].get<std::string>();
   EXPECT_EQ(email.front(), 'j') << email;  // partial: the shape stays, the value does not
   EXPECT_TRUE(email.ends_with(".com")) << email;
   EXPECT_TRUE(p[1].is_null());
   EXPECT_EQ(p[2], "7");
   // Statements without parameters keep no params at all (and their chain encoding).
-  auto plain = gw_->audit(
-      "SELECT count(*) FROM statements WHERE protocol_path = 'simple' AND params_json IS NOT NULL");
-  ASSERT_EQ(plain.size(), 1u);
-  EXPECT_EQ(plain[0][0], "0");
+  std::size_t simple = 0, with_params = 0;
+  for (const auto& st : recorded) {
+    if (st.protocol_path != "simple") continue;
+    ++simple;
+    if (!st.params_json.empty()) ++with_params;
+  }
+  EXPECT_GT(simple, 0u);
+  EXPECT_EQ(with_params, 0u);
+  for (const auto& c : stored_chunks(gw_->dir + "/var/audit.db"))
+    for (const auto& r : c.records)
+      if (r.canonical.find("\"protocol_path\":\"simple\"") != std::string::npos) {
+        EXPECT_EQ(r.canonical.find("\"params_json\""), std::string::npos) << r.canonical;
+      }
 }
 
 }  // namespace

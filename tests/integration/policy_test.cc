@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "tests/integration/harness.h"
@@ -248,32 +249,41 @@ TEST_F(Policy, DecisionsAreAudited) {
   Result r(PQexec(c.get(), "DROP TABLE guarded_t"));
   ASSERT_EQ(sqlstate(r.get()), "42501");
   EXPECT_EQ(scalar(c.get(), "SELECT count(*) FROM guarded_t WHERE id > 0"), guarded_count(w()));
-  auto rows = gw_->audit(
-      "SELECT outcome, kind, class, tables_json, decision, rule, policy_version, error_code "
-      "FROM statements WHERE text = 'DROP TABLE guarded_t' ORDER BY at_us DESC LIMIT 1");
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0], (std::vector<std::string>{"denied", "drop", "ddl", "[\"public.guarded_t\"]",
-                                               "deny", "no-destructive-ddl", rows[0][6], "42501"}));
-  auto ok = gw_->audit(
-      "SELECT outcome, kind, class, decision, rule FROM statements WHERE text = "
-      "'SELECT count(*) FROM guarded_t WHERE id > 0' ORDER BY at_us DESC LIMIT 1");
-  ASSERT_EQ(ok.size(), 1u);
-  EXPECT_EQ(ok[0], (std::vector<std::string>{"ok", "select", "read", "allow", "guarded-writers"}));
+  // The newest record of `text`.
+  const auto newest = [&](const std::string& text) {
+    std::optional<audit::StatementRecord> out;
+    for (auto& st : gw_->statements({.text = text}))
+      if (st.text == text) out = std::move(st);
+    return out;
+  };
+  const auto drop = newest("DROP TABLE guarded_t");
+  ASSERT_TRUE(drop.has_value());
+  EXPECT_EQ((std::vector<std::string>{drop->outcome, drop->kind, drop->cls, tables_json(*drop),
+                                      drop->decision, drop->rule, drop->error_code}),
+            (std::vector<std::string>{"denied", "drop", "ddl", "[\"public.guarded_t\"]", "deny",
+                                      "no-destructive-ddl", "42501"}));
+  const auto ok = newest("SELECT count(*) FROM guarded_t WHERE id > 0");
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_EQ((std::vector<std::string>{ok->outcome, ok->kind, ok->cls, ok->decision, ok->rule}),
+            (std::vector<std::string>{"ok", "select", "read", "allow", "guarded-writers"}));
 }
 
 // psql -c sends one Query message with all its statements: each is recorded
 // on its own (its text, kind, tables, rule, rows); after an error the rest
 // never ran and say so; a denied statement still refuses the whole Query.
 TEST_F(Policy, EachStatementOfAMultiStatementQueryIsItsOwnAuditRecord) {
+  // The statements of the newest session that ran `first_text`, in order.
   auto statements_of = [&](const std::string& first_text) {
-    auto session = gw_->audit("SELECT session_id FROM statements WHERE text = '" + first_text +
-                              "' ORDER BY rowid DESC LIMIT 1");
-    EXPECT_EQ(session.size(), 1u) << first_text;
-    if (session.size() != 1) return std::vector<std::vector<std::string>>{};
-    return gw_->audit(
-        "SELECT text, kind, class, tables_json, decision, rule, outcome, rows, "
-        "coalesce(error_code, '') FROM statements WHERE session_id = '" +
-        session[0][0] + "' ORDER BY seq");
+    std::string session;
+    for (const auto& st : gw_->statements({.text = first_text}))
+      if (st.text == first_text) session = st.session_id;
+    EXPECT_FALSE(session.empty()) << first_text;
+    std::vector<std::vector<std::string>> rows;
+    if (session.empty()) return rows;
+    for (const auto& st : session_statements(gw_->dir + "/var/audit.db", session))
+      rows.push_back({st.text, st.kind, st.cls, tables_json(st), st.decision, st.rule, st.outcome,
+                      std::to_string(st.rows), st.error_code});
+    return rows;
   };
   auto r = testbed::run({"psql", "-X", "-A", "-t", "-c",
                          "SELECT 1 AS multi_a; UPDATE guarded_t SET v = v WHERE id = 3;\n"
@@ -319,13 +329,16 @@ TEST_F(Policy, EachStatementOfAMultiStatementQueryIsItsOwnAuditRecord) {
                    gw_->psql_env(guarded()));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("blocked by no-destructive-ddl"), std::string::npos) << r.output;
-  auto denied = gw_->audit(
-      "SELECT outcome, decision, rule, count(*) OVER () FROM statements WHERE text LIKE "
-      "'SELECT 1 AS multi_d%'");
-  ASSERT_EQ(denied.size(), 1u);
-  EXPECT_EQ(denied[0], (std::vector<std::string>{"denied", "deny", "no-destructive-ddl", "1"}));
-  EXPECT_EQ(gw_->audit("SELECT count(*) FROM statements WHERE text = 'SELECT 2 AS multi_d_after'"),
-            (std::vector<std::vector<std::string>>{{"0"}}));
+  std::vector<std::vector<std::string>> denied;
+  std::size_t after = 0;
+  for (const auto& st : gw_->statements()) {
+    if (st.text.starts_with("SELECT 1 AS multi_d"))
+      denied.push_back({st.outcome, st.decision, st.rule});
+    after += st.text == "SELECT 2 AS multi_d_after";
+  }
+  EXPECT_EQ(denied,
+            (std::vector<std::vector<std::string>>{{"denied", "deny", "no-destructive-ddl"}}));
+  EXPECT_EQ(after, 0u);
 }
 
 TEST_F(Policy, ReloadSwapsThePolicyUnderLiveSessionsAndRefusesABadOne) {

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
@@ -152,20 +153,57 @@ TEST(SharedStore, TwoReplicasRecordIntoOnePostgresStoreThatVerifiesAndNamesTampe
   EXPECT_EQ(j["chains"][1]["replica"], "gw-b");
   for (const auto& chain : j["chains"]) EXPECT_EQ(chain["unsigned"], 0) << clean.output;
 
-  // Edited by hand, as someone with psql and the owner's password could.
-  w.pg.sql("UPDATE statements SET text = 'SELECT 1' WHERE text = 'SELECT ''from-b-1'''", kDatabase);
+  // The statements' chunks are append-only to a plain UPDATE too.
+  auto kept = w.pg.try_sql("UPDATE audit_chunks SET texts = ''", kDatabase);
+  EXPECT_NE(kept.exit_code, 0);
+  EXPECT_NE(kept.output.find("append-only"), std::string::npos) << kept.output;
+
+  // Edited by hand past that, as someone with psql and the owner's password
+  // could: a statement's record and the text search reads, inside its chunk.
+  const auto find = [&](const std::string& text) {
+    auto stream = stored_chunks(url);
+    for (auto& c : stream)
+      for (std::size_t i = 0; i < c.texts.size(); ++i)
+        if (c.texts[i] == text) return std::make_pair(std::move(c), i);
+    ADD_FAILURE() << "no record of " << text;
+    return std::make_pair(StoredChunk{}, std::size_t{0});
+  };
+  const auto recorded_b1 = recorded_statements(url, {.text = "from-b-1"});
+  ASSERT_EQ(recorded_b1.size(), 1u);
+  auto [b1, b1_at] = find("SELECT 'from-b-1'");
+  ASSERT_EQ(b1.replica, "gw-b");
+  const StoredChunk b1_original = b1;
+  auto& canonical = b1.records.at(b1_at).canonical;
+  const std::string member = "\"text\":\"SELECT 'from-b-1'\"";
+  ASSERT_NE(canonical.find(member), std::string::npos) << canonical;
+  canonical.replace(canonical.find(member), member.size(), "\"text\":\"SELECT 1\"");
+  b1.texts[b1_at] = "SELECT 1";
+  rewrite_chunk(url, b1);
   auto edited = verify(w, *a, *b, false);
   EXPECT_EQ(edited.exit_code, 1) << edited.output;
-  EXPECT_NE(edited.output.find("MODIFIED replica=gw-b"), std::string::npos) << edited.output;
-  EXPECT_NE(edited.output.find("text differs"), std::string::npos) << edited.output;
-  w.pg.sql("UPDATE statements SET text = 'SELECT ''from-b-1''' WHERE text = 'SELECT 1'", kDatabase);
+  EXPECT_NE(
+      edited.output.find("MODIFIED replica=gw-b seq=" + std::to_string(b1.records[b1_at].seq) +
+                         " audit_chunks[statement session_id=" + recorded_b1[0].session_id +
+                         " seq=" + std::to_string(recorded_b1[0].seq) +
+                         "]: the record's content does not match its hash"),
+      std::string::npos)
+      << edited.output;
+  EXPECT_EQ(edited.output.find("replica=gw-a"), std::string::npos) << edited.output;
+  rewrite_chunk(url, b1_original);
   EXPECT_EQ(verify(w, *a, *b, false).exit_code, 0);
 
-  // A record deleted from replica A's chain, with the row it covers.
-  w.pg.sql(
-      "DELETE FROM statements WHERE text = 'SELECT ''from-a-2''';"
-      "DELETE FROM audit_chain WHERE replica = 'gw-a' AND canonical LIKE '%from-a-2%'",
-      kDatabase);
+  // A record deleted from replica A's chain: taken out of its chunk (the
+  // whole chunk when it is the only one there).
+  auto [a2, a2_at] = find("SELECT 'from-a-2'");
+  ASSERT_EQ(a2.replica, "gw-a");
+  if (a2.records.size() == 1) {
+    store_exec(url, "DELETE FROM audit_chunk_keys WHERE chunk_id = " + std::to_string(a2.id) +
+                        "; DELETE FROM audit_chunks WHERE id = " + std::to_string(a2.id));
+  } else {
+    a2.records.erase(a2.records.begin() + static_cast<std::ptrdiff_t>(a2_at));
+    a2.texts.erase(a2.texts.begin() + static_cast<std::ptrdiff_t>(a2_at));
+    rewrite_chunk(url, a2);
+  }
   auto deleted = verify(w, *a, *b, false);
   EXPECT_EQ(deleted.exit_code, 1) << deleted.output;
   EXPECT_NE(deleted.output.find("DELETED replica=gw-a"), std::string::npos) << deleted.output;
@@ -192,12 +230,12 @@ TEST(SharedStore, WhileThePostgresStoreIsDownRecordsWaitInTheSpoolAndArriveInOrd
   });
   auto c = g.connect(w.agent_token());
   EXPECT_EQ(scalar(c.get(), "SELECT 'store-up'"), "store-up");
-  ASSERT_TRUE(testbed::eventually(
-      [&] {
-        return store.sql("SELECT count(*) FROM statements WHERE text = 'SELECT ''store-up'''") ==
-               "1\n";
-      },
-      10s));
+  const auto recorded = [&](const std::string& text) {
+    std::size_t n = 0;
+    for (const auto& r : recorded_statements(url, {.text = text})) n += r.text == text;
+    return n;
+  };
+  ASSERT_TRUE(testbed::eventually([&] { return recorded("SELECT 'store-up'") == 1; }, 10s));
 
   store.stop();
   // Sessions go on, new ones too; their records wait in the spool.
@@ -215,18 +253,16 @@ TEST(SharedStore, WhileThePostgresStoreIsDownRecordsWaitInTheSpoolAndArriveInOrd
       << testbed::read_file(g.log);
   c.reset();
   EXPECT_EQ(g.process.stop(), 0);
+  // In the order of the chain.
   std::vector<std::string> order;
-  std::istringstream rows(
-      store.sql("SELECT s.text FROM statements s JOIN audit_chain c ON c.id = s.chain_id "
-                "WHERE s.text LIKE 'SELECT ''store-%' ORDER BY c.seq"));
-  for (std::string line; std::getline(rows, line);) order.push_back(line);
+  for (const auto& c : stored_chunks(url))
+    for (const auto& text : c.texts)
+      if (text.starts_with("SELECT 'store-")) order.push_back(text);
   const std::vector<std::string> expected{"SELECT 'store-up'",     "SELECT 'store-down-1'",
                                           "SELECT 'store-down-2'", "SELECT 'store-down-3'",
                                           "SELECT 'store-down-4'", "SELECT 'store-down-5'"};
   EXPECT_EQ(order, expected);
-  EXPECT_EQ(
-      store.sql("SELECT count(*) FROM statements WHERE text = 'SELECT ''new-session-while-down'''"),
-      "1\n");
+  EXPECT_EQ(recorded("SELECT 'new-session-while-down'"), 1u);
   auto report = g.verify_audit();
   EXPECT_EQ(report.exit_code, 0) << report.output;
   EXPECT_NE(report.output.find("audit verify: ok"), std::string::npos) << report.output;
@@ -494,13 +530,11 @@ TEST_F(HighAvailability, AReplicaKilledClientsReconnectThroughHaproxyAndNothingR
   clients.clear();
   EXPECT_EQ(b_->process.stop(), 0);
   // audit_durability: sync on both: every acknowledged statement is in the shared store.
+  std::map<std::string, int> recorded;
+  for (const auto& r : recorded_statements(store_url(w(), "gh_ha_audit"), {.outcome = "ok"}))
+    ++recorded[r.text];
   for (const auto& note : acknowledged)
-    EXPECT_EQ(w().pg.sql("SELECT count(*) FROM statements WHERE outcome = 'ok' AND text = "
-                         "'INSERT INTO public.ha_log(note) VALUES (''" +
-                             note + "'')'",
-                         "gh_ha_audit"),
-              "1\n")
-        << note;
+    EXPECT_EQ(recorded["INSERT INTO public.ha_log(note) VALUES ('" + note + "')"], 1) << note;
   EXPECT_EQ(acknowledged.size(), 2u * kClients);
   auto report = verify(w(), *a_, *b_, false, "gh_ha_audit", {keys_dir_ + "/gw-ha-c.json"});
   EXPECT_EQ(report.exit_code, 0) << report.output;

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/integration/harness.h"
 
@@ -74,12 +75,17 @@ recording:
   EXPECT_TRUE(moved()) << testbed::read_file(g.log);
 
   EXPECT_EQ(g.process.stop(), 0) << testbed::read_file(g.log);
-  const auto rows = sqlite_rows(
-      db_path, "SELECT text FROM statements WHERE text LIKE 'SELECT % AS spooled' ORDER BY rowid");
-  ASSERT_EQ(rows.size(), 20u);
+  // All of them, in the order of the chain.
+  std::vector<std::string> texts;
+  for (const auto& c : stored_chunks(db_path))
+    for (const auto& text : c.texts)
+      if (text.ends_with(" AS spooled")) texts.push_back(text);
+  ASSERT_EQ(texts.size(), 20u);
   for (int i = 1; i <= 20; ++i)
-    EXPECT_EQ(rows[static_cast<std::size_t>(i - 1)][0],
+    EXPECT_EQ(texts[static_cast<std::size_t>(i - 1)],
               "SELECT " + std::to_string(i) + " AS spooled");
+  // What search and replays read holds each of them once.
+  EXPECT_EQ(recorded_statements(db_path, {.text = " AS spooled"}).size(), 20u);
   auto verified = g.verify_audit();
   EXPECT_EQ(verified.exit_code, 0) << verified.output;
 }
