@@ -115,25 +115,49 @@ Chunk ChunkBuilder::finish() {
   return out;
 }
 
-Expected<std::vector<ChunkRecord>> decode_chunk(std::string_view body) {
-  auto raw = decompress(body);
-  if (!raw) return unexpected(raw.error());
-  std::vector<ChunkRecord> out;
-  std::string_view in = *raw;
+namespace {
+
+// Walks a decompressed body: row(seq, hash bytes, canonical) per record.
+template <class Row>
+Status<> walk_body(std::string_view in, Row&& row) {
   std::size_t at = 0;
   while (at < in.size()) {
     if (in.size() - at < 44) return unexpected(std::string("chunk damaged: a record is cut short"));
-    ChunkRecord r;
-    r.seq = static_cast<std::int64_t>(get_le(in, at, 8));
-    r.hash = hex(Bytes(reinterpret_cast<const std::uint8_t*>(in.data() + at + 8), 32));
+    const auto seq = static_cast<std::int64_t>(get_le(in, at, 8));
+    const std::string_view hash = in.substr(at + 8, 32);
     const std::size_t len = get_le(in, at + 40, 4);
     at += 44;
     if (in.size() - at < len)
       return unexpected(std::string("chunk damaged: a record is cut short"));
-    r.canonical.assign(in.substr(at, len));
+    row(seq, hash, in.substr(at, len));
     at += len;
-    out.push_back(std::move(r));
   }
+  return Ok{};
+}
+
+}  // namespace
+
+Expected<std::vector<ChunkRecord>> decode_chunk(std::string_view body) {
+  auto raw = decompress(body);
+  if (!raw) return unexpected(raw.error());
+  std::vector<ChunkRecord> out;
+  auto st =
+      walk_body(*raw, [&](std::int64_t seq, std::string_view hash, std::string_view canonical) {
+        out.push_back({seq, hex(as_bytes(hash)), std::string(canonical)});
+      });
+  if (!st) return unexpected(st.error());
+  return out;
+}
+
+Expected<std::vector<RecordView>> view_chunk(std::string_view body, std::string& raw) {
+  auto decoded = decompress(body);
+  if (!decoded) return unexpected(decoded.error());
+  raw = std::move(*decoded);
+  std::vector<RecordView> out;
+  auto st = walk_body(raw, [&](std::int64_t seq, std::string_view, std::string_view canonical) {
+    out.push_back({seq, canonical});
+  });
+  if (!st) return unexpected(st.error());
   return out;
 }
 

@@ -73,6 +73,14 @@ struct ChunkRecord {
 // The records of a chunk's body, in order; an error when it is not a body of
 // kChunkFormat (damaged, or not one at all).
 Expected<std::vector<ChunkRecord>> decode_chunk(std::string_view body);
+
+// The same without a copy of each record: views into `raw`, which holds the
+// decompressed body (search reads thousands of records and keeps few).
+struct RecordView {
+  std::int64_t seq = 0;
+  std::string_view canonical;
+};
+Expected<std::vector<RecordView>> view_chunk(std::string_view body, std::string& raw);
 // The texts of a chunk, in record order.
 Expected<std::vector<std::string>> decode_texts(std::string_view texts);
 

@@ -1,3 +1,5 @@
+#include <string.h>
+
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -357,6 +359,7 @@ class SqlReader final : public audit::Reader {
       return true;
     };
     const auto newest_first = [](const auto& a, const auto& b) { return a.at_us > b.at_us; };
+    std::string raw;  // the chunk being read, decompressed
     for (const auto& c : candidates) {
       if (out.size() >= q.limit && c.max_at < out[q.limit - 1].at_us) break;
       std::vector<bool> text_hit;
@@ -374,14 +377,14 @@ class SqlReader final : public audit::Reader {
       }
       auto b = column(**body, c.id);
       if (!b) return unexpected("audit store: " + b.error());
-      auto records = audit::decode_chunk(*b);
+      auto records = audit::view_chunk(*b, raw);
       if (!records) continue;
       for (std::size_t i = 0; i < records->size(); ++i) {
         if (!text_hit.empty() && (i >= text_hit.size() || !text_hit[i])) continue;
-        const std::string& canonical = (*records)[i].canonical;
+        const std::string_view canonical = (*records)[i].canonical;
         bool maybe = true;
         for (const auto& n : needles)
-          if (canonical.find(n) == std::string::npos) maybe = false;
+          if (!::memmem(canonical.data(), canonical.size(), n.data(), n.size())) maybe = false;
         if (maybe && allowed) {
           const auto id = plain_member(canonical, "session_id");
           maybe = !id || allowed->count(std::string(*id));
