@@ -145,12 +145,13 @@ std::uint8_t* scratch() {
 
 // TLS with OpenSSL writing straight to the socket and reading from a BIO of
 // the stream's own that the coroutine fills with one receive whenever
-// OpenSSL wants more (WANT_READ). That is one recv per burst of records,
-// where a socket BIO makes two or three per record, and no epoll re-arm per
-// wait; Asio's ssl::stream, with a memory-BIO pair and its engine, cost
-// ~15 µs of CPU more per transaction. Every call happens on the session's
-// one I/O thread, so a read and a write may interleave on the SSL object but
-// never run at the same time; only read_some (and the handshake) ever receive.
+// OpenSSL wants more (WANT_READ), waiting for readability when a receive
+// finds nothing. That is one recv per burst of records, where a socket BIO
+// makes two or three per record; Asio's ssl::stream, with a memory-BIO pair
+// and its engine, cost ~15 µs of CPU more per transaction. Every call
+// happens on the session's one I/O thread, so a read and a write may
+// interleave on the SSL object but never run at the same time; only
+// read_some (and the handshake) ever receive.
 class TlsStream final : public Stream {
  public:
   TlsStream(tcp::socket s, SSL_CTX* ctx) : socket_(std::move(s)), ssl_(SSL_new(ctx)) {
