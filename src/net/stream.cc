@@ -1,7 +1,5 @@
 #include "net/stream.h"
 
-#include <openssl/buffer.h>
-
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -20,8 +18,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include <array>
 #include <cassert>
+#include <cstring>
+#include <vector>
 
 #include "net/deadline.h"
 #include "net/resolve.h"
@@ -87,14 +86,72 @@ class TcpStream final : public Stream {
   tcp::socket socket_;
 };
 
-// TLS with OpenSSL writing straight to the socket and reading from a memory
-// BIO that the coroutine fills with one speculative receive whenever OpenSSL
-// wants more (WANT_READ). That is one recv per burst of records, where a
-// socket BIO makes two or three per record, and no epoll re-arm per wait;
-// Asio's ssl::stream, with a memory-BIO pair and its engine, cost ~15 µs of
-// CPU more per transaction. Every call happens on the session's one I/O
-// thread, so a read and a write may interleave on the SSL object but never
-// run at the same time; only read_some (and the handshake) ever receive.
+// What OpenSSL reads from: a view of bytes just received (into the I/O
+// thread's scratch buffer, so without a copy) or of `kept`, where the bytes
+// OpenSSL did not take are moved before the coroutine can suspend. An idle
+// connection holds no receive buffer of its own.
+struct Inbox {
+  std::span<const std::uint8_t> in;
+  bool in_scratch = false;  // `in` is a view of the thread's scratch buffer
+  std::vector<std::uint8_t> kept;
+};
+
+int inbox_read(BIO* b, char* out, int len) {
+  auto* inbox = static_cast<Inbox*>(BIO_get_data(b));
+  BIO_clear_retry_flags(b);
+  if (inbox->in.empty() || len <= 0) {
+    BIO_set_retry_read(b);  // more has to be received first
+    return -1;
+  }
+  const std::size_t n = std::min(inbox->in.size(), static_cast<std::size_t>(len));
+  std::memcpy(out, inbox->in.data(), n);
+  inbox->in = inbox->in.subspan(n);
+  return static_cast<int>(n);
+}
+
+long inbox_ctrl(BIO* b, int cmd, long, void*) {
+  switch (cmd) {
+    case BIO_CTRL_PENDING:
+      return static_cast<long>(static_cast<Inbox*>(BIO_get_data(b))->in.size());
+    case BIO_CTRL_FLUSH:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+BIO_METHOD* inbox_method() {
+  static BIO_METHOD* method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "gatehouse inbox");
+    if (m == nullptr) return m;
+    BIO_meth_set_read(m, &inbox_read);
+    BIO_meth_set_ctrl(m, &inbox_ctrl);
+    BIO_meth_set_create(m, [](BIO* b) {
+      BIO_set_init(b, 1);
+      return 1;
+    });
+    return m;
+  }();
+  return method;
+}
+
+// Receives go into one buffer per I/O thread: OpenSSL reads them before
+// anything else can run on the thread (see TlsStream::receive_now).
+constexpr std::size_t kScratch = 16 * 1024;
+std::uint8_t* scratch() {
+  thread_local std::unique_ptr<std::uint8_t[]> buf(new std::uint8_t[kScratch]);
+  return buf.get();
+}
+
+// TLS with OpenSSL writing straight to the socket and reading from a BIO of
+// the stream's own that the coroutine fills with one receive whenever
+// OpenSSL wants more (WANT_READ), waiting for readability when a receive
+// finds nothing. That is one recv per burst of records, where a socket BIO
+// makes two or three per record; Asio's ssl::stream, with a memory-BIO pair
+// and its engine, cost ~15 µs of CPU more per transaction. Every call
+// happens on the session's one I/O thread, so a read and a write may
+// interleave on the SSL object but never run at the same time; only
+// read_some (and the handshake) ever receive.
 class TlsStream final : public Stream {
  public:
   TlsStream(tcp::socket s, SSL_CTX* ctx) : socket_(std::move(s)), ssl_(SSL_new(ctx)) {
@@ -102,16 +159,18 @@ class TlsStream final : public Stream {
     error_code ignored;
     socket_.non_blocking(true, ignored);
     if (ssl_) {
-      rbio_ = BIO_new(BIO_s_mem());
+      BIO_METHOD* method = inbox_method();
+      BIO* rbio = method ? BIO_new(method) : nullptr;
       BIO* wbio = BIO_new_socket(socket_.native_handle(), BIO_NOCLOSE);
-      if (!rbio_ || !wbio) {
-        BIO_free(rbio_);
+      if (!rbio || !wbio) {
+        BIO_free(rbio);
         BIO_free(wbio);
         SSL_free(ssl_);
         ssl_ = nullptr;
         return;
       }
-      SSL_set_bio(ssl_, rbio_, wbio);  // the SSL owns both now
+      BIO_set_data(rbio, &inbox_);
+      SSL_set_bio(ssl_, rbio, wbio);  // the SSL owns both now
       // RELEASE_BUFFERS: OpenSSL's record buffers (some 34 KiB) are freed
       // whenever they are empty, so an idle connection does not keep them.
       SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
@@ -132,10 +191,22 @@ class TlsStream final : public Stream {
       if (closed_) co_return std::string("TLS handshake interrupted");
       ERR_clear_error();
       int r = server ? SSL_accept(ssl_) : SSL_connect(ssl_);
+      keep_unread();
       if (r == 1) co_return std::string();
       int err = SSL_get_error(ssl_, r);
       error_code ec;
-      if (!co_await want(err, ec)) co_return last_error("TLS handshake failed");
+      if (err == SSL_ERROR_WANT_READ) {
+        const int got = receive_now(ec);
+        if (got > 0) continue;  // straight to OpenSSL: nothing runs in between
+        if (got == 0) {
+          bool ready = co_await wait(tcp::socket::wait_read, ec);
+          if (ready) continue;
+        }
+        co_return last_error("TLS handshake failed");
+      }
+      bool writable = err == SSL_ERROR_WANT_WRITE;
+      if (writable) writable = co_await wait(tcp::socket::wait_write, ec);
+      if (!writable) co_return last_error("TLS handshake failed");
     }
   }
 
@@ -148,22 +219,34 @@ class TlsStream final : public Stream {
       ERR_clear_error();
       int n = SSL_read(ssl_, buf.data(),
                        static_cast<int>(std::min<std::size_t>(buf.size(), INT32_MAX)));
+      keep_unread();
       if (n > 0) co_return static_cast<std::size_t>(n);
       int err = SSL_get_error(ssl_, n);
       if (err == SSL_ERROR_ZERO_RETURN) {
         ec = asio::error::eof;
         co_return 0;
       }
-      if (!co_await want(err, ec)) {
-        if (!ec) {
-          // A peer that vanished without close_notify reads as EOF, as on plain TCP.
-          if (err == SSL_ERROR_SYSCALL)
-            ec = asio::error::eof;
-          else
-            ec = asio::error::connection_reset;
+      if (err == SSL_ERROR_WANT_READ) {
+        const int got = receive_now(ec);
+        if (got > 0) continue;  // straight to OpenSSL: nothing runs in between
+        if (got == 0) {
+          bool ready = co_await wait(tcp::socket::wait_read, ec);
+          if (ready) continue;
         }
         co_return 0;
       }
+      // (co_await stays out of && and ||: GCC 12 can miscompile it there.)
+      bool writable = err == SSL_ERROR_WANT_WRITE;  // an alert or key update to send
+      if (writable) writable = co_await wait(tcp::socket::wait_write, ec);
+      if (writable) continue;
+      if (!ec) {
+        // A peer that vanished without close_notify reads as EOF, as on plain TCP.
+        if (err == SSL_ERROR_SYSCALL)
+          ec = asio::error::eof;
+        else
+          ec = asio::error::connection_reset;
+      }
+      co_return 0;
     }
   }
 
@@ -184,7 +267,7 @@ class TlsStream final : public Stream {
       int err = SSL_get_error(ssl_, n);
       // (co_await stays out of && and ||: GCC 12 can miscompile it there.)
       bool writable = err == SSL_ERROR_WANT_WRITE;
-      if (writable) writable = co_await want(err, ec);
+      if (writable) writable = co_await wait(tcp::socket::wait_write, ec);
       if (!writable) {
         if (!ec) ec = asio::error::broken_pipe;
         co_return;
@@ -205,62 +288,71 @@ class TlsStream final : public Stream {
   bool is_tls() const override { return true; }
   asio::any_io_executor executor() override { return socket_.get_executor(); }
   awaitable<void> wait_readable(error_code& ec) override {
+    // What OpenSSL has decrypted, or the inbox holds for it, is there without a receive.
+    if (ssl_ && (SSL_pending(ssl_) > 0 || !inbox_.in.empty())) co_return;
     co_await socket_.async_wait(tcp::socket::wait_read,
                                 asio::redirect_error(asio::use_awaitable, ec));
   }
   bool peer_closed() override { return socket_peer_closed(socket_); }
 
  private:
-  // Gives OpenSSL what it asked for: more received bytes (WANT_READ) or a
-  // writable socket (WANT_WRITE). False when `err` is not a retry, or the
-  // socket failed (closed, cancelled, EOF).
-  awaitable<bool> want(int err, error_code& ec) {
-    if (err == SSL_ERROR_WANT_READ) {
-      // OpenSSL has read everything the memory BIO held: one that grew for a
-      // burst is replaced by an empty one rather than kept at its peak.
-      BUF_MEM* held = nullptr;
-      BIO_get_mem_ptr(rbio_, &held);
-      if (held && held->max > kSmallInbox && BIO_pending(rbio_) == 0) {
-        if (BIO* fresh = BIO_new(BIO_s_mem())) {
-          SSL_set0_rbio(ssl_, fresh);  // frees the old one
-          rbio_ = fresh;
-        }
-      }
-      // Receives go into a small buffer of the stream's own; a receive that
-      // fills it suggests a burst, and the next ones use a large buffer that
-      // is let go again once receives are small.
-      std::uint8_t* into = small_inbox_.data();
-      std::size_t room = small_inbox_.size();
-      if (big_inbox_) {
-        into = big_inbox_.get();
-        room = kBigInbox;
-      }
-      std::size_t n = co_await socket_.async_read_some(
-          asio::buffer(into, room), asio::redirect_error(asio::use_awaitable, ec));
-      if (ec || closed_) {
-        ERR_clear_error();  // nothing of OpenSSL's to report: the socket failed
-        if (!ec) ec = asio::error::bad_descriptor;
-        co_return false;
-      }
-      // A memory BIO takes all it is given.
-      const bool whole = BIO_write(rbio_, into, static_cast<int>(n)) == static_cast<int>(n);
-      if (n == room && !big_inbox_)
-        big_inbox_.reset(new std::uint8_t[kBigInbox]);
-      else if (n < kSmallInbox && big_inbox_)
-        big_inbox_.reset();
-      co_return whole;
+  // One receive without waiting, into the thread's scratch buffer, handed to
+  // OpenSSL as it is: the caller must have it read (SSL_read, SSL_accept)
+  // before it can suspend. 1: received; 0: nothing there yet; -1: failed or
+  // EOF (ec set).
+  int receive_now(error_code& ec) {
+    if (closed_) {
+      ec = asio::error::bad_descriptor;
+      return -1;
     }
-    if (err == SSL_ERROR_WANT_WRITE) {
-      co_await socket_.async_wait(tcp::socket::wait_write,
-                                  asio::redirect_error(asio::use_awaitable, ec));
-      if (ec || closed_) {
-        ERR_clear_error();
-        if (!ec) ec = asio::error::bad_descriptor;
-        co_return false;
+    for (;;) {
+      const ssize_t n = ::recv(socket_.native_handle(), scratch(), kScratch, 0);
+      if (n > 0) {
+        inbox_.in = std::span<const std::uint8_t>(scratch(), static_cast<std::size_t>(n));
+        inbox_.in_scratch = true;
+        return 1;
       }
-      co_return true;
+      if (n == 0) {
+        ERR_clear_error();  // nothing of OpenSSL's to report: the socket ended
+        ec = asio::error::eof;
+        return -1;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+      ERR_clear_error();
+      ec = error_code(errno, asio::error::get_system_category());
+      return -1;
     }
-    co_return false;
+  }
+
+  // After each call into OpenSSL: what it did not read of a receive moves
+  // out of the scratch buffer (which the next receive on this thread, of any
+  // connection, reuses), and an emptied copy is let go.
+  void keep_unread() {
+    if (inbox_.in_scratch) {
+      inbox_.in_scratch = false;
+      if (!inbox_.in.empty()) {
+        inbox_.kept.assign(inbox_.in.begin(), inbox_.in.end());
+        inbox_.in = inbox_.kept;
+        return;
+      }
+    }
+    if (inbox_.in.empty() && inbox_.kept.capacity() > 0) {
+      std::vector<std::uint8_t>().swap(inbox_.kept);
+      inbox_.in = {};
+    }
+  }
+
+  // Waits until the socket is readable or writable. False when it failed
+  // (closed, cancelled).
+  awaitable<bool> wait(tcp::socket::wait_type what, error_code& ec) {
+    co_await socket_.async_wait(what, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || closed_) {
+      ERR_clear_error();  // nothing of OpenSSL's to report: the socket failed
+      if (!ec) ec = asio::error::bad_descriptor;
+      co_return false;
+    }
+    co_return true;
   }
 
   static std::string last_error(const std::string& what) {
@@ -274,11 +366,7 @@ class TlsStream final : public Stream {
   tcp::socket socket_;
   SSL* ssl_;
   bool closed_ = false;
-  BIO* rbio_ = nullptr;  // owned by ssl_
-  static constexpr std::size_t kSmallInbox = 1024;
-  static constexpr std::size_t kBigInbox = 16 * 1024;
-  std::array<std::uint8_t, kSmallInbox> small_inbox_;
-  std::unique_ptr<std::uint8_t[]> big_inbox_;  // while receives are large
+  Inbox inbox_;  // what the SSL's read BIO hands it
 };
 
 std::string describe_tls_error(const error_code& ec) {
@@ -365,8 +453,6 @@ Expected<std::shared_ptr<asio::ssl::context>> make_server_tls(const std::string&
   SSL_CTX_set_num_tickets(ctx->native_handle(), 0);
   if (SSL_CTX_check_private_key(ctx->native_handle()) != 1)
     return unexpected("TLS key " + key_file + " does not match certificate " + cert_file);
-  // Session resumption keeps reconnect storms (pgbench -C) cheap.
-  SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_SERVER);
   return ctx;
 }
 

@@ -587,6 +587,7 @@ asio::awaitable<bool> Session::startup() {
   out.clear();
   wire::encode_auth_ok(out);
   out.insert(out.end(), upstream_.parameter_status.begin(), upstream_.parameter_status.end());
+  std::vector<std::uint8_t>().swap(upstream_.parameter_status);  // relayed: not kept
   wire::encode_backend_key_data(out, cancel_key_.pid, cancel_key_.secret);
   wire::encode_ready_for_query(out, upstream_.transaction_status);
 
@@ -730,11 +731,32 @@ void Session::set_fatal(std::string_view sqlstate, const std::string& message, s
 }
 
 asio::awaitable<void> Session::pump(Direction& d) {
+  // This frame lives as long as the session, so it holds only what a quiet
+  // direction needs: the framer and the wait for more bytes. The reads, their
+  // buffers and the handling of each message are in relay_burst(), whose
+  // frame exists only while bytes flow (GCC keeps every local of a coroutine
+  // in its frame for the coroutine's whole life). See docs/decisions.md, Limits.
   wire::MessageFramer framer(d.wants_whole);
-  // Reads go into a small buffer in the coroutine's frame while messages are
-  // small (an idle or request-and-answer session); a read that fills it moves
-  // to a large one, let go again once reads are small: an idle session holds
-  // no large buffer (see docs/decisions.md, Limits).
+  bool holding_client = false;  // this (server) direction has written part of a message
+  bool more = true;
+  if (!d.first.empty()) more = co_await relay_burst(d, framer, holding_client);
+  while (more) {
+    net::error_code ec;
+    co_await d.from->wait_readable(ec);
+    if (ec) {
+      d.end = ec == asio::error::operation_aborted ? PumpEnd::kCancelled : PumpEnd::kReadFailed;
+      d.error = ec == asio::error::eof ? std::string("connection closed") : ec.message();
+      co_return;
+    }
+    more = co_await relay_burst(d, framer, holding_client);
+  }
+}
+
+asio::awaitable<bool> Session::relay_burst(Direction& d, wire::MessageFramer& framer,
+                                           bool& holding_client) {
+  // Reads go into a small buffer while messages are small (an idle or
+  // request-and-answer session); a read that fills it moves to a large one,
+  // and once reads are small again the burst ends and both are let go.
   std::array<std::uint8_t, kSmallRead> small;
   std::unique_ptr<std::uint8_t[]> big;
   std::span<std::uint8_t> read_into(small);
@@ -743,17 +765,12 @@ asio::awaitable<void> Session::pump(Direction& d) {
   std::vector<std::uint8_t> first = std::move(d.first);
   bool use_first = !first.empty();
   const auto ex = co_await asio::this_coro::executor;
-  // Set while this (server) direction has written part of a message.
-  bool holding_client = false;
   for (;;) {
     std::size_t n = first.size();
     if (!use_first) {
       net::error_code ec;
       // The last read's data has been handled: the buffer can change now.
-      if (n_last == read_into.size() && !big)
-        big.reset(new std::uint8_t[kRelayBuffer]);
-      else if (n_last < kSmallRead && big)
-        big.reset();
+      if (n_last == read_into.size() && !big) big.reset(new std::uint8_t[kRelayBuffer]);
       read_into =
           big ? std::span<std::uint8_t>(big.get(), kRelayBuffer) : std::span<std::uint8_t>(small);
       n = co_await d.from->read_some(read_into, ec);
@@ -761,7 +778,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
       if (ec) {
         d.end = ec == asio::error::operation_aborted ? PumpEnd::kCancelled : PumpEnd::kReadFailed;
         d.error = ec == asio::error::eof ? std::string("connection closed") : ec.message();
-        co_return;
+        co_return false;
       }
       *d.bytes_in += static_cast<std::int64_t>(n);
     }
@@ -777,7 +794,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
         services_.counters().protocol_errors.fetch_add(1, std::memory_order_relaxed);
         d.end = PumpEnd::kFramingError;
         d.error = ev.error;
-        co_return;  // nothing of this read is forwarded past broken framing
+        co_return false;  // nothing of this read is forwarded past broken framing
       }
       if (ev.kind == K::kWhole) {
         if (d.from_client) {
@@ -785,10 +802,10 @@ asio::awaitable<void> Session::pump(Direction& d) {
           if (type == 'X') stop = true;
           if (StatementGate::is_statement(type) && services_.pause_gate().paused()) {
             // Held: what came before it goes on; it and what follows wait.
-            if (!co_await durable_then_flush(d, out)) co_return;
+            if (!co_await durable_then_flush(d, out)) co_return false;
             co_await hold_while_paused();
             auto cs = co_await asio::this_coro::cancellation_state;
-            if (cs.cancelled() != asio::cancellation_type::none) co_return;
+            if (cs.cancelled() != asio::cancellation_type::none) co_return false;
           }
           // Calls of the database's own routines are judged by its catalog.
           if (gate_->needs_function_catalog(type, ev.body)) co_await fetch_function_catalog();
@@ -813,15 +830,15 @@ asio::awaitable<void> Session::pump(Direction& d) {
           gate_->set_masked_predicate({});
           if (ins.hold) {
             // Held for approval: what came before it goes on; it and what follows wait.
-            if (!co_await durable_then_flush(d, out)) co_return;
+            if (!co_await durable_then_flush(d, out)) co_return false;
             bool client_gone = false;
             ins = co_await hold_for_approval(type, std::move(ins), d, client_gone);
             auto cs = co_await asio::this_coro::cancellation_state;
-            if (cs.cancelled() != asio::cancellation_type::none) co_return;
+            if (cs.cancelled() != asio::cancellation_type::none) co_return false;
             if (client_gone) {
               d.end = PumpEnd::kReadFailed;
               d.error = "connection closed while a statement was held for approval";
-              co_return;
+              co_return false;
             }
           }
           using V = StatementTracker::ClientVerdict;
@@ -832,18 +849,18 @@ asio::awaitable<void> Session::pump(Direction& d) {
                 // Nothing of this message goes upstream; the client learns why.
                 d.end = PumpEnd::kMemory;
                 d.error = budget_.describe(b);
-                co_return;
+                co_return false;
               }
               break;
             case V::kLimit:
               d.end = PumpEnd::kLimit;
               d.error = "too many prepared statements, portals or pipelined messages";
-              co_return;
+              co_return false;
             case V::kMalformed:
               // What the gateway cannot follow, it does not relay.
               d.end = PumpEnd::kFramingError;
               d.error = std::string("malformed '") + char(type) + "' message";
-              co_return;
+              co_return false;
           }
           if (ins.replace) {
             out.insert(out.end(), ins.replacement.begin(), ins.replacement.end());
@@ -953,7 +970,7 @@ asio::awaitable<void> Session::pump(Direction& d) {
       d.end = PumpEnd::kAuditFailed;
       d.error = d.from_client ? "the statement's audit record did not reach the store"
                               : "the statement's outcome did not reach the audit store";
-      co_return;
+      co_return false;
     }
     if (!out.empty()) {
       net::error_code ec;
@@ -975,18 +992,24 @@ asio::awaitable<void> Session::pump(Direction& d) {
       if (ec) {
         d.end = ec == asio::error::operation_aborted ? PumpEnd::kCancelled : PumpEnd::kWriteFailed;
         d.error = ec.message();
-        co_return;
+        co_return false;
       }
       d.writing = false;
       *d.bytes_out += static_cast<std::int64_t>(out.size());
-      // A large answer must not pin its buffer for the rest of the session,
-      // nor any once the session is back to small messages.
-      if (out.capacity() > 4 * kRelayBuffer || (!big && out.capacity() > kSmallRead))
-        out = wire::Buffer();
+      // A large answer must not pin its buffer for the rest of the burst.
+      if (out.capacity() > 4 * kRelayBuffer) out = wire::Buffer();
     }
     if (stop) {
       d.end = PumpEnd::kTerminated;
-      co_return;
+      co_return false;
+    }
+    // Reads that do not fill a small buffer: the burst is over. The next
+    // bytes are waited for with no buffer held (pump()).
+    if (n_last < kSmallRead) {
+      framer.shrink();
+      tracker_.shrink();  // (both only once nothing is pending)
+      describes_.shrink_to_fit();
+      co_return true;
     }
   }
 }

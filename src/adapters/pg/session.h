@@ -7,10 +7,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/container/deque.hpp>
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -97,6 +97,10 @@ class Session {
   boost::asio::awaitable<bool> flush(Direction& d, wire::pg::Buffer& out);
   // Forwards one direction message by message until it ends; records what it sees.
   boost::asio::awaitable<void> pump(Direction& d);
+  // Reads and forwards what the direction has to send now, until reads are
+  // small again (true: wait for more) or the direction ended (false).
+  boost::asio::awaitable<bool> relay_burst(Direction& d, wire::pg::MessageFramer& framer,
+                                           bool& holding_client);
   // Records what finished_ holds; with `durable`, hands the events there
   // instead (audit_durability: sync: the caller waits for them).
   void record_statements(std::vector<model::AuditEvent>* durable = nullptr);
@@ -174,7 +178,7 @@ class Session {
   std::size_t results_seen_ = 0;  // statements of the running Query answered so far
   gateway::SessionBudget budget_;
   // Describe messages sent and not yet answered: ('S' | 'P', name).
-  std::deque<std::pair<char, std::string>> describes_;
+  boost::container::deque<std::pair<char, std::string>> describes_;  // (nothing while empty)
   struct LineageMemo {
     std::map<std::string, std::shared_ptr<const sql::Lineage>, std::less<>> by_text;
     std::map<std::pair<Decided, std::size_t>, std::shared_ptr<const sql::Lineage>> by_decision;

@@ -11,10 +11,11 @@
 // https://www.postgresql.org/docs/15/protocol-flow.html#PROTOCOL-FLOW-EXT-QUERY
 #pragma once
 
+#include <boost/container/deque.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -134,6 +135,8 @@ class StatementTracker {
   std::uint64_t held_bytes() const { return held_->load(std::memory_order_relaxed); }
 
   std::size_t pending() const { return queue_.size(); }
+  // Lets go of the memory kept for statements to come (the session went quiet).
+  void shrink() { queue_.shrink_to_fit(); }
   std::size_t prepared() const { return prepared_.size(); }
   std::size_t portals() const { return portals_.size(); }
 
@@ -181,7 +184,8 @@ class StatementTracker {
 
   std::shared_ptr<std::atomic<std::uint64_t>> held_ =
       std::make_shared<std::atomic<std::uint64_t>>(0);
-  std::deque<Entry> queue_;
+  // (Boost's deque allocates nothing while empty, and frees all once emptied: shrink().)
+  boost::container::deque<Entry> queue_;
   std::map<std::string, Text, std::less<>> prepared_;
   struct Portal {
     Text text;

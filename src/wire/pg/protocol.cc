@@ -390,6 +390,12 @@ MessageFramer::Event MessageFramer::next_from_partial() {
   return e;
 }
 
+void MessageFramer::shrink() {
+  release_partial();
+  if (partial_.empty() && partial_.capacity() > 0) std::vector<std::uint8_t>().swap(partial_);
+  if (input_.empty() && spill_.capacity() > 0) std::vector<std::uint8_t>().swap(spill_);
+}
+
 bool MessageFramer::at_boundary() const {
   return !failed_ && !streaming_ && (partial_.empty() || partial_emitted_);
 }

@@ -112,6 +112,10 @@ class MessageFramer {
   Event next();
   // True when no message is half-read (a clean place to close or stop).
   bool at_boundary() const;
+  // Lets go of the memory kept for the next message (a copy of one that
+  // straddled feeds): for a stream gone quiet. Views handed out before are
+  // invalid afterwards; what is still needed (an incomplete message) stays.
+  void shrink();
   // Changes which messages come whole, from the next message on (call it
   // between next() calls, not while a message is streaming).
   void set_wants_whole(WantsWhole wants_whole) { wants_whole_ = wants_whole; }
