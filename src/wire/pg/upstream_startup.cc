@@ -44,6 +44,20 @@ UpstreamStartup::~UpstreamStartup() {
 }
 
 Expected<StartupStep, StartupFailure> UpstreamStartup::on_message(Bytes raw, Buffer& out) {
+  auto step = handle(raw, out);
+  if (step) return step;
+  // What the server said goes into the log: a server that echoes the password (in an error,
+  // a SCRAM refusal) must not have it logged.
+  StartupFailure failure = std::move(step.error());
+  if (password_.size() >= 4) {
+    for (auto at = failure.for_log.find(password_); at != std::string::npos;
+         at = failure.for_log.find(password_, at))
+      failure.for_log.replace(at, password_.size(), "[password]");
+  }
+  return unexpected(std::move(failure));
+}
+
+Expected<StartupStep, StartupFailure> UpstreamStartup::handle(Bytes raw, Buffer& out) {
   if (raw.size() < Header::kSize) return protocol_error("truncated message");
   const std::uint8_t type = raw[0];
   const Bytes body = raw.subspan(Header::kSize);

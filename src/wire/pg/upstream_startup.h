@@ -61,6 +61,7 @@ class UpstreamStartup {
 
  private:
   enum class Method { kNone, kPassword, kMd5, kScram };
+  Expected<StartupStep, StartupFailure> handle(Bytes raw, Buffer& out);
   Status<StartupFailure> on_authentication(Bytes body, Buffer& out);
 
   std::string user_;
