@@ -23,9 +23,9 @@ Unexpected<StartupFailure> protocol_error(std::string for_log) {
 // A SQLSTATE is five digits or upper-case letters; anything else a server sends there is not
 // passed on to the client.
 std::string shown_sqlstate(std::string_view code) {
-  if (code.size() != 5) return "?????";
+  if (code.size() != 5) return "unknown";
   for (char ch : code)
-    if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z'))) return "?????";
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z'))) return "unknown";
   return std::string(code);
 }
 
