@@ -8,7 +8,7 @@ BUILD_RELEASE := build/release
 BUILD_FUZZ := build/fuzz
 CMAKE_COMMON := -G Ninja -DCMAKE_EXPORT_COMPILE_COMMANDS=ON
 
-.PHONY: all deps build release test unit fuzz format check-format demo bench bench-micro clean
+.PHONY: all deps build release test unit fuzz fuzz-long format check-format demo bench bench-micro clean
 
 all: release
 
@@ -28,15 +28,22 @@ release: deps $(BUILD_RELEASE)/build.ninja
 	cmake --build $(BUILD_RELEASE) -j$(JOBS) --target gatehouse
 
 # Every test: formatting, the release binary `make demo` runs (its -O2 warnings are errors
-# too), the fuzzer for a bounded time, then unit and integration tests (ASan+UBSan).
+# too), every fuzz target for a bounded time (GATEHOUSE_FUZZ_SECONDS each, two at a time),
+# then unit and integration tests (ASan+UBSan).
 test: deps check-format build release fuzz
-	cd $(BUILD_FUZZ) && ctest --output-on-failure --timeout 300
+	cd $(BUILD_FUZZ) && ctest --output-on-failure --timeout 300 -j$(JOBS)
 	cd $(BUILD_TEST) && ctest --output-on-failure --timeout 900
 
 fuzz: deps
 	cmake -S . -B $(BUILD_FUZZ) $(CMAKE_COMMON) -DCMAKE_BUILD_TYPE=Debug \
 	  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DGATEHOUSE_FUZZ_ONLY=ON
 	cmake --build $(BUILD_FUZZ) -j$(JOBS)
+
+# The long campaign: each fuzz target for FUZZ_SECONDS (default 10 minutes), ASan+UBSan; what
+# it finds goes to build/fuzz-findings/ (scripts/fuzz-long.sh), never into the seeds.
+FUZZ_SECONDS ?= 600
+fuzz-long: fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/fuzz-long.sh
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

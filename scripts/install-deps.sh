@@ -6,6 +6,9 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config clang
+  # libFuzzer and the sanitizer runtimes clang links the fuzz targets with (a Recommends of
+  # clang, which --no-install-recommends would leave out).
+  libclang-rt-dev
   libboost1.81-dev libssl-dev openssl
   libyaml-cpp-dev nlohmann-json3-dev libcli11-dev libfmt-dev libspdlog-dev
   libsqlite3-dev sqlite3 libpq-dev libpg-query-dev libprotobuf-c-dev libhyperscan-dev libzstd-dev

@@ -22,37 +22,6 @@
 
 namespace gh::admin {
 
-std::optional<std::map<std::string, std::string>> parse_query(const std::string& query) {
-  std::map<std::string, std::string> out;
-  std::size_t at = 0;
-  while (at < query.size()) {
-    std::size_t end = query.find('&', at);
-    if (end == std::string::npos) end = query.size();
-    std::string pair = query.substr(at, end - at);
-    at = end + 1;
-    if (pair.empty()) continue;
-    std::string key, value, *into = &key;
-    for (std::size_t i = 0; i < pair.size(); ++i) {
-      char c = pair[i];
-      if (c == '=' && into == &key) {
-        into = &value;
-      } else if (c == '+') {
-        *into += ' ';
-      } else if (c == '%') {
-        if (i + 2 >= pair.size()) return std::nullopt;
-        int hi = hex_digit(pair[i + 1]), lo = hex_digit(pair[i + 2]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        *into += static_cast<char>(hi * 16 + lo);
-        i += 2;
-      } else {
-        *into += c;
-      }
-    }
-    out[key] = value;
-  }
-  return out;
-}
-
 std::string rfc3339(std::int64_t us, bool micros) {
   if (us <= 0) return "";
   std::time_t t = static_cast<std::time_t>(us / 1'000'000);
@@ -70,8 +39,6 @@ std::string rfc3339(std::int64_t us, bool micros) {
 namespace {
 
 using Json = nlohmann::json;
-
-constexpr std::size_t kMaxBody = 64 * 1024;
 
 std::string duration_text(std::int64_t seconds) {
   if (seconds % 86400 == 0) return std::to_string(seconds / 86400) + "d";
@@ -119,59 +86,6 @@ bool in_any(const model::Principal& who, const std::vector<std::string>& groups)
 
 approvals::Person person_of(const model::Principal& p) {
   return approvals::Person{p.subject, p.issuer, p.issued_by, p.groups};
-}
-
-// Parses a JSON body: an object, or nothing (an empty object).
-std::optional<Json> body_json(const HttpRequest& req, std::string& why) {
-  if (req.body.empty()) return Json::object();
-  Json j = Json::parse(req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    why = "the body is not a JSON object";
-    return std::nullopt;
-  }
-  return j;
-}
-
-std::optional<std::vector<std::string>> string_list(const Json& j, const char* key,
-                                                    std::string& why) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::vector<std::string>{};
-  if (!it->is_array()) {
-    why = std::string("\"") + key + "\" must be an array of strings";
-    return std::nullopt;
-  }
-  std::vector<std::string> out;
-  for (const auto& v : *it) {
-    if (!v.is_string() || v.get<std::string>().empty()) {
-      why = std::string("\"") + key + "\" must be an array of non-empty strings";
-      return std::nullopt;
-    }
-    out.push_back(v.get<std::string>());
-  }
-  return out;
-}
-
-std::optional<std::string> string_field(const Json& j, const char* key, std::string& why) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::string();
-  if (!it->is_string()) {
-    why = std::string("\"") + key + "\" must be a string";
-    return std::nullopt;
-  }
-  return it->get<std::string>();
-}
-
-std::optional<std::chrono::seconds> duration_field(const Json& j, const char* key,
-                                                   std::string& why) {
-  auto s = string_field(j, key, why);
-  if (!s) return std::nullopt;
-  if (s->empty()) return std::chrono::seconds(0);
-  auto d = parse_duration(*s);
-  if (!d || d->count() < 1000) {
-    why = std::string("\"") + key + "\" is not a duration of at least 1s (e.g. 15m, 1h)";
-    return std::nullopt;
-  }
-  return std::chrono::duration_cast<std::chrono::seconds>(*d);
 }
 
 }  // namespace
@@ -445,59 +359,53 @@ HttpResponse audit_trail(Call& c) {
                        c.query);
 }
 
-constexpr Route kRoutes[] = {
-    {"GET", "/healthz", Access::kOpen, healthz},
-    {"GET", "/readyz", Access::kOpen, readyz},
-    {"GET", "/metrics", Access::kMetrics, metrics},
-    {"GET", "/.well-known/jwks.json", Access::kOpen, jwks},
-    {"GET", "/v1/openapi.json", Access::kOpen, openapi},
-    {"GET", "/v1/reviews", Access::kCaller, list_reviews},
-    {"GET", "/v1/reviews/{id}", Access::kCaller, show_review},
-    {"POST", "/v1/reviews/{id}/approve", Access::kCaller, approve_review},
-    {"POST", "/v1/reviews/{id}/deny", Access::kCaller, deny_review},
-    {"POST", "/v1/access-requests", Access::kCaller, request_access},
-    {"POST", "/v1/tokens", Access::kCaller, issue_token},
-    {"POST", "/v1/tokens/exchange", Access::kCaller, exchange_token},
-    {"POST", "/v1/keys/rotate", Access::kCaller, rotate_key},
-    {"POST", "/v1/reload", Access::kCaller, control},
-    {"POST", "/v1/pause", Access::kCaller, control},
-    {"POST", "/v1/resume", Access::kCaller, control},
-    {"GET", "/v1/status", Access::kCaller, control},
-    {"GET", "/v1/sessions", Access::kCaller, audit_trail},
-    {"GET", "/v1/sessions/{id}", Access::kCaller, audit_trail},
-    {"GET", "/v1/audit/search", Access::kCaller, audit_trail},
-};
-
 // A request's path as logs show it: without the query (which may carry
 // anything), bounded. The log's formatter escapes what is not text.
 std::string shown_path(const std::string& target) {
   return std::string(utf8_prefix(std::string_view(target).substr(0, target.find('?')), 200));
 }
 
-// Whether `path` fits `pattern` segment by segment; a `{…}` segment matches
-// any non-empty one, whose text goes to `param`.
-bool matches(std::string_view pattern, std::string_view path, std::string& param) {
-  for (;;) {
-    const auto p_end = std::min(pattern.find('/', 1), pattern.size());
-    const auto s_end = std::min(path.find('/', 1), path.size());
-    const std::string_view want = pattern.substr(0, p_end), got = path.substr(0, s_end);
-    if (want.starts_with("/{")) {
-      if (got.size() < 2) return false;
-      param = std::string(got.substr(1));
-    } else if (want != got) {
-      return false;
-    }
-    pattern.remove_prefix(p_end);
-    path.remove_prefix(s_end);
-    if (pattern.empty() || path.empty()) return pattern.empty() && path.empty();
+}  // namespace
+
+namespace {
+
+HttpResponse dispatch(Endpoint e, Call& c) {
+  switch (e) {
+    case Endpoint::kHealthz:
+      return healthz(c);
+    case Endpoint::kReadyz:
+      return readyz(c);
+    case Endpoint::kMetrics:
+      return metrics(c);
+    case Endpoint::kJwks:
+      return jwks(c);
+    case Endpoint::kOpenApi:
+      return openapi(c);
+    case Endpoint::kListReviews:
+      return list_reviews(c);
+    case Endpoint::kShowReview:
+      return show_review(c);
+    case Endpoint::kApproveReview:
+      return approve_review(c);
+    case Endpoint::kDenyReview:
+      return deny_review(c);
+    case Endpoint::kRequestAccess:
+      return request_access(c);
+    case Endpoint::kIssueToken:
+      return issue_token(c);
+    case Endpoint::kExchangeToken:
+      return exchange_token(c);
+    case Endpoint::kRotateKey:
+      return rotate_key(c);
+    case Endpoint::kControl:
+      return control(c);
+    case Endpoint::kAuditTrail:
+      return audit_trail(c);
   }
+  return error(500, "internal error; the gateway's log has the details");
 }
 
 }  // namespace
-
-std::span<const Route> routes() {
-  return kRoutes;
-}
 
 HttpResponse Api::handle(const HttpRequest& req) {
   std::string ignored;
@@ -506,30 +414,12 @@ HttpResponse Api::handle(const HttpRequest& req) {
 
 std::optional<HttpResponse> Api::answer(const HttpRequest& req, bool may_refresh,
                                         std::string& refresh_issuer) {
-  std::string path = req.target;
-  std::string query;
-  if (auto q = path.find('?'); q != std::string::npos) {
-    query = path.substr(q + 1);
-    path.resize(q);
-  }
-  if (req.body.size() > kMaxBody) return error(413, "request body too large");
-
-  const Route* route = nullptr;
-  std::string param, allowed;
-  for (const Route& r : routes()) {
-    std::string segment;
-    if (!matches(r.path, path, segment)) continue;
-    if (r.method == req.method) {
-      route = &r;
-      param = std::move(segment);
-      break;
-    }
-    allowed += (allowed.empty() ? "" : " or ") + std::string(r.method);
-  }
-  if (route == nullptr) {
-    if (!allowed.empty()) return error(405, "use " + allowed + " " + path);
-    return error(404, "no such endpoint: " + req.method + " " + path);
-  }
+  auto routed = route_request(req.method, req.target, req.body.size());
+  if (!routed) return error(routed.error().status, routed.error().message);
+  const Route* route = routed->route;
+  std::string path = std::move(routed->path);
+  std::string query = std::move(routed->query);
+  std::string param = std::move(routed->param);
   try {
     return handle_route(*route, req, std::move(path), std::move(query), std::move(param),
                         may_refresh, refresh_issuer);
@@ -552,7 +442,7 @@ std::optional<HttpResponse> Api::handle_route(const Route& route_ref, const Http
   const bool token =
       route->access == Access::kCaller ||
       (route->access == Access::kMetrics && services_.config().gateway.admin.metrics_need_token);
-  if (!token) return route->handle(call);
+  if (!token) return dispatch(route->endpoint, call);
 
   // The caller's own verified token ---------------------------------------------
   if (req.bearer.empty())
@@ -579,11 +469,10 @@ std::optional<HttpResponse> Api::handle_route(const Route& route_ref, const Http
   const auto& roles = services_.config().roles;
   call.admin = in_any(*caller, roles.admins);
   call.auditor = in_any(*caller, roles.auditors);
-  std::string why;
-  auto body = body_json(req, why);
-  if (!body) return error(400, why);
+  auto body = parse_body(req.body);
+  if (!body) return error(400, body.error());
   call.body = std::move(*body);
-  return route->handle(call);
+  return dispatch(route->endpoint, call);
 }
 
 }  // namespace gh::admin

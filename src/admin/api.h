@@ -18,8 +18,8 @@
 //   POST /v1/keys/rotate                   admins
 //   POST /v1/reload | /v1/pause | /v1/resume, GET /v1/status   admins
 //
-// routes() is the one list of what the API answers; the OpenAPI document
-// (openapi.h) must name exactly these, which a test checks.
+// routes() (request.h) is the one list of what the API answers; the OpenAPI
+// document (openapi.h) must name exactly these, which a test checks.
 #pragma once
 
 #include <optional>
@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 
+#include "admin/request.h"
 #include "gateway/services.h"
 
 namespace gh::admin {
@@ -44,25 +45,6 @@ struct HttpResponse {
   std::string body;
   std::string content_type = "application/json";
 };
-
-// Who may call a route.
-enum class Access {
-  kOpen,     // anyone: health, readiness, public keys, the API description
-  kMetrics,  // anyone, or a verified token with `gateway.admin.metrics: token`
-  kCaller,   // a verified token; the handler applies the caller's roles
-};
-
-struct Call;  // one request on its way through a handler (api.cc)
-
-struct Route {
-  std::string_view method;
-  std::string_view path;  // `{name}` stands for one path segment, as in OpenAPI
-  Access access;
-  HttpResponse (*handle)(Call&);
-};
-
-// Every route the API answers, in the order they are matched.
-std::span<const Route> routes();
 
 class Api {
  public:

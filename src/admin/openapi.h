@@ -1,5 +1,5 @@
 // The admin API described as an OpenAPI 3.0 document, served at
-// GET /v1/openapi.json. It names exactly the routes of api.h's routes(), with
+// GET /v1/openapi.json. It names exactly the routes of request.h's routes(), with
 // their request and response bodies and the bearer scheme; a test fails when
 // the two drift apart.
 #pragma once

@@ -28,10 +28,6 @@ inline HttpResponse error(int status, const std::string& message) {
   return reply(status, nlohmann::json{{"error", message}});
 }
 
-// A query string's k=v pairs, percent-decoded ('+' is a space); nullopt on a
-// malformed escape.
-std::optional<std::map<std::string, std::string>> parse_query(const std::string& query);
-
 // "2026-01-02T03:04:05Z" (with `micros`, "…05.123456Z"); "" for 0 or less.
 std::string rfc3339(std::int64_t unix_us, bool micros = false);
 

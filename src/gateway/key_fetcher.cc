@@ -6,8 +6,7 @@
 #include <utility>
 
 #include "base/thread_name.h"
-#include "base/utf8.h"
-#include "identity/strict_json.h"
+#include "identity/oidc.h"
 #include "net/https_client.h"
 
 namespace gh::gateway {
@@ -22,12 +21,6 @@ std::string metadata_url(const std::string& issuer) {
   std::string base = issuer;
   while (!base.empty() && base.back() == '/') base.pop_back();
   return base + "/.well-known/openid-configuration";
-}
-
-// A value the identity provider sent, shown in an error: bounded, quoted.
-std::string quoted(const std::string& text) {
-  constexpr std::size_t kMax = 120;
-  return "\"" + (text.size() > kMax ? std::string(utf8_prefix(text, kMax)) + "…" : text) + "\"";
 }
 
 // One GET of a document the gateway reads as JSON: status 200, bounded size.
@@ -169,22 +162,9 @@ Expected<std::string> KeyFetcher::fetch_jwks(const identity::IssuerConfig& confi
   const std::string url = metadata_url(config.issuer);
   auto text = get_document("metadata " + url, url, config, options_);
   if (!text) return unexpected(text.error());
-  auto metadata = identity::parse_strict_json(*text);
-  if (!metadata) return unexpected("metadata " + url + " is " + metadata.error());
-  if (!metadata->is_object()) return unexpected("metadata " + url + " is not a JSON object");
-  // §4.3: the metadata must name exactly the issuer it was fetched for, or a
-  // provider could hand out keys for another issuer's tokens.
-  const auto iss = metadata->find("issuer");
-  if (iss == metadata->end() || !iss->is_string())
-    return unexpected("metadata " + url + " has no \"issuer\" string");
-  if (iss->get_ref<const std::string&>() != config.issuer)
-    return unexpected("metadata " + url + " names issuer " +
-                      quoted(iss->get_ref<const std::string&>()) + ", not the configured " +
-                      config.issuer + " (OIDC Discovery §4.3 requires them to be identical)");
-  const auto uri = metadata->find("jwks_uri");
-  if (uri == metadata->end() || !uri->is_string())
-    return unexpected("metadata " + url + " has no \"jwks_uri\" string");
-  const std::string& jwks_uri = uri->get_ref<const std::string&>();
+  auto metadata = identity::parse_oidc_metadata(*text, config.issuer);
+  if (!metadata) return unexpected("metadata " + url + " " + metadata.error());
+  const std::string& jwks_uri = metadata->jwks_uri;
   // https:// (http:// only to loopback), checked before any connection.
   auto parsed = net::parse_url(jwks_uri);
   if (!parsed) return unexpected("jwks_uri of " + url + " is refused: " + parsed.error());

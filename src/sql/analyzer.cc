@@ -1005,8 +1005,13 @@ model::Analysis analyze(std::string_view sql) {
   }
   a.kind = a.statements.front().kind;
   // Several statements are keyed by their exact text: each one's location in
-  // it (for its own audit record) moves with the length of every constant.
-  if (a.statements.size() > 1) a.constant_sensitive = true;
+  // it (for its own audit record) moves with the length of every constant. So
+  // is one that does not span the whole text — one ending in a `;` (its length
+  // is up to there) or following an empty one (`; SELECT 1`): texts that differ
+  // in a constant's length or in the spacing before a `;` share its key.
+  if (a.statements.size() > 1 || a.statements.front().location != 0 ||
+      a.statements.front().length != 0)
+    a.constant_sensitive = true;
   // Anything but plain queries and DML is keyed by its exact text: their
   // constants (file names, settings, options) can decide.
   for (const auto& st : a.statements) {

@@ -1,4 +1,5 @@
 #include "sql/scan_key.h"
+#include "base/utf8.h"
 
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
@@ -273,6 +274,10 @@ bool scan_tokens(std::string_view sql, std::vector<ScanToken>& out) {
 }
 
 bool append_scan_key(std::string_view sql, std::string& out, bool& has_constants) {
+  // Bytes that are not UTF-8 inside a constant make the statement unanalysable (its parse
+  // tree is not valid JSON) while a text with the same tokens and another constant is fine:
+  // such a text must be analysed for itself.
+  if (!valid_utf8(sql)) return false;
   const std::size_t mark = out.size();
   out.reserve(mark + sql.size() + 16);
   KeyBuilder b(sql, out);

@@ -42,8 +42,8 @@ bool scan_tokens(std::string_view sql, std::vector<ScanToken>& out);
 
 // Appends the key of `sql` (as described above) to `out`; `has_constants`
 // tells whether any constant was abstracted. False, with `out` as it was,
-// when `sql` cannot be scanned or its tokens do not account for all of its
-// text: the caller then keys by the exact text.
+// when `sql` cannot be scanned, is not valid UTF-8, or its tokens do not
+// account for all of its text: the caller then keys by the exact text.
 bool append_scan_key(std::string_view sql, std::string& out, bool& has_constants);
 
 }  // namespace gh::sql

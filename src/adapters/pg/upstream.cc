@@ -8,8 +8,8 @@
 #include <boost/asio/write.hpp>
 
 #include "net/deadline.h"
-#include "wire/pg/auth.h"
 #include "wire/pg/protocol.h"
+#include "wire/pg/upstream_startup.h"
 
 namespace gh::adapters::pg {
 
@@ -141,9 +141,11 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
     co_return unexpected(fail(c, "connection lost", w.error()));
 
   MessageReader reader(stream);
-  std::unique_ptr<wire::ScramSha256Client> scram;
-  bool scram_verified = false;
-  bool exchanged = false;  // the server asked for a password in some form
+  wire::UpstreamStartup startup(cred.user, cred.password,
+                                {.trust = c.auth.trust,
+                                 .password = c.auth.password,
+                                 .md5 = c.auth.md5,
+                                 .scram_sha_256 = c.auth.scram_sha_256});
   for (;;) {
     auto msg = co_await reader.next();
     if (!msg) {
@@ -152,129 +154,20 @@ asio::awaitable<Expected<UpstreamSession, UpstreamError>> connect_upstream(
       co_return unexpected(fail(c, "connection lost during startup", msg.error()));
     }
     out.clear();
-    switch (msg->type) {
-      case 'R': {
-        auto auth = wire::parse_authentication(msg->body());
-        if (!auth)
-          co_return unexpected(fail(c, "protocol error", "malformed Authentication message"));
-        switch (auth->code) {
-          case 0:  // AuthenticationOk
-            // Once SCRAM started, only a server that proved it knows the
-            // password may declare success (no man-in-the-middle shortcut).
-            if (scram && !scram_verified)
-              co_return unexpected(
-                  fail(c, "authentication failed", "server ended SCRAM without proving itself"));
-            // A server that asks for nothing proves nothing: whatever answers
-            // on that address would be taken for the database.
-            if (!exchanged && !c.auth.trust)
-              co_return unexpected(fail(
-                  c, "the server asked for an authentication method the connection does not allow",
-                  "server accepted the gateway without any password exchange; upstream.auth does "
-                  "not allow `trust`"));
-            break;
-          case 3:  // cleartext, as the server asks (it chose; TLS per upstream.tls)
-            exchanged = true;
-            if (!c.auth.password)
-              co_return unexpected(fail(
-                  c, "the server asked for an authentication method the connection does not allow",
-                  "server asked for cleartext; upstream.auth does not allow `password`"));
-            wire::encode_password_message(out, cred.password);
-            break;
-          case 5: {
-            if (!c.auth.md5)
-              co_return unexpected(fail(
-                  c, "the server asked for an authentication method the connection does not allow",
-                  "server asked for MD5; upstream.auth does not allow `md5`"));
-            if (auth->data.size() != 4)
-              co_return unexpected(fail(c, "protocol error", "MD5 request without a 4-byte salt"));
-            exchanged = true;
-            wire::encode_password_message(
-                out, wire::md5_password_response(cred.user, cred.password, as_chars(auth->data)));
-            break;
-          }
-          case 10: {
-            if (!c.auth.scram_sha_256)
-              co_return unexpected(fail(
-                  c, "the server asked for an authentication method the connection does not allow",
-                  "server asked for SASL; upstream.auth does not allow `scram-sha-256`"));
-            bool offered = false;
-            for (auto m : wire::parse_sasl_mechanisms(auth->data))
-              offered |= (m == "SCRAM-SHA-256");
-            if (!offered)
-              co_return unexpected(
-                  fail(c, "no supported SASL mechanism", "server offers no SCRAM-SHA-256"));
-            exchanged = true;
-            scram = std::make_unique<wire::ScramSha256Client>(cred.password);
-            wire::encode_sasl_initial_response(out, "SCRAM-SHA-256", scram->client_first());
-            break;
-          }
-          case 11: {
-            if (!scram) co_return unexpected(fail(c, "protocol error", "SASLContinue before SASL"));
-            auto final = scram->client_final(as_chars(auth->data));
-            if (!final)
-              co_return unexpected(fail(c, "authentication failed", "SCRAM: " + final.error()));
-            wire::encode_sasl_response(out, *final);
-            break;
-          }
-          case 12: {
-            if (!scram) co_return unexpected(fail(c, "protocol error", "SASLFinal before SASL"));
-            // The server proves it knew the password too; a server that cannot is not the one
-            // configured.
-            auto ok = scram->verify_server_final(as_chars(auth->data));
-            if (!ok)
-              co_return unexpected(
-                  fail(c, "authentication failed", "SCRAM server proof: " + ok.error()));
-            scram_verified = true;
-            break;
-          }
-          default:
-            co_return unexpected(fail(c, "unsupported authentication method",
-                                      "authentication request code " + std::to_string(auth->code)));
-        }
-        if (!out.empty()) {
-          if (auto w = co_await write(stream, out); !w)
-            co_return unexpected(fail(c, "connection lost", w.error()));
-        }
-        break;
-      }
-      case 'E': {
-        auto fields = wire::parse_error_fields(msg->body());
-        std::string code = fields ? std::string(fields->get('C')) : "";
-        std::string text = fields ? std::string(fields->get('M')) : "malformed error";
-        bool auth_failure = code.starts_with("28");
-        // The server's own words go to the log only: they may name the upstream role.
-        co_return unexpected(
-            fail(c,
-                 auth_failure ? "the gateway's credential was refused (SQLSTATE " + code + ")"
-                              : "the server refused the session (SQLSTATE " + code + ")",
-                 "server error " + code + ": " + text));
-      }
-      case 'S':
-        session.parameter_status.insert(session.parameter_status.end(), msg->raw.begin(),
-                                        msg->raw.end());
-        break;
-      case 'K': {
-        auto k = wire::parse_backend_key_data(msg->body());
-        if (!k) co_return unexpected(fail(c, "protocol error", "malformed BackendKeyData"));
-        session.pid = k->pid;
-        session.secret = k->secret;
-        break;
-      }
-      case 'N':  // notices during startup are for the gateway, not the client
-      case 'v':  // NegotiateProtocolVersion: we ask for nothing optional
-        break;
-      case 'Z': {
-        auto st = wire::parse_ready_for_query(msg->body());
-        if (!st) co_return unexpected(fail(c, "protocol error", "malformed ReadyForQuery"));
-        session.transaction_status = *st;
-        session.leftover = reader.take_leftover();
-        deadline.cancel();
-        co_return std::move(session);
-      }
-      default:
-        co_return unexpected(
-            fail(c, "protocol error",
-                 std::string("unexpected message type '") + char(msg->type) + "' during startup"));
+    auto step = startup.on_message(msg->raw, out);
+    if (!step) co_return unexpected(fail(c, step.error().for_client, step.error().for_log));
+    if (!out.empty()) {
+      if (auto w = co_await write(stream, out); !w)
+        co_return unexpected(fail(c, "connection lost", w.error()));
+    }
+    if (*step == wire::StartupStep::kReady) {
+      session.parameter_status = startup.parameter_status();
+      session.pid = startup.pid();
+      session.secret = startup.secret();
+      session.transaction_status = startup.transaction_status();
+      session.leftover = reader.take_leftover();
+      deadline.cancel();
+      co_return std::move(session);
     }
   }
 }
