@@ -2,6 +2,7 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -15,9 +16,6 @@ namespace {
 // statement records repeat themselves so much that level 1 already shrinks
 // them several times over.
 constexpr int kLevel = 1;
-// What a chunk may decompress to at most: far above what kChunkRecords
-// records of up to a few MiB each make, and a bound for a damaged frame.
-constexpr unsigned long long kMaxDecoded = 1ull << 31;
 
 void put_u32(std::string& out, std::uint32_t v) {
   char b[4];
@@ -49,18 +47,39 @@ std::string compress(const std::string& in) {
   return out;
 }
 
+// One zstd frame, decompressed. The output grows with what the frame really
+// yields, not with the size its header claims (a damaged or forged header
+// must not make a reader allocate 64 MiB for a few bytes).
 Expected<std::string> decompress(std::string_view in) {
   const unsigned long long size = ZSTD_getFrameContentSize(in.data(), in.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN)
     return unexpected(std::string("not a compressed chunk"));
-  if (size > kMaxDecoded) return unexpected(std::string("chunk too large to be one"));
+  if (size > kMaxChunkDecoded) return unexpected(std::string("chunk too large to be one"));
   thread_local std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(),
                                                                         ZSTD_freeDCtx);
-  std::string out(static_cast<std::size_t>(size), '\0');
-  const std::size_t n =
-      ZSTD_decompressDCtx(ctx.get(), out.data(), out.size(), in.data(), in.size());
-  if (ZSTD_isError(n)) return unexpected(std::string("chunk damaged: ") + ZSTD_getErrorName(n));
-  if (n != out.size()) return unexpected(std::string("chunk damaged: short"));
+  ZSTD_DCtx_reset(ctx.get(), ZSTD_reset_session_only);
+  const auto declared = static_cast<std::size_t>(size);
+  std::string out(std::min(declared, in.size() * 8 + 65536), '\0');
+  ZSTD_inBuffer src{in.data(), in.size(), 0};
+  std::size_t produced = 0;
+  for (;;) {
+    ZSTD_outBuffer dst{out.data() + produced, out.size() - produced, 0};
+    const std::size_t left = ZSTD_decompressStream(ctx.get(), &dst, &src);
+    if (ZSTD_isError(left))
+      return unexpected(std::string("chunk damaged: ") + ZSTD_getErrorName(left));
+    produced += dst.pos;
+    if (left == 0) break;  // the frame is whole
+    if (produced == out.size()) {
+      if (out.size() >= declared)
+        return unexpected(std::string("chunk damaged: longer than it says"));
+      out.resize(std::min(declared, out.size() * 2));
+    } else if (src.pos == src.size) {
+      return unexpected(std::string("chunk damaged: cut short"));
+    }
+  }
+  if (produced != declared || src.pos != src.size)
+    return unexpected(std::string("chunk damaged: not the size it says"));
+  out.resize(produced);
   return out;
 }
 

@@ -24,8 +24,13 @@
 
 namespace gh::audit {
 
-// Records per chunk at most: a write of more makes several chunks.
+// Records per chunk at most, and bytes before compression (a statement's text
+// is kept up to 1 MiB): a write of more makes several chunks.
 inline constexpr std::size_t kChunkRecords = 1024;
+inline constexpr std::size_t kChunkBytes = 8u << 20;
+// What a chunk's body or texts may decompress to at most: a record alone may
+// pass kChunkBytes (one chunk then holds just it), never this.
+inline constexpr std::size_t kMaxChunkDecoded = 64u << 20;
 // The format a chunk's body and texts are in (stored with it).
 inline constexpr int kChunkFormat = 1;
 
@@ -55,6 +60,10 @@ class ChunkBuilder {
            std::string_view canonical, std::string_view text);
   std::set<std::string>& keys() { return chunk_.keys; }
   std::size_t size() const { return static_cast<std::size_t>(chunk_.records); }
+  // Bytes held before compression.
+  std::size_t bytes() const { return body_.size() + texts_.size(); }
+  // Full: the next record goes to a new chunk.
+  bool full() const { return size() >= kChunkRecords || bytes() >= kChunkBytes; }
   bool empty() const { return chunk_.records == 0; }
   // The chunk, compressed; the builder is empty again.
   Chunk finish();

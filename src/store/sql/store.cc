@@ -240,7 +240,7 @@ class SqlStore final : public audit::Store {
       for (const auto& event : events) {
         if (const auto* stmt = std::get_if<model::StatementEvent>(&event)) {
           stream(*stmt, head, chunk);
-          if (chunk.size() >= audit::kChunkRecords) {
+          if (chunk.full()) {
             if (auto st = write_chunk(chunk); !st) return st;
           }
         } else if (auto st = append_event(event, head); !st) {
