@@ -1004,11 +1004,20 @@ model::Analysis analyze(std::string_view sql) {
     return a;
   }
   a.kind = a.statements.front().kind;
+  // A lone statement ending in `;` with nothing after it but `;` and
+  // whitespace (pgbench, psql, most drivers) spans the text as
+  // statement_text() cuts it: it is kept as spanning it (length 0), so texts
+  // that differ only in a constant share its key without sharing a length.
+  if (auto& st = a.statements.front();
+      a.statements.size() == 1 && st.location == 0 && st.length != 0 && st.length <= sql.size() &&
+      sql.substr(st.length).find_first_not_of(" \t\n\r\f\v;") == std::string_view::npos)
+    st.length = 0;
   // Several statements are keyed by their exact text: each one's location in
   // it (for its own audit record) moves with the length of every constant. So
-  // is one that does not span the whole text — one ending in a `;` (its length
-  // is up to there) or following an empty one (`; SELECT 1`): texts that differ
-  // in a constant's length or in the spacing before a `;` share its key.
+  // is one that does not span the whole text — one followed by a comment after
+  // its `;` (its length is up to there) or following an empty one (`; SELECT
+  // 1`): texts that differ in a constant's length or in the spacing before a
+  // `;` share its key.
   if (a.statements.size() > 1 || a.statements.front().location != 0 ||
       a.statements.front().length != 0)
     a.constant_sensitive = true;

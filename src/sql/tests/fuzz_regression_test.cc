@@ -25,6 +25,25 @@ TEST(SqlFuzzRegression, TrailingSemicolonStatementIsNotSharedAcrossConstantLengt
   EXPECT_EQ(statement_text("SELECT 1;", cache.get("SELECT 1;")->statements.at(0)), "SELECT 1");
 }
 
+// The statement ending in `;` that pgbench, psql and most drivers send shares one entry
+// across its constants (a per-text entry made the cache miss on every statement), and
+// each text still gets its own statement back. Comments are not tokens: one after the
+// `;` shares the entry too, and stays in the statement's text (the client's own words).
+TEST(SqlFuzzRegression, AStatementEndingInASemicolonSharesItsEntryAndCutsItsOwnText) {
+  AnalysisCache cache;
+  const std::string a = "SELECT abalance FROM pgbench_accounts WHERE aid = 7;";
+  const std::string b = "SELECT abalance FROM pgbench_accounts WHERE aid = 123456 ; ";
+  (void)cache.get(a);
+  const auto hit = cache.get(b);
+  EXPECT_EQ(cache.stats().hits, 1u);
+  EXPECT_EQ(statement_text(b, hit->statements.at(0)),
+            "SELECT abalance FROM pgbench_accounts WHERE aid = 123456");
+  const std::string c = "SELECT abalance FROM pgbench_accounts WHERE aid = 99; -- note";
+  const auto shared = cache.get(c);
+  EXPECT_EQ(cache.stats().hits, 2u);
+  EXPECT_EQ(statement_text(c, shared->statements.at(0)), c);
+}
+
 // "  ;SELECT 1" and ";SELECT 1": the spacing before the empty statement is not a token, so
 // both had one key, and the statement's location (after the `;`) moved with it.
 TEST(SqlFuzzRegression, StatementAfterAnEmptyOneKeepsItsOwnLocation) {
