@@ -44,7 +44,15 @@ model::AnalysisPtr AnalysisCache::get(std::string_view sql) {
   bool has_constants = false;
   const bool keyed = append_scan_key(sql, tkey, has_constants);
   if (keyed) {
-    if (auto a = find(tkey)) {
+    auto a = find(tkey);
+    // A lone statement kept as spanning its text (it ended in `;` and
+    // whitespace) spans this one too unless a comment follows its `;`:
+    // comments are not tokens. A text that may hold one is analysed itself.
+    if (a && a->statements.size() == 1 && a->statements.front().length == 0 &&
+        sql.find(';') != std::string_view::npos &&
+        (sql.find("--") != std::string_view::npos || sql.find("/*") != std::string_view::npos))
+      a = nullptr;
+    if (a) {
       hits_.fetch_add(1, std::memory_order_relaxed);
       if (!has_constants) put(std::move(exact), a);
       return a;

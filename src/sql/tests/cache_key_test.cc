@@ -240,8 +240,11 @@ TEST(CacheKey, StringLiteralHoldingSqlNeverSharesWithTheStatement) {
   auto e = cache.get("SELECT E'\\'; DROP TABLE x; --'");
   EXPECT_EQ(s->kind, Kind::kSelect);
   EXPECT_EQ(d->kind, Kind::kDrop);
-  EXPECT_EQ(e.get(), s.get());  // one string constant either way
+  // One string constant either way (a text holding `;` and `--` is analysed on its own
+  // rather than taken from the entry: a comment after a `;` is not a token).
+  EXPECT_EQ(e->kind, Kind::kSelect);
   EXPECT_EQ(e->statements.size(), 1u);
+  EXPECT_EQ(e->cls, s->cls);
   auto two = cache.get("SELECT '1'; DROP TABLE x");
   EXPECT_EQ(two->statements.size(), 2u);
   EXPECT_EQ(two->statements[1].kind, Kind::kDrop);
